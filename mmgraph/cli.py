@@ -1,0 +1,141 @@
+"""``mmgraph`` command line: one subcommand per pipeline stage, plus ``run`` and ``quickstart``.
+
+User mistakes (bad files, configs, run directories) print one paragraph and exit with code 2;
+``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import warnings
+from pathlib import Path
+
+from rich.console import Console
+
+from mmgraph.errors import MmgraphError
+
+__all__ = ["main", "build_parser"]
+
+QUICKSTART_CONFIG = Path("configs") / "quickstart.yaml"
+
+#: Library warnings that say nothing actionable to a user of the CLI.
+_QUIET_WARNINGS = (r"Sparse CSR tensor support is in beta", r"Sparse invariant checks",
+                   r"`torch.jit.script` is deprecated")
+
+
+def _stage_names() -> list[str]:
+    return ["split", "encode", "graph", "teacher", "student", "index", "evaluate"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mmgraph", description="Graph-based multimodal recommendation: encode item content, "
+        "train a GNN teacher, distill an ID student, retrieve with FAISS.")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars or info logs")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    prepare = commands.add_parser("prepare", help="turn a known raw dataset into mmgraph tables")
+    prepare.add_argument("dataset", choices=["ml-100k"])
+    prepare.add_argument("--out", type=Path, required=True, help="folder for the two tables")
+
+    helps = {"split": "validate the tables and save the seeded train/valid/test split",
+             "encode": "encode item content with pretrained encoders (cached)",
+             "graph": "build the user–item + item–item kNN graph",
+             "teacher": "train the multimodal graph teacher",
+             "student": "distill the ID-embedding student from the teacher",
+             "index": "build the FAISS index and write recommendations.parquet",
+             "evaluate": "compute metrics.json and print the metrics table",
+             "run": "run every stage in order (finished stages are skipped)"}
+    for name in [*_stage_names(), "run"]:
+        sub = commands.add_parser(name, help=helps[name])
+        sub.add_argument("--config", type=Path, required=True, help="YAML run config")
+
+    quick = commands.add_parser("quickstart", help="run the embedded MovieLens-100K default")
+    quick.add_argument("--config", type=Path, default=None,
+                       help=f"default: {QUICKSTART_CONFIG} of this checkout")
+
+    recommend = commands.add_parser("recommend", help="top-k items for users of a finished run")
+    recommend.add_argument("--run", type=Path, required=True, help="run directory")
+    recommend.add_argument("--user", required=True, nargs="+", help="user id(s)")
+    recommend.add_argument("-k", type=int, default=10)
+    return parser
+
+
+def _quickstart_config(given: Path | None) -> Path:
+    if given is not None:
+        return given
+    if QUICKSTART_CONFIG.is_file():
+        return QUICKSTART_CONFIG
+    return Path(__file__).resolve().parents[1] / QUICKSTART_CONFIG
+
+
+def _parse_user_ids(values: list[str], known) -> list:
+    """User ids arrive as strings; match the run's id dtype (integers stay integers)."""
+    if known.ids.dtype.kind in "iu":
+        try:
+            return [int(v) for v in values]
+        except ValueError as exc:
+            raise MmgraphError(f"User ids in this run are integers; got {values}.") from exc
+    return values
+
+
+def _dispatch(args: argparse.Namespace, console: Console) -> None:
+    from mmgraph.config import load_config
+    from mmgraph.pipeline import stages
+    from mmgraph.pipeline.report import print_examples, print_metrics
+    from mmgraph.pipeline.rundir import RunDir
+
+    progress = not args.quiet
+    if args.command == "prepare":
+        from data_prep import PREPARERS
+
+        for path in PREPARERS[args.dataset](args.out):
+            console.print(f"wrote {path}")
+        return
+    if args.command == "recommend":
+        from mmgraph.recommender import Recommender
+
+        recommender = Recommender.load(args.run)
+        users = _parse_user_ids(args.user, recommender.data.users)
+        console.print(recommender.recommend(users, args.k).to_string(index=False))
+        return
+    config_path = _quickstart_config(args.config) if args.command == "quickstart" else args.config
+    cfg = load_config(config_path)
+    run = RunDir(cfg.run_dir)
+    if args.command in ("run", "quickstart"):
+        metrics = stages.run_all(cfg, progress)
+        print_metrics(metrics, console)
+        print_examples(cfg, run, console)
+        console.print(f"Run directory: {run.root}")
+        return
+    run.write_config(cfg)
+    result = stages.STAGES[args.command](cfg, run, progress)
+    if args.command == "evaluate":
+        print_metrics(result, console)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("faiss").setLevel(logging.WARNING)  # its loader logs every import
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    for message in _QUIET_WARNINGS:
+        warnings.filterwarnings("ignore", message=message)
+    console = Console()
+    try:
+        _dispatch(args, console)
+    except MmgraphError as exc:
+        if args.debug:
+            raise
+        Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,178 @@
+"""Typed, validated run configuration (YAML → pydantic). Each stage receives only its section.
+
+Unknown keys and out-of-range values are errors that name the key path, so a typo never
+silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from mmgraph.errors import ConfigError
+
+__all__ = [
+    "ColumnsConfig",
+    "DataConfig",
+    "SplitConfig",
+    "TextEncoderConfig",
+    "EncodersConfig",
+    "GraphConfig",
+    "OptimConfig",
+    "TeacherConfig",
+    "StudentConfig",
+    "EvaluationConfig",
+    "RecommendConfig",
+    "RunConfig",
+    "load_config",
+    "section_hash",
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ColumnsConfig(_Strict):
+    """Names of the columns in the user's interactions/items tables."""
+
+    user: str = "user_id"
+    item: str = "item_id"
+    rating: str | None = "rating"
+    timestamp: str | None = "timestamp"
+
+
+class DataConfig(_Strict):
+    interactions: Path
+    items: Path | None = None
+    columns: ColumnsConfig = ColumnsConfig()
+    prepare: Literal["ml-100k"] | None = Field(
+        None, description="Build the two tables with data_prep when they do not exist yet.")
+
+
+class SplitConfig(_Strict):
+    """Per-user random split of interactions into train/valid/test."""
+
+    valid: float = Field(0.1, ge=0.0, lt=0.5)
+    test: float = Field(0.1, gt=0.0, lt=0.5)
+
+
+class TextEncoderConfig(_Strict):
+    model: str = "sentence-transformers/all-MiniLM-L6-v2"
+    template: str = Field("{title}", description="Python format string over item columns.")
+    pooling: Literal["mean", "cls"] = "mean"
+    batch_size: int = Field(64, ge=1)
+    max_length: int = Field(128, ge=8)
+
+
+class EncodersConfig(_Strict):
+    text: TextEncoderConfig | None = TextEncoderConfig()
+
+
+class GraphConfig(_Strict):
+    knn_k: int = Field(10, ge=1, description="Neighbours per item in the item–item kNN graph.")
+
+
+class OptimConfig(_Strict):
+    lr: float = Field(1e-3, gt=0)
+    reg: float = Field(1e-4, ge=0, description="L2 penalty on the batch's ego embeddings.")
+    batch_size: int = Field(2048, ge=1)
+    epochs: int = Field(200, ge=1)
+    eval_every: int = Field(5, ge=1)
+    patience: int = Field(5, ge=1, description="Evaluations without improvement before stopping.")
+
+
+class TeacherConfig(OptimConfig):
+    dim: int = Field(64, ge=1)
+    layers: int = Field(3, ge=0)
+    use_content: bool = True
+    item_graph: bool = Field(True, description="Propagate over the item–item kNN graph too.")
+
+
+class StudentConfig(OptimConfig):
+    dim: int = Field(32, ge=1)
+    temperature: float = Field(2.0, gt=0)
+    kd_weight: float = Field(0.5, ge=0, le=1, description="0 = BPR only, 1 = distillation only.")
+    kd_candidates: int = Field(100, ge=1, description="Sampled items per user for soft labels.")
+
+
+class EvaluationConfig(_Strict):
+    ks: tuple[int, ...] = (10, 20)
+    early_stopping_metric: str = "ndcg@20"
+    user_batch_size: int = Field(1024, ge=1)
+
+    @model_validator(mode="after")
+    def _metric_is_reported(self) -> "EvaluationConfig":
+        reported = {f"{m}@{k}" for m in ("recall", "ndcg") for k in self.ks}
+        if self.early_stopping_metric not in reported:
+            raise ValueError(f"early_stopping_metric must be one of {sorted(reported)}")
+        return self
+
+
+class RecommendConfig(_Strict):
+    k: int = Field(20, ge=1)
+
+
+class RunConfig(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9._-]+$")
+    seed: int = 2026
+    device: str = "auto"
+    runs_root: Path = Path("runs")
+    data: DataConfig
+    split: SplitConfig = SplitConfig()
+    encoders: EncodersConfig = EncodersConfig()
+    graph: GraphConfig = GraphConfig()
+    teacher: TeacherConfig = TeacherConfig()
+    student: StudentConfig = StudentConfig()
+    evaluation: EvaluationConfig = EvaluationConfig()
+    recommend: RecommendConfig = RecommendConfig()
+
+    @property
+    def run_dir(self) -> Path:
+        return self.runs_root / self.name
+
+
+def load_config(path: str | Path, overrides: dict | None = None) -> RunConfig:
+    """Read and validate a YAML run config; ``overrides`` (nested dict) win over the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"Config file {path} does not exist. Pass --config with a YAML file "
+                          f"such as configs/quickstart.yaml.")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"Config file {path} is not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"Config file {path} must hold a mapping of sections, got "
+                          f"{type(raw).__name__}.")
+    _merge(raw, overrides or {})
+    try:
+        return RunConfig.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg']}"
+            for err in exc.errors())
+        raise ConfigError(f"Config file {path} is invalid: {problems}. Fix these keys "
+                          f"(unknown keys are not allowed).") from exc
+
+
+def _merge(base: dict, extra: dict) -> None:
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        else:
+            base[key] = value
+
+
+def section_hash(*sections: BaseModel | str | int | None) -> str:
+    """Stable short hash of config sections and upstream fingerprints (for stage skipping)."""
+    digest = hashlib.sha256()
+    for section in sections:
+        text = section.model_dump_json() if isinstance(section, BaseModel) else repr(section)
+        digest.update(text.encode())
+        digest.update(b"\0")
+    return digest.hexdigest()[:16]

@@ -1,0 +1,29 @@
+"""Training and distillation losses.
+
+- BPR (Rendle et al., UAI 2009): :math:`-\\frac{1}{B}\\sum \\log\\sigma(s_{ui} - s_{uj})`.
+- Soft-label KD (Hinton et al., 2015): over a user's candidate items,
+  :math:`T^2\\,\\mathrm{KL}(\\mathrm{softmax}(t/T)\\,\\|\\,\\mathrm{softmax}(s/T))`; the :math:`T^2`
+  keeps gradient scale independent of the temperature.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+__all__ = ["bpr_loss", "soft_label_kd_loss"]
+
+
+def bpr_loss(positive: torch.Tensor, negative: torch.Tensor) -> torch.Tensor:
+    """Mean BPR loss of positive vs negative scores, both ``[B]`` (or broadcastable)."""
+    return -F.logsigmoid(positive - negative).mean()
+
+
+def soft_label_kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor,
+                       temperature: float) -> torch.Tensor:
+    """Temperature-scaled KL from teacher to student score distributions, ``[B, C]`` each;
+    averaged over the batch."""
+    teacher = F.log_softmax(teacher_logits / temperature, dim=-1)
+    student = F.log_softmax(student_logits / temperature, dim=-1)
+    kl = F.kl_div(student, teacher, log_target=True, reduction="batchmean")
+    return kl * temperature ** 2

@@ -1,0 +1,110 @@
+"""FAISS retrieval over item embeddings, with each user's seen items excluded.
+
+The index is built from a FAISS index-factory string (``"Flat"`` = exact; ``"HNSW32"``,
+``"IVF256,Flat"``, ... for approximate search) with inner-product or cosine metric. Saved as a
+folder: ``index.faiss`` + ``item_ids.parquet`` + ``manifest.json``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from mmgraph.data.ids import IdMap
+from mmgraph.data.user_items import UserItems
+from mmgraph.errors import RunDirError
+from mmgraph.io import atomic_path, read_json, write_json
+
+__all__ = ["RetrievalIndex"]
+
+_METRICS = {"ip": faiss.METRIC_INNER_PRODUCT, "cosine": faiss.METRIC_INNER_PRODUCT}
+
+
+class RetrievalIndex:
+    """Top-k item search for query vectors.
+
+    Args:
+        item_vectors: ``[num_items, dim]`` float32; row ``i`` is item ``item_ids.ids[i]``.
+        metric: ``"ip"`` (dot product, the models' score) or ``"cosine"``.
+        factory: FAISS index-factory string.
+        model_hash: identifies the model the vectors came from; checked on load.
+    """
+
+    def __init__(self, index: faiss.Index, item_ids: IdMap, metric: str, factory: str,
+                 model_hash: str):
+        self.index, self.item_ids = index, item_ids
+        self.metric, self.factory, self.model_hash = metric, factory, model_hash
+
+    @classmethod
+    def build(cls, item_vectors: np.ndarray, item_ids: IdMap, metric: str = "ip",
+              factory: str = "Flat", model_hash: str = "") -> "RetrievalIndex":
+        vectors = np.ascontiguousarray(item_vectors, dtype=np.float32)
+        if metric == "cosine":
+            vectors = vectors.copy()
+            faiss.normalize_L2(vectors)
+        index = faiss.index_factory(vectors.shape[1], factory, _METRICS[metric])
+        if not index.is_trained:
+            index.train(vectors)
+        index.add(vectors)
+        return cls(index, item_ids, metric, factory, model_hash)
+
+    @property
+    def dim(self) -> int:
+        return self.index.d
+
+    def search(self, queries: np.ndarray, k: int, exclude: UserItems | None = None,
+               users: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` item indices and scores per query, ``[B, k]`` each.
+
+        With ``exclude`` and ``users [B]`` (the queries' user indices), each user's seen items
+        are removed: the search fetches ``k`` + that batch's largest seen count, so exact
+        indexes return exactly the top ``k`` unseen items. Missing slots are ``-1`` / ``-inf``.
+        """
+        queries = np.ascontiguousarray(queries, dtype=np.float32)
+        if self.metric == "cosine":
+            queries = queries.copy()
+            faiss.normalize_L2(queries)
+        extra = int(exclude.counts[users].max()) if exclude is not None and len(users) else 0
+        fetch = min(k + extra, self.index.ntotal)
+        scores, items = self.index.search(queries, fetch)
+        valid = items >= 0
+        if exclude is not None:
+            valid &= ~exclude.contains(users[:, None], np.maximum(items, 0))
+        # Stable: keep the valid hits in rank order, then pad.
+        order = np.argsort(~valid, axis=1, kind="stable")[:, :k]
+        top_items = np.take_along_axis(items, order, axis=1)
+        top_scores = np.take_along_axis(scores, order, axis=1)
+        kept = np.take_along_axis(valid, order, axis=1)
+        top_items[~kept], top_scores[~kept] = -1, -np.inf
+        if top_items.shape[1] < k:
+            pad = k - top_items.shape[1]
+            top_items = np.pad(top_items, ((0, 0), (0, pad)), constant_values=-1)
+            top_scores = np.pad(top_scores, ((0, 0), (0, pad)), constant_values=-np.inf)
+        return top_items, top_scores
+
+    def save(self, folder: str | Path) -> None:
+        folder = Path(folder)
+        with atomic_path(folder / "index.faiss") as tmp:
+            faiss.write_index(self.index, str(tmp))
+        self.item_ids.save(folder / "item_ids.parquet")
+        write_json(folder / "manifest.json", {
+            "dim": self.dim, "metric": self.metric, "factory": self.factory,
+            "ntotal": int(self.index.ntotal), "model_hash": self.model_hash})
+
+    @classmethod
+    def load(cls, folder: str | Path, expected_model_hash: str | None = None) -> "RetrievalIndex":
+        folder = Path(folder)
+        manifest = read_json(folder / "manifest.json")
+        if expected_model_hash is not None and manifest["model_hash"] != expected_model_hash:
+            raise RunDirError(
+                f"Index in {folder} was built from model {manifest['model_hash']}, not from the "
+                f"current model {expected_model_hash}; rebuild it (mmgraph index).")
+        index = faiss.read_index(str(folder / "index.faiss"))
+        item_ids = IdMap.load(folder / "item_ids.parquet")
+        if index.ntotal != len(item_ids) or index.d != manifest["dim"]:
+            raise RunDirError(f"Index in {folder} does not match its manifest or id map "
+                              f"({index.ntotal} vectors, {len(item_ids)} ids); rebuild it.")
+        return cls(index, item_ids, manifest["metric"], manifest["factory"],
+                   manifest["model_hash"])

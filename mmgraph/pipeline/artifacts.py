@@ -1,0 +1,51 @@
+"""Reading earlier stages' artifacts back from a run directory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+
+from mmgraph.data.ids import IdMap
+from mmgraph.data.tables import ITEM, USER
+from mmgraph.data.user_items import UserItems
+from mmgraph.errors import RunDirError
+from mmgraph.pipeline.rundir import RunDir
+
+__all__ = ["IndexedSplit", "load_split", "SPLITS"]
+
+SPLITS = ("train", "valid", "test")
+
+
+@dataclass
+class IndexedSplit:
+    """The saved split with internal indices: id maps and per-user item sets per part."""
+
+    users: IdMap
+    items: IdMap
+    parts: dict[str, UserItems]
+
+    @property
+    def train_pairs(self) -> torch.Tensor:
+        """Training interactions as ``[2, E]`` (user index, item index)."""
+        train = self.parts["train"]
+        users = np.repeat(np.arange(train.num_users), train.counts)
+        return torch.from_numpy(np.stack([users, train.indices]))
+
+
+def load_split(run: RunDir) -> IndexedSplit:
+    """Id maps and train/valid/test item sets from ``ids/`` and ``splits/``."""
+    run.fingerprint("split")
+    users = IdMap.load(run.path("ids", "users.parquet"))
+    items = IdMap.load(run.path("ids", "items.parquet"))
+    parts = {}
+    for name in SPLITS:
+        path = run.path("splits", f"{name}.parquet")
+        if not path.is_file():
+            raise RunDirError(f"{path} is missing: rerun `mmgraph split`.")
+        frame = pd.read_parquet(path, columns=[USER, ITEM])
+        parts[name] = UserItems(users.indices(frame[USER], str(path)),
+                                items.indices(frame[ITEM], str(path)), len(users), len(items))
+    return IndexedSplit(users, items, parts)

@@ -1,0 +1,52 @@
+"""Human-readable summaries of a run: the metrics table and example recommendations."""
+
+from __future__ import annotations
+
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+from mmgraph.config import RunConfig
+from mmgraph.data.tables import ITEM, USER
+from mmgraph.pipeline.rundir import RunDir
+
+__all__ = ["print_metrics", "print_examples"]
+
+
+def print_metrics(metrics: dict, console: Console) -> None:
+    models = [m for m in ("popularity", "teacher", "student") if m in metrics]
+    names = list(metrics["student"]["test"])
+    table = Table(title="Full-ranking metrics (train items excluded)")
+    table.add_column("model")
+    table.add_column("split")
+    for name in names:
+        table.add_column(name, justify="right")
+    for model in models:
+        for part in ("valid", "test"):
+            table.add_row(model, part, *(f"{metrics[model][part][n]:.4f}" for n in names))
+    console.print(table)
+
+
+def print_examples(cfg: RunConfig, run: RunDir, console: Console, num_users: int = 3,
+                   k: int = 5) -> None:
+    """A few test users' top-k with item titles (when the items table has them); ✓ = a hit."""
+    recs = pd.read_parquet(run.path("recommendations.parquet"))
+    test = pd.read_parquet(run.path("splits", "test.parquet"), columns=[USER, ITEM])
+    titles = None
+    if cfg.data.items is not None:
+        from mmgraph.data.tables import load_items
+
+        items = load_items(cfg.data.items, cfg.data.columns.item)
+        if "title" in items:
+            titles = items.set_index(ITEM)["title"]
+    held_out = set(zip(test[USER], test[ITEM]))
+    for user in recs[USER].drop_duplicates().head(num_users):
+        table = Table(title=f"Top {k} for user {user} (student via FAISS; ✓ = in the user's test "
+                            f"items)")
+        for column in ("rank", "item_id", "title", "score", "hit"):
+            table.add_column(column)
+        for row in recs[recs[USER] == user].head(k).itertuples(index=False):
+            title = str(titles.get(row.item_id, "")) if titles is not None else ""
+            hit = "✓" if (user, row.item_id) in held_out else ""
+            table.add_row(str(row.rank), str(row.item_id), title, f"{row.score:.3f}", hit)
+        console.print(table)

@@ -1,0 +1,52 @@
+"""The run directory: where each stage writes, and which stages are finished.
+
+``stages.json`` records each finished stage's fingerprint (a hash of its config section and its
+inputs' fingerprints). A stage whose fingerprint is unchanged and whose outputs exist is skipped
+on rerun, so an interrupted run resumes at the first unfinished stage.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from mmgraph.config import RunConfig
+from mmgraph.errors import RunDirError
+from mmgraph.io import atomic_path, read_json, write_json
+
+__all__ = ["RunDir"]
+
+
+class RunDir:
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+
+    def path(self, *parts: str) -> Path:
+        return self.root.joinpath(*parts)
+
+    def _stages(self) -> dict[str, str]:
+        file = self.path("stages.json")
+        return read_json(file) if file.is_file() else {}
+
+    def fingerprint(self, stage: str) -> str:
+        """Fingerprint of a finished stage; a clear error if it has not run in this folder."""
+        found = self._stages().get(stage)
+        if found is None:
+            raise RunDirError(f"Run directory {self.root} has no finished '{stage}' stage: run "
+                              f"`mmgraph {stage} --config ...` (or `mmgraph run`) first.")
+        return found
+
+    def is_done(self, stage: str, fingerprint: str, outputs: list[Path]) -> bool:
+        return (self._stages().get(stage) == fingerprint
+                and all(self.path(str(p)).exists() for p in outputs))
+
+    def mark_done(self, stage: str, fingerprint: str) -> None:
+        stages = self._stages()
+        stages[stage] = fingerprint
+        write_json(self.path("stages.json"), stages)
+
+    def write_config(self, config: RunConfig) -> None:
+        with atomic_path(self.path("config.yaml")) as tmp:
+            tmp.write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False),
+                           encoding="utf-8")

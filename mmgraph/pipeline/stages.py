@@ -1,0 +1,304 @@
+"""The pipeline's stages. Each reads its inputs from the run directory (or the data files),
+writes its outputs atomically, and is skipped when already done with the same fingerprint.
+
+split → encode → graph → teacher → student → index → evaluate
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import torch
+
+from data_prep import PREPARERS
+from mmgraph.config import RunConfig, section_hash
+from mmgraph.data.ids import IdMap
+from mmgraph.data.split import split_per_user
+from mmgraph.data.tables import ITEM, USER, load_interactions, load_items
+from mmgraph.errors import ConfigError
+from mmgraph.evaluation.metrics import ranking_metrics
+from mmgraph.evaluation.ranking import evaluate_embeddings, popularity_scores, topk_items
+from mmgraph.graph.adjacency import bipartite_adjacency, item_adjacency
+from mmgraph.graph.build import INTERACTS, SIMILAR, build_item_graph, load_graph, save_graph
+from mmgraph.index.retrieval import RetrievalIndex
+from mmgraph.io import file_sha256, read_json, read_tensors, write_json, write_parquet, \
+    write_tensors
+from mmgraph.models.student import IDStudent
+from mmgraph.models.teacher import MultimodalTeacher
+from mmgraph.pipeline.artifacts import SPLITS, load_split
+from mmgraph.pipeline.rundir import RunDir
+from mmgraph.runtime import pick_device, seed_everything
+from mmgraph.training.loop import fit
+from mmgraph.training.objectives import student_distillation, teacher_bpr
+
+__all__ = ["prepare_data", "split", "encode", "graph", "teacher", "student", "index",
+           "evaluate", "STAGES", "run_all"]
+
+log = logging.getLogger(__name__)
+
+
+def _once(run: RunDir, stage: str, fingerprint: str, outputs: list[str],
+          work: Callable[[], None]) -> None:
+    if run.is_done(stage, fingerprint, [Path(p) for p in outputs]):
+        log.info("%s: up to date, skipped", stage)
+        return
+    log.info("%s: running", stage)
+    work()
+    run.mark_done(stage, fingerprint)
+
+
+def prepare_data(cfg: RunConfig) -> None:
+    """Build the input tables with data_prep when the config names a known dataset."""
+    data = cfg.data
+    if data.prepare is None or (data.interactions.is_file()
+                                and (data.items is None or data.items.is_file())):
+        return
+    folder = data.interactions.parent
+    inter_path, items_path = PREPARERS[data.prepare](folder)
+    if inter_path != data.interactions or (data.items and items_path != data.items):
+        raise ConfigError(f"data.prepare '{data.prepare}' writes {inter_path} and {items_path}; "
+                          f"point data.interactions and data.items at those files.")
+    log.info("prepared %s into %s", data.prepare, folder)
+
+
+def _load_items_table(cfg: RunConfig) -> pd.DataFrame | None:
+    return load_items(cfg.data.items, cfg.data.columns.item) if cfg.data.items else None
+
+
+def split(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
+    """Validate the tables, fix the id maps and save the seeded per-user split."""
+    prepare_data(cfg)
+    files = [cfg.data.interactions] + ([cfg.data.items] if cfg.data.items else [])
+    for path in files:  # a clear error before hashing a missing file
+        if not Path(path).is_file():
+            load_interactions(path)
+    fingerprint = section_hash(cfg.data, cfg.split, cfg.seed, *map(file_sha256, files))
+
+    def work() -> None:
+        interactions = load_interactions(cfg.data.interactions, cfg.data.columns)
+        items_table = _load_items_table(cfg)
+        item_ids = (items_table[ITEM].to_numpy() if items_table is not None
+                    else np.sort(interactions[ITEM].unique()))
+        items = IdMap(item_ids, ITEM)
+        items.indices(interactions[ITEM], str(cfg.data.interactions))  # every item is known
+        users = IdMap(np.sort(interactions[USER].unique()), USER)
+        parts = split_per_user(interactions, cfg.split.valid, cfg.split.test, cfg.seed)
+        users.save(run.path("ids", "users.parquet"))
+        items.save(run.path("ids", "items.parquet"))
+        for name, frame in parts.items():
+            write_parquet(run.path("splits", f"{name}.parquet"), frame)
+        log.info("split: %s", {name: len(frame) for name, frame in parts.items()})
+
+    _once(run, "split", fingerprint, [f"splits/{n}.parquet" for n in SPLITS], work)
+
+
+def encode(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
+    """Encode item content with the configured pretrained encoders (cached)."""
+    from encoders.items import encode_items  # heavy import (transformers) only when needed
+
+    wanted = cfg.data.items is not None and cfg.teacher.use_content
+    sources = [file_sha256(cfg.data.items)] if wanted else []
+    fingerprint = section_hash(cfg.encoders if wanted else None, run.fingerprint("split"),
+                               *sources)
+
+    def work() -> None:
+        features: dict[str, torch.Tensor] = {}
+        if wanted:
+            items_table = _load_items_table(cfg)
+            features = encode_items(items_table, cfg.encoders, run.path("features", "cache"),
+                                    pick_device(cfg.device), progress)
+        write_tensors(run.path("features", "features.safetensors"),
+                      features or {"none": torch.zeros(0)})
+
+    _once(run, "encode", fingerprint, ["features/features.safetensors"], work)
+
+
+def _features(run: RunDir) -> dict[str, torch.Tensor]:
+    return {k: v for k, v in read_tensors(run.path("features", "features.safetensors")).items()
+            if k != "none"}
+
+
+def graph(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
+    """Build the user–item + item–item kNN graph."""
+    fingerprint = section_hash(cfg.graph, run.fingerprint("split"), run.fingerprint("encode"))
+
+    def work() -> None:
+        data = load_split(run)
+        built = build_item_graph(data.train_pairs, len(data.users), len(data.items),
+                                 _features(run), cfg.graph.knn_k)
+        save_graph(built, run.path("graph"))
+        log.info("graph: %s", read_json(run.path("graph", "graph.json"))["num_edges"])
+
+    _once(run, "graph", fingerprint, ["graph/graph.safetensors"], work)
+
+
+def teacher(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
+    """Train the teacher with BPR and early stopping; save weights and final embeddings."""
+    tcfg, metric = cfg.teacher, cfg.evaluation.early_stopping_metric
+    fingerprint = section_hash(tcfg, cfg.evaluation, cfg.seed, run.fingerprint("graph"))
+
+    def work() -> None:
+        seed_everything(cfg.seed)
+        device = pick_device(cfg.device)
+        data, built = load_split(run), load_graph(run.path("graph"))
+        features = ({k: v.to(device) for k, v in _features(run).items()}
+                    if tcfg.use_content else {})
+        adjacency = bipartite_adjacency(built[INTERACTS].edge_index, len(data.users),
+                                        len(data.items)).to(device)
+        item_adj = None
+        if tcfg.item_graph and tcfg.use_content and SIMILAR in built.edge_types:
+            item_adj = item_adjacency(built[SIMILAR].edge_index, built[SIMILAR].edge_weight,
+                                      len(data.items)).to(device)
+        model = MultimodalTeacher(len(data.users), len(data.items), tcfg.dim, tcfg.layers,
+                                  {k: v.shape[1] for k, v in features.items()}).to(device)
+        generator = torch.Generator().manual_seed(cfg.seed)
+
+        def validate() -> dict[str, float]:
+            with torch.no_grad():
+                users, items = model(adjacency, features, item_adj)
+            return evaluate_embeddings(users.cpu(), items.cpu(), data.parts["valid"],
+                                       data.parts["train"], cfg.evaluation.ks,
+                                       cfg.evaluation.user_batch_size)
+
+        loss = teacher_bpr(model, adjacency, features, item_adj, data.parts["train"], tcfg.reg,
+                           generator)
+        result = fit(model, loss, data.train_pairs, validate, tcfg, metric, generator,
+                     "teacher", progress)
+        with torch.no_grad():
+            users, items = model(adjacency, features, item_adj)
+        write_tensors(run.path("teacher", "model.safetensors"), model.state_dict())
+        write_tensors(run.path("teacher", "embeddings.safetensors"),
+                      {"users": users, "items": items})
+        write_json(run.path("teacher", "state.json"), {
+            "config": tcfg.model_dump(mode="json"), "modalities": sorted(features),
+            "best_epoch": result.best_epoch, f"valid_{metric}": result.best_score,
+            "seconds_per_epoch": result.seconds_per_epoch, "history": result.history})
+
+    _once(run, "teacher", fingerprint,
+          ["teacher/model.safetensors", "teacher/embeddings.safetensors"], work)
+
+
+def student(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
+    """Distill the ID-embedding student from the frozen teacher's scores."""
+    scfg, metric = cfg.student, cfg.evaluation.early_stopping_metric
+    fingerprint = section_hash(scfg, cfg.evaluation, cfg.seed, run.fingerprint("teacher"))
+
+    def work() -> None:
+        seed_everything(cfg.seed)
+        device = pick_device(cfg.device)
+        data = load_split(run)
+        frozen = read_tensors(run.path("teacher", "embeddings.safetensors"))
+        model = IDStudent(len(data.users), len(data.items), scfg.dim).to(device)
+        generator = torch.Generator().manual_seed(cfg.seed)
+
+        def validate() -> dict[str, float]:
+            users, items = (t.detach().cpu() for t in model())
+            return evaluate_embeddings(users, items, data.parts["valid"], data.parts["train"],
+                                       cfg.evaluation.ks, cfg.evaluation.user_batch_size)
+
+        loss = student_distillation(model, frozen["users"].to(device), frozen["items"].to(device),
+                                    data.parts["train"], scfg, generator)
+        result = fit(model, loss, data.train_pairs, validate, scfg, metric, generator, "student",
+                     progress)
+        write_tensors(run.path("student", "model.safetensors"), model.state_dict())
+        write_json(run.path("student", "state.json"), {
+            "config": scfg.model_dump(mode="json"), "best_epoch": result.best_epoch,
+            f"valid_{metric}": result.best_score, "seconds_per_epoch": result.seconds_per_epoch,
+            "history": result.history})
+
+    _once(run, "student", fingerprint, ["student/model.safetensors"], work)
+
+
+def _student_vectors(run: RunDir) -> tuple[np.ndarray, np.ndarray, str]:
+    """Student user and item embeddings and the hash of the weights file they came from."""
+    weights = run.path("student", "model.safetensors")
+    tensors = read_tensors(weights)
+    return (tensors["user_embedding.weight"].numpy(), tensors["item_embedding.weight"].numpy(),
+            file_sha256(weights))
+
+
+def _index_topk(index_: RetrievalIndex, user_vectors: np.ndarray, users: np.ndarray, k: int,
+                exclude, batch_size: int) -> np.ndarray:
+    out = [index_.search(user_vectors[users[s:s + batch_size]], k, exclude,
+                         users[s:s + batch_size])[0] for s in range(0, len(users), batch_size)]
+    return np.concatenate(out) if out else np.empty((0, k), np.int64)
+
+
+def index(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
+    """FAISS index over the student's items; top-K recommendations for every test user."""
+    fingerprint = section_hash(cfg.recommend, run.fingerprint("student"))
+
+    def work() -> None:
+        data = load_split(run)
+        user_vectors, item_vectors, model_hash = _student_vectors(run)
+        retrieval = RetrievalIndex.build(item_vectors, data.items, "ip", "Flat", model_hash)
+        retrieval.save(run.path("index"))
+        users = data.parts["test"].users_with_items()
+        k = cfg.recommend.k
+        top = _index_topk(retrieval, user_vectors, users, k, data.parts["train"],
+                          cfg.evaluation.user_batch_size)
+        rows, ranks = np.nonzero(top >= 0)
+        scores = np.einsum("nd,nd->n", user_vectors[users[rows]], item_vectors[top[rows, ranks]])
+        write_parquet(run.path("recommendations.parquet"), pd.DataFrame({
+            USER: data.users.to_ids(users[rows]), ITEM: data.items.to_ids(top[rows, ranks]),
+            "rank": ranks + 1, "score": scores.astype(np.float32)}))
+
+    _once(run, "index", fingerprint, ["index/index.faiss", "recommendations.parquet"], work)
+
+
+def evaluate(cfg: RunConfig, run: RunDir, progress: bool = True) -> dict:
+    """Full-ranking metrics on valid and test for teacher, student (through the FAISS index,
+    as served) and popularity; written to ``metrics.json``."""
+    fingerprint = section_hash(cfg.evaluation, run.fingerprint("teacher"),
+                               run.fingerprint("index"))
+
+    def work() -> None:
+        data = load_split(run)
+        ev, train = cfg.evaluation, data.parts["train"]
+        teacher_emb = read_tensors(run.path("teacher", "embeddings.safetensors"))
+        user_vectors, _, model_hash = _student_vectors(run)
+        retrieval = RetrievalIndex.load(run.path("index"), expected_model_hash=model_hash)
+        popularity = popularity_scores(train, len(data.users))
+        metrics: dict[str, dict] = {"teacher": {}, "student": {}, "popularity": {}}
+        for part in ("valid", "test"):
+            truth = data.parts[part]
+            users, k = truth.users_with_items(), max(ev.ks)
+            rankings = {
+                "teacher": topk_items(teacher_emb["users"], teacher_emb["items"], users, k,
+                                      train, ev.user_batch_size),
+                "student": _index_topk(retrieval, user_vectors, users, k, train,
+                                       ev.user_batch_size),
+                "popularity": topk_items(popularity, None, users, k, train, ev.user_batch_size),
+            }
+            for model_name, top in rankings.items():
+                metrics[model_name][part] = ranking_metrics(top, users, truth, ev.ks)
+        metrics["protocol"] = {
+            "split": f"per-user random {1 - cfg.split.valid - cfg.split.test:.0%}/"
+                     f"{cfg.split.valid:.0%}/{cfg.split.test:.0%}, seed {cfg.seed}",
+            "ranking": "full ranking over all items, the user's train items excluded",
+            "users": {p: int(len(data.parts[p].users_with_items())) for p in ("valid", "test")},
+        }
+        write_json(run.path("metrics.json"), metrics)
+
+    _once(run, "evaluate", fingerprint, ["metrics.json"], work)
+    return read_json(run.path("metrics.json"))
+
+
+#: Stage name → function, in pipeline order (the CLI's subcommands use these names).
+STAGES: dict[str, Callable[..., object]] = {
+    "split": split, "encode": encode, "graph": graph, "teacher": teacher, "student": student,
+    "index": index, "evaluate": evaluate,
+}
+
+
+def run_all(cfg: RunConfig, progress: bool = True) -> dict:
+    """Every stage in order; returns the metrics."""
+    run = RunDir(cfg.run_dir)
+    run.write_config(cfg)
+    for stage in STAGES.values():
+        result = stage(cfg, run, progress)
+    return result

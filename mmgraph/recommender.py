@@ -1,0 +1,41 @@
+"""The one-line serving API over a finished run: ``Recommender.load(run_dir).recommend(ids, k)``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mmgraph.data.tables import ITEM, USER
+from mmgraph.index.retrieval import RetrievalIndex
+from mmgraph.io import file_sha256, read_tensors
+from mmgraph.pipeline.artifacts import IndexedSplit, load_split
+from mmgraph.pipeline.rundir import RunDir
+
+__all__ = ["Recommender"]
+
+
+class Recommender:
+    """Top-k unseen items for known users, from the student's embeddings via the FAISS index."""
+
+    def __init__(self, user_vectors: np.ndarray, index: RetrievalIndex, data: IndexedSplit):
+        self.user_vectors, self.index, self.data = user_vectors, index, data
+
+    @classmethod
+    def load(cls, run_dir: str | Path) -> "Recommender":
+        run = RunDir(run_dir)
+        weights = run.path("student", "model.safetensors")
+        vectors = read_tensors(weights)["user_embedding.weight"].numpy()
+        index = RetrievalIndex.load(run.path("index"), expected_model_hash=file_sha256(weights))
+        return cls(vectors, index, load_split(run))
+
+    def recommend(self, user_ids: list, k: int = 10) -> pd.DataFrame:
+        """``user_id, item_id, rank, score`` rows; items the user has in train are excluded."""
+        users = self.data.users.indices(pd.Series(user_ids), "recommend")
+        items, scores = self.index.search(self.user_vectors[users], k, self.data.parts["train"],
+                                          users)
+        rows, ranks = np.nonzero(items >= 0)
+        return pd.DataFrame({USER: self.data.users.to_ids(users[rows]),
+                             ITEM: self.data.items.to_ids(items[rows, ranks]),
+                             "rank": ranks + 1, "score": scores[rows, ranks]})

@@ -1,0 +1,75 @@
+"""One training loop for teacher and student: shuffled mini-batches of training interactions,
+Adam, periodic validation and early stopping on a validation metric (best weights kept)."""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from mmgraph.config import OptimConfig
+
+__all__ = ["fit", "FitResult"]
+
+log = logging.getLogger(__name__)
+
+#: ``loss(users [B], items [B]) -> scalar`` for a batch of training interactions.
+BatchLoss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+@dataclass
+class FitResult:
+    best_epoch: int
+    best_score: float
+    history: list[dict] = field(default_factory=list)
+    seconds_per_epoch: float = 0.0
+
+
+def fit(model: nn.Module, batch_loss: BatchLoss, user_item: torch.Tensor,
+        evaluate: Callable[[], dict[str, float]], cfg: OptimConfig, metric: str,
+        generator: torch.Generator, desc: str, progress: bool = True) -> FitResult:
+    """Train ``model`` on interactions ``user_item [2, E]``; restore the best validated weights."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    users, items = user_item[0], user_item[1]
+    best = FitResult(best_epoch=0, best_score=float("-inf"))
+    best_state, stale, train_seconds, epochs_run = None, 0, 0.0, 0
+    bar = tqdm(range(1, cfg.epochs + 1), desc=desc, unit="epoch", disable=not progress)
+    for epoch in bar:
+        model.train()
+        started, total = time.perf_counter(), 0.0
+        for batch in torch.randperm(users.numel(), generator=generator).split(cfg.batch_size):
+            loss = batch_loss(users[batch], items[batch])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(batch)
+        train_seconds += time.perf_counter() - started
+        epochs_run = epoch
+        record = {"epoch": epoch, "loss": total / users.numel()}
+        if epoch % cfg.eval_every == 0 or epoch == cfg.epochs:
+            model.eval()
+            record.update(evaluate())
+            if record[metric] > best.best_score:
+                best.best_epoch, best.best_score, stale = epoch, record[metric], 0
+                best_state = copy.deepcopy(model.state_dict())
+            else:
+                stale += 1
+            bar.set_postfix(loss=f"{record['loss']:.4f}", **{metric: f"{record[metric]:.4f}"},
+                            best=f"{best.best_score:.4f}@{best.best_epoch}")
+            log.debug("%s epoch %d: %s", desc, epoch, record)
+        best.history.append(record)
+        if stale >= cfg.patience:
+            log.info("%s: early stop at epoch %d (best %s %.4f at epoch %d)", desc, epoch,
+                     metric, best.best_score, best.best_epoch)
+            break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    best.seconds_per_epoch = train_seconds / max(epochs_run, 1)
+    return best

@@ -1,0 +1,72 @@
+"""Per-batch objectives: the teacher's BPR over propagated embeddings, and the student's mix of
+BPR with soft-label distillation from the frozen teacher."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+from mmgraph.config import StudentConfig
+from mmgraph.data.user_items import UserItems
+from mmgraph.distill.losses import bpr_loss, soft_label_kd_loss
+from mmgraph.models.student import IDStudent
+from mmgraph.models.teacher import MultimodalTeacher
+from mmgraph.training.sampling import sample_negatives
+
+__all__ = ["teacher_bpr", "student_distillation"]
+
+
+def teacher_bpr(model: MultimodalTeacher, adjacency: torch.Tensor,
+                features: dict[str, torch.Tensor], item_adjacency: torch.Tensor | None,
+                seen: UserItems, reg: float, generator: torch.Generator
+                ) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """BPR on full-graph propagated embeddings plus L2 on the batch's ego embeddings."""
+
+    def loss(users: torch.Tensor, positives: torch.Tensor) -> torch.Tensor:
+        negatives = sample_negatives(users, seen, generator)[:, 0].to(adjacency.device)
+        users, positives = users.to(adjacency.device), positives.to(adjacency.device)
+        user_out, item_out = model(adjacency, features, item_adjacency)
+        u = user_out[users]
+        ranking = bpr_loss((u * item_out[positives]).sum(-1), (u * item_out[negatives]).sum(-1))
+        penalty = model.ego_norms(users, torch.cat([positives, negatives]), features)
+        return ranking + reg * penalty / (2 * len(users))
+
+    return loss
+
+
+def student_distillation(student: IDStudent, teacher_users: torch.Tensor,
+                         teacher_items: torch.Tensor, seen: UserItems, cfg: StudentConfig,
+                         generator: torch.Generator
+                         ) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """``(1 - a) * BPR + a * T^2 KL(teacher || student)`` plus L2; ``a = kd_weight``.
+
+    The soft labels are over each user's positive plus ``kd_candidates`` items drawn uniformly
+    and shared by the batch, so both models score them with one matmul ``[B, d] x [d, C]``.
+    ``teacher_users [U, d_t]`` and ``teacher_items [I, d_t]`` are the frozen teacher outputs.
+    """
+    num_items = teacher_items.shape[0]
+
+    def loss(users: torch.Tensor, positives: torch.Tensor) -> torch.Tensor:
+        device = teacher_items.device
+        negatives = sample_negatives(users, seen, generator)[:, 0].to(device)
+        users, positives = users.to(device), positives.to(device)
+        user_vec = student.user_embedding(users)
+        pos_vec, neg_vec = student.item_embedding(positives), student.item_embedding(negatives)
+        positive_scores = (user_vec * pos_vec).sum(-1)
+        total = (1 - cfg.kd_weight) * bpr_loss(positive_scores, (user_vec * neg_vec).sum(-1))
+        if cfg.kd_weight > 0:
+            shared = torch.randint(num_items, (cfg.kd_candidates,), generator=generator).to(device)
+            student_logits = torch.cat(
+                [positive_scores[:, None], user_vec @ student.item_embedding(shared).T], dim=1)
+            with torch.no_grad():
+                teacher_user = teacher_users[users]
+                teacher_logits = torch.cat(
+                    [(teacher_user * teacher_items[positives]).sum(-1, keepdim=True),
+                     teacher_user @ teacher_items[shared].T], dim=1)
+            total = total + cfg.kd_weight * soft_label_kd_loss(student_logits, teacher_logits,
+                                                               cfg.temperature)
+        penalty = user_vec.pow(2).sum() + pos_vec.pow(2).sum() + neg_vec.pow(2).sum()
+        return total + cfg.reg * penalty / (2 * len(users))
+
+    return loss

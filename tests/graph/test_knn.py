@@ -1,0 +1,32 @@
+import torch
+import torch.nn.functional as F
+
+from mmgraph.graph import knn_graph
+
+
+def test_knn_matches_brute_force_cosine():
+    torch.manual_seed(0)
+    x = torch.randn(60, 16)
+    edge_index, weight = knn_graph(x, k=5, symmetric=False)
+    sims = F.normalize(x) @ F.normalize(x).T
+    sims.fill_diagonal_(float("-inf"))
+    expected = torch.topk(sims, 5).indices
+    for node in range(60):
+        got = edge_index[1, edge_index[0] == node]
+        assert set(got.tolist()) == set(expected[node].tolist())
+    assert torch.allclose(weight, sims[edge_index[0], edge_index[1]], atol=1e-5)
+
+
+def test_symmetric_without_self_loops():
+    torch.manual_seed(1)
+    edge_index, weight = knn_graph(torch.randn(40, 8), k=3)
+    assert not (edge_index[0] == edge_index[1]).any()
+    forward = {(a, b): w for a, b, w in zip(*edge_index.tolist(), weight.tolist())}
+    assert all(forward.get((b, a)) == w for (a, b), w in forward.items())
+    assert all(sum(1 for a, _ in forward if a == n) >= 3 for n in range(40))
+
+
+def test_duplicate_rows_still_exclude_self():
+    x = torch.ones(4, 3)  # all identical: ties everywhere
+    edge_index, _ = knn_graph(x, k=2, symmetric=False)
+    assert edge_index.shape[1] == 8 and not (edge_index[0] == edge_index[1]).any()

@@ -1,0 +1,49 @@
+import numpy as np
+import pytest
+
+from mmgraph.data import IdMap, UserItems
+from mmgraph.errors import RunDirError
+from mmgraph.index import RetrievalIndex
+
+
+def _index():
+    rng = np.random.default_rng(0)
+    items = rng.normal(size=(50, 8)).astype(np.float32)
+    return items, RetrievalIndex.build(items, IdMap([f"i{n}" for n in range(50)], "item_id"),
+                                       model_hash="abc")
+
+
+def test_exact_search_excludes_seen_even_when_many_are_seen():
+    items, index = _index()
+    queries = np.random.default_rng(1).normal(size=(4, 8)).astype(np.float32)
+    scores = queries @ items.T
+    # user 0 has seen its own 30 best items: k + seen exceeds a naive first pass.
+    seen_rows = [np.argsort(-scores[0])[:30], np.array([3]), np.array([], int), np.arange(45)]
+    seen = UserItems(np.repeat(np.arange(4), [len(r) for r in seen_rows]),
+                     np.concatenate(seen_rows), 4, 50)
+    found, found_scores = index.search(queries, 10, seen, np.arange(4))
+    for user in range(4):
+        row = scores[user].copy()
+        row[seen_rows[user]] = -np.inf
+        expected = [i for i in np.argsort(-row)[:10] if np.isfinite(row[i])]
+        assert found[user, :len(expected)].tolist() == expected
+        assert (found[user, len(expected):] == -1).all()
+    assert np.allclose(found_scores[0], np.sort(scores[0][found[0]])[::-1], atol=1e-5)
+
+
+def test_save_load_and_model_mismatch(tmp_path):
+    items, index = _index()
+    index.save(tmp_path)
+    loaded = RetrievalIndex.load(tmp_path, expected_model_hash="abc")
+    query = items[:2]
+    assert np.array_equal(loaded.search(query, 5)[0], index.search(query, 5)[0])
+    assert loaded.item_ids.to_ids(np.array([7]))[0] == "i7"
+    with pytest.raises(RunDirError, match="built from model abc"):
+        RetrievalIndex.load(tmp_path, expected_model_hash="other")
+
+
+def test_cosine_metric_normalises():
+    items = np.array([[10.0, 0.0], [0.0, 1.0]], np.float32)
+    index = RetrievalIndex.build(items, IdMap([0, 1], "item_id"), metric="cosine")
+    top, _ = index.search(np.array([[0.1, 1.0]], np.float32), 1)
+    assert top.tolist() == [[1]]

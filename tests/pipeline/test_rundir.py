@@ -1,0 +1,16 @@
+import pytest
+
+from mmgraph.errors import RunDirError
+from mmgraph.pipeline import RunDir
+
+
+def test_stage_is_done_only_with_same_fingerprint_and_outputs(tmp_path):
+    run = RunDir(tmp_path)
+    with pytest.raises(RunDirError, match="no finished 'split' stage"):
+        run.fingerprint("split")
+    (tmp_path / "out.txt").write_text("x")
+    run.mark_done("split", "abc")
+    assert run.fingerprint("split") == "abc"
+    assert run.is_done("split", "abc", ["out.txt"])
+    assert not run.is_done("split", "abd", ["out.txt"])
+    assert not run.is_done("split", "abc", ["out.txt", "missing.txt"])

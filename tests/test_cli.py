@@ -1,0 +1,161 @@
+"""End-to-end: the real `mmgraph` console script on a slice of the real ml-100k."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+MMGRAPH = str(Path(sys.executable).parent / "mmgraph")
+STAGES = ["split", "encode", "graph", "teacher", "student", "index", "evaluate"]
+
+
+def mmgraph(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([MMGRAPH, *args], capture_output=True, text=True, cwd=cwd, timeout=600)
+
+
+def write_config(folder: Path, interactions: Path, items: Path | None, **sections) -> Path:
+    config = {
+        "name": "e2e", "seed": 3, "runs_root": str(folder / "runs"),
+        "data": {"interactions": str(interactions), "items": str(items) if items else None},
+        "encoders": {"text": {"template": "{title} ({year}). Genres: {genres}"}},
+        "teacher": {"epochs": 12, "eval_every": 4, "lr": 0.01, "dim": 32},
+        "student": {"epochs": 12, "eval_every": 4, "lr": 0.01, "dim": 16},
+    }
+    config.update(sections)
+    path = folder / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+@pytest.fixture(scope="module")
+def finished_run(ml100k_slice, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("e2e")
+    config = write_config(folder, *ml100k_slice)
+    result = mmgraph("run", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    return folder / "runs" / "e2e", config, result
+
+
+def _metrics_from_files(run: Path, k: int) -> dict[str, float]:
+    """Recall/NDCG recomputed from the user-facing files alone, independently of mmgraph."""
+    recs = pd.read_parquet(run / "recommendations.parquet")
+    truth = pd.read_parquet(run / "splits" / "test.parquet").groupby("user_id")["item_id"].apply(set)
+    recall, ndcg = [], []
+    for user, held_out in truth.items():
+        ranked = recs[recs["user_id"] == user].sort_values("rank")["item_id"].tolist()[:k]
+        hits = [item in held_out for item in ranked]
+        recall.append(sum(hits) / len(held_out))
+        dcg = sum(h / math.log2(r + 2) for r, h in enumerate(hits))
+        ndcg.append(dcg / sum(1 / math.log2(r + 2) for r in range(min(k, len(held_out)))))
+    return {f"recall@{k}": sum(recall) / len(recall), f"ndcg@{k}": sum(ndcg) / len(ndcg)}
+
+
+@pytest.mark.slow
+def test_run_writes_the_run_directory_contract(finished_run):
+    run, _, result = finished_run
+    for name in ["config.yaml", "splits/train.parquet", "splits/valid.parquet",
+                 "splits/test.parquet", "teacher/model.safetensors", "student/model.safetensors",
+                 "index/index.faiss", "index/item_ids.parquet", "index/manifest.json",
+                 "recommendations.parquet", "metrics.json"]:
+        assert (run / name).is_file(), name
+    metrics = json.loads((run / "metrics.json").read_text())
+    for model in ("teacher", "student", "popularity"):
+        assert set(metrics[model]["test"]) == {"recall@10", "recall@20", "ndcg@10", "ndcg@20"}
+    assert "Full-ranking metrics" in result.stdout and "Top 5 for user" in result.stdout
+
+
+@pytest.mark.slow
+def test_recommendations_are_top20_unseen_for_every_test_user(finished_run):
+    run, _, _ = finished_run
+    recs = pd.read_parquet(run / "recommendations.parquet")
+    assert list(recs.columns) == ["user_id", "item_id", "rank", "score"]
+    test_users = set(pd.read_parquet(run / "splits" / "test.parquet")["user_id"])
+    assert set(recs["user_id"]) == test_users
+    assert (recs.groupby("user_id")["rank"].apply(list) == [list(range(1, 21))]).all()
+    assert (recs.groupby("user_id")["score"].apply(lambda s: s.is_monotonic_decreasing)).all()
+    train = pd.read_parquet(run / "splits" / "train.parquet")
+    assert recs.merge(train, on=["user_id", "item_id"]).empty
+
+
+@pytest.mark.slow
+def test_student_metrics_equal_those_recomputed_from_the_files(finished_run):
+    run, _, _ = finished_run
+    reported = json.loads((run / "metrics.json").read_text())["student"]["test"]
+    for k in (10, 20):
+        for name, value in _metrics_from_files(run, k).items():
+            assert reported[name] == pytest.approx(value, abs=1e-9), name
+
+
+@pytest.mark.slow
+def test_rerun_skips_finished_stages_and_recommend_serves(finished_run):
+    run, config, _ = finished_run
+    again = mmgraph("run", "--config", str(config))
+    assert again.returncode == 0, again.stderr
+    for stage in STAGES:
+        assert f"{stage}: up to date, skipped" in again.stderr
+    served = mmgraph("recommend", "--run", str(run), "--user", "1", "7", "-k", "5")
+    assert served.returncode == 0, served.stderr
+    rows = [line.split() for line in served.stdout.strip().splitlines()[1:]]
+    assert len(rows) == 10 and {r[0] for r in rows} == {"1", "7"}
+    recs = pd.read_parquet(run / "recommendations.parquet")
+    expected = recs[(recs["user_id"] == 1) & (recs["rank"] <= 5)]["item_id"].astype(str).tolist()
+    assert [r[1] for r in rows if r[0] == "1"] == expected
+
+
+def test_help_lists_every_subcommand():
+    result = mmgraph("--help")
+    assert result.returncode == 0
+    for command in [*STAGES, "run", "quickstart", "prepare", "recommend"]:
+        assert command in result.stdout
+
+
+def _assert_clean_error(result: subprocess.CompletedProcess, *fragments: str) -> None:
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    for fragment in fragments:
+        assert fragment in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_every_stage_reports_a_missing_input_file(tmp_path, stage):
+    config = write_config(tmp_path, tmp_path / "missing.csv", None)
+    result = mmgraph(stage, "--config", str(config))
+    expected = "missing.csv" if stage == "split" else "no finished"
+    _assert_clean_error(result, expected)
+
+
+def test_malformed_tables_name_file_column_and_row(tmp_path):
+    bad = tmp_path / "inter.csv"
+    bad.write_text("user_id,item,rating\n1,2,5\n")
+    _assert_clean_error(mmgraph("split", "--config", str(write_config(tmp_path, bad, None))),
+                        "inter.csv", "'item_id'")
+    bad.write_text("user_id,item_id,rating,timestamp\n1,2,5,1\n1,3,oops,2\n")
+    _assert_clean_error(mmgraph("split", "--config", str(write_config(tmp_path, bad, None))),
+                        "inter.csv", "'rating'", "row(s) 2")
+    items = tmp_path / "items.csv"
+    items.write_text("item_id,title\n2,A\n")
+    bad.write_text("user_id,item_id,rating,timestamp\n1,2,5,1\n1,3,4,2\n")
+    _assert_clean_error(mmgraph("split", "--config", str(write_config(tmp_path, bad, items))),
+                        "inter.csv", "[3]")
+
+
+def test_bad_config_and_debug_traceback(tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text("name: x\ndata: {interactions: a.csv}\nteacher: {epochs: 0}\n")
+    _assert_clean_error(mmgraph("run", "--config", str(config)), "teacher.epochs")
+    debug = mmgraph("--debug", "run", "--config", str(config))
+    assert debug.returncode != 0 and "Traceback" in debug.stderr
+
+
+def test_recommend_unknown_run_and_user(finished_run, tmp_path):
+    run, _, _ = finished_run
+    _assert_clean_error(mmgraph("recommend", "--run", str(tmp_path), "--user", "1"),
+                        "no finished")
+    _assert_clean_error(mmgraph("recommend", "--run", str(run), "--user", "99999"), "99999")

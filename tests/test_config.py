@@ -1,0 +1,41 @@
+import pytest
+
+from mmgraph.config import load_config
+from mmgraph.errors import ConfigError
+
+BASE = "name: t\ndata: {interactions: x.csv}\n"
+
+
+def _write(tmp_path, text):
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_defaults_and_overrides(tmp_path):
+    cfg = load_config(_write(tmp_path, BASE), overrides={"teacher": {"dim": 8}})
+    assert cfg.teacher.dim == 8 and cfg.student.dim == 32 and cfg.split.test == 0.1
+    assert str(cfg.run_dir) == "runs/t"
+
+
+def test_quickstart_config_is_valid():
+    cfg = load_config("configs/quickstart.yaml")
+    assert cfg.data.prepare == "ml-100k" and cfg.recommend.k == 20
+
+
+@pytest.mark.parametrize("text, message", [
+    (BASE + "teacher: {dimm: 3}\n", r"teacher\.dimm: Extra inputs are not permitted"),
+    (BASE + "split: {test: 0.9}\n", r"split\.test: Input should be less than 0\.5"),
+    (BASE + "evaluation: {ks: [5], early_stopping_metric: ndcg@20}\n", "early_stopping_metric"),
+    ("name: t\n", r"data: Field required"),
+    ("- a\n- b\n", "must hold a mapping"),
+    ("name: [unclosed\n", "not valid YAML"),
+])
+def test_bad_configs_name_the_key(tmp_path, text, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(_write(tmp_path, text))
+
+
+def test_missing_config_file(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "nope.yaml")
