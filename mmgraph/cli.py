@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     except MmgraphError as exc:
         if args.debug:
             raise
-        Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False)
+        print(f"error: {exc}", file=sys.stderr)  # unwrapped: paths and ids stay whole
         return 2
     return 0
 

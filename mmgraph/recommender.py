@@ -25,6 +25,7 @@ class Recommender:
     @classmethod
     def load(cls, run_dir: str | Path) -> "Recommender":
         run = RunDir(run_dir)
+        run.fingerprint("index")  # a clear error unless this folder holds a finished run
         weights = run.path("student", "model.safetensors")
         vectors = read_tensors(weights)["user_embedding.weight"].numpy()
         index = RetrievalIndex.load(run.path("index"), expected_model_hash=file_sha256(weights))

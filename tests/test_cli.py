@@ -78,7 +78,7 @@ def test_recommendations_are_top20_unseen_for_every_test_user(finished_run):
     assert list(recs.columns) == ["user_id", "item_id", "rank", "score"]
     test_users = set(pd.read_parquet(run / "splits" / "test.parquet")["user_id"])
     assert set(recs["user_id"]) == test_users
-    assert (recs.groupby("user_id")["rank"].apply(list) == [list(range(1, 21))]).all()
+    assert recs.groupby("user_id")["rank"].apply(lambda r: list(r) == list(range(1, 21))).all()
     assert (recs.groupby("user_id")["score"].apply(lambda s: s.is_monotonic_decreasing)).all()
     train = pd.read_parquet(run / "splits" / "train.parquet")
     assert recs.merge(train, on=["user_id", "item_id"]).empty

@@ -1,4 +1,4 @@
-"""Uniform negative sampling that avoids each user's training items."""
+"""Uniform negative sampling among the items each user has not seen."""
 
 from __future__ import annotations
 
@@ -11,18 +11,18 @@ __all__ = ["sample_negatives"]
 
 
 def sample_negatives(users: torch.Tensor, seen: UserItems, generator: torch.Generator,
-                     num: int = 1, max_rounds: int = 20) -> torch.Tensor:
+                     num: int = 1) -> torch.Tensor:
     """Items drawn uniformly among those each user has not seen, ``[B, num]`` for ``users [B]``.
 
-    Rejection sampling: redraw the hits on seen items, up to ``max_rounds`` times (a user who has
-    seen almost every item may keep a seen one after that, which only weakens one sample).
+    Exact: a uniform rank among the user's unseen items is mapped to that item (no rejection
+    loop, so heavy users cost the same). A user who has seen every item gets uniform items.
     """
-    items = torch.randint(seen.num_items, (len(users), num), generator=generator)
-    user_np = users.numpy()[:, None]
-    for _ in range(max_rounds):
-        clash = seen.contains(np.broadcast_to(user_np, items.shape), items.numpy())
-        if not clash.any():
-            break
-        redraw = torch.from_numpy(clash)
-        items[redraw] = torch.randint(seen.num_items, (int(redraw.sum()),), generator=generator)
-    return items
+    user_np = np.repeat(users.numpy(), num)
+    unseen = seen.num_items - seen.counts[user_np]
+    uniform = torch.rand(len(user_np), generator=generator, dtype=torch.float64).numpy()
+    ranks = np.minimum((uniform * np.maximum(unseen, 1)).astype(np.int64),
+                       np.maximum(unseen - 1, 0))
+    items = seen.nth_unseen(user_np, ranks)
+    saturated = unseen == 0
+    items[saturated] = (uniform[saturated] * seen.num_items).astype(np.int64)
+    return torch.from_numpy(items).view(len(users), num)
