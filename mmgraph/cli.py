@@ -21,13 +21,13 @@ __all__ = ["main", "build_parser"]
 
 QUICKSTART_CONFIG = Path("configs") / "quickstart.yaml"
 
+#: The pipeline's stages in order; equal to ``mmgraph.pipeline.STAGES`` (kept here so that
+#: ``mmgraph --help`` does not import torch).
+STAGE_NAMES = ("split", "encode", "graph", "teacher", "student", "index", "evaluate")
+
 #: Library warnings that say nothing actionable to a user of the CLI.
 _QUIET_WARNINGS = (r"Sparse CSR tensor support is in beta", r"Sparse invariant checks",
                    r"`torch.jit.script` is deprecated")
-
-
-def _stage_names() -> list[str]:
-    return ["split", "encode", "graph", "teacher", "student", "index", "evaluate"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
              "index": "build the FAISS index and write recommendations.parquet",
              "evaluate": "compute metrics.json and print the metrics table",
              "run": "run every stage in order (finished stages are skipped)"}
-    for name in [*_stage_names(), "run"]:
+    for name in [*STAGE_NAMES, "run"]:
         sub = commands.add_parser(name, help=helps[name])
         sub.add_argument("--config", type=Path, required=True, help="YAML run config")
 

@@ -57,7 +57,8 @@ def read_json(path: str | os.PathLike) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
-        raise RunDirError(f"{path} is not valid JSON ({exc}); delete it and rerun its stage.") from exc
+        raise RunDirError(f"{path} is not valid JSON ({exc}); delete it and rerun its "
+                          f"stage.") from exc
 
 
 def write_parquet(path: str | os.PathLike, frame: pd.DataFrame) -> None:

@@ -46,7 +46,8 @@ def finished_run(ml100k_slice, tmp_path_factory):
 def _metrics_from_files(run: Path, k: int) -> dict[str, float]:
     """Recall/NDCG recomputed from the user-facing files alone, independently of mmgraph."""
     recs = pd.read_parquet(run / "recommendations.parquet")
-    truth = pd.read_parquet(run / "splits" / "test.parquet").groupby("user_id")["item_id"].apply(set)
+    test = pd.read_parquet(run / "splits" / "test.parquet")
+    truth = test.groupby("user_id")["item_id"].apply(set)
     recall, ndcg = [], []
     for user, held_out in truth.items():
         ranked = recs[recs["user_id"] == user].sort_values("rank")["item_id"].tolist()[:k]

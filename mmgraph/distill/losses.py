@@ -1,8 +1,8 @@
-"""Training and distillation losses.
+r"""Training and distillation losses.
 
-- BPR (Rendle et al., UAI 2009): :math:`-\\frac{1}{B}\\sum \\log\\sigma(s_{ui} - s_{uj})`.
+- BPR (Rendle et al., UAI 2009): :math:`-\frac{1}{B}\sum \log\sigma(s_{ui} - s_{uj})`.
 - Soft-label KD (Hinton et al., 2015): over a user's candidate items,
-  :math:`T^2\\,\\mathrm{KL}(\\mathrm{softmax}(t/T)\\,\\|\\,\\mathrm{softmax}(s/T))`; the :math:`T^2`
+  :math:`T^2\,\mathrm{KL}(\mathrm{softmax}(t/T)\,\|\,\mathrm{softmax}(s/T))`; the :math:`T^2`
   keeps gradient scale independent of the temperature.
 """
 

@@ -1,10 +1,11 @@
-"""Full-ranking top-K metrics (the definitions of LightGCN and MMRec).
+r"""Full-ranking top-K metrics (the definitions of LightGCN and MMRec).
 
-For a user u with held-out items :math:`T_u` and a ranked list :math:`r_1, r_2, \\dots`:
+For a user :math:`u` with held-out items :math:`T_u` and a ranked list :math:`r_1, r_2, \dots`:
 
-- Recall@K :math:`= |\\{r_1..r_K\\} \\cap T_u| / |T_u|`
-- NDCG@K :math:`= \\mathrm{DCG}/\\mathrm{IDCG}`, :math:`\\mathrm{DCG} = \\sum_{k\\le K} [r_k \\in T_u]
-  / \\log_2(k+1)`, :math:`\\mathrm{IDCG} = \\sum_{k \\le \\min(K, |T_u|)} 1/\\log_2(k+1)`
+- Recall@K :math:`= |\{r_1, \dots, r_K\} \cap T_u| \,/\, |T_u|`
+- NDCG@K :math:`= \mathrm{DCG@K} / \mathrm{IDCG@K}`, where
+  :math:`\mathrm{DCG@K} = \sum_{k \le K} [r_k \in T_u] / \log_2(k+1)` and
+  :math:`\mathrm{IDCG@K} = \sum_{k \le \min(K, |T_u|)} 1 / \log_2(k+1)`.
 
 Both are averaged over users with at least one held-out item.
 """

@@ -84,6 +84,17 @@ class RetrievalIndex:
             top_scores = np.pad(top_scores, ((0, 0), (0, pad)), constant_values=-np.inf)
         return top_items, top_scores
 
+    def search_users(self, user_vectors: np.ndarray, users: np.ndarray, k: int,
+                     exclude: UserItems | None = None, batch_size: int = 1024
+                     ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`search` for ``users [B]`` (rows of ``user_vectors``), ``batch_size`` at a time;
+        returns item indices and scores, ``[B, k]`` each."""
+        found = [self.search(user_vectors[users[s:s + batch_size]], k, exclude,
+                             users[s:s + batch_size]) for s in range(0, len(users), batch_size)]
+        if not found:
+            return np.empty((0, k), np.int64), np.empty((0, k), np.float32)
+        return np.concatenate([f[0] for f in found]), np.concatenate([f[1] for f in found])
+
     def save(self, folder: str | Path) -> None:
         folder = Path(folder)
         with atomic_path(folder / "index.faiss") as tmp:

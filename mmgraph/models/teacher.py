@@ -1,12 +1,12 @@
-"""The multimodal graph teacher: LightGCN propagation over users and items, with frozen content
+r"""The multimodal graph teacher: LightGCN propagation over users and items, with frozen content
 features fused into the items and propagated over the item–item kNN graph.
 
 LightGCN (He et al., SIGIR 2020) propagates ego embeddings :math:`E^{(0)}` without weights or
-non-linearities, :math:`E^{(l+1)} = \\hat A E^{(l)}`, and averages the layers,
-:math:`E = \\frac{1}{L+1}\\sum_l E^{(l)}`. Here an item's ego embedding is its ID embedding plus a
-projection of its content, :math:`e_i^{(0)} = v_i + \\sum_m W_m x_i^m`. As in FREEDOM (Zhou & Shen,
+non-linearities, :math:`E^{(l+1)} = \hat A E^{(l)}`, and averages the layers,
+:math:`E = \frac{1}{L+1}\sum_l E^{(l)}`. Here an item's ego embedding is its ID embedding plus a
+projection of its content, :math:`e_i^{(0)} = v_i + \sum_m W_m x_i^m`. As in FREEDOM (Zhou & Shen,
 MM 2023), the items' final embedding adds one propagation step over the (frozen) item–item
-content graph, :math:`h_i = \\sum_j \\tilde S_{ij} e_j^{(0)}`. Scores are dot products (logits).
+content graph, :math:`h_i = \sum_j \tilde S_{ij} e_j^{(0)}`. Scores are dot products (logits).
 
 Shapes:
     - ``features[m]``: ``[num_items, d_m]``

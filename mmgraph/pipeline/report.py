@@ -7,7 +7,7 @@ from rich.console import Console
 from rich.table import Table
 
 from mmgraph.config import RunConfig
-from mmgraph.data.tables import ITEM, USER
+from mmgraph.data.tables import ITEM, USER, load_items
 from mmgraph.pipeline.rundir import RunDir
 
 __all__ = ["print_metrics", "print_examples"]
@@ -34,8 +34,6 @@ def print_examples(cfg: RunConfig, run: RunDir, console: Console, num_users: int
     test = pd.read_parquet(run.path("splits", "test.parquet"), columns=[USER, ITEM])
     titles = None
     if cfg.data.items is not None:
-        from mmgraph.data.tables import load_items
-
         items = load_items(cfg.data.items, cfg.data.columns.item)
         if "title" in items:
             titles = items.set_index(ITEM)["title"]

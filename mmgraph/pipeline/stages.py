@@ -18,19 +18,20 @@ from data_prep import PREPARERS
 from mmgraph.config import RunConfig, section_hash
 from mmgraph.data.ids import IdMap
 from mmgraph.data.split import split_per_user
-from mmgraph.data.tables import ITEM, USER, load_interactions, load_items
+from mmgraph.data.tables import ITEM, USER, load_interactions, load_items, require_file
 from mmgraph.errors import ConfigError
 from mmgraph.evaluation.metrics import ranking_metrics
 from mmgraph.evaluation.ranking import evaluate_embeddings, popularity_scores, topk_items
 from mmgraph.graph.adjacency import bipartite_adjacency, item_adjacency
 from mmgraph.graph.build import INTERACTS, SIMILAR, build_item_graph, load_graph, save_graph
 from mmgraph.index.retrieval import RetrievalIndex
-from mmgraph.io import file_sha256, read_json, read_tensors, write_json, write_parquet, \
-    write_tensors
+from mmgraph.io import (file_sha256, read_json, read_tensors, write_json, write_parquet,
+                        write_tensors)
 from mmgraph.models.student import IDStudent
 from mmgraph.models.teacher import MultimodalTeacher
 from mmgraph.pipeline.artifacts import SPLITS, load_split
 from mmgraph.pipeline.rundir import RunDir
+from mmgraph.recommender import recommendation_frame
 from mmgraph.runtime import pick_device, seed_everything
 from mmgraph.training.loop import fit
 from mmgraph.training.objectives import student_distillation, teacher_bpr
@@ -73,9 +74,8 @@ def split(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
     """Validate the tables, fix the id maps and save the seeded per-user split."""
     prepare_data(cfg)
     files = [cfg.data.interactions] + ([cfg.data.items] if cfg.data.items else [])
-    for path in files:  # a clear error before hashing a missing file
-        if not Path(path).is_file():
-            load_interactions(path)
+    for path in files:
+        require_file(path)
     fingerprint = section_hash(cfg.data, cfg.split, cfg.seed, *map(file_sha256, files))
 
     def work() -> None:
@@ -111,15 +111,13 @@ def encode(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
             items_table = _load_items_table(cfg)
             features = encode_items(items_table, cfg.encoders, run.path("features", "cache"),
                                     pick_device(cfg.device), progress)
-        write_tensors(run.path("features", "features.safetensors"),
-                      features or {"none": torch.zeros(0)})
+        write_tensors(run.path("features", "features.safetensors"), features)
 
     _once(run, "encode", fingerprint, ["features/features.safetensors"], work)
 
 
 def _features(run: RunDir) -> dict[str, torch.Tensor]:
-    return {k: v for k, v in read_tensors(run.path("features", "features.safetensors")).items()
-            if k != "none"}
+    return read_tensors(run.path("features", "features.safetensors"))
 
 
 def graph(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
@@ -221,13 +219,6 @@ def _student_vectors(run: RunDir) -> tuple[np.ndarray, np.ndarray, str]:
             file_sha256(weights))
 
 
-def _index_topk(index_: RetrievalIndex, user_vectors: np.ndarray, users: np.ndarray, k: int,
-                exclude, batch_size: int) -> np.ndarray:
-    out = [index_.search(user_vectors[users[s:s + batch_size]], k, exclude,
-                         users[s:s + batch_size])[0] for s in range(0, len(users), batch_size)]
-    return np.concatenate(out) if out else np.empty((0, k), np.int64)
-
-
 def index(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
     """FAISS index over the student's items; top-K recommendations for every test user."""
     fingerprint = section_hash(cfg.recommend, run.fingerprint("student"))
@@ -238,14 +229,11 @@ def index(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
         retrieval = RetrievalIndex.build(item_vectors, data.items, "ip", "Flat", model_hash)
         retrieval.save(run.path("index"))
         users = data.parts["test"].users_with_items()
-        k = cfg.recommend.k
-        top = _index_topk(retrieval, user_vectors, users, k, data.parts["train"],
-                          cfg.evaluation.user_batch_size)
-        rows, ranks = np.nonzero(top >= 0)
-        scores = np.einsum("nd,nd->n", user_vectors[users[rows]], item_vectors[top[rows, ranks]])
-        write_parquet(run.path("recommendations.parquet"), pd.DataFrame({
-            USER: data.users.to_ids(users[rows]), ITEM: data.items.to_ids(top[rows, ranks]),
-            "rank": ranks + 1, "score": scores.astype(np.float32)}))
+        items, scores = retrieval.search_users(user_vectors, users, cfg.recommend.k,
+                                               data.parts["train"],
+                                               cfg.evaluation.user_batch_size)
+        write_parquet(run.path("recommendations.parquet"),
+                      recommendation_frame(users, items, scores, data))
 
     _once(run, "index", fingerprint, ["index/index.faiss", "recommendations.parquet"], work)
 
@@ -270,8 +258,8 @@ def evaluate(cfg: RunConfig, run: RunDir, progress: bool = True) -> dict:
             rankings = {
                 "teacher": topk_items(teacher_emb["users"], teacher_emb["items"], users, k,
                                       train, ev.user_batch_size),
-                "student": _index_topk(retrieval, user_vectors, users, k, train,
-                                       ev.user_batch_size),
+                "student": retrieval.search_users(user_vectors, users, k, train,
+                                                  ev.user_batch_size)[0],
                 "popularity": topk_items(popularity, None, users, k, train, ev.user_batch_size),
             }
             for model_name, top in rankings.items():

@@ -47,3 +47,13 @@ def test_cosine_metric_normalises():
     index = RetrievalIndex.build(items, IdMap([0, 1], "item_id"), metric="cosine")
     top, _ = index.search(np.array([[0.1, 1.0]], np.float32), 1)
     assert top.tolist() == [[1]]
+
+
+def test_search_users_batches_like_single_searches():
+    items, index = _index()
+    user_vectors = np.random.default_rng(2).normal(size=(9, 8)).astype(np.float32)
+    seen = UserItems(np.array([0, 4, 8]), np.array([1, 2, 3]), 9, 50)
+    users = np.array([8, 0, 4, 5])
+    batched, scores = index.search_users(user_vectors, users, 5, seen, batch_size=3)
+    single, single_scores = index.search(user_vectors[users], 5, seen, users)
+    assert np.array_equal(batched, single) and np.allclose(scores, single_scores)

@@ -14,3 +14,10 @@ def test_stage_is_done_only_with_same_fingerprint_and_outputs(tmp_path):
     assert run.is_done("split", "abc", ["out.txt"])
     assert not run.is_done("split", "abd", ["out.txt"])
     assert not run.is_done("split", "abc", ["out.txt", "missing.txt"])
+
+
+def test_cli_stage_names_match_the_pipeline():
+    from mmgraph.cli import STAGE_NAMES
+    from mmgraph.pipeline import STAGES
+
+    assert tuple(STAGES) == STAGE_NAMES

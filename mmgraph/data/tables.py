@@ -1,0 +1,120 @@
+"""Read and validate the two input tables: interactions and items (CSV, TSV or Parquet).
+
+After loading, columns carry canonical names (``user_id``, ``item_id``, ``rating``,
+``timestamp``) whatever the user's files call them; ids keep their original values and dtype.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mmgraph.config import ColumnsConfig
+from mmgraph.errors import DataError
+
+__all__ = ["require_file", "read_table", "load_interactions", "load_items", "USER", "ITEM", "RATING", "TIMESTAMP"]
+
+USER, ITEM, RATING, TIMESTAMP = "user_id", "item_id", "rating", "timestamp"
+_READERS = {".csv": ",", ".tsv": "\t"}
+
+
+def require_file(path: str | Path) -> Path:
+    """``path`` as a Path if it is a file; else a :class:`DataError` saying how to fix it."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"Table {path} does not exist. Check the path in the config's data "
+                        f"section (relative paths are from the current directory).")
+    return path
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """Read a ``.csv``, ``.tsv`` or ``.parquet`` file; errors name the file and the fix."""
+    path = require_file(path)
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".parquet":
+            frame = pd.read_parquet(path)
+        elif suffix in _READERS:
+            frame = pd.read_csv(path, sep=_READERS[suffix])
+        else:
+            raise DataError(f"Table {path} has suffix '{suffix}'; use .csv, .tsv or .parquet.")
+    except DataError:
+        raise
+    except pd.errors.EmptyDataError as exc:
+        raise DataError(f"Table {path} is empty: it needs a header row and data rows.") from exc
+    except Exception as exc:  # pyarrow/pandas raise many types for corrupt files
+        raise DataError(f"Table {path} could not be read as {suffix[1:]}: {exc}") from exc
+    if frame.empty:
+        raise DataError(f"Table {path} has no data rows.")
+    return frame
+
+
+def _require_columns(frame: pd.DataFrame, path: Path, needed: dict[str, str]) -> None:
+    missing = {role: col for role, col in needed.items() if col not in frame.columns}
+    if missing:
+        wanted = ", ".join(f"'{col}' ({role})" for role, col in missing.items())
+        raise DataError(f"Table {path} lacks column(s) {wanted}; it has {list(frame.columns)}. "
+                        f"Rename them or set data.columns in the config.")
+
+
+def _bad_rows(mask: np.ndarray, limit: int = 5) -> str:
+    rows = np.flatnonzero(mask)[:limit] + 1
+    more = f" and {int(mask.sum()) - limit} more" if mask.sum() > limit else ""
+    return ", ".join(str(r) for r in rows) + more
+
+
+def _check_ids(frame: pd.DataFrame, path: Path, column: str) -> None:
+    ids = frame[column]
+    missing = ids.isna().to_numpy()
+    if missing.any():
+        raise DataError(f"Table {path} column '{column}' is empty in data row(s) "
+                        f"{_bad_rows(missing)} (1-based, header excluded). Every row needs an id.")
+    if not (pd.api.types.is_integer_dtype(ids) or pd.api.types.is_string_dtype(ids)
+            or ids.dtype == object):
+        raise DataError(f"Table {path} column '{column}' has dtype {ids.dtype}; ids must be "
+                        f"integers or strings.")
+
+
+def _check_numeric(frame: pd.DataFrame, path: Path, column: str) -> pd.Series:
+    values = pd.to_numeric(frame[column], errors="coerce")
+    bad = ~np.isfinite(values.to_numpy(dtype=float))
+    if bad.any():
+        raise DataError(f"Table {path} column '{column}' is missing, non-numeric, NaN or inf in "
+                        f"data row(s) {_bad_rows(bad)} (1-based, header excluded). Fix or drop "
+                        f"those rows.")
+    return values
+
+
+def load_interactions(path: str | Path, columns: ColumnsConfig = ColumnsConfig()) -> pd.DataFrame:
+    """Load interactions as a frame with ``user_id, item_id`` and, if configured, ``rating,
+    timestamp``. Every interaction counts as a positive."""
+    path = Path(path)
+    frame = read_table(path)
+    roles = {USER: columns.user, ITEM: columns.item}
+    roles.update({role: col for role, col in ((RATING, columns.rating),
+                                              (TIMESTAMP, columns.timestamp)) if col})
+    _require_columns(frame, path, roles)
+    frame = frame[list(roles.values())].rename(columns={v: k for k, v in roles.items()})
+    for column in (USER, ITEM):
+        _check_ids(frame, path, column)
+    for column in (RATING, TIMESTAMP):
+        if column in frame:
+            frame[column] = _check_numeric(frame, path, column)
+    return frame.reset_index(drop=True)
+
+
+def load_items(path: str | Path, item_column: str = "item_id") -> pd.DataFrame:
+    """Load the items table; its id column is renamed ``item_id``, other columns are kept."""
+    path = Path(path)
+    frame = read_table(path)
+    _require_columns(frame, path, {ITEM: item_column})
+    frame = frame.rename(columns={item_column: ITEM})
+    _check_ids(frame, path, ITEM)
+    duplicated = frame[ITEM].duplicated().to_numpy()
+    if duplicated.any():
+        examples = frame[ITEM][duplicated].unique()[:5].tolist()
+        raise DataError(f"Table {path} lists item id(s) {examples} more than once (data rows "
+                        f"{_bad_rows(duplicated)}); each item needs exactly one row.")
+    return frame.reset_index(drop=True)

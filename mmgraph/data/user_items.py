@@ -1,0 +1,69 @@
+"""Compressed per-user item sets (CSR rows) for masking seen items and scoring held-out ones."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+__all__ = ["UserItems"]
+
+
+class UserItems:
+    """Items of each user as CSR: ``indices[indptr[u]:indptr[u+1]]`` are user ``u``'s items.
+
+    Shapes: ``indptr [num_users + 1]``, ``indices [nnz]`` (sorted within a row, unique).
+    """
+
+    def __init__(self, user_idx: np.ndarray, item_idx: np.ndarray, num_users: int,
+                 num_items: int):
+        codes = np.unique(np.asarray(user_idx, np.int64) * num_items + np.asarray(item_idx))
+        self.num_users, self.num_items = num_users, num_items
+        self.indices = codes % num_items
+        self.indptr = np.searchsorted(codes // num_items, np.arange(num_users + 1))
+        self._codes = codes
+        # s_j - j per row (seen items before the j-th unseen gap), offset by row: sorted.
+        rank_in_row = np.arange(len(codes)) - np.repeat(self.indptr[:-1], self.counts)
+        self._gaps = codes - rank_in_row
+
+    @property
+    def counts(self) -> np.ndarray:
+        """Items per user, ``[num_users]``."""
+        return np.diff(self.indptr)
+
+    def row(self, user: int) -> np.ndarray:
+        return self.indices[self.indptr[user]:self.indptr[user + 1]]
+
+    def users_with_items(self) -> np.ndarray:
+        return np.flatnonzero(self.counts > 0)
+
+    def batch_coo(self, users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(row_in_batch, item)`` pairs for every item of ``users``, for masking a score block."""
+        starts, stops = self.indptr[users], self.indptr[users + 1]
+        lengths = stops - starts
+        rows = np.repeat(np.arange(len(users)), lengths)
+        offsets = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        return rows, self.indices[np.repeat(starts, lengths) + offsets]
+
+    def contains(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """Elementwise: is ``items[...]`` among the items of ``users[...]``? (broadcasts)"""
+        codes = np.asarray(users, np.int64) * self.num_items + np.asarray(items, np.int64)
+        pos = np.searchsorted(self._codes, codes)
+        pos = np.minimum(pos, len(self._codes) - 1) if len(self._codes) else pos
+        return (self._codes[pos] == codes) if len(self._codes) else np.zeros(codes.shape, bool)
+
+    def nth_unseen(self, users: np.ndarray, ranks: np.ndarray) -> np.ndarray:
+        """The ``ranks[b]``-th item (0-based, ascending) that ``users[b]`` has *not* seen.
+
+        With the user's sorted seen items ``s_0 < s_1 < ...``, ``s_j - j`` unseen items precede
+        ``s_j``, so the answer is ``rank + #{j : s_j - j <= rank}``: one binary search, no
+        rejection. Requires ``ranks < num_items - counts[users]``.
+        """
+        offsets = np.asarray(users, np.int64) * self.num_items
+        before = np.searchsorted(self._gaps, offsets + ranks, side="right") - self.indptr[users]
+        return ranks + before
+
+    def mask_scores(self, scores: torch.Tensor, users: np.ndarray) -> torch.Tensor:
+        """Set ``scores[b, i] = -inf`` for every item of ``users[b]`` (in place); ``[B, I]``."""
+        rows, cols = self.batch_coo(users)
+        scores[torch.from_numpy(rows), torch.from_numpy(cols)] = float("-inf")
+        return scores
