@@ -11,6 +11,7 @@ import torch
 from tqdm.auto import tqdm
 
 from encoders.cache import FeatureCache, content_hash
+from encoders.categorical import multi_hot
 from encoders.registry import create_encoder
 from mmgraph.config import EncodersConfig, TextEncoderConfig
 from mmgraph.errors import ConfigError
@@ -62,4 +63,7 @@ def encode_items(items: pd.DataFrame, config: EncodersConfig, cache_dir: str | P
     if config.text is not None:
         features["text"] = _encode_text(items, config.text, Path(cache_dir),
                                         torch.device(device), progress)
+    if config.categorical is not None:
+        features["categorical"] = multi_hot(items, config.categorical.columns,
+                                            config.categorical.separator)
     return features

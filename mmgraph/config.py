@@ -20,6 +20,7 @@ __all__ = [
     "DataConfig",
     "SplitConfig",
     "TextEncoderConfig",
+    "CategoricalEncoderConfig",
     "EncodersConfig",
     "GraphConfig",
     "OptimConfig",
@@ -69,8 +70,14 @@ class TextEncoderConfig(_Strict):
     max_length: int = Field(128, ge=8)
 
 
+class CategoricalEncoderConfig(_Strict):
+    columns: list[str] = Field(min_length=1, description="Item columns of categorical tokens.")
+    separator: str = Field("|", min_length=1, description="Splits multi-valued cells.")
+
+
 class EncodersConfig(_Strict):
     text: TextEncoderConfig | None = TextEncoderConfig()
+    categorical: CategoricalEncoderConfig | None = None
 
 
 class GraphConfig(_Strict):
@@ -90,7 +97,9 @@ class TeacherConfig(OptimConfig):
     dim: int = Field(64, ge=1)
     layers: int = Field(3, ge=0)
     use_content: bool = True
+    fusion: Literal["sum", "concat_mlp", "attention", "gated"] = "sum"
     item_graph: bool = Field(True, description="Propagate over the item–item kNN graph too.")
+    item_layers: int = Field(1, ge=1, description="Propagation steps over the item–item graph.")
 
 
 class StudentConfig(OptimConfig):

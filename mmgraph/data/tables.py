@@ -14,7 +14,8 @@ import pandas as pd
 from mmgraph.config import ColumnsConfig
 from mmgraph.errors import DataError
 
-__all__ = ["require_file", "read_table", "load_interactions", "load_items", "USER", "ITEM", "RATING", "TIMESTAMP"]
+__all__ = ["require_file", "read_table", "load_interactions", "load_items", "USER", "ITEM",
+           "RATING", "TIMESTAMP"]
 
 USER, ITEM, RATING, TIMESTAMP = "user_id", "item_id", "rating", "timestamp"
 _READERS = {".csv": ",", ".tsv": "\t"}

@@ -1,6 +1,7 @@
-"""Recommendation models: the multimodal graph teacher and the ID-embedding student."""
+"""Recommendation models: the multimodal graph teacher, its fusion modules, the ID student."""
 
+from mmgraph.models.fusion import FUSIONS, build_fusion
 from mmgraph.models.student import IDStudent
 from mmgraph.models.teacher import MultimodalTeacher
 
-__all__ = ["MultimodalTeacher", "IDStudent"]
+__all__ = ["MultimodalTeacher", "IDStudent", "FUSIONS", "build_fusion"]

@@ -4,9 +4,10 @@ features fused into the items and propagated over the item–item kNN graph.
 LightGCN (He et al., SIGIR 2020) propagates ego embeddings :math:`E^{(0)}` without weights or
 non-linearities, :math:`E^{(l+1)} = \hat A E^{(l)}`, and averages the layers,
 :math:`E = \frac{1}{L+1}\sum_l E^{(l)}`. Here an item's ego embedding is its ID embedding plus a
-projection of its content, :math:`e_i^{(0)} = v_i + \sum_m W_m x_i^m`. As in FREEDOM (Zhou & Shen,
-MM 2023), the items' final embedding adds one propagation step over the (frozen) item–item
-content graph, :math:`h_i = \sum_j \tilde S_{ij} e_j^{(0)}`. Scores are dot products (logits).
+fusion of its content features, :math:`e_i^{(0)} = v_i + f(x_i^1, \dots, x_i^M)` (see
+:mod:`mmgraph.models.fusion`). As in FREEDOM (Zhou & Shen, MM 2023), the items' final embedding
+adds :math:`L_S` propagation steps over the (frozen) item–item content graph,
+:math:`h = \tilde S^{L_S} E_I^{(0)}`. Scores are dot products (logits).
 
 Shapes:
     - ``features[m]``: ``[num_items, d_m]``
@@ -19,6 +20,7 @@ import torch
 from torch import nn
 
 from mmgraph.graph.adjacency import symmetric_spmm
+from mmgraph.models.fusion import build_fusion
 
 __all__ = ["MultimodalTeacher"]
 
@@ -27,22 +29,27 @@ class MultimodalTeacher(nn.Module):
     """LightGCN over the user–item graph, content fused into items; ID-only without content."""
 
     def __init__(self, num_users: int, num_items: int, dim: int = 64, num_layers: int = 3,
-                 content_dims: dict[str, int] | None = None):
+                 content_dims: dict[str, int] | None = None, fusion: str = "sum",
+                 item_layers: int = 1):
         super().__init__()
         self.num_users, self.num_items, self.num_layers = num_users, num_items, num_layers
+        self.item_layers = item_layers
         self.user_embedding = nn.Embedding(num_users, dim)
         self.item_embedding = nn.Embedding(num_items, dim)
-        self.projections = nn.ModuleDict(
-            {m: nn.Linear(d, dim) for m, d in (content_dims or {}).items()})
+        self.fusion = build_fusion(fusion, content_dims, dim) if content_dims else None
         nn.init.normal_(self.user_embedding.weight, std=0.1)
         nn.init.normal_(self.item_embedding.weight, std=0.1)
 
-    def item_ego(self, features: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Layer-0 item embeddings: ID plus projected content, ``[num_items, dim]``."""
-        ego = self.item_embedding.weight
-        for modality, projection in self.projections.items():
-            ego = ego + projection(features[modality])
-        return ego
+    def item_ego(self, features: dict[str, torch.Tensor],
+                 items: torch.Tensor | None = None) -> torch.Tensor:
+        """Layer-0 embeddings of ``items [B]`` (default: all): ID plus fused content,
+        ``[B, dim]``."""
+        if items is None:
+            ego = self.item_embedding.weight
+        else:
+            ego = self.item_embedding(items)
+            features = {m: x[items] for m, x in features.items()}
+        return ego + self.fusion(features) if self.fusion is not None else ego
 
     def forward(self, adjacency: torch.Tensor, features: dict[str, torch.Tensor],
                 item_adjacency: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -57,13 +64,14 @@ class MultimodalTeacher(nn.Module):
         total = total / (self.num_layers + 1)
         users, items = total[:self.num_users], total[self.num_users:]
         if item_adjacency is not None:
-            items = items + symmetric_spmm(item_adjacency, items0)
+            content = items0
+            for _ in range(self.item_layers):
+                content = symmetric_spmm(item_adjacency, content)
+            items = items + content
         return users, items
 
     def ego_norms(self, users: torch.Tensor, items: torch.Tensor,
                   features: dict[str, torch.Tensor]) -> torch.Tensor:
         """Sum of squared layer-0 norms of a batch's users and items (LightGCN's L2 penalty)."""
-        item_ego = self.item_embedding(items)
-        for modality, projection in self.projections.items():
-            item_ego = item_ego + projection(features[modality][items])
-        return self.user_embedding(users).pow(2).sum() + item_ego.pow(2).sum()
+        return (self.user_embedding(users).pow(2).sum()
+                + self.item_ego(features, items).pow(2).sum())

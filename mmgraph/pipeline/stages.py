@@ -7,6 +7,7 @@ split → encode → graph → teacher → student → index → evaluate
 from __future__ import annotations
 
 import logging
+import shutil
 from pathlib import Path
 from typing import Callable
 
@@ -33,6 +34,7 @@ from mmgraph.pipeline.artifacts import SPLITS, load_split
 from mmgraph.pipeline.rundir import RunDir
 from mmgraph.recommender import recommendation_frame
 from mmgraph.runtime import pick_device, seed_everything
+from mmgraph.training.checkpoint import Checkpoint
 from mmgraph.training.loop import fit
 from mmgraph.training.objectives import student_distillation, teacher_bpr
 
@@ -152,7 +154,8 @@ def teacher(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
             item_adj = item_adjacency(built[SIMILAR].edge_index, built[SIMILAR].edge_weight,
                                       len(data.items)).to(device)
         model = MultimodalTeacher(len(data.users), len(data.items), tcfg.dim, tcfg.layers,
-                                  {k: v.shape[1] for k, v in features.items()}).to(device)
+                                  {k: v.shape[1] for k, v in features.items()}, tcfg.fusion,
+                                  tcfg.item_layers).to(device)
         generator = torch.Generator().manual_seed(cfg.seed)
 
         def validate() -> dict[str, float]:
@@ -164,8 +167,9 @@ def teacher(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
 
         loss = teacher_bpr(model, adjacency, features, item_adj, data.parts["train"], tcfg.reg,
                            generator)
+        checkpoint = Checkpoint(run.path("teacher", "checkpoint"), fingerprint)
         result = fit(model, loss, data.train_pairs, validate, tcfg, metric, generator,
-                     "teacher", progress)
+                     "teacher", progress, checkpoint)
         with torch.no_grad():
             users, items = model(adjacency, features, item_adj)
         write_tensors(run.path("teacher", "model.safetensors"), model.state_dict())
@@ -175,6 +179,7 @@ def teacher(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
             "config": tcfg.model_dump(mode="json"), "modalities": sorted(features),
             "best_epoch": result.best_epoch, f"valid_{metric}": result.best_score,
             "seconds_per_epoch": result.seconds_per_epoch, "history": result.history})
+        shutil.rmtree(checkpoint.folder, ignore_errors=True)  # outputs written: no longer needed
 
     _once(run, "teacher", fingerprint,
           ["teacher/model.safetensors", "teacher/embeddings.safetensors"], work)
@@ -200,13 +205,15 @@ def student(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
 
         loss = student_distillation(model, frozen["users"].to(device), frozen["items"].to(device),
                                     data.parts["train"], scfg, generator)
+        checkpoint = Checkpoint(run.path("student", "checkpoint"), fingerprint)
         result = fit(model, loss, data.train_pairs, validate, scfg, metric, generator, "student",
-                     progress)
+                     progress, checkpoint)
         write_tensors(run.path("student", "model.safetensors"), model.state_dict())
         write_json(run.path("student", "state.json"), {
             "config": scfg.model_dump(mode="json"), "best_epoch": result.best_epoch,
             f"valid_{metric}": result.best_score, "seconds_per_epoch": result.seconds_per_epoch,
             "history": result.history})
+        shutil.rmtree(checkpoint.folder, ignore_errors=True)
 
     _once(run, "student", fingerprint, ["student/model.safetensors"], work)
 

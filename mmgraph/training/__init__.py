@@ -1,7 +1,9 @@
 """Training: negative sampling, per-batch objectives, and the early-stopping loop."""
 
+from mmgraph.training.checkpoint import Checkpoint
 from mmgraph.training.loop import FitResult, fit
 from mmgraph.training.objectives import student_distillation, teacher_bpr
 from mmgraph.training.sampling import sample_negatives
 
-__all__ = ["fit", "FitResult", "teacher_bpr", "student_distillation", "sample_negatives"]
+__all__ = ["Checkpoint", "fit", "FitResult", "teacher_bpr", "student_distillation",
+           "sample_negatives"]

@@ -1,5 +1,6 @@
 """One training loop for teacher and student: shuffled mini-batches of training interactions,
-Adam, periodic validation and early stopping on a validation metric (best weights kept)."""
+Adam, periodic validation and early stopping on a validation metric (best weights kept),
+checkpointed at every validation so that a killed run resumes exactly."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from mmgraph.config import OptimConfig
+from mmgraph.training.checkpoint import Checkpoint
 
 __all__ = ["fit", "FitResult"]
 
@@ -33,13 +35,28 @@ class FitResult:
 
 def fit(model: nn.Module, batch_loss: BatchLoss, user_item: torch.Tensor,
         evaluate: Callable[[], dict[str, float]], cfg: OptimConfig, metric: str,
-        generator: torch.Generator, desc: str, progress: bool = True) -> FitResult:
-    """Train ``model`` on interactions ``user_item [2, E]``; restore the best validated weights."""
+        generator: torch.Generator, desc: str, progress: bool = True,
+        checkpoint: Checkpoint | None = None) -> FitResult:
+    """Train ``model`` on interactions ``user_item [2, E]``; restore the best validated weights.
+
+    With ``checkpoint``, training resumes from it when it matches, and saves to it after every
+    validation (``generator`` drives all sampling, so the resumed run equals an unbroken one).
+    """
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     users, items = user_item[0], user_item[1]
     best = FitResult(best_epoch=0, best_score=float("-inf"))
-    best_state, stale, train_seconds, epochs_run = None, 0, 0.0, 0
-    bar = tqdm(range(1, cfg.epochs + 1), desc=desc, unit="epoch", disable=not progress)
+    best_state, stale, train_seconds, epochs_run, finished = None, 0, 0.0, 0, False
+    restored = checkpoint.load(model, optimizer, generator) if checkpoint else None
+    if restored is not None:
+        state, best_state = restored
+        best.best_epoch, best.best_score, best.history = (state["best_epoch"], state["best_score"],
+                                                          state["history"])
+        stale, train_seconds, epochs_run = state["stale"], state["train_seconds"], state["epoch"]
+        finished = state["finished"]
+        log.info("%s: resumed from %s at epoch %d", desc, checkpoint.folder, epochs_run)
+    first = epochs_run + 1 if not finished else cfg.epochs + 1
+    bar = tqdm(range(first, cfg.epochs + 1), desc=desc, unit="epoch", disable=not progress,
+               initial=first - 1, total=cfg.epochs)
     for epoch in bar:
         model.train()
         started, total = time.perf_counter(), 0.0
@@ -64,6 +81,12 @@ def fit(model: nn.Module, batch_loss: BatchLoss, user_item: torch.Tensor,
                             best=f"{best.best_score:.4f}@{best.best_epoch}")
             log.debug("%s epoch %d: %s", desc, epoch, record)
         best.history.append(record)
+        finished = stale >= cfg.patience or epoch == cfg.epochs
+        if checkpoint is not None and metric in record:
+            checkpoint.save(model, optimizer, best_state, generator, {
+                "epoch": epoch, "best_epoch": best.best_epoch, "best_score": best.best_score,
+                "stale": stale, "train_seconds": train_seconds, "finished": finished,
+                "history": best.history})
         if stale >= cfg.patience:
             log.info("%s: early stop at epoch %d (best %s %.4f at epoch %d)", desc, epoch,
                      metric, best.best_score, best.best_epoch)

@@ -21,7 +21,7 @@ def test_teacher_shapes_and_content_changes_items():
     _, items_without_graph = model(adjacency, features, None)
     assert not torch.allclose(items, items_without_graph)
     users.sum().backward()
-    assert model.projections["text"].weight.grad.abs().sum() > 0
+    assert model.fusion.projections["text"].weight.grad.abs().sum() > 0
 
 
 def test_id_only_teacher_is_lightgcn():

@@ -1,0 +1,206 @@
+"""Teacher benchmark on the fixed MovieLens-100K split, all models in one run, plus a scale run.
+
+Models (test metrics, full ranking, train items excluded; valid split for early stopping):
+- popularity;
+- PyG's own ``torch_geometric.nn.models.LightGCN`` with the recipe of PyG's
+  ``examples/lightgcn.py`` (64-d, 2 layers, Adam 1e-3, batch 8192, one uniform negative,
+  ``recommendation_loss``), early-stopped on validation NDCG@20 like ours;
+- our ID-only LightGCN (the teacher with content off);
+- our multimodal teacher: MiniLM text + genres/year multi-hot, for each fusion variant.
+
+Usage:
+    python bench/teacher.py                   # ml-100k table (about 15 min on 2 cores)
+    python bench/teacher.py --scale           # also epoch time / peak memory at 100k..1M
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+from torch_geometric.nn.models import LightGCN
+
+from data_prep import prepare_ml100k
+from mmgraph.config import load_config
+from mmgraph.evaluation import evaluate_embeddings, popularity_scores
+from mmgraph.io import file_sha256, read_json, read_tensors
+from mmgraph.pipeline import STAGES, RunDir, load_split
+
+ROOT = Path(__file__).resolve().parents[1]
+KS = (10, 20)
+
+
+def our_teacher(name: str, tables: tuple[Path, Path], runs: Path, teacher: dict,
+                encoders: dict | None = None) -> dict:
+    overrides = {"name": name, "runs_root": str(runs), "teacher": teacher,
+                 "data": {"interactions": str(tables[0]), "items": str(tables[1])}}
+    if encoders is not None:
+        overrides["encoders"] = encoders
+    cfg = load_config(ROOT / "configs" / "quickstart.yaml", overrides=overrides)
+    run = RunDir(cfg.run_dir)
+    for stage in ("split", "encode", "graph", "teacher"):
+        STAGES[stage](cfg, run, progress=False)
+    data, state = load_split(run), read_json(run.path("teacher", "state.json"))
+    emb = read_tensors(run.path("teacher", "embeddings.safetensors"))
+    test = evaluate_embeddings(emb["users"], emb["items"], data.parts["test"],
+                               data.parts["train"], KS)
+    return {**test, "s/epoch": state["seconds_per_epoch"], "best epoch": state["best_epoch"],
+            "split": file_sha256(run.path("splits", "test.parquet"))}
+
+
+def pyg_lightgcn(run: RunDir, seed: int, max_epochs: int, eval_every: int = 10,
+                 patience: int = 5) -> dict:
+    """PyG's LightGCN, trained as in PyG's examples/lightgcn.py, on our split."""
+    torch.manual_seed(seed)
+    data = load_split(run)
+    num_users, num_items = len(data.users), len(data.items)
+    pairs = data.train_pairs
+    label_index = torch.stack([pairs[0], pairs[1] + num_users])
+    edge_index = torch.cat([label_index, label_index.flip(0)], dim=1)
+    model = LightGCN(num_nodes=num_users + num_items, embedding_dim=64, num_layers=2)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.001)
+    best, best_state, best_epoch, stale, seconds = -1.0, None, 0, 0, 0.0
+
+    def evaluate(part: str) -> dict[str, float]:
+        with torch.no_grad():
+            emb = model.get_embedding(edge_index)
+        return evaluate_embeddings(emb[:num_users], emb[num_users:], data.parts[part],
+                                   data.parts["train"], KS)
+
+    for epoch in range(1, max_epochs + 1):
+        started = time.perf_counter()
+        for index in torch.randperm(label_index.shape[1]).split(8192):
+            positive = label_index[:, index]
+            negative = torch.stack([positive[0], torch.randint(num_users, num_users + num_items,
+                                                               (index.numel(),))])
+            labels = torch.cat([positive, negative], dim=1)
+            pos_rank, neg_rank = model(edge_index, labels).chunk(2)
+            loss = model.recommendation_loss(pos_rank, neg_rank, node_id=labels.unique())
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        seconds += time.perf_counter() - started
+        if epoch % eval_every == 0:
+            score = evaluate("valid")["ndcg@20"]
+            if score > best:
+                best, best_epoch, stale = score, epoch, 0
+                best_state = {k: v.clone() for k, v in model.state_dict().items()}
+            else:
+                stale += 1
+            if stale >= patience:
+                break
+    model.load_state_dict(best_state)
+    return {**evaluate("test"), "s/epoch": seconds / epoch, "best epoch": best_epoch}
+
+
+def popularity(run: RunDir) -> dict:
+    data = load_split(run)
+    scores = popularity_scores(data.parts["train"], len(data.users))
+    return evaluate_embeddings(scores, None, data.parts["test"], data.parts["train"], KS)
+
+
+def scale_worker(num_interactions: int) -> None:
+    """One teacher epoch (ID-only and with 64-d content) on a generated graph; prints JSON."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from propagation import power_law_graph
+
+    from mmgraph.config import TeacherConfig
+    from mmgraph.data import UserItems
+    from mmgraph.graph import bipartite_adjacency, item_adjacency, knn_graph
+    from mmgraph.models import MultimodalTeacher
+    from mmgraph.training import teacher_bpr
+
+    num_users, num_items = 10_000, 20_000
+    pairs = power_law_graph(num_users, num_items, num_interactions, seed=0)
+    seen = UserItems(pairs[0].numpy(), pairs[1].numpy(), num_users, num_items)
+    adjacency = bipartite_adjacency(pairs, num_users, num_items)
+    features = {"text": torch.nn.functional.normalize(torch.randn(num_items, 64), dim=1)}
+    item_adj = item_adjacency(*knn_graph(features["text"], 10), num_items)
+    cfg = TeacherConfig()
+    result = {"interactions": int(pairs.shape[1])}
+    for label, feats, adj in (("id-only", {}, None), ("content", features, item_adj)):
+        model = MultimodalTeacher(num_users, num_items, cfg.dim, cfg.layers,
+                                  {k: v.shape[1] for k, v in feats.items()})
+        optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+        generator = torch.Generator().manual_seed(0)
+        loss_fn = teacher_bpr(model, adjacency, feats, adj, seen, cfg.reg, generator)
+        started = time.perf_counter()
+        for batch in torch.randperm(pairs.shape[1], generator=generator).split(cfg.batch_size):
+            loss = loss_fn(pairs[0][batch], pairs[1][batch])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        result[f"{label} s/epoch"] = time.perf_counter() - started
+    result["peak RSS GiB"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20
+    print(json.dumps(result))
+
+
+def table(rows: dict[str, dict], columns: list[str]) -> str:
+    lines = ["| model | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
+    for name, row in rows.items():
+        cells = [f"{row[c]:.4f}" if isinstance(row.get(c), float) and c != "s/epoch"
+                 else f"{row[c]:.2f}" if c == "s/epoch" and c in row
+                 else str(row.get(c, "")) for c in columns]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "bench-teacher")
+    parser.add_argument("--pyg-max-epochs", type=int, default=400)
+    parser.add_argument("--scale", action="store_true")
+    parser.add_argument("--scale-worker", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.scale_worker:
+        scale_worker(args.scale_worker)
+        return
+    logging.basicConfig(level=logging.WARNING)
+    tables = prepare_ml100k(args.runs / "data")
+    text = {"text": {"template": "{title} ({year}). Genres: {genres}"}}
+    both = {**text, "categorical": {"columns": ["genres", "year"]}}
+    rows: dict[str, dict] = {}
+    rows["ours, ID-only LightGCN"] = our_teacher("id-only", tables, args.runs,
+                                                 {"use_content": False})
+    reference = RunDir(args.runs / "id-only")
+    rows["popularity"] = popularity(reference)
+    rows["PyG LightGCN (examples/lightgcn.py recipe)"] = pyg_lightgcn(
+        reference, seed=2026, max_epochs=args.pyg_max_epochs)
+    for fusion in ("sum", "concat_mlp", "attention", "gated"):
+        rows[f"ours, text+genres/year, {fusion}"] = our_teacher(
+            f"mm-{fusion}", tables, args.runs, {"fusion": fusion}, both)
+    rows["ours, text only, sum"] = our_teacher("mm-text", tables, args.runs, {}, text)
+    splits = {row.pop("split") for row in rows.values() if "split" in row}
+    assert len(splits) == 1, "variants must share one split"
+    print(f"ml-100k, seed 2026, test split; {platform.machine()}, {torch.get_num_threads()} "
+          f"threads, torch {torch.__version__}\n")
+    print(table(rows, ["recall@10", "recall@20", "ndcg@10", "ndcg@20", "s/epoch",
+                       "best epoch"]))
+    id_best = max(rows["ours, ID-only LightGCN"]["ndcg@20"],
+                  rows["PyG LightGCN (examples/lightgcn.py recipe)"]["ndcg@20"])
+    ours_vs_pyg = (rows["ours, ID-only LightGCN"]["ndcg@20"]
+                   / rows["PyG LightGCN (examples/lightgcn.py recipe)"]["ndcg@20"] - 1)
+    best_mm = max((r["ndcg@20"], n) for n, r in rows.items() if "text" in n)
+    print(f"\nours ID-only vs PyG NDCG@20: {ours_vs_pyg:+.1%}; best multimodal ({best_mm[1]}) "
+          f"vs best ID-only: {best_mm[0] / id_best - 1:+.1%}")
+    if args.scale:
+        print("\n| interactions | ID-only s/epoch | with content s/epoch | peak RSS GiB |\n"
+              "|---|---|---|---|")
+        for size in (100_000, 300_000, 1_000_000):
+            out = subprocess.run([sys.executable, __file__, "--scale-worker", str(size)],
+                                 capture_output=True, text=True, check=True).stdout
+            r = json.loads(out.strip().splitlines()[-1])
+            print(f"| {r['interactions']:,} | {r['id-only s/epoch']:.1f} | "
+                  f"{r['content s/epoch']:.1f} | {r['peak RSS GiB']:.2f} |")
+
+
+if __name__ == "__main__":
+    main()

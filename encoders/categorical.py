@@ -1,0 +1,36 @@
+"""Categorical item attributes (genres, year, brand, ...) as L2-normalised multi-hot vectors.
+
+Not a pretrained model: the vocabulary is the set of tokens in the configured columns of the
+items table (cells split on ``separator``), so features are fitted on the whole table at once.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from mmgraph.errors import ConfigError
+
+__all__ = ["multi_hot"]
+
+
+def multi_hot(items: pd.DataFrame, columns: list[str], separator: str = "|") -> torch.Tensor:
+    """``[num_items, vocabulary]`` multi-hot over ``column=token`` pairs, rows L2-normalised
+    (an item with no tokens is a zero row)."""
+    missing = [c for c in columns if c not in items.columns]
+    if missing:
+        raise ConfigError(f"encoders.categorical.columns names {missing}, which the items table "
+                          f"does not have; it has {list(items.columns)}.")
+    rows, tokens = [], []
+    for column in columns:
+        cells = items[column].astype("string").fillna("").str.split(separator)
+        for row, cell in enumerate(cells):
+            rows.extend([row] * len(cell))
+            tokens.extend(f"{column}={token.strip()}" for token in cell)
+    frame = pd.DataFrame({"row": rows, "token": tokens})
+    frame = frame[~frame["token"].str.endswith("=")]
+    codes, vocabulary = pd.factorize(frame["token"], sort=True)
+    matrix = torch.zeros(len(items), max(len(vocabulary), 1))
+    matrix[torch.from_numpy(frame["row"].to_numpy()), torch.from_numpy(codes)] = 1.0
+    return F.normalize(matrix, dim=1)

@@ -1,0 +1,62 @@
+"""Training checkpoints: model, best weights, optimizer and sampler RNG state, so that a killed
+run resumes exactly where its last evaluation left it.
+
+Stored as ``checkpoint.safetensors`` (every tensor) + ``checkpoint.json`` (counters, history,
+optimizer hyper-parameters, the fingerprint of the config that made it). No pickle. The JSON is
+written last, so a checkpoint whose JSON exists is complete; a different fingerprint (another
+config or other inputs) is ignored and overwritten.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from mmgraph.io import read_json, read_tensors, write_json, write_tensors
+
+__all__ = ["Checkpoint"]
+
+
+class Checkpoint:
+    def __init__(self, folder: str | Path, fingerprint: str):
+        self.folder, self.fingerprint = Path(folder), fingerprint
+
+    def save(self, model: nn.Module, optimizer: torch.optim.Optimizer,
+             best_state: dict[str, torch.Tensor] | None, generator: torch.Generator,
+             progress: dict[str, Any]) -> None:
+        tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
+        tensors.update({f"best.{k}": v for k, v in (best_state or {}).items()})
+        optim = optimizer.state_dict()
+        for index, state in optim["state"].items():
+            tensors.update({f"optim.{index}.{k}": torch.as_tensor(v) for k, v in state.items()})
+        tensors["rng"] = generator.get_state()
+        write_tensors(self.folder / "checkpoint.safetensors", tensors)
+        write_json(self.folder / "checkpoint.json", {
+            "fingerprint": self.fingerprint, "param_groups": optim["param_groups"], **progress})
+
+    def load(self, model: nn.Module, optimizer: torch.optim.Optimizer,
+             generator: torch.Generator) -> tuple[dict[str, Any], dict | None] | None:
+        """Restore into ``model``/``optimizer``/``generator``; returns ``(progress, best_state)``,
+        or ``None`` when there is no matching checkpoint."""
+        meta_path = self.folder / "checkpoint.json"
+        if not meta_path.is_file():
+            return None
+        meta = read_json(meta_path)
+        if meta.pop("fingerprint") != self.fingerprint:
+            return None
+        tensors = read_tensors(self.folder / "checkpoint.safetensors")
+        groups: dict[str, dict[str, torch.Tensor]] = {}
+        for key, value in tensors.items():
+            section, _, rest = key.partition(".")
+            groups.setdefault(section, {})[rest] = value
+        model.load_state_dict(groups["model"])
+        state: dict[int, dict[str, torch.Tensor]] = {}
+        for key, value in groups.get("optim", {}).items():
+            index, _, name = key.partition(".")
+            state.setdefault(int(index), {})[name] = value
+        optimizer.load_state_dict({"state": state, "param_groups": meta.pop("param_groups")})
+        generator.set_state(tensors["rng"])
+        return meta, groups.get("best")
