@@ -82,6 +82,8 @@ class EncodersConfig(_Strict):
 
 class GraphConfig(_Strict):
     knn_k: int = Field(10, ge=1, description="Neighbours per item in the item–item kNN graph.")
+    interaction_weight: Literal["none", "rating"] = Field(
+        "none", description="Weight user–item edges by the interaction's rating.")
 
 
 class OptimConfig(_Strict):
@@ -97,6 +99,9 @@ class TeacherConfig(OptimConfig):
     dim: int = Field(64, ge=1)
     layers: int = Field(3, ge=0)
     use_content: bool = True
+    loss: Literal["bpr", "softmax"] = "bpr"
+    num_negatives: int = Field(64, ge=1, description="Sampled negatives per user (softmax).")
+    softmax_temperature: float = Field(0.2, gt=0)
     fusion: Literal["sum", "concat_mlp", "attention", "gated"] = "sum"
     item_graph: bool = Field(True, description="Propagate over the item–item kNN graph too.")
     item_layers: int = Field(1, ge=1, description="Propagation steps over the item–item graph.")

@@ -13,11 +13,13 @@ from torch_geometric.utils import to_torch_csr_tensor
 __all__ = ["bipartite_adjacency", "item_adjacency", "symmetric_spmm"]
 
 
-def bipartite_adjacency(user_item: torch.Tensor, num_users: int, num_items: int) -> torch.Tensor:
+def bipartite_adjacency(user_item: torch.Tensor, num_users: int, num_items: int,
+                        edge_weight: torch.Tensor | None = None) -> torch.Tensor:
     r"""LightGCN's :math:`\hat A = D^{-1/2} A D^{-1/2}` over users and items as one graph.
 
     Args:
         user_item: ``[2, E]`` (user index, item index), deduplicated.
+        edge_weight: optional ``[E]`` weights (A holds them instead of ones).
 
     Returns:
         CSR ``[U + I, U + I]``; users are rows ``0..U-1``, items ``U..U+I-1``.
@@ -25,7 +27,8 @@ def bipartite_adjacency(user_item: torch.Tensor, num_users: int, num_items: int)
     users, items = user_item[0], user_item[1] + num_users
     edge_index = torch.cat([torch.stack([users, items]), torch.stack([items, users])], dim=1)
     size = num_users + num_items
-    edge_index, weight = gcn_norm(edge_index, None, size, add_self_loops=False)
+    weight = None if edge_weight is None else torch.cat([edge_weight, edge_weight])
+    edge_index, weight = gcn_norm(edge_index, weight, size, add_self_loops=False)
     return to_torch_csr_tensor(edge_index, weight, size=(size, size))
 
 

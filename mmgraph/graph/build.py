@@ -1,7 +1,7 @@
 """Build, save and load the recommendation graph as a torch_geometric ``HeteroData``.
 
 Edge types:
-- ``('user', 'interacts', 'item')``: training interactions, deduplicated;
+- ``('user', 'interacts', 'item')``: training interactions, deduplicated, optionally weighted;
 - ``('item', 'similar_<modality>', 'item')``: cosine kNN per content modality;
 - ``('item', 'similar', 'item')``: kNN over all modalities fused (concatenated, normalised).
 
@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch_geometric.data import HeteroData
+from torch_geometric.utils import coalesce
 
 from mmgraph.graph.knn import knn_graph
 from mmgraph.io import read_json, read_tensors, write_json, write_tensors
@@ -26,18 +27,26 @@ SIMILAR = ("item", "similar", "item")
 
 
 def build_item_graph(user_item: torch.Tensor, num_users: int, num_items: int,
-                     features: dict[str, torch.Tensor] | None = None, k: int = 10) -> HeteroData:
+                     features: dict[str, torch.Tensor] | None = None, k: int = 10,
+                     interaction_weight: torch.Tensor | None = None) -> HeteroData:
     """Graph of users and items from interactions plus content kNN graphs.
 
     Args:
         user_item: ``[2, E]`` (user index, item index) training interactions.
         features: modality → ``[num_items, d_m]`` features; none gives a user–item graph only.
         k: neighbours per item in each kNN graph.
+        interaction_weight: optional ``[E]`` edge weights (e.g. ratings); duplicates keep the
+            largest.
     """
     graph = HeteroData()
     graph["user"].num_nodes = num_users
     graph["item"].num_nodes = num_items
-    graph[INTERACTS].edge_index = torch.unique(user_item.long(), dim=1)
+    store = graph[INTERACTS]
+    edge_index, edge_weight = coalesce(user_item.long(), interaction_weight,
+                                       max(num_users, num_items), reduce="max")
+    store.edge_index = edge_index
+    if edge_weight is not None:
+        store.edge_weight = edge_weight
     features = features or {}
     for modality, matrix in features.items():
         store = graph["item", f"similar_{modality}", "item"]

@@ -16,10 +16,11 @@ import pandas as pd
 import torch
 
 from data_prep import PREPARERS
-from mmgraph.config import RunConfig, section_hash
+from mmgraph.config import OptimConfig, RunConfig, section_hash
 from mmgraph.data.ids import IdMap
 from mmgraph.data.split import split_per_user
-from mmgraph.data.tables import ITEM, USER, load_interactions, load_items, require_file
+from mmgraph.data.tables import (ITEM, RATING, USER, load_interactions, load_items,
+                                  require_file)
 from mmgraph.errors import ConfigError
 from mmgraph.evaluation.metrics import ranking_metrics
 from mmgraph.evaluation.ranking import evaluate_embeddings, popularity_scores, topk_items
@@ -35,7 +36,7 @@ from mmgraph.pipeline.rundir import RunDir
 from mmgraph.recommender import recommendation_frame
 from mmgraph.runtime import pick_device, seed_everything
 from mmgraph.training.checkpoint import Checkpoint
-from mmgraph.training.loop import fit
+from mmgraph.training.loop import BatchLoss, fit
 from mmgraph.training.objectives import student_distillation, teacher_bpr
 
 __all__ = ["prepare_data", "split", "encode", "graph", "teacher", "student", "index",
@@ -122,22 +123,56 @@ def _features(run: RunDir) -> dict[str, torch.Tensor]:
     return read_tensors(run.path("features", "features.safetensors"))
 
 
+def _rated_train_pairs(run: RunDir, data) -> tuple[torch.Tensor, torch.Tensor]:
+    """Training pairs ``[2, E]`` and their ratings ``[E]`` (for rating-weighted edges)."""
+    path = run.path("splits", "train.parquet")
+    train = pd.read_parquet(path)
+    if RATING not in train:
+        raise ConfigError("graph.interaction_weight is 'rating' but the interactions have no "
+                          "rating column; set data.columns.rating or use 'none'.")
+    pairs = torch.from_numpy(np.stack([data.users.indices(train[USER], str(path)),
+                                       data.items.indices(train[ITEM], str(path))]))
+    return pairs, torch.from_numpy(train[RATING].to_numpy(np.float32))
+
+
 def graph(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
     """Build the user–item + item–item kNN graph."""
     fingerprint = section_hash(cfg.graph, run.fingerprint("split"), run.fingerprint("encode"))
 
     def work() -> None:
         data = load_split(run)
-        built = build_item_graph(data.train_pairs, len(data.users), len(data.items),
-                                 _features(run), cfg.graph.knn_k)
+        pairs, weight = data.train_pairs, None
+        if cfg.graph.interaction_weight == "rating":
+            pairs, weight = _rated_train_pairs(run, data)
+        built = build_item_graph(pairs, len(data.users), len(data.items), _features(run),
+                                 cfg.graph.knn_k, weight)
         save_graph(built, run.path("graph"))
         log.info("graph: %s", read_json(run.path("graph", "graph.json"))["num_edges"])
 
     _once(run, "graph", fingerprint, ["graph/graph.safetensors"], work)
 
 
+def _fit_and_save(run: RunDir, name: str, model: torch.nn.Module, loss: BatchLoss,
+                  train_pairs: torch.Tensor, validate: Callable[[], dict[str, float]],
+                  optim: OptimConfig, metric: str, generator: torch.Generator,
+                  fingerprint: str, progress: bool, extra: dict | None = None) -> None:
+    """Train with checkpoints in ``<name>/checkpoint/``; write ``<name>/model.safetensors`` and
+    ``<name>/state.json`` (config, best epoch and score, timing, history), then drop the
+    checkpoint."""
+    checkpoint = Checkpoint(run.path(name, "checkpoint"), fingerprint)
+    result = fit(model, loss, train_pairs, validate, optim, metric, generator, name, progress,
+                 checkpoint)
+    write_tensors(run.path(name, "model.safetensors"), model.state_dict())
+    write_json(run.path(name, "state.json"), {
+        "config": optim.model_dump(mode="json"), **(extra or {}),
+        "best_epoch": result.best_epoch, f"valid_{metric}": result.best_score,
+        "seconds_per_epoch": result.seconds_per_epoch, "history": result.history})
+    shutil.rmtree(checkpoint.folder, ignore_errors=True)  # outputs written: no longer needed
+
+
 def teacher(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
-    """Train the teacher with BPR and early stopping; save weights and final embeddings."""
+    """Train the teacher (BPR or sampled softmax, early stopping); save weights and its final
+    user/item embeddings (the student's soft labels come from these)."""
     tcfg, metric = cfg.teacher, cfg.evaluation.early_stopping_metric
     fingerprint = section_hash(tcfg, cfg.evaluation, cfg.seed, run.fingerprint("graph"))
 
@@ -148,7 +183,8 @@ def teacher(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
         features = ({k: v.to(device) for k, v in _features(run).items()}
                     if tcfg.use_content else {})
         adjacency = bipartite_adjacency(built[INTERACTS].edge_index, len(data.users),
-                                        len(data.items)).to(device)
+                                        len(data.items),
+                                        built[INTERACTS].get("edge_weight")).to(device)
         item_adj = None
         if tcfg.item_graph and tcfg.use_content and SIMILAR in built.edge_types:
             item_adj = item_adjacency(built[SIMILAR].edge_index, built[SIMILAR].edge_weight,
@@ -166,20 +202,13 @@ def teacher(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
                                        cfg.evaluation.user_batch_size)
 
         loss = teacher_bpr(model, adjacency, features, item_adj, data.parts["train"], tcfg.reg,
-                           generator)
-        checkpoint = Checkpoint(run.path("teacher", "checkpoint"), fingerprint)
-        result = fit(model, loss, data.train_pairs, validate, tcfg, metric, generator,
-                     "teacher", progress, checkpoint)
+                           generator, tcfg.loss, tcfg.num_negatives, tcfg.softmax_temperature)
+        _fit_and_save(run, "teacher", model, loss, data.train_pairs, validate, tcfg, metric,
+                      generator, fingerprint, progress, {"modalities": sorted(features)})
         with torch.no_grad():
             users, items = model(adjacency, features, item_adj)
-        write_tensors(run.path("teacher", "model.safetensors"), model.state_dict())
         write_tensors(run.path("teacher", "embeddings.safetensors"),
                       {"users": users, "items": items})
-        write_json(run.path("teacher", "state.json"), {
-            "config": tcfg.model_dump(mode="json"), "modalities": sorted(features),
-            "best_epoch": result.best_epoch, f"valid_{metric}": result.best_score,
-            "seconds_per_epoch": result.seconds_per_epoch, "history": result.history})
-        shutil.rmtree(checkpoint.folder, ignore_errors=True)  # outputs written: no longer needed
 
     _once(run, "teacher", fingerprint,
           ["teacher/model.safetensors", "teacher/embeddings.safetensors"], work)
@@ -205,15 +234,8 @@ def student(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
 
         loss = student_distillation(model, frozen["users"].to(device), frozen["items"].to(device),
                                     data.parts["train"], scfg, generator)
-        checkpoint = Checkpoint(run.path("student", "checkpoint"), fingerprint)
-        result = fit(model, loss, data.train_pairs, validate, scfg, metric, generator, "student",
-                     progress, checkpoint)
-        write_tensors(run.path("student", "model.safetensors"), model.state_dict())
-        write_json(run.path("student", "state.json"), {
-            "config": scfg.model_dump(mode="json"), "best_epoch": result.best_epoch,
-            f"valid_{metric}": result.best_score, "seconds_per_epoch": result.seconds_per_epoch,
-            "history": result.history})
-        shutil.rmtree(checkpoint.folder, ignore_errors=True)
+        _fit_and_save(run, "student", model, loss, data.train_pairs, validate, scfg, metric,
+                      generator, fingerprint, progress)
 
     _once(run, "student", fingerprint, ["student/model.safetensors"], work)
 

@@ -9,7 +9,7 @@ import torch
 
 from mmgraph.config import StudentConfig
 from mmgraph.data.user_items import UserItems
-from mmgraph.distill.losses import bpr_loss, soft_label_kd_loss
+from mmgraph.distill.losses import bpr_loss, sampled_softmax_loss, soft_label_kd_loss
 from mmgraph.models.student import IDStudent
 from mmgraph.models.teacher import MultimodalTeacher
 from mmgraph.training.sampling import sample_negatives
@@ -19,20 +19,27 @@ __all__ = ["teacher_bpr", "student_distillation"]
 
 def teacher_bpr(model: MultimodalTeacher, adjacency: torch.Tensor,
                 features: dict[str, torch.Tensor], item_adjacency: torch.Tensor | None,
-                seen: UserItems, reg: float, generator: torch.Generator
+                seen: UserItems, reg: float, generator: torch.Generator, loss: str = "bpr",
+                num_negatives: int = 1, temperature: float = 1.0
                 ) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-    """BPR on full-graph propagated embeddings plus L2 on the batch's ego embeddings."""
+    """The teacher's ranking loss on full-graph propagated embeddings plus L2 on the batch's
+    ego embeddings: BPR against one unseen negative, or sampled softmax (``loss="softmax"``)
+    against ``num_negatives`` unseen negatives per user at ``temperature``."""
+    count = 1 if loss == "bpr" else num_negatives
 
-    def loss(users: torch.Tensor, positives: torch.Tensor) -> torch.Tensor:
-        negatives = sample_negatives(users, seen, generator)[:, 0].to(adjacency.device)
+    def batch_loss(users: torch.Tensor, positives: torch.Tensor) -> torch.Tensor:
+        negatives = sample_negatives(users, seen, generator, count).to(adjacency.device)
         users, positives = users.to(adjacency.device), positives.to(adjacency.device)
         user_out, item_out = model(adjacency, features, item_adjacency)
         u = user_out[users]
-        ranking = bpr_loss((u * item_out[positives]).sum(-1), (u * item_out[negatives]).sum(-1))
-        penalty = model.ego_norms(users, torch.cat([positives, negatives]), features)
+        positive = (u * item_out[positives]).sum(-1)
+        negative = torch.einsum("bd,bcd->bc", u, item_out[negatives])
+        ranking = (bpr_loss(positive, negative[:, 0]) if loss == "bpr"
+                   else sampled_softmax_loss(positive, negative, temperature))
+        penalty = model.ego_norms(users, torch.cat([positives, negatives[:, 0]]), features)
         return ranking + reg * penalty / (2 * len(users))
 
-    return loss
+    return batch_loss
 
 
 def student_distillation(student: IDStudent, teacher_users: torch.Tensor,

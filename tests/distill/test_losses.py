@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from mmgraph.distill import bpr_loss, soft_label_kd_loss
+from mmgraph.distill import bpr_loss, sampled_softmax_loss, soft_label_kd_loss
 
 
 def test_bpr_known_value():
@@ -27,3 +27,11 @@ def test_kd_gradient_moves_student_towards_teacher():
     teacher = torch.tensor([[3.0, 0.0, -3.0]])
     soft_label_kd_loss(student, teacher, 1.0).backward()
     assert student.grad[0, 0] < 0 < student.grad[0, 2]  # descent raises item 0, lowers item 2
+
+
+def test_sampled_softmax_known_value_and_temperature():
+    positive, negatives = torch.tensor([1.0]), torch.tensor([[0.0, 0.0]])
+    expected = -math.log(math.e / (math.e + 2))
+    assert sampled_softmax_loss(positive, negatives).item() == pytest.approx(expected, rel=1e-6)
+    sharper = sampled_softmax_loss(positive, negatives, temperature=0.1).item()
+    assert sharper < expected  # a correctly ordered positive gets more confident when sharper

@@ -40,3 +40,13 @@ def test_normalised_adjacency_is_symmetric_and_spmm_gradient_is_exact():
     (grad_ours,) = torch.autograd.grad(symmetric_spmm(adjacency, x).pow(2).sum(), x)
     (grad_ref,) = torch.autograd.grad((dense @ x).pow(2).sum(), x)
     assert torch.allclose(grad_ours, grad_ref, atol=1e-6)
+
+
+def test_weighted_interactions_keep_the_largest_duplicate_and_weight_the_adjacency():
+    user_item = torch.tensor([[0, 0, 1], [1, 1, 0]])
+    graph = build_item_graph(user_item, 2, 2, interaction_weight=torch.tensor([2.0, 5.0, 1.0]))
+    store = graph[INTERACTS]
+    assert store.edge_index.tolist() == [[0, 1], [1, 0]] and store.edge_weight.tolist() == [5, 1]
+    dense = bipartite_adjacency(store.edge_index, 2, 2, store.edge_weight).to_dense()
+    assert torch.allclose(dense, dense.T)
+    assert torch.isclose(dense[0, 3], torch.tensor(1.0))  # 5 / sqrt(5 * 5)
