@@ -32,5 +32,5 @@ def multi_hot(items: pd.DataFrame, columns: list[str], separator: str = "|") -> 
     frame = frame[~frame["token"].str.endswith("=")]
     codes, vocabulary = pd.factorize(frame["token"], sort=True)
     matrix = torch.zeros(len(items), max(len(vocabulary), 1))
-    matrix[torch.from_numpy(frame["row"].to_numpy()), torch.from_numpy(codes)] = 1.0
+    matrix[torch.tensor(frame["row"].to_numpy()), torch.tensor(codes)] = 1.0
     return F.normalize(matrix, dim=1)

@@ -1,24 +1,43 @@
-"""Encode an items table into per-modality feature matrices, through the feature cache."""
+"""Encode an items table into per-modality feature matrices, through the feature cache.
+
+Text comes from a template over item columns; images from paths under the media root.
+Every vector is cached by (encoder name, content hash): a rerun encodes only new or changed
+content, and shards are written as they finish, so a killed run keeps its progress.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import string
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from encoders.base import Encoder
 from encoders.cache import FeatureCache, content_hash
 from encoders.categorical import multi_hot
+from encoders.media import MediaError, resolve_media_path
 from encoders.registry import create_encoder
-from mmgraph.config import EncodersConfig, TextEncoderConfig
-from mmgraph.errors import ConfigError
+from mmgraph.config import EncodersConfig
+from mmgraph.errors import ConfigError, DataError
 
-__all__ = ["item_texts", "encode_items"]
+__all__ = ["ItemFeatures", "item_texts", "encode_items"]
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class ItemFeatures:
+    """``features[m]``: ``[num_items, d_m]``; ``masks[m]``: ``[num_items]`` bool, False where an
+    item's media could not be encoded and its row is zeros (only modalities with media)."""
+
+    features: dict[str, torch.Tensor] = field(default_factory=dict)
+    masks: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
 def item_texts(items: pd.DataFrame, template: str) -> list[str]:
@@ -32,38 +51,122 @@ def item_texts(items: pd.DataFrame, template: str) -> list[str]:
     return [template.format(**row) for row in columns.to_dict("records")]
 
 
-def _encode_text(items: pd.DataFrame, cfg: TextEncoderConfig, cache_root: Path,
-                 device: torch.device, progress: bool) -> torch.Tensor:
-    texts = item_texts(items, cfg.template)
-    encoder = create_encoder("text", model=cfg.model, pooling=cfg.pooling,
-                             max_length=cfg.max_length, device=device)
-    cache = FeatureCache(cache_root, encoder.name)
-    keys = [content_hash(t) for t in texts]
+def _encode_cached(encoder: Encoder, keys: list[str], inputs: dict[str, Any], cache: FeatureCache,
+                   batch_size: int, progress: bool) -> dict[str, str]:
+    """Encode the inputs of uncached keys in batches; returns ``{key: reason}`` for inputs that
+    failed (a failing batch is retried item by item to find them)."""
     todo = cache.missing(keys)
-    log.info("text: %d items, %d distinct texts to encode (%d cached)", len(texts), len(todo),
-             len(set(keys)) - len(todo))
-    by_key = dict(zip(keys, texts))
-    todo.sort(key=lambda k: len(by_key[k]))  # similar lengths per batch: less padding
-    chunk = cfg.batch_size * 16  # persist every 16 batches, so a crash loses little
-    with tqdm(total=len(todo), desc="encode text", unit="item", disable=not progress) as bar:
+    failures: dict[str, str] = {}
+    chunk = batch_size * 16  # persist every 16 batches
+    with tqdm(total=len(todo), desc=f"encode {encoder.modality}", unit="item",
+              disable=not progress) as bar:
         for start in range(0, len(todo), chunk):
-            part = todo[start:start + chunk]
-            vectors = torch.cat([encoder.encode([by_key[k] for k in part[i:i + cfg.batch_size]])
-                                 for i in range(0, len(part), cfg.batch_size)])
-            cache.add(part, vectors)
-            bar.update(len(part))
-    return cache.stack(keys)
+            done_keys, vectors = [], []
+            for offset in range(start, min(start + chunk, len(todo)), batch_size):
+                batch = todo[offset:offset + batch_size]
+                try:
+                    vectors.append(encoder.encode([inputs[k] for k in batch]))
+                    done_keys.extend(batch)
+                except MediaError as exc:
+                    if len(batch) == 1:
+                        failures[batch[0]] = exc.reason
+                    else:
+                        encoded = _encode_one_by_one(encoder, batch, inputs, failures)
+                        done_keys.extend(encoded)
+                        vectors.extend(encoded.values())
+                bar.update(len(batch))
+            if done_keys:
+                cache.add(done_keys, torch.cat(vectors))
+    return failures
+
+
+def _encode_one_by_one(encoder: Encoder, batch: list[str], inputs: dict[str, Any],
+                       failures: dict[str, str]) -> dict[str, torch.Tensor]:
+    """Encode each input alone; record the reason of each that fails in ``failures``."""
+    encoded = {}
+    for key in batch:
+        try:
+            encoded[key] = encoder.encode([inputs[key]])
+        except MediaError as exc:
+            failures[key] = exc.reason
+    return encoded
+
+
+def _file_hash(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:32]
+
+
+def _encode_media(items: pd.DataFrame, column: str, encoder: Encoder, media_root: Path | None,
+                  cache_root: Path, batch_size: int, policy: str, progress: bool
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+    if column not in items.columns:
+        raise ConfigError(f"encoders.{encoder.modality}.column is '{column}', which the items "
+                          f"table does not have; it has {list(items.columns)}.")
+    if media_root is None:
+        raise ConfigError(f"encoders.{encoder.modality} needs data.media_root: the folder that "
+                          f"the '{column}' paths are relative to.")
+    problems: dict[int, tuple[str, str]] = {}
+    keys: dict[int, str] = {}
+    inputs: dict[str, Path] = {}
+    for row, value in enumerate(items[column]):
+        relative = "" if pd.isna(value) else str(value)
+        try:
+            path = resolve_media_path(media_root, relative)
+            key = _file_hash(path)
+        except MediaError as exc:
+            problems[row] = (relative, exc.reason)
+            continue
+        keys[row], inputs[key] = key, path
+    cache = FeatureCache(cache_root, encoder.name)
+    failures = _encode_cached(encoder, list(keys.values()), inputs, cache, batch_size, progress)
+    for row, key in list(keys.items()):
+        if key in failures:
+            problems[row] = (str(items[column].iloc[row]), failures[key])
+            del keys[row]
+    if problems:
+        ids = items["item_id"].tolist()
+        report = "; ".join(f"item {ids[r]!r}: {path!r} ({reason})"
+                           for r, (path, reason) in sorted(problems.items())[:10])
+        more = f" and {len(problems) - 10} more" if len(problems) > 10 else ""
+        if policy == "fail":
+            raise DataError(f"{len(problems)} item(s) have {encoder.modality} media that cannot "
+                            f"be encoded: {report}{more}. Fix or remove those paths, or set "
+                            f"encoders.on_media_error: zero to encode them as zero vectors.")
+        log.warning("%s: %d item(s) get zero vectors: %s%s", encoder.modality, len(problems),
+                    report, more)
+    matrix = torch.zeros(len(items), encoder.dim)
+    mask = torch.zeros(len(items), dtype=torch.bool)
+    if keys:
+        rows = torch.tensor(list(keys))
+        matrix[rows] = cache.stack(list(keys.values()))
+        mask[rows] = True
+    return matrix, mask
 
 
 def encode_items(items: pd.DataFrame, config: EncodersConfig, cache_dir: str | Path,
-                 device: torch.device | str = "cpu", progress: bool = True
-                 ) -> dict[str, torch.Tensor]:
-    """Features per configured modality, each ``[num_items, dim]`` in ``items`` row order."""
-    features: dict[str, torch.Tensor] = {}
+                 media_root: str | Path | None = None, device: torch.device | str = "cpu",
+                 progress: bool = True) -> ItemFeatures:
+    """Features per configured modality, each ``[num_items, d]`` in ``items`` row order."""
+    out, cache_root = ItemFeatures(), Path(cache_dir)
+    media_root = Path(media_root) if media_root is not None else None
     if config.text is not None:
-        features["text"] = _encode_text(items, config.text, Path(cache_dir),
-                                        torch.device(device), progress)
+        cfg = config.text
+        texts = item_texts(items, cfg.template)
+        encoder = create_encoder("text", model=cfg.model, pooling=cfg.pooling,
+                                 max_length=cfg.max_length, device=device)
+        cache = FeatureCache(cache_root, encoder.name)
+        keys = [content_hash(t) for t in texts]
+        by_key = dict(zip(keys, texts))
+        todo_sorted = sorted(dict.fromkeys(keys), key=lambda k: len(by_key[k]))  # less padding
+        _encode_cached(encoder, todo_sorted, by_key, cache, cfg.batch_size, progress)
+        out.features["text"] = cache.stack(keys)
+    if config.image is not None:
+        cfg = config.image
+        encoder = create_encoder("image", model=cfg.model, weights=cfg.weights, device=device)
+        out.features["image"], out.masks["image"] = _encode_media(
+            items, cfg.column, encoder, media_root, cache_root, cfg.batch_size,
+            config.on_media_error, progress)
     if config.categorical is not None:
-        features["categorical"] = multi_hot(items, config.categorical.columns,
-                                            config.categorical.separator)
-    return features
+        out.features["categorical"] = multi_hot(items, config.categorical.columns,
+                                                config.categorical.separator)
+    return out

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Callable
 
 from encoders.base import Encoder
+from encoders.image import ImageEncoder
 from encoders.text import HFTextEncoder
 from mmgraph.errors import ConfigError
 
 __all__ = ["register_encoder", "create_encoder", "available_encoders"]
 
-_FACTORIES: dict[str, Callable[..., Encoder]] = {"text": HFTextEncoder}
+_FACTORIES: dict[str, Callable[..., Encoder]] = {"text": HFTextEncoder, "image": ImageEncoder}
 
 
 def register_encoder(modality: str, factory: Callable[..., Encoder]) -> None:

@@ -21,6 +21,7 @@ __all__ = [
     "SplitConfig",
     "TextEncoderConfig",
     "CategoricalEncoderConfig",
+    "ImageEncoderConfig",
     "EncodersConfig",
     "GraphConfig",
     "OptimConfig",
@@ -51,6 +52,8 @@ class DataConfig(_Strict):
     interactions: Path
     items: Path | None = None
     columns: ColumnsConfig = ColumnsConfig()
+    media_root: Path | None = Field(None, description="Folder that item media paths are "
+                                                      "relative to (they cannot leave it).")
     prepare: Literal["ml-100k"] | None = Field(
         None, description="Build the two tables with data_prep when they do not exist yet.")
 
@@ -75,9 +78,21 @@ class CategoricalEncoderConfig(_Strict):
     separator: str = Field("|", min_length=1, description="Splits multi-valued cells.")
 
 
+class ImageEncoderConfig(_Strict):
+    model: str = Field("efficientnet-lite0", description="efficientnet-lite0, "
+                       "torchvision/<arch> (with weights), or a Hugging Face name/folder.")
+    weights: str | None = Field(None, description="Local state-dict file for torchvision/<arch>.")
+    column: str = Field("image", description="Items column of paths under data.media_root.")
+    batch_size: int = Field(32, ge=1)
+
+
 class EncodersConfig(_Strict):
     text: TextEncoderConfig | None = TextEncoderConfig()
+    image: ImageEncoderConfig | None = None
     categorical: CategoricalEncoderConfig | None = None
+    on_media_error: Literal["fail", "zero"] = Field(
+        "fail", description="Missing/unreadable media: stop with a report, or use a zero "
+                            "vector and mark the item in the modality's mask.")
 
 
 class GraphConfig(_Strict):

@@ -101,7 +101,7 @@ def split(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
 
 def encode(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
     """Encode item content with the configured pretrained encoders (cached)."""
-    from encoders.items import encode_items  # heavy import (transformers) only when needed
+    from encoders.items import ItemFeatures, encode_items  # transformers: import when needed
 
     wanted = cfg.data.items is not None and cfg.teacher.use_content
     sources = [file_sha256(cfg.data.items)] if wanted else []
@@ -109,12 +109,14 @@ def encode(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
                                *sources)
 
     def work() -> None:
-        features: dict[str, torch.Tensor] = {}
+        encoded = ItemFeatures()
         if wanted:
-            items_table = _load_items_table(cfg)
-            features = encode_items(items_table, cfg.encoders, run.path("features", "cache"),
-                                    pick_device(cfg.device), progress)
-        write_tensors(run.path("features", "features.safetensors"), features)
+            encoded = encode_items(_load_items_table(cfg), cfg.encoders,
+                                   run.path("features", "cache"), cfg.data.media_root,
+                                   pick_device(cfg.device), progress)
+        write_tensors(run.path("features", "masks.safetensors"),
+                      {k: v.to(torch.uint8) for k, v in encoded.masks.items()})
+        write_tensors(run.path("features", "features.safetensors"), encoded.features)
 
     _once(run, "encode", fingerprint, ["features/features.safetensors"], work)
 

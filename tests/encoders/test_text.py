@@ -40,7 +40,7 @@ def test_template_fills_columns_and_rejects_unknown_ones():
 def test_cache_reencodes_only_changed_items(tmp_path, monkeypatch, minilm):
     config = EncodersConfig(text=TextEncoderConfig(model=MINILM, template="{title}"))
     items = pd.DataFrame({"item_id": [1, 2, 3], "title": ["Heat", "Casino", "Toy Story"]})
-    first = encode_items(items, config, tmp_path, progress=False)["text"]
+    first = encode_items(items, config, tmp_path, progress=False).features["text"]
 
     encoded: list[str] = []
     original = HFTextEncoder.encode
@@ -50,11 +50,11 @@ def test_cache_reencodes_only_changed_items(tmp_path, monkeypatch, minilm):
         return original(self, batch)
 
     monkeypatch.setattr(HFTextEncoder, "encode", counting)
-    again = encode_items(items, config, tmp_path, progress=False)["text"]
+    again = encode_items(items, config, tmp_path, progress=False).features["text"]
     assert encoded == [] and torch.equal(first, again)
 
     changed = items.assign(title=["Heat", "Casino Royale", "Toy Story"])
-    third = encode_items(changed, config, tmp_path, progress=False)["text"]
+    third = encode_items(changed, config, tmp_path, progress=False).features["text"]
     assert encoded == ["Casino Royale"]
     assert torch.equal(third[[0, 2]], first[[0, 2]]) and not torch.equal(third[1], first[1])
     assert torch.allclose(third[1], minilm.encode(["Casino Royale"])[0], atol=1e-5)
