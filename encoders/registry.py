@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+from encoders.audio import AudioEncoder
 from encoders.base import Encoder
 from encoders.image import ImageEncoder
 from encoders.text import HFTextEncoder
@@ -11,7 +12,8 @@ from mmgraph.errors import ConfigError
 
 __all__ = ["register_encoder", "create_encoder", "available_encoders"]
 
-_FACTORIES: dict[str, Callable[..., Encoder]] = {"text": HFTextEncoder, "image": ImageEncoder}
+_FACTORIES: dict[str, Callable[..., Encoder]] = {"text": HFTextEncoder, "image": ImageEncoder,
+                                                  "audio": AudioEncoder}
 
 
 def register_encoder(modality: str, factory: Callable[..., Encoder]) -> None:

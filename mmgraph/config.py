@@ -22,6 +22,7 @@ __all__ = [
     "TextEncoderConfig",
     "CategoricalEncoderConfig",
     "ImageEncoderConfig",
+    "AudioEncoderConfig",
     "EncodersConfig",
     "GraphConfig",
     "OptimConfig",
@@ -86,9 +87,17 @@ class ImageEncoderConfig(_Strict):
     batch_size: int = Field(32, ge=1)
 
 
+class AudioEncoderConfig(_Strict):
+    model: str = Field("musicnn-MSD", description="musicnn-MSD, musicnn-MTT, or a Hugging Face "
+                       "audio model name/folder.")
+    column: str = Field("audio", description="Items column of paths under data.media_root.")
+    batch_size: int = Field(8, ge=1)
+
+
 class EncodersConfig(_Strict):
     text: TextEncoderConfig | None = TextEncoderConfig()
     image: ImageEncoderConfig | None = None
+    audio: AudioEncoderConfig | None = None
     categorical: CategoricalEncoderConfig | None = None
     on_media_error: Literal["fail", "zero"] = Field(
         "fail", description="Missing/unreadable media: stop with a report, or use a zero "
