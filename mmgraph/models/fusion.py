@@ -7,6 +7,10 @@ Every variant maps ``{modality: [N, d_m]}`` to ``[N, dim]``:
 - ``attention``: :math:`h_m = W_m x^m`, :math:`a_m = \mathrm{softmax}_m(q^\top \tanh(A h_m))`,
   :math:`c = \sum_m a_m h_m` (per-item modality weights, as in MMGCN/LATTICE-style fusion);
 - ``gated``: :math:`c = \sum_m \sigma(G_m h_m) \odot h_m` (element-wise gates per modality).
+
+Missing media: the encoders give an item whose media could not be read a zero row (and record
+it in a mask). Projections have no bias, so a zero row contributes nothing to ``sum`` and
+``gated``, and ``attention`` gives it no weight.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ class _ProjectedFusion(Fusion):
 
     def __init__(self, content_dims: dict[str, int], dim: int):
         super().__init__(content_dims, dim)
-        self.projections = nn.ModuleDict({m: nn.Linear(content_dims[m], dim)
+        self.projections = nn.ModuleDict({m: nn.Linear(content_dims[m], dim, bias=False)
                                           for m in self.modalities})
 
     def projected(self, features: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -61,7 +65,9 @@ class AttentionFusion(_ProjectedFusion):
 
     def forward(self, features: dict[str, torch.Tensor]) -> torch.Tensor:
         stacked = self.projected(features)  # [N, M, dim]
-        weights = torch.softmax(torch.tanh(self.key(stacked)) @ self.query, dim=1)  # [N, M]
+        present = stacked.abs().sum(-1) > 0  # a zero row is missing media
+        logits = (torch.tanh(self.key(stacked)) @ self.query).masked_fill(~present, -1e9)
+        weights = torch.softmax(logits, dim=1)  # [N, M]
         return (weights.unsqueeze(-1) * stacked).sum(1)
 
 

@@ -67,3 +67,50 @@ def test_cache_survives_reopening(tmp_path):
     assert reopened.missing(["a", "c", "c"]) == ["c"]
     assert torch.equal(reopened.stack(["b", "a"]), torch.eye(2)[[1, 0]])
     assert FeatureCache(tmp_path, "model-y").missing(["a"]) == ["a"]
+
+
+def test_killed_run_resumes_without_reencoding_finished_shards(tmp_path, monkeypatch):
+    """Encoding persists a shard every 16 batches: a crash keeps them, a rerun does the rest."""
+    config = EncodersConfig(text=TextEncoderConfig(model=MINILM, template="{title}",
+                                                   batch_size=2))
+    items = pd.DataFrame({"item_id": range(50), "title": [f"movie number {i}" for i in range(50)]})
+    original, seen = HFTextEncoder.encode, []
+
+    def dies_after_20_batches(self, batch):
+        if len(seen) == 20:
+            raise KeyboardInterrupt  # the process is killed mid-run
+        seen.append(list(batch))
+        return original(self, batch)
+
+    monkeypatch.setattr(HFTextEncoder, "encode", dies_after_20_batches)
+    with pytest.raises(KeyboardInterrupt):
+        encode_items(items, config, tmp_path, progress=False)
+    assert len(list(tmp_path.rglob("shard-*.safetensors"))) == 1  # 16 batches = 32 texts kept
+
+    redone: list[str] = []
+    monkeypatch.setattr(HFTextEncoder, "encode",
+                        lambda self, batch: redone.extend(batch) or original(self, batch))
+    features = encode_items(items, config, tmp_path, progress=False).features["text"]
+    assert len(redone) == 18 and features.shape == (50, 384)
+
+
+def test_users_can_register_their_own_encoder(tmp_path):
+    from encoders import Encoder, create_encoder, register_encoder
+
+    class Constant(Encoder):
+        modality, name, dim = "text", "constant", 2
+
+        def __init__(self, **_):
+            pass
+
+        def encode(self, batch):
+            return torch.nn.functional.normalize(torch.ones(len(batch), 2), dim=-1)
+
+    register_encoder("text", Constant)
+    try:
+        assert isinstance(create_encoder("text", model="x"), Constant)
+        config = EncodersConfig(text=TextEncoderConfig(template="{title}"))
+        items = pd.DataFrame({"item_id": [1], "title": ["a"]})
+        assert encode_items(items, config, tmp_path, progress=False).features["text"].shape == (1, 2)
+    finally:
+        register_encoder("text", HFTextEncoder)

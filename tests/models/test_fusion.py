@@ -23,7 +23,7 @@ def test_attention_weights_sum_to_one_per_item():
     fusion = build_fusion("attention", {"a": 2, "b": 2}, dim=3)
     features = {"a": torch.randn(4, 2), "b": torch.randn(4, 2)}
     stacked = fusion.projected(features)
-    weights = torch.softmax(torch.tanh(fusion.key(stacked)) @ fusion.query, dim=1)
+    weights = torch.softmax(torch.tanh(fusion.key(stacked)) @ fusion.query, dim=1)  # all present
     assert torch.allclose(weights.sum(1), torch.ones(4))
     assert torch.allclose(fusion(features), (weights.unsqueeze(-1) * stacked).sum(1))
 
@@ -32,3 +32,17 @@ def test_single_modality_sum_is_a_linear_projection():
     fusion = build_fusion("sum", {"text": 3}, dim=2)
     x = torch.randn(5, 3)
     assert torch.allclose(fusion({"text": x}), fusion.projections["text"](x))
+
+
+@pytest.mark.parametrize("kind", ["sum", "attention", "gated"])
+def test_missing_modality_rows_contribute_nothing(kind):
+    torch.manual_seed(0)
+    fusion = build_fusion(kind, {"text": 4, "image": 3}, dim=5)
+    text = torch.randn(3, 4)
+    with_image = fusion({"text": text, "image": torch.randn(3, 3)})
+    missing = fusion({"text": text, "image": torch.zeros(3, 3)})
+    text_only = build_fusion(kind, {"text": 4}, dim=5)
+    text_only.load_state_dict({k: v for k, v in fusion.state_dict().items()
+                               if "image" not in k}, strict=False)
+    assert torch.allclose(missing, text_only({"text": text}), atol=1e-6)
+    assert not torch.allclose(missing, with_image)
