@@ -88,7 +88,8 @@ def test_zero_policy_masks_bad_items_and_cache_skips_reencoding(media, tmp_path,
 
     calls = []
     original = ImageEncoder.encode
-    monkeypatch.setattr(ImageEncoder, "encode", lambda self, b: calls.append(b) or original(self, b))
+    monkeypatch.setattr(ImageEncoder, "encode",
+                        lambda self, batch: calls.append(batch) or original(self, batch))
     again = encode_items(items, config, tmp_path / "cache", media, progress=False)
     assert torch.equal(again.features["image"], features)
     assert [len(b) for b in calls] == [1]  # only the bad file is retried, the photos are cached

@@ -111,6 +111,7 @@ def test_users_can_register_their_own_encoder(tmp_path):
         assert isinstance(create_encoder("text", model="x"), Constant)
         config = EncodersConfig(text=TextEncoderConfig(template="{title}"))
         items = pd.DataFrame({"item_id": [1], "title": ["a"]})
-        assert encode_items(items, config, tmp_path, progress=False).features["text"].shape == (1, 2)
+        encoded = encode_items(items, config, tmp_path, progress=False)
+        assert encoded.features["text"].shape == (1, 2)
     finally:
         register_encoder("text", HFTextEncoder)
