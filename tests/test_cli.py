@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 import yaml
 
 MMGRAPH = str(Path(sys.executable).parent / "mmgraph")
@@ -160,3 +161,48 @@ def test_recommend_unknown_run_and_user(finished_run, tmp_path):
     _assert_clean_error(mmgraph("recommend", "--run", str(tmp_path), "--user", "1"),
                         "no finished")
     _assert_clean_error(mmgraph("recommend", "--run", str(run), "--user", "99999"), "99999")
+
+
+@pytest.mark.slow
+def test_encode_stage_with_real_images_and_audio_under_a_media_root(tmp_path):
+    import importlib.util
+
+    import skimage.data
+    from PIL import Image
+
+    media = tmp_path / "media"
+    (media / "img").mkdir(parents=True)
+    Image.fromarray(skimage.data.coffee()).save(media / "img" / "coffee.jpg")
+    sounds = Path(importlib.util.find_spec("pygame").submodule_search_locations[0])
+    (media / "house.wav").write_bytes((sounds / "examples/data/house_lo.wav").read_bytes())
+    items = pd.DataFrame({"item_id": [1, 2], "title": ["Coffee", "House"],
+                          "image": ["img/coffee.jpg", "img/missing.jpg"],
+                          "audio": [None, "house.wav"]})
+    items.to_csv(tmp_path / "items.csv", index=False)
+    pd.DataFrame({"user_id": [1, 1, 2, 2], "item_id": [1, 2, 1, 2]}).to_csv(
+        tmp_path / "inter.csv", index=False)
+    config = write_config(tmp_path, tmp_path / "inter.csv", tmp_path / "items.csv",
+                          encoders={"text": {"template": "{title}"}, "image": {},
+                                    "audio": {}, "on_media_error": "zero"})
+    raw = yaml.safe_load(config.read_text())
+    raw["data"]["media_root"] = str(media)
+    raw["data"]["columns"] = {"rating": None, "timestamp": None}
+    config.write_text(yaml.safe_dump(raw))
+    for stage in ("split", "encode"):
+        result = mmgraph(stage, "--config", str(config))
+        assert result.returncode == 0, result.stderr
+    assert "item 2: 'img/missing.jpg' (file not found)" in result.stderr
+    from safetensors.torch import load_file
+
+    run = tmp_path / "runs" / "e2e" / "features"
+    features, masks = load_file(run / "features.safetensors"), load_file(run / "masks.safetensors")
+    assert {k: tuple(v.shape) for k, v in features.items()} == {
+        "text": (2, 384), "image": (2, 1280), "audio": (2, 200)}
+    assert masks["image"].tolist() == [1, 0] and masks["audio"].tolist() == [0, 1]
+
+    Image.fromarray(skimage.data.coffee()).rotate(90).save(media / "img" / "coffee.jpg")
+    again = mmgraph("encode", "--config", str(config))
+    assert again.returncode == 0 and "encode: up to date, skipped" not in again.stderr
+    changed = load_file(run / "features.safetensors")
+    assert not torch.equal(changed["image"][0], features["image"][0])
+    assert torch.equal(changed["audio"], features["audio"])

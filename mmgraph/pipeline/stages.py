@@ -31,7 +31,7 @@ from mmgraph.io import (file_sha256, read_json, read_tensors, write_json, write_
                         write_tensors)
 from mmgraph.models.student import IDStudent
 from mmgraph.models.teacher import MultimodalTeacher
-from mmgraph.pipeline.artifacts import SPLITS, load_split
+from mmgraph.pipeline.artifacts import SPLITS, IndexedSplit, load_split
 from mmgraph.pipeline.rundir import RunDir
 from mmgraph.recommender import recommendation_frame
 from mmgraph.runtime import pick_device, seed_everything
@@ -99,12 +99,27 @@ def split(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
     _once(run, "split", fingerprint, [f"splits/{n}.parquet" for n in SPLITS], work)
 
 
+def _media_stamp(cfg: RunConfig) -> str:
+    """Size and modification time of every media file the items table names, so that an
+    edited image or clip re-runs the encode stage (its cache then re-encodes just that file)."""
+    columns = [c.column for c in (cfg.encoders.image, cfg.encoders.audio) if c is not None]
+    if not columns or cfg.data.media_root is None:
+        return ""
+    items, stamps = _load_items_table(cfg), []
+    for column in columns:
+        for value in items.get(column, pd.Series(dtype=object)).dropna():
+            path = cfg.data.media_root / str(value)
+            stat = path.stat() if path.is_file() else None
+            stamps.append(f"{value}:{stat.st_size}:{stat.st_mtime_ns}" if stat else f"{value}:-")
+    return section_hash(*stamps)
+
+
 def encode(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
     """Encode item content with the configured pretrained encoders (cached)."""
     from encoders.items import ItemFeatures, encode_items  # transformers: import when needed
 
     wanted = cfg.data.items is not None and cfg.teacher.use_content
-    sources = [file_sha256(cfg.data.items)] if wanted else []
+    sources = [file_sha256(cfg.data.items), _media_stamp(cfg)] if wanted else []
     fingerprint = section_hash(cfg.encoders if wanted else None, run.fingerprint("split"),
                                *sources)
 
@@ -125,7 +140,7 @@ def _features(run: RunDir) -> dict[str, torch.Tensor]:
     return read_tensors(run.path("features", "features.safetensors"))
 
 
-def _rated_train_pairs(run: RunDir, data) -> tuple[torch.Tensor, torch.Tensor]:
+def _rated_train_pairs(run: RunDir, data: IndexedSplit) -> tuple[torch.Tensor, torch.Tensor]:
     """Training pairs ``[2, E]`` and their ratings ``[E]`` (for rating-weighted edges)."""
     path = run.path("splits", "train.parquet")
     train = pd.read_parquet(path)
