@@ -117,3 +117,18 @@ def test_hugging_face_vision_model_from_a_local_folder(tmp_path):
     vectors = ImageEncoder(str(tmp_path)).encode([photo("coffee"), photo("camera")])
     assert vectors.shape == (2, 32)
     assert torch.allclose(vectors.norm(dim=1), torch.ones(2), atol=1e-5)
+
+
+def test_torchvision_architecture_with_a_local_weights_file(tmp_path):
+    """Plumbing only: random-init resnet18 weights saved as safetensors load by file path."""
+    import torchvision
+    from safetensors.torch import save_file
+
+    from mmgraph.errors import ModelNotFoundError
+
+    save_file(torchvision.models.resnet18(weights=None).state_dict(), tmp_path / "r18.safetensors")
+    encoder = ImageEncoder("torchvision/resnet18", weights=str(tmp_path / "r18.safetensors"))
+    vectors = encoder.encode([photo("coffee"), photo("rocket")])
+    assert vectors.shape == (2, 512) and encoder.dim == 512
+    with pytest.raises(ModelNotFoundError, match="needs `weights`"):
+        ImageEncoder("torchvision/resnet18")
