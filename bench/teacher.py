@@ -116,7 +116,7 @@ def scale_worker(num_interactions: int) -> None:
     from mmgraph.data import UserItems
     from mmgraph.graph import bipartite_adjacency, item_adjacency, knn_graph
     from mmgraph.models import MultimodalTeacher
-    from mmgraph.training import teacher_bpr
+    from mmgraph.training import teacher_ranking_loss
 
     num_users, num_items = 10_000, 20_000
     pairs = power_law_graph(num_users, num_items, num_interactions, seed=0)
@@ -131,7 +131,7 @@ def scale_worker(num_interactions: int) -> None:
                                   {k: v.shape[1] for k, v in feats.items()})
         optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
         generator = torch.Generator().manual_seed(0)
-        loss_fn = teacher_bpr(model, adjacency, feats, adj, seen, cfg.reg, generator)
+        loss_fn = teacher_ranking_loss(model, adjacency, feats, adj, seen, cfg.reg, generator)
         started = time.perf_counter()
         for batch in torch.randperm(pairs.shape[1], generator=generator).split(cfg.batch_size):
             loss = loss_fn(pairs[0][batch], pairs[1][batch])

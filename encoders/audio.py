@@ -31,6 +31,10 @@ PATCH_FRAMES = 187  # 3 s at hop 256, as musicnn was trained
 
 AudioInput = str | Path | tuple[np.ndarray | torch.Tensor, int]
 
+#: Model names → (checkpoint folder inside the musicnn package, tag names).
+MUSICNN_MODELS = {"musicnn-MSD": ("MSD_musicnn", MSD_TAGS),
+                  "musicnn-MTT": ("MTT_musicnn", MTT_TAGS)}
+
 
 def load_audio(source: AudioInput, sample_rate: int = SAMPLE_RATE) -> torch.Tensor:
     """Mono float32 waveform ``[samples]`` at ``sample_rate`` from a file or ``(array, sr)``."""
@@ -77,10 +81,10 @@ class AudioEncoder(Encoder):
 
     def __init__(self, model: str = "musicnn-MSD", device: torch.device | str = "cpu"):
         self.device, self.name = torch.device(device), model
-        if model in ("musicnn-MSD", "musicnn-MTT"):
+        if model in MUSICNN_MODELS:
+            folder, self.tag_names = MUSICNN_MODELS[model]
             self.network = Musicnn()
-            self.network.load_tf_checkpoint(f"{musicnn_checkpoint(model[8:] + '_musicnn')}/")
-            self.tag_names = MSD_TAGS if model.endswith("MSD") else MTT_TAGS
+            self.network.load_tf_checkpoint(f"{musicnn_checkpoint(folder)}/")
             self.dim = 200
             self._embed = self._musicnn
         else:
@@ -96,9 +100,13 @@ class AudioEncoder(Encoder):
             self._embed = self._hf
         self.network.to(self.device).eval()
 
-    def _musicnn(self, waveform: torch.Tensor) -> torch.Tensor:
+    def _musicnn_windows(self, waveform: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Tag logits ``[W, 50]`` and embeddings ``[W, 200]`` of each 3 s window."""
         patches = windows(musicnn_log_mel(waveform), PATCH_FRAMES)
-        return self.network(patches.to(self.device))[1].mean(0)
+        return self.network(patches.to(self.device))
+
+    def _musicnn(self, waveform: torch.Tensor) -> torch.Tensor:
+        return self._musicnn_windows(waveform)[1].mean(0)
 
     def _hf(self, waveform: torch.Tensor) -> torch.Tensor:
         rate = getattr(self.extractor, "sampling_rate", SAMPLE_RATE)
@@ -116,6 +124,7 @@ class AudioEncoder(Encoder):
     @torch.inference_mode()
     def tags(self, clip: AudioInput) -> dict[str, float]:
         """musicnn tag probabilities of a clip, averaged over its 3 s windows."""
-        patches = windows(musicnn_log_mel(load_audio(clip)), PATCH_FRAMES)
-        probabilities = torch.sigmoid(self.network(patches.to(self.device))[0]).mean(0)
-        return dict(zip(self.tag_names, probabilities.tolist()))
+        if self.name not in MUSICNN_MODELS:
+            raise ValueError(f"tags() needs a musicnn model, not '{self.name}'")
+        logits = self._musicnn_windows(load_audio(clip))[0]
+        return dict(zip(self.tag_names, torch.sigmoid(logits).mean(0).tolist()))

@@ -8,7 +8,6 @@ content, and shards are written as they finish, so a killed run keeps its progre
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import string
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from encoders.media import MediaError, resolve_media_path
 from encoders.registry import create_encoder
 from mmgraph.config import EncodersConfig
 from mmgraph.errors import ConfigError, DataError
+from mmgraph.io import file_sha256
 
 __all__ = ["ItemFeatures", "item_texts", "encode_items"]
 
@@ -93,10 +93,6 @@ def _encode_one_by_one(encoder: Encoder, batch: list[str], inputs: dict[str, Any
     return encoded
 
 
-def _file_hash(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:32]
-
-
 def _encode_media(items: pd.DataFrame, column: str, encoder: Encoder, media_root: Path | None,
                   cache_root: Path, batch_size: int, policy: str, progress: bool
                   ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -113,7 +109,7 @@ def _encode_media(items: pd.DataFrame, column: str, encoder: Encoder, media_root
         relative = "" if pd.isna(value) else str(value)
         try:
             path = resolve_media_path(media_root, relative)
-            key = _file_hash(path)
+            key = file_sha256(path)[:32]
         except MediaError as exc:
             problems[row] = (relative, exc.reason)
             continue
@@ -161,12 +157,12 @@ def encode_items(items: pd.DataFrame, config: EncodersConfig, cache_dir: str | P
         todo_sorted = sorted(dict.fromkeys(keys), key=lambda k: len(by_key[k]))  # less padding
         _encode_cached(encoder, todo_sorted, by_key, cache, cfg.batch_size, progress)
         out.features["text"] = cache.stack(keys)
-    media = {"image": (config.image, {"weights": config.image.weights} if config.image else {}),
-             "audio": (config.audio, {})}
-    for modality, (cfg, extra) in media.items():
+    for modality, cfg in (("image", config.image), ("audio", config.audio)):
         if cfg is None:
             continue
-        encoder = create_encoder(modality, model=cfg.model, device=device, **extra)
+        # The section's fields other than where inputs come from are the encoder's arguments.
+        encoder = create_encoder(modality, device=device,
+                                 **cfg.model_dump(exclude={"column", "batch_size"}))
         out.features[modality], out.masks[modality] = _encode_media(
             items, cfg.column, encoder, media_root, cache_root, cfg.batch_size,
             config.on_media_error, progress)

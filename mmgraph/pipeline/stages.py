@@ -37,7 +37,7 @@ from mmgraph.recommender import recommendation_frame
 from mmgraph.runtime import pick_device, seed_everything
 from mmgraph.training.checkpoint import Checkpoint
 from mmgraph.training.loop import BatchLoss, fit
-from mmgraph.training.objectives import student_distillation, teacher_bpr
+from mmgraph.training.objectives import student_distillation, teacher_ranking_loss
 
 __all__ = ["prepare_data", "split", "encode", "graph", "teacher", "student", "index",
            "evaluate", "STAGES", "run_all"]
@@ -218,8 +218,9 @@ def teacher(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
                                        data.parts["train"], cfg.evaluation.ks,
                                        cfg.evaluation.user_batch_size)
 
-        loss = teacher_bpr(model, adjacency, features, item_adj, data.parts["train"], tcfg.reg,
-                           generator, tcfg.loss, tcfg.num_negatives, tcfg.softmax_temperature)
+        loss = teacher_ranking_loss(model, adjacency, features, item_adj, data.parts["train"],
+                                    tcfg.reg, generator, tcfg.loss, tcfg.num_negatives,
+                                    tcfg.softmax_temperature)
         _fit_and_save(run, "teacher", model, loss, data.train_pairs, validate, tcfg, metric,
                       generator, fingerprint, progress, {"modalities": sorted(features)})
         with torch.no_grad():

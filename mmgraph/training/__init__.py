@@ -2,8 +2,8 @@
 
 from mmgraph.training.checkpoint import Checkpoint
 from mmgraph.training.loop import FitResult, fit
-from mmgraph.training.objectives import student_distillation, teacher_bpr
+from mmgraph.training.objectives import student_distillation, teacher_ranking_loss
 from mmgraph.training.sampling import sample_negatives
 
-__all__ = ["Checkpoint", "fit", "FitResult", "teacher_bpr", "student_distillation",
+__all__ = ["Checkpoint", "fit", "FitResult", "teacher_ranking_loss", "student_distillation",
            "sample_negatives"]

@@ -14,14 +14,14 @@ from mmgraph.models.student import IDStudent
 from mmgraph.models.teacher import MultimodalTeacher
 from mmgraph.training.sampling import sample_negatives
 
-__all__ = ["teacher_bpr", "student_distillation"]
+__all__ = ["teacher_ranking_loss", "student_distillation"]
 
 
-def teacher_bpr(model: MultimodalTeacher, adjacency: torch.Tensor,
-                features: dict[str, torch.Tensor], item_adjacency: torch.Tensor | None,
-                seen: UserItems, reg: float, generator: torch.Generator, loss: str = "bpr",
-                num_negatives: int = 1, temperature: float = 1.0
-                ) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+def teacher_ranking_loss(model: MultimodalTeacher, adjacency: torch.Tensor,
+                         features: dict[str, torch.Tensor], item_adjacency: torch.Tensor | None,
+                         seen: UserItems, reg: float, generator: torch.Generator,
+                         loss: str = "bpr", num_negatives: int = 1, temperature: float = 1.0
+                         ) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
     """The teacher's ranking loss on full-graph propagated embeddings plus L2 on the batch's
     ego embeddings: BPR against one unseen negative, or sampled softmax (``loss="softmax"``)
     against ``num_negatives`` unseen negatives per user at ``temperature``."""

@@ -5,7 +5,7 @@ import torch
 from mmgraph.data import UserItems
 from mmgraph.graph import bipartite_adjacency, item_adjacency, knn_graph
 from mmgraph.models import MultimodalTeacher
-from mmgraph.training import teacher_bpr
+from mmgraph.training import teacher_ranking_loss
 
 
 @pytest.mark.parametrize("loss", ["bpr", "softmax"])
@@ -20,8 +20,8 @@ def test_teacher_objective_trains_every_parameter_and_lowers_the_loss(loss):
     item_adj = item_adjacency(*knn_graph(features["text"], 3), 20)
     model = MultimodalTeacher(12, 20, dim=8, num_layers=2, content_dims={"text": 6},
                               fusion="gated")
-    objective = teacher_bpr(model, adjacency, features, item_adj, seen, 1e-4,
-                            torch.Generator().manual_seed(0), loss, num_negatives=5)
+    objective = teacher_ranking_loss(model, adjacency, features, item_adj, seen, 1e-4,
+                                     torch.Generator().manual_seed(0), loss, num_negatives=5)
     optimizer = torch.optim.Adam(model.parameters(), lr=0.05)
     first = objective(pairs[0], pairs[1])
     first.backward()
