@@ -122,7 +122,10 @@ class OptimConfig(_Strict):
 class TeacherConfig(OptimConfig):
     dim: int = Field(64, ge=1)
     layers: int = Field(3, ge=0)
-    use_content: bool = True
+    content: Literal["fused", "graph", "none"] = Field(
+        "fused", description="fused: content joins the items' layer-0 embeddings; graph: content "
+        "only builds the item–item graph that ID embeddings propagate over (FREEDOM); none: "
+        "ID-only LightGCN.")
     loss: Literal["bpr", "softmax"] = "bpr"
     num_negatives: int = Field(64, ge=1, description="Sampled negatives per user (softmax).")
     softmax_temperature: float = Field(0.2, gt=0)
@@ -130,12 +133,30 @@ class TeacherConfig(OptimConfig):
     item_graph: bool = Field(True, description="Propagate over the item–item kNN graph too.")
     item_layers: int = Field(1, ge=1, description="Propagation steps over the item–item graph.")
 
+    @model_validator(mode="after")
+    def _graph_mode_has_graph(self) -> "TeacherConfig":
+        if self.content == "graph" and not self.item_graph:
+            raise ValueError("teacher.content 'graph' needs teacher.item_graph: true (the "
+                             "item–item graph is where its content goes)")
+        return self
+
 
 class StudentConfig(OptimConfig):
     dim: int = Field(32, ge=1)
     temperature: float = Field(2.0, gt=0)
     kd_weight: float = Field(0.5, ge=0, le=1, description="0 = BPR only, 1 = distillation only.")
     kd_candidates: int = Field(100, ge=1, description="Sampled items per user for soft labels.")
+    rd_weight: float = Field(0.0, ge=0, description="Ranking distillation of the teacher's top-K.")
+    rd_topk: int = Field(10, ge=1)
+    rd_decay: float = Field(5.0, gt=0, description="Position weights exp(-rank / rd_decay).")
+    contrastive_weight: float = Field(0.0, ge=0, description="InfoNCE student→teacher alignment.")
+    contrastive_temperature: float = Field(0.2, gt=0)
+    hint_weight: float = Field(0.0, ge=0, description="MSE of projected student to teacher.")
+    coldstart_steps: int = Field(500, ge=0, description="Cold-start mapper training steps.")
+
+    @property
+    def needs_projection(self) -> bool:
+        return self.contrastive_weight > 0 or self.hint_weight > 0
 
 
 class EvaluationConfig(_Strict):

@@ -36,9 +36,9 @@ class Recommender:
     def load(cls, run_dir: str | Path) -> "Recommender":
         run = RunDir(run_dir)
         run.fingerprint("index")  # a clear error unless this folder holds a finished run
-        weights = run.path("student", "model.safetensors")
-        vectors = read_tensors(weights)["user_embedding.weight"].numpy()
-        index = RetrievalIndex.load(run.path("index"), expected_model_hash=file_sha256(weights))
+        served = run.path("student", "embeddings.safetensors")
+        vectors = read_tensors(served)["users"].numpy()
+        index = RetrievalIndex.load(run.path("index"), expected_model_hash=file_sha256(served))
         return cls(vectors, index, load_split(run))
 
     def recommend(self, user_ids: list, k: int = 10) -> pd.DataFrame:

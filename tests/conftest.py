@@ -34,11 +34,13 @@ def ml100k_tables(tmp_path_factory) -> tuple[Path, Path]:
 
 @pytest.fixture(scope="session")
 def ml100k_slice(ml100k_tables, tmp_path_factory) -> tuple[Path, Path]:
-    """The first 120 users of ml-100k and the items they rated, as CSV (for end-to-end tests)."""
+    """The first 120 users of ml-100k, the items they rated and 30 items none of them rated
+    (cold-start items: content only), as CSV (for end-to-end tests)."""
     interactions = pd.read_parquet(ml100k_tables[0])
     items = pd.read_parquet(ml100k_tables[1])
     interactions = interactions[interactions["user_id"] <= 120]
-    items = items[items["item_id"].isin(interactions["item_id"])]
+    rated = items["item_id"].isin(interactions["item_id"])
+    items = pd.concat([items[rated], items[~rated].head(30)])
     folder = tmp_path_factory.mktemp("ml-100k-slice")
     interactions.to_csv(folder / "interactions.csv", index=False)
     items.to_csv(folder / "items.csv", index=False)

@@ -74,6 +74,25 @@ def test_run_writes_the_run_directory_contract(finished_run):
 
 
 @pytest.mark.slow
+def test_cold_items_are_placed_from_content_and_served(finished_run, ml100k_slice):
+    """The 30 items nobody rated get mapped vectors (not their untrained ID rows) and are in
+    the index."""
+    from safetensors.torch import load_file
+
+    run, _, _ = finished_run
+    train_items = set(pd.read_parquet(run / "splits" / "train.parquet")["item_id"])
+    ids = pd.read_parquet(run / "ids" / "items.parquet").iloc[:, 0].tolist()
+    cold = torch.tensor([item not in train_items for item in ids])
+    assert cold.sum() >= 30 and (run / "student" / "coldstart.safetensors").is_file()
+    served = load_file(run / "student" / "embeddings.safetensors")["items"]
+    trained = load_file(run / "student" / "model.safetensors")["item_embedding.weight"]
+    assert torch.equal(served[~cold], trained[~cold])
+    assert not torch.isclose(served[cold], trained[cold]).all(dim=1).any()
+    manifest = json.loads((run / "index" / "manifest.json").read_text())
+    assert manifest["ntotal"] == len(ids)
+
+
+@pytest.mark.slow
 def test_recommendations_are_top20_unseen_for_every_test_user(finished_run):
     run, _, _ = finished_run
     recs = pd.read_parquet(run / "recommendations.parquet")

@@ -27,6 +27,8 @@ def test_quickstart_config_is_valid():
     (BASE + "teacher: {dimm: 3}\n", r"teacher\.dimm: Extra inputs are not permitted"),
     (BASE + "split: {test: 0.9}\n", r"split\.test: Input should be less than 0\.5"),
     (BASE + "evaluation: {ks: [5], early_stopping_metric: ndcg@20}\n", "early_stopping_metric"),
+    (BASE + "teacher: {content: graph, item_graph: false}\n", "needs teacher.item_graph: true"),
+    (BASE + "teacher: {content: both}\n", r"teacher\.content: Input should be 'fused'"),
     ("name: t\n", r"data: Field required"),
     ("- a\n- b\n", "must hold a mapping"),
     ("name: [unclosed\n", "not valid YAML"),

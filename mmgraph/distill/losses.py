@@ -6,7 +6,18 @@ r"""Training and distillation losses.
   :math:`-\log \frac{e^{s_{ui}/\tau}}{e^{s_{ui}/\tau} + \sum_j e^{s_{uj}/\tau}}`.
 - Soft-label KD (Hinton et al., 2015): over a user's candidate items,
   :math:`T^2\,\mathrm{KL}(\mathrm{softmax}(t/T)\,\|\,\mathrm{softmax}(s/T))`; the :math:`T^2`
-  keeps gradient scale independent of the temperature.
+  keeps gradient scale independent of the temperature. Hard+soft mixing is
+  :math:`(1-\alpha)\,\mathrm{BPR} + \alpha\,\mathrm{KD}` (see
+  :func:`mmgraph.training.student_distillation`).
+- Ranking distillation (Tang & Wang, "Ranking Distillation", KDD 2018): the teacher's top-K
+  unseen items of a user are treated as positives with position weights
+  :math:`w_r \propto e^{-r/\lambda}` (rank :math:`r = 1..K`, normalised to sum to 1):
+  :math:`-\sum_r w_r \log\sigma(s_{u,\pi_r})`.
+- Contrastive alignment (InfoNCE; van den Oord et al., 2018, as used for KD by Tian et al.,
+  "Contrastive Representation Distillation", ICLR 2020): student embeddings pass through a
+  learned projection :math:`W`; for a batch of entities, with :math:`c_{bc} = \cos(W s_b, t_c)`,
+  :math:`-\frac{1}{B}\sum_b \log \frac{e^{c_{bb}/\tau}}{\sum_c e^{c_{bc}/\tau}}`.
+- Hint loss (Romero et al., "FitNets", ICLR 2015): :math:`\frac{1}{B}\sum_b \|W s_b - t_b\|^2`.
 """
 
 from __future__ import annotations
@@ -14,7 +25,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["bpr_loss", "sampled_softmax_loss", "soft_label_kd_loss"]
+__all__ = ["bpr_loss", "sampled_softmax_loss", "soft_label_kd_loss", "rank_weights",
+           "ranking_distillation_loss", "info_nce_loss", "hint_loss"]
 
 
 def bpr_loss(positive: torch.Tensor, negative: torch.Tensor) -> torch.Tensor:
@@ -37,3 +49,29 @@ def soft_label_kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tenso
     student = F.log_softmax(student_logits / temperature, dim=-1)
     kl = F.kl_div(student, teacher, log_target=True, reduction="batchmean")
     return kl * temperature ** 2
+
+
+def rank_weights(k: int, decay: float) -> torch.Tensor:
+    """Ranking distillation's position weights ``[k]``: ``exp(-r / decay)`` for ranks
+    ``r = 1..k``, normalised to sum to 1."""
+    weights = torch.exp(-torch.arange(1, k + 1, dtype=torch.float32) / decay)
+    return weights / weights.sum()
+
+
+def ranking_distillation_loss(student_scores: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Position-weighted log-likelihood of the teacher's top-K items as positives:
+    ``student_scores [B, K]`` on each user's teacher top-K (rank order), ``weights [K]``."""
+    return -(F.logsigmoid(student_scores) * weights).sum(-1).mean()
+
+
+def info_nce_loss(projected: torch.Tensor, teacher: torch.Tensor,
+                  temperature: float) -> torch.Tensor:
+    """InfoNCE of projected student rows ``[B, d_t]`` against teacher rows ``[B, d_t]``: row
+    ``b``'s positive is teacher row ``b``, the batch's other rows are its negatives."""
+    logits = F.normalize(projected, dim=-1) @ F.normalize(teacher, dim=-1).T / temperature
+    return F.cross_entropy(logits, torch.arange(len(logits), device=logits.device))
+
+
+def hint_loss(projected: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
+    """Mean squared distance between projected student rows and teacher rows, ``[B, d_t]``."""
+    return (projected - teacher).pow(2).sum(-1).mean()

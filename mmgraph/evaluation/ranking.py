@@ -38,10 +38,12 @@ def topk_items(user_emb: torch.Tensor, item_emb: torch.Tensor, users: np.ndarray
 
 
 def evaluate_embeddings(user_emb: torch.Tensor, item_emb: torch.Tensor | None, truth: UserItems,
-                        exclude: UserItems, ks: tuple[int, ...], batch_size: int = 1024
-                        ) -> dict[str, float]:
-    """Recall@K/NDCG@K of dot-product ranking for every user with held-out items."""
-    users = truth.users_with_items()
+                        exclude: UserItems, ks: tuple[int, ...], batch_size: int = 1024,
+                        users: np.ndarray | None = None) -> dict[str, float]:
+    """Recall@K/NDCG@K of dot-product ranking for every user with held-out items (or for those
+    of ``users`` that have held-out items: a slice such as the sparsest users)."""
+    evaluated = truth.users_with_items()
+    users = evaluated if users is None else np.intersect1d(evaluated, users)
     topk = topk_items(user_emb, item_emb, users, max(ks), exclude, batch_size)
     return ranking_metrics(topk, users, truth, ks)
 

@@ -7,7 +7,9 @@ non-linearities, :math:`E^{(l+1)} = \hat A E^{(l)}`, and averages the layers,
 fusion of its content features, :math:`e_i^{(0)} = v_i + f(x_i^1, \dots, x_i^M)` (see
 :mod:`mmgraph.models.fusion`). As in FREEDOM (Zhou & Shen, MM 2023), the items' final embedding
 adds :math:`L_S` propagation steps over the (frozen) item–item content graph,
-:math:`h = \tilde S^{L_S} E_I^{(0)}`. Scores are dot products (logits).
+:math:`h = \tilde S^{L_S} E_I^{(0)}`. Built without content dims but given the item–item graph,
+this is FREEDOM's own design: content only shapes the graph and the ID embeddings propagate
+over it. Scores are dot products (logits).
 
 Shapes:
     - ``features[m]``: ``[num_items, d_m]``

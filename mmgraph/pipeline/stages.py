@@ -16,11 +16,12 @@ import pandas as pd
 import torch
 
 from data_prep import PREPARERS
-from mmgraph.config import OptimConfig, RunConfig, section_hash
+from mmgraph.config import OptimConfig, RunConfig, StudentConfig, section_hash
 from mmgraph.data.ids import IdMap
 from mmgraph.data.split import split_per_user
 from mmgraph.data.tables import (ITEM, RATING, USER, load_interactions, load_items,
                                   require_file)
+from mmgraph.distill.coldstart import content_vectors, fit_coldstart_mapper
 from mmgraph.errors import ConfigError
 from mmgraph.evaluation.metrics import ranking_metrics
 from mmgraph.evaluation.ranking import evaluate_embeddings, popularity_scores, topk_items
@@ -118,7 +119,7 @@ def encode(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
     """Encode item content with the configured pretrained encoders (cached)."""
     from encoders.items import ItemFeatures, encode_items  # transformers: import when needed
 
-    wanted = cfg.data.items is not None and cfg.teacher.use_content
+    wanted = cfg.data.items is not None and cfg.teacher.content != "none"
     sources = [file_sha256(cfg.data.items), _media_stamp(cfg)] if wanted else []
     fingerprint = section_hash(cfg.encoders if wanted else None, run.fingerprint("split"),
                                *sources)
@@ -198,12 +199,12 @@ def teacher(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
         device = pick_device(cfg.device)
         data, built = load_split(run), load_graph(run.path("graph"))
         features = ({k: v.to(device) for k, v in _features(run).items()}
-                    if tcfg.use_content else {})
+                    if tcfg.content == "fused" else {})
         adjacency = bipartite_adjacency(built[INTERACTS].edge_index, len(data.users),
                                         len(data.items),
                                         built[INTERACTS].get("edge_weight")).to(device)
         item_adj = None
-        if tcfg.item_graph and tcfg.use_content and SIMILAR in built.edge_types:
+        if tcfg.item_graph and tcfg.content != "none" and SIMILAR in built.edge_types:
             item_adj = item_adjacency(built[SIMILAR].edge_index, built[SIMILAR].edge_weight,
                                       len(data.items)).to(device)
         model = MultimodalTeacher(len(data.users), len(data.items), tcfg.dim, tcfg.layers,
@@ -225,15 +226,19 @@ def teacher(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
                       generator, fingerprint, progress, {"modalities": sorted(features)})
         with torch.no_grad():
             users, items = model(adjacency, features, item_adj)
-        write_tensors(run.path("teacher", "embeddings.safetensors"),
-                      {"users": users, "items": items})
+            outputs = {"users": users, "items": items}
+            if model.fusion is not None:  # the content tower, input of the cold-start mapper
+                outputs["content"] = model.fusion(features)
+        write_tensors(run.path("teacher", "embeddings.safetensors"), outputs)
 
     _once(run, "teacher", fingerprint,
           ["teacher/model.safetensors", "teacher/embeddings.safetensors"], work)
 
 
 def student(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
-    """Distill the ID-embedding student from the frozen teacher's scores."""
+    """Distill the ID-embedding student from the frozen teacher; then place items with no
+    training interactions (cold) from their content with the cold-start mapper. Writes the
+    served vectors to ``student/embeddings.safetensors``."""
     scfg, metric = cfg.student, cfg.evaluation.early_stopping_metric
     fingerprint = section_hash(scfg, cfg.evaluation, cfg.seed, run.fingerprint("teacher"))
 
@@ -242,8 +247,14 @@ def student(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
         device = pick_device(cfg.device)
         data = load_split(run)
         frozen = read_tensors(run.path("teacher", "embeddings.safetensors"))
-        model = IDStudent(len(data.users), len(data.items), scfg.dim).to(device)
+        teacher_dim = frozen["items"].shape[1] if scfg.needs_projection else None
+        model = IDStudent(len(data.users), len(data.items), scfg.dim, teacher_dim).to(device)
         generator = torch.Generator().manual_seed(cfg.seed)
+        teacher_topk = None
+        if scfg.rd_weight > 0:
+            top = topk_items(frozen["users"], frozen["items"], np.arange(len(data.users)),
+                             scfg.rd_topk, data.parts["train"], cfg.evaluation.user_batch_size)
+            teacher_topk = torch.from_numpy(top).to(device)
 
         def validate() -> dict[str, float]:
             users, items = (t.detach().cpu() for t in model())
@@ -251,19 +262,40 @@ def student(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
                                        cfg.evaluation.ks, cfg.evaluation.user_batch_size)
 
         loss = student_distillation(model, frozen["users"].to(device), frozen["items"].to(device),
-                                    data.parts["train"], scfg, generator)
+                                    data.parts["train"], scfg, generator, teacher_topk)
         _fit_and_save(run, "student", model, loss, data.train_pairs, validate, scfg, metric,
                       generator, fingerprint, progress)
+        users, items = (t.detach().cpu() for t in model())
+        train = data.parts["train"]
+        cold = np.bincount(train.indices, minlength=train.num_items) == 0
+        _place_cold_items(run, items, frozen, cold, scfg, cfg.seed)
+        write_tensors(run.path("student", "embeddings.safetensors"),
+                      {"users": users, "items": items})
 
-    _once(run, "student", fingerprint, ["student/model.safetensors"], work)
+    _once(run, "student", fingerprint,
+          ["student/model.safetensors", "student/embeddings.safetensors"], work)
+
+
+def _place_cold_items(run: RunDir, items: torch.Tensor, teacher_outputs: dict[str, torch.Tensor],
+                      cold: np.ndarray, scfg: StudentConfig, seed: int) -> None:
+    """Overwrite the rows of cold items in ``items [I, d_s]`` with the mapper's output and save
+    the mapper to ``student/coldstart.safetensors`` (no-op without cold items or content)."""
+    content = content_vectors({k: v.cpu() for k, v in teacher_outputs.items()}, _features(run))
+    cold_rows = torch.from_numpy(cold)
+    if content is None or not bool(cold_rows.any()) or scfg.coldstart_steps == 0:
+        return
+    mapper = fit_coldstart_mapper(content, items, ~cold_rows, scfg.coldstart_steps, seed=seed)
+    with torch.no_grad():
+        items[cold_rows] = mapper(content[cold_rows])
+    write_tensors(run.path("student", "coldstart.safetensors"), mapper.state_dict())
+    log.info("student: %d cold items placed from their content", int(cold_rows.sum()))
 
 
 def _student_vectors(run: RunDir) -> tuple[np.ndarray, np.ndarray, str]:
     """Student user and item embeddings and the hash of the weights file they came from."""
-    weights = run.path("student", "model.safetensors")
-    tensors = read_tensors(weights)
-    return (tensors["user_embedding.weight"].numpy(), tensors["item_embedding.weight"].numpy(),
-            file_sha256(weights))
+    served = run.path("student", "embeddings.safetensors")
+    tensors = read_tensors(served)
+    return tensors["users"].numpy(), tensors["items"].numpy(), file_sha256(served)
 
 
 def index(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:

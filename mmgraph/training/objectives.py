@@ -1,5 +1,5 @@
-"""Per-batch objectives: the teacher's BPR over propagated embeddings, and the student's mix of
-BPR with soft-label distillation from the frozen teacher."""
+"""Per-batch objectives: the teacher's ranking loss over propagated embeddings, and the
+student's mix of BPR with the distillation losses from the frozen teacher."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ import torch
 
 from mmgraph.config import StudentConfig
 from mmgraph.data.user_items import UserItems
-from mmgraph.distill.losses import bpr_loss, sampled_softmax_loss, soft_label_kd_loss
+from mmgraph.distill.losses import (bpr_loss, hint_loss, info_nce_loss, rank_weights,
+                                    ranking_distillation_loss, sampled_softmax_loss,
+                                    soft_label_kd_loss)
 from mmgraph.models.student import IDStudent
 from mmgraph.models.teacher import MultimodalTeacher
 from mmgraph.training.sampling import sample_negatives
@@ -44,15 +46,39 @@ def teacher_ranking_loss(model: MultimodalTeacher, adjacency: torch.Tensor,
 
 def student_distillation(student: IDStudent, teacher_users: torch.Tensor,
                          teacher_items: torch.Tensor, seen: UserItems, cfg: StudentConfig,
-                         generator: torch.Generator
+                         generator: torch.Generator, teacher_topk: torch.Tensor | None = None
                          ) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-    """``(1 - a) * BPR + a * T^2 KL(teacher || student)`` plus L2; ``a = kd_weight``.
+    """The student's loss on a batch of training interactions, every term weighted by ``cfg``:
+
+    ``(1 - kd_weight) * BPR + kd_weight * T^2 KL(teacher || student)`` (hard+soft mixing),
+    ``+ rd_weight * RD(teacher top-K) + contrastive_weight * InfoNCE + hint_weight * hint``,
+    plus L2 on the batch's rows. Formulas and sources: :mod:`mmgraph.distill.losses`.
 
     The soft labels are over each user's positive plus ``kd_candidates`` items drawn uniformly
     and shared by the batch, so both models score them with one matmul ``[B, d] x [d, C]``.
-    ``teacher_users [U, d_t]`` and ``teacher_items [I, d_t]`` are the frozen teacher outputs.
+    ``teacher_users [U, d_t]`` and ``teacher_items [I, d_t]`` are the frozen teacher outputs;
+    ``teacher_topk [U, rd_topk]`` the teacher's top unseen items per user (needed when
+    ``rd_weight > 0``; ``-1`` pads are ignored). Contrastive and hint terms align the batch's
+    unique users and positive items through ``student.projection``.
     """
     num_items = teacher_items.shape[0]
+    if cfg.rd_weight > 0 and teacher_topk is None:
+        raise ValueError("rd_weight > 0 needs the teacher's top-K items (teacher_topk)")
+    if cfg.needs_projection and student.projection is None:
+        raise ValueError("contrastive/hint losses need a student built with teacher_dim")
+    weights = rank_weights(cfg.rd_topk, cfg.rd_decay).to(teacher_items.device)
+
+    def alignment(rows: torch.Tensor, table: torch.nn.Embedding,
+                  teacher: torch.Tensor) -> torch.Tensor:
+        rows = rows.unique()
+        projected, target = student.projection(table(rows)), teacher[rows]
+        loss = projected.new_zeros(())
+        if cfg.contrastive_weight > 0:
+            loss = loss + cfg.contrastive_weight * info_nce_loss(projected, target,
+                                                                 cfg.contrastive_temperature)
+        if cfg.hint_weight > 0:
+            loss = loss + cfg.hint_weight * hint_loss(projected, target)
+        return loss
 
     def loss(users: torch.Tensor, positives: torch.Tensor) -> torch.Tensor:
         device = teacher_items.device
@@ -73,6 +99,14 @@ def student_distillation(student: IDStudent, teacher_users: torch.Tensor,
                      teacher_user @ teacher_items[shared].T], dim=1)
             total = total + cfg.kd_weight * soft_label_kd_loss(student_logits, teacher_logits,
                                                                cfg.temperature)
+        if cfg.rd_weight > 0:
+            top = teacher_topk[users]
+            present = (top >= 0).float()
+            scores = (user_vec[:, None, :] * student.item_embedding(top.clamp(min=0))).sum(-1)
+            total = total + cfg.rd_weight * ranking_distillation_loss(scores, weights * present)
+        if cfg.needs_projection:
+            total = total + (alignment(users, student.user_embedding, teacher_users)
+                             + alignment(positives, student.item_embedding, teacher_items)) / 2
         penalty = user_vec.pow(2).sum() + pos_vec.pow(2).sum() + neg_vec.pow(2).sum()
         return total + cfg.reg * penalty / (2 * len(users))
 

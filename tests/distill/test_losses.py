@@ -3,7 +3,8 @@ import math
 import pytest
 import torch
 
-from mmgraph.distill import bpr_loss, sampled_softmax_loss, soft_label_kd_loss
+from mmgraph.distill import (bpr_loss, hint_loss, info_nce_loss, rank_weights,
+                             ranking_distillation_loss, sampled_softmax_loss, soft_label_kd_loss)
 
 
 def test_bpr_known_value():
@@ -35,3 +36,34 @@ def test_sampled_softmax_known_value_and_temperature():
     assert sampled_softmax_loss(positive, negatives).item() == pytest.approx(expected, rel=1e-6)
     sharper = sampled_softmax_loss(positive, negatives, temperature=0.1).item()
     assert sharper < expected  # a correctly ordered positive gets more confident when sharper
+
+
+def test_rank_weights_decay_and_sum_to_one():
+    weights = rank_weights(3, decay=1.0)
+    expected = torch.tensor([math.exp(-1), math.exp(-2), math.exp(-3)])
+    assert torch.allclose(weights, expected / expected.sum())
+
+
+def test_ranking_distillation_known_value_and_gradient_favours_top_ranks():
+    scores = torch.zeros(1, 2, requires_grad=True)
+    weights = torch.tensor([0.75, 0.25])
+    loss = ranking_distillation_loss(scores, weights)
+    assert loss.item() == pytest.approx(math.log(2), rel=1e-6)  # sigmoid(0) = 1/2 at every rank
+    loss.backward()
+    assert scores.grad[0, 0] < scores.grad[0, 1] < 0  # both rise, the top rank faster
+
+
+def test_info_nce_prefers_matching_rows_and_is_scale_free():
+    teacher = torch.eye(3)
+    aligned = info_nce_loss(5 * teacher, teacher, temperature=0.1)
+    shuffled = info_nce_loss(teacher[[1, 2, 0]], teacher, temperature=0.1)
+    expected = -math.log(math.exp(10) / (math.exp(10) + 2))  # cos 1 vs two cos 0, tau 0.1
+    assert aligned.item() == pytest.approx(expected, abs=1e-6) and shuffled > aligned
+
+
+def test_hint_loss_known_value_and_gradient():
+    projected = torch.tensor([[1.0, 2.0], [0.0, 0.0]], requires_grad=True)
+    loss = hint_loss(projected, torch.zeros(2, 2))
+    assert loss.item() == pytest.approx(2.5)
+    loss.backward()
+    assert torch.allclose(projected.grad, torch.tensor([[1.0, 2.0], [0.0, 0.0]]))

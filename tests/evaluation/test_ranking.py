@@ -2,7 +2,7 @@ import numpy as np
 import torch
 
 from mmgraph.data import UserItems
-from mmgraph.evaluation import popularity_scores, topk_items
+from mmgraph.evaluation import evaluate_embeddings, popularity_scores, topk_items
 
 
 def test_topk_matches_brute_force_and_excludes_seen():
@@ -28,3 +28,14 @@ def test_popularity_ranks_by_train_count():
     train = UserItems(np.array([0, 1, 2, 1, 2, 2]), np.array([3, 3, 3, 1, 1, 0]), 3, 4)
     top = topk_items(popularity_scores(train, 3), None, np.array([0]), k=3, exclude=train)
     assert top.tolist() == [[1, 0, 2]]
+
+
+def test_evaluate_on_a_user_slice_averages_only_that_slice():
+    # user 0 ranks its test item first, user 1 ranks it last: the slice metrics differ.
+    users, items = torch.tensor([[1.0], [-1.0]]), torch.tensor([[1.0], [0.5], [0.1]])
+    truth = UserItems(np.array([0, 1]), np.array([0, 0]), 2, 3)
+    empty = UserItems(np.array([], dtype=np.int64), np.array([], dtype=np.int64), 2, 3)
+    every = evaluate_embeddings(users, items, truth, empty, (1,))
+    first = evaluate_embeddings(users, items, truth, empty, (1,), users=np.array([0]))
+    second = evaluate_embeddings(users, items, truth, empty, (1,), users=np.array([1]))
+    assert (first["recall@1"], second["recall@1"], every["recall@1"]) == (1.0, 0.0, 0.5)

@@ -37,3 +37,13 @@ def test_student_returns_its_tables():
     student = IDStudent(3, 4, dim=2)
     users, items = student()
     assert users.shape == (3, 2) and items.shape == (4, 2)
+
+
+def test_graph_only_teacher_propagates_id_embeddings_over_the_item_graph():
+    """FREEDOM's design: no content in the ego embeddings; items add S @ item IDs."""
+    adjacency, _, item_adj = _inputs()
+    model = MultimodalTeacher(4, 6, dim=3, num_layers=1)
+    _, plain = model(adjacency, {})
+    _, items = model(adjacency, {}, item_adj)
+    expected = plain + item_adj.to_dense() @ model.item_embedding.weight
+    assert model.fusion is None and torch.allclose(items, expected, atol=1e-6)
