@@ -62,6 +62,16 @@ def build_parser() -> argparse.ArgumentParser:
     recommend.add_argument("--run", type=Path, required=True, help="run directory")
     recommend.add_argument("--user", required=True, nargs="+", help="user id(s)")
     recommend.add_argument("-k", type=int, default=10)
+
+    export = commands.add_parser("export", help="write a run's embeddings as sharded files")
+    export.add_argument("--run", type=Path, required=True, help="run directory")
+    export.add_argument("--out", type=Path, required=True, help="output folder (resumable)")
+    export.add_argument("--model", choices=["student", "teacher"], default="student")
+    export.add_argument("--what", nargs="+", choices=["users", "items"],
+                        default=["users", "items"])
+    export.add_argument("--format", choices=["parquet", "npy"], default="parquet")
+    export.add_argument("--dtype", choices=["float32", "float16"], default="float32")
+    export.add_argument("--shard-rows", type=int, default=100_000)
     return parser
 
 
@@ -102,6 +112,17 @@ def _dispatch(args: argparse.Namespace, console: Console) -> None:
         recommender = Recommender.load(args.run)
         users = _parse_user_ids(args.user, recommender.data.users)
         console.print(recommender.recommend(users, args.k).to_string(index=False))
+        return
+    if args.command == "export":
+        from mmgraph.export import export_embeddings, run_embeddings
+
+        tables, model_hash = run_embeddings(args.run, args.model)
+        manifest = export_embeddings(tables, args.out, args.what, args.format, args.shard_rows,
+                                     args.dtype, model_hash, progress)
+        for table, info in manifest["tables"].items():
+            console.print(f"{table}: {info['rows']} rows × {info['dim']} in "
+                          f"{len(info['shards'])} shard(s)")
+        console.print(f"wrote {args.out / 'manifest.json'}")
         return
     config_path = _quickstart_config(args.config) if args.command == "quickstart" else args.config
     cfg = load_config(config_path)

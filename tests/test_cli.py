@@ -130,10 +130,29 @@ def test_rerun_skips_finished_stages_and_recommend_serves(finished_run):
     assert [r[1] for r in rows if r[0] == "1"] == expected
 
 
+@pytest.mark.slow
+def test_export_writes_the_served_vectors_and_reads_back(finished_run, tmp_path):
+    from safetensors.torch import load_file
+
+    from mmgraph.export import read_embeddings
+
+    run, _, _ = finished_run
+    result = mmgraph("export", "--run", str(run), "--out", str(tmp_path / "out"),
+                     "--format", "npy", "--shard-rows", "50")
+    assert result.returncode == 0, result.stderr
+    served = load_file(run / "student" / "embeddings.safetensors")
+    ids = pd.read_parquet(run / "ids" / "items.parquet").iloc[:, 0].to_numpy()
+    got_ids, vectors = read_embeddings(tmp_path / "out", "items")
+    assert (got_ids == ids).all() and (vectors == served["items"].numpy()).all()
+    assert "items: " in result.stdout and "shard(s)" in result.stdout
+    missing = mmgraph("export", "--run", str(tmp_path / "nowhere"), "--out", str(tmp_path))
+    _assert_clean_error(missing, "nowhere")
+
+
 def test_help_lists_every_subcommand():
     result = mmgraph("--help")
     assert result.returncode == 0
-    for command in [*STAGES, "run", "quickstart", "prepare", "recommend"]:
+    for command in [*STAGES, "run", "quickstart", "prepare", "recommend", "export"]:
         assert command in result.stdout
 
 

@@ -45,11 +45,14 @@ class UserItems:
         return rows, self.indices[np.repeat(starts, lengths) + offsets]
 
     def contains(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
-        """Elementwise: is ``items[...]`` among the items of ``users[...]``? (broadcasts)"""
-        codes = np.asarray(users, np.int64) * self.num_items + np.asarray(items, np.int64)
+        """Elementwise: is ``items[...]`` among the items of ``users[...]``? (broadcasts; items
+        outside ``0..num_items-1``, e.g. added to an index later, are never seen)"""
+        items = np.asarray(items, np.int64)
+        codes = np.asarray(users, np.int64) * self.num_items + items
         pos = np.searchsorted(self._codes, codes)
         pos = np.minimum(pos, len(self._codes) - 1) if len(self._codes) else pos
-        return (self._codes[pos] == codes) if len(self._codes) else np.zeros(codes.shape, bool)
+        found = (self._codes[pos] == codes) if len(self._codes) else np.zeros(codes.shape, bool)
+        return found & (items >= 0) & (items < self.num_items)
 
     def nth_unseen(self, users: np.ndarray, ranks: np.ndarray) -> np.ndarray:
         """The ``ranks[b]``-th item (0-based, ascending) that ``users[b]`` has *not* seen.

@@ -1,8 +1,12 @@
 """FAISS retrieval over item embeddings, with each user's seen items excluded.
 
 The index is built from a FAISS index-factory string (``"Flat"`` = exact; ``"HNSW32"``,
-``"IVF256,Flat"``, ... for approximate search) with inner-product or cosine metric. Saved as a
-folder: ``index.faiss`` + ``item_ids.parquet`` + ``manifest.json``.
+``"IVF256,Flat"``, ``"IVF256,SQ8"``, ``"SQfp16"``, ... for approximate or compressed search) with
+inner-product or cosine metric, wrapped in ``IndexIDMap2`` so that an item's label is its
+position in the id map and stays stable while items are added and removed. Removal is physical
+where the index type supports it (Flat, IVF) and a tombstone filtered at search time otherwise
+(HNSW). Saved as a folder: ``index.faiss`` + ``item_ids.parquet`` + ``removed.parquet`` +
+``manifest.json``.
 """
 
 from __future__ import annotations
@@ -11,11 +15,12 @@ from pathlib import Path
 
 import faiss
 import numpy as np
+import pandas as pd
 
 from mmgraph.data.ids import IdMap
 from mmgraph.data.user_items import UserItems
-from mmgraph.errors import RunDirError
-from mmgraph.io import atomic_path, read_json, write_json
+from mmgraph.errors import DataError, RunDirError
+from mmgraph.io import atomic_path, read_json, write_json, write_parquet
 
 __all__ = ["RetrievalIndex"]
 
@@ -33,26 +38,66 @@ class RetrievalIndex:
     """
 
     def __init__(self, index: faiss.Index, item_ids: IdMap, metric: str, factory: str,
-                 model_hash: str):
+                 model_hash: str, removed: np.ndarray | None = None):
         self.index, self.item_ids = index, item_ids
         self.metric, self.factory, self.model_hash = metric, factory, model_hash
+        #: ``[len(item_ids)]`` bool: removed items (their labels are never returned).
+        self.removed = np.zeros(len(item_ids), bool) if removed is None else removed
+        #: removed items still physically in the index (HNSW cannot delete): over-fetch these.
+        self._tombstones = 0
 
     @classmethod
     def build(cls, item_vectors: np.ndarray, item_ids: IdMap, metric: str = "ip",
               factory: str = "Flat", model_hash: str = "") -> "RetrievalIndex":
-        vectors = np.ascontiguousarray(item_vectors, dtype=np.float32)
-        if metric == "cosine":
-            vectors = vectors.copy()
-            faiss.normalize_L2(vectors)
-        index = faiss.index_factory(vectors.shape[1], factory, _METRICS[metric])
+        vectors = cls._prepare(item_vectors, metric)
+        index = faiss.index_factory(vectors.shape[1], f"IDMap2,{factory}", _METRICS[metric])
         if not index.is_trained:
             index.train(vectors)
-        index.add(vectors)
+        index.add_with_ids(vectors, np.arange(len(vectors), dtype=np.int64))
         return cls(index, item_ids, metric, factory, model_hash)
+
+    @staticmethod
+    def _prepare(vectors: np.ndarray, metric: str) -> np.ndarray:
+        vectors = np.array(vectors, dtype=np.float32, order="C", copy=True)
+        if metric == "cosine":
+            faiss.normalize_L2(vectors)
+        return vectors
 
     @property
     def dim(self) -> int:
         return self.index.d
+
+    def __len__(self) -> int:
+        """Number of searchable items."""
+        return int(len(self.removed) - self.removed.sum())
+
+    def add(self, item_vectors: np.ndarray, ids: list | np.ndarray) -> None:
+        """Add new items (e.g. cold-start items mapped from content), ``[n, dim]`` rows for
+        ``ids``; no retraining. Ids already in the index are an error."""
+        ids = pd.Index(ids)
+        known = ids[ids.isin(self.item_ids.ids)]
+        if len(known):
+            raise DataError(f"cannot add items already in the index: {known[:5].tolist()}; "
+                            f"remove them first to replace their vectors")
+        if item_vectors.shape != (len(ids), self.dim):
+            raise DataError(f"expected item vectors of shape ({len(ids)}, {self.dim}), got "
+                            f"{tuple(item_vectors.shape)}")
+        start = len(self.item_ids)
+        self.item_ids = IdMap(self.item_ids.ids.append(ids), self.item_ids.name)
+        self.removed = np.concatenate([self.removed, np.zeros(len(ids), bool)])
+        self.index.add_with_ids(self._prepare(item_vectors, self.metric),
+                                np.arange(start, start + len(ids), dtype=np.int64))
+
+    def remove(self, ids: list | np.ndarray) -> None:
+        """Remove items by id; they are never returned again (unknown ids are an error)."""
+        labels = self.item_ids.indices(np.asarray(ids), "remove")
+        labels = labels[~self.removed[labels]]
+        self.removed[labels] = True
+        try:
+            gone = self.index.remove_ids(faiss.IDSelectorArray(labels))
+        except RuntimeError:  # e.g. HNSW: keep them as tombstones, filtered at search time
+            gone = 0
+        self._tombstones += len(labels) - gone
 
     def search(self, queries: np.ndarray, k: int, exclude: UserItems | None = None,
                users: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -62,14 +107,12 @@ class RetrievalIndex:
         are removed: the search fetches ``k`` + that batch's largest seen count, so exact
         indexes return exactly the top ``k`` unseen items. Missing slots are ``-1`` / ``-inf``.
         """
-        queries = np.ascontiguousarray(queries, dtype=np.float32)
-        if self.metric == "cosine":
-            queries = queries.copy()
-            faiss.normalize_L2(queries)
+        queries = self._prepare(queries, self.metric)
         extra = int(exclude.counts[users].max()) if exclude is not None and len(users) else 0
-        fetch = min(k + extra, self.index.ntotal)
+        fetch = max(min(k + extra + self._tombstones, self.index.ntotal), 1)
         scores, items = self.index.search(queries, fetch)
         valid = items >= 0
+        valid[valid] = ~self.removed[items[valid]]
         if exclude is not None:
             valid &= ~exclude.contains(users[:, None], np.maximum(items, 0))
         # Stable: keep the valid hits in rank order, then pad.
@@ -100,9 +143,11 @@ class RetrievalIndex:
         with atomic_path(folder / "index.faiss") as tmp:
             faiss.write_index(self.index, str(tmp))
         self.item_ids.save(folder / "item_ids.parquet")
+        write_parquet(folder / "removed.parquet", pd.DataFrame({"removed": self.removed}))
         write_json(folder / "manifest.json", {
             "dim": self.dim, "metric": self.metric, "factory": self.factory,
-            "ntotal": int(self.index.ntotal), "model_hash": self.model_hash})
+            "ntotal": int(self.index.ntotal), "num_ids": len(self.item_ids),
+            "tombstones": self._tombstones, "model_hash": self.model_hash})
 
     @classmethod
     def load(cls, folder: str | Path, expected_model_hash: str | None = None) -> "RetrievalIndex":
@@ -114,8 +159,12 @@ class RetrievalIndex:
                 f"current model {expected_model_hash}; rebuild it (mmgraph index).")
         index = faiss.read_index(str(folder / "index.faiss"))
         item_ids = IdMap.load(folder / "item_ids.parquet")
-        if index.ntotal != len(item_ids) or index.d != manifest["dim"]:
+        removed = pd.read_parquet(folder / "removed.parquet")["removed"].to_numpy(bool)
+        if (index.ntotal != manifest["ntotal"] or len(item_ids) != manifest["num_ids"]
+                or len(removed) != len(item_ids) or index.d != manifest["dim"]):
             raise RunDirError(f"Index in {folder} does not match its manifest or id map "
                               f"({index.ntotal} vectors, {len(item_ids)} ids); rebuild it.")
-        return cls(index, item_ids, manifest["metric"], manifest["factory"],
-                   manifest["model_hash"])
+        loaded = cls(index, item_ids, manifest["metric"], manifest["factory"],
+                     manifest["model_hash"], removed)
+        loaded._tombstones = manifest["tombstones"]
+        return loaded

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from mmgraph.data import IdMap, UserItems
-from mmgraph.errors import RunDirError
+from mmgraph.errors import DataError, RunDirError
 from mmgraph.index import RetrievalIndex
 
 
@@ -57,3 +57,37 @@ def test_search_users_batches_like_single_searches():
     batched, scores = index.search_users(user_vectors, users, 5, seen, batch_size=3)
     single, single_scores = index.search(user_vectors[users], 5, seen, users)
     assert np.array_equal(batched, single) and np.allclose(scores, single_scores)
+
+
+@pytest.mark.parametrize("factory", ["Flat", "HNSW16"])
+def test_add_and_remove_by_id_survive_save_and_load(tmp_path, factory):
+    rng = np.random.default_rng(2)
+    items = rng.normal(size=(40, 8)).astype(np.float32)
+    index = RetrievalIndex.build(items, IdMap([f"i{n}" for n in range(40)], "item_id"),
+                                 factory=factory, model_hash="m")
+    query = items[:1] * 10  # item i0 is by far its best match
+    new = np.concatenate([query, rng.normal(size=(1, 8))]).astype(np.float32)
+    index.remove(["i0", "i5"])
+    index.add(new, ["new0", "new1"])
+    index.save(tmp_path / "index")
+    loaded = RetrievalIndex.load(tmp_path / "index", expected_model_hash="m")
+    for current in (index, loaded):
+        found, _ = current.search(query, 41)
+        ids = set(current.item_ids.to_ids(found[found >= 0]))
+        assert current.item_ids.to_ids(found[0, :1]).tolist() == ["new0"]
+        assert ids == {f"i{n}" for n in range(40)} - {"i0", "i5"} | {"new0", "new1"}
+        assert len(current) == 40
+    # a seen-item filter built before the additions still applies and ignores new labels
+    seen = UserItems(np.array([0]), np.array([1]), 1, 40)
+    found, _ = loaded.search(query, 5, seen, np.array([0]))
+    assert 1 not in found[0] and "new0" == loaded.item_ids.to_ids(found[0, :1])[0]
+
+
+def test_add_rejects_known_ids_and_wrong_shapes():
+    _, index = _index()
+    with pytest.raises(DataError, match="already in the index"):
+        index.add(np.zeros((1, 8), np.float32), ["i3"])
+    with pytest.raises(DataError, match=r"shape \(1, 8\)"):
+        index.add(np.zeros((1, 4), np.float32), ["x"])
+    with pytest.raises(DataError, match="not known"):
+        index.remove(["nope"])

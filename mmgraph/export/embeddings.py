@@ -1,0 +1,165 @@
+"""Batch export of user/item embeddings as sharded Parquet or ``.npy`` files with a manifest.
+
+Layout of ``out_dir``::
+
+    manifest.json                      # model hash, format, dtype, per table: dim, rows, shards
+    users/part-00000.parquet           # columns: id, embedding (fixed-size list of floats)
+    items/part-00000.npy               # format="npy": [rows, dim] array (numpy.load)
+    items/part-00000.ids.parquet       #   and its ids (column ``id``), readable by pyarrow
+
+Every shard is written to a temporary name and renamed, and recorded with its SHA-256 in
+``manifest.partial.json`` as soon as it is complete; a rerun with the same model and settings
+skips the shards whose files still match, so a killed export resumes and never leaves a half
+shard. ``manifest.json`` appears only when every shard is done.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Iterable, Mapping
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from tqdm.auto import tqdm
+
+from mmgraph.data.ids import IdMap
+from mmgraph.errors import ConfigError, RunDirError
+from mmgraph.io import atomic_path, file_sha256, read_json, read_tensors, write_json
+from mmgraph.pipeline.rundir import RunDir
+
+__all__ = ["export_embeddings", "read_embeddings", "run_embeddings"]
+
+log = logging.getLogger(__name__)
+
+FORMATS = ("parquet", "npy")
+DTYPES = ("float32", "float16")
+
+#: table name → (ids ``[N]``, vectors ``[N, dim]``)
+Embeddings = Mapping[str, tuple[np.ndarray, np.ndarray]]
+
+
+def run_embeddings(run_dir: str | Path, model: str = "student") -> tuple[dict, str]:
+    """The served embeddings of a finished run's ``model`` (``student`` or ``teacher``) with
+    their original ids, and the hash of the file they came from."""
+    run = RunDir(run_dir)
+    run.fingerprint(model)  # a clear error unless that stage finished
+    path = run.path(model, "embeddings.safetensors")
+    tensors = read_tensors(path)
+    users = IdMap.load(run.path("ids", "users.parquet")).ids.to_numpy()
+    items = IdMap.load(run.path("ids", "items.parquet")).ids.to_numpy()
+    return ({"users": (users, tensors["users"].numpy()),
+             "items": (items, tensors["items"].numpy())}, file_sha256(path))
+
+
+def _write_shard(folder: Path, name: str, ids: np.ndarray, vectors: np.ndarray,
+                 fmt: str) -> list[str]:
+    """Write one shard atomically; return its file names (relative to ``folder``)."""
+    if fmt == "parquet":
+        flat = pa.array(vectors.reshape(-1))
+        table = pa.table({"id": pa.array(ids),
+                          "embedding": pa.FixedSizeListArray.from_arrays(flat, vectors.shape[1])})
+        with atomic_path(folder / f"{name}.parquet") as tmp:
+            pq.write_table(table, tmp)
+        return [f"{name}.parquet"]
+    with atomic_path(folder / f"{name}.ids.parquet") as tmp:
+        pq.write_table(pa.table({"id": pa.array(ids)}), tmp)
+    with atomic_path(folder / f"{name}.npy") as tmp:
+        with open(tmp, "wb") as handle:
+            np.save(handle, vectors, allow_pickle=False)
+    return [f"{name}.ids.parquet", f"{name}.npy"]
+
+
+def _shard_done(out_dir: Path, shard: dict) -> bool:
+    return all((out_dir / f).is_file() and file_sha256(out_dir / f) == digest
+               for f, digest in shard["sha256"].items())
+
+
+def export_embeddings(model: str | Path | Embeddings, out_dir: str | Path,
+                      what: Iterable[str] = ("users", "items"), format: str = "parquet",
+                      shard_rows: int = 100_000, dtype: str = "float32",
+                      model_hash: str | None = None, progress: bool = True) -> dict:
+    """Export embeddings in shards of ``shard_rows`` rows; returns the manifest.
+
+    Args:
+        model: a finished run directory (its served student embeddings), or a mapping
+            ``table → (ids [N], vectors [N, dim])`` with ``model_hash`` given.
+        what: tables to export (``users``, ``items``).
+        format: ``parquet`` (ids and vectors in one file) or ``npy`` (vectors; ids beside).
+        dtype: ``float32`` or ``float16`` (half the bytes, for serving).
+    """
+    if format not in FORMATS or dtype not in DTYPES or shard_rows < 1:
+        raise ConfigError(f"export: format must be one of {FORMATS}, dtype one of {DTYPES}, "
+                          f"shard_rows >= 1; got {format!r}, {dtype!r}, {shard_rows}")
+    if isinstance(model, (str, Path)):
+        tables, model_hash = run_embeddings(model)
+    elif model_hash is None:
+        raise ConfigError("export: pass model_hash with in-memory embeddings")
+    else:
+        tables = model
+    what = list(what)
+    unknown = [t for t in what if t not in tables]
+    if unknown:
+        raise ConfigError(f"export: unknown table(s) {unknown}; choose from {sorted(tables)}")
+    out_dir = Path(out_dir)
+    for stray in out_dir.glob("*/.part-*.tmp"):  # left by a killed run: never a shard
+        stray.unlink()
+    settings = {"model_hash": model_hash, "format": format, "dtype": dtype,
+                "shard_rows": shard_rows}
+    partial_path = out_dir / "manifest.partial.json"
+    partial = read_json(partial_path) if partial_path.is_file() else {}
+    done = partial.get("shards", {}) if partial.get("settings") == settings else {}
+    manifest = {**settings, "tables": {}}
+    for table in what:
+        ids, vectors = tables[table]
+        vectors = np.ascontiguousarray(vectors, dtype=dtype)
+        starts = range(0, len(ids), shard_rows)
+        shards = []
+        for number, start in enumerate(tqdm(starts, desc=f"export {table}", disable=not progress,
+                                            unit="shard")):
+            name = f"{table}/part-{number:05d}"
+            shard = done.get(name)
+            if shard is None or not _shard_done(out_dir, shard):
+                stop = start + shard_rows
+                files = _write_shard(out_dir / table, name.split("/")[1], ids[start:stop],
+                                     vectors[start:stop], format)
+                shard = {"rows": len(ids[start:stop]), "start": start,
+                         "sha256": {f"{table}/{f}": file_sha256(out_dir / table / f)
+                                    for f in files}}
+                done[name] = shard
+                write_json(partial_path, {"settings": settings, "shards": done})
+            shards.append({"name": name, **shard})
+        manifest["tables"][table] = {"rows": len(ids), "dim": int(vectors.shape[1]),
+                                     "shards": shards}
+    write_json(out_dir / "manifest.json", manifest)
+    partial_path.unlink(missing_ok=True)
+    log.info("export: %s to %s", {t: m["rows"] for t, m in manifest["tables"].items()}, out_dir)
+    return manifest
+
+
+def read_embeddings(out_dir: str | Path, table: str) -> tuple[np.ndarray, np.ndarray]:
+    """One exported table back: ids ``[N]`` and vectors ``[N, dim]`` (checksums verified)."""
+    out_dir = Path(out_dir)
+    manifest = read_json(out_dir / "manifest.json")
+    if table not in manifest["tables"]:
+        raise RunDirError(f"{out_dir} has no exported '{table}'; it holds "
+                          f"{sorted(manifest['tables'])}")
+    ids, vectors = [], []
+    for shard in manifest["tables"][table]["shards"]:
+        if not _shard_done(out_dir, shard):
+            raise RunDirError(f"{out_dir}/{shard['name']} is missing or does not match its "
+                              f"checksum; rerun the export")
+        if manifest["format"] == "parquet":
+            frame = pq.read_table(out_dir / f"{shard['name']}.parquet")
+            ids.append(frame["id"].to_numpy())
+            vectors.append(np.asarray(frame["embedding"].combine_chunks().flatten())
+                           .reshape(shard["rows"], -1))
+        else:
+            ids.append(pq.read_table(out_dir / f"{shard['name']}.ids.parquet")["id"].to_numpy())
+            vectors.append(np.load(out_dir / f"{shard['name']}.npy", allow_pickle=False))
+    if not ids:
+        dim = manifest["tables"][table]["dim"]
+        return np.empty(0, object), np.empty((0, dim), manifest["dtype"])
+    return np.concatenate(ids), np.concatenate(vectors).astype(manifest["dtype"], copy=False)
+
