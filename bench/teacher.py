@@ -71,16 +71,17 @@ def our_teacher(name: str, tables: tuple[Path, Path], runs: Path, teacher: dict,
 
 
 def pyg_lightgcn(run: RunDir, seed: int, max_epochs: int, lr: float = 0.001,
-                 eval_every: int = 10, patience: int = 5) -> dict:
-    """PyG's LightGCN, trained as in PyG's examples/lightgcn.py (its lr is 1e-3), on our
-    split."""
+                 num_layers: int = 2, batch_size: int = 8192, eval_every: int = 10,
+                 patience: int = 5) -> dict:
+    """PyG's LightGCN, trained as in PyG's examples/lightgcn.py (by default with its settings:
+    lr 1e-3, 2 layers, batch 8192), on our split."""
     torch.manual_seed(seed)
     data = load_split(run)
     num_users, num_items = len(data.users), len(data.items)
     pairs = data.train_pairs
     label_index = torch.stack([pairs[0], pairs[1] + num_users])
     edge_index = torch.cat([label_index, label_index.flip(0)], dim=1)
-    model = LightGCN(num_nodes=num_users + num_items, embedding_dim=64, num_layers=2)
+    model = LightGCN(num_nodes=num_users + num_items, embedding_dim=64, num_layers=num_layers)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     best, best_state, best_epoch, stale, seconds = -1.0, None, 0, 0, 0.0
 
@@ -94,7 +95,7 @@ def pyg_lightgcn(run: RunDir, seed: int, max_epochs: int, lr: float = 0.001,
 
     for epoch in range(1, max_epochs + 1):
         started = time.perf_counter()
-        for index in torch.randperm(label_index.shape[1]).split(8192):
+        for index in torch.randperm(label_index.shape[1]).split(batch_size):
             positive = label_index[:, index]
             negative = torch.stack([positive[0], torch.randint(num_users, num_users + num_items,
                                                                (index.numel(),))])

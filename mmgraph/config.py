@@ -174,6 +174,11 @@ class EvaluationConfig(_Strict):
 
 class RecommendConfig(_Strict):
     k: int = Field(20, ge=1)
+    index_factory: str = Field("Flat", min_length=1, description="FAISS index-factory string "
+                               "for the served index: Flat (exact), SQfp16 / SQ8 (2× / 4× "
+                               "smaller), HNSW32, IVF256,Flat, ...")
+    index_params: dict[str, float] = Field(default_factory=dict, description="FAISS search "
+                                           "parameters, e.g. {nprobe: 16} or {efSearch: 128}.")
 
 
 class RunConfig(_Strict):

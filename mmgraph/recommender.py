@@ -7,23 +7,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mmgraph.data.tables import ITEM, USER
 from mmgraph.index.retrieval import RetrievalIndex
 from mmgraph.io import file_sha256, read_tensors
-from mmgraph.pipeline.artifacts import IndexedSplit, load_split
+from mmgraph.pipeline.artifacts import IndexedSplit, load_split, recommendation_frame
 from mmgraph.pipeline.rundir import RunDir
 
 __all__ = ["Recommender", "recommendation_frame"]
-
-
-def recommendation_frame(users: np.ndarray, items: np.ndarray, scores: np.ndarray,
-                         data: IndexedSplit) -> pd.DataFrame:
-    """``user_id, item_id, rank, score`` rows (original ids) from search results: ``users [B]``
-    internal indices, ``items``/``scores [B, k]``; empty slots (``-1``) are dropped."""
-    rows, ranks = np.nonzero(items >= 0)
-    return pd.DataFrame({USER: data.users.to_ids(users[rows]),
-                         ITEM: data.items.to_ids(items[rows, ranks]),
-                         "rank": ranks + 1, "score": scores[rows, ranks].astype(np.float32)})
 
 
 class Recommender:

@@ -19,7 +19,7 @@ import pandas as pd
 
 from mmgraph.data.ids import IdMap
 from mmgraph.data.user_items import UserItems
-from mmgraph.errors import DataError, RunDirError
+from mmgraph.errors import ConfigError, DataError, RunDirError
 from mmgraph.io import atomic_path, read_json, write_json, write_parquet
 
 __all__ = ["RetrievalIndex"]
@@ -50,7 +50,13 @@ class RetrievalIndex:
     def build(cls, item_vectors: np.ndarray, item_ids: IdMap, metric: str = "ip",
               factory: str = "Flat", model_hash: str = "") -> "RetrievalIndex":
         vectors = cls._prepare(item_vectors, metric)
-        index = faiss.index_factory(vectors.shape[1], f"IDMap2,{factory}", _METRICS[metric])
+        try:
+            index = faiss.index_factory(vectors.shape[1], f"IDMap2,{factory}", _METRICS[metric])
+        except RuntimeError as exc:
+            reason = str(exc).strip().splitlines()[-1]
+            raise ConfigError(f"FAISS cannot build index '{factory}' for {vectors.shape[1]}-d "
+                              f"vectors ({reason}); see the FAISS index-factory docs, e.g. "
+                              f"Flat, SQfp16, HNSW32, IVF256,Flat") from exc
         if not index.is_trained:
             index.train(vectors)
         index.add_with_ids(vectors, np.arange(len(vectors), dtype=np.int64))
@@ -62,6 +68,17 @@ class RetrievalIndex:
         if metric == "cosine":
             faiss.normalize_L2(vectors)
         return vectors
+
+    def set_params(self, **params: float) -> "RetrievalIndex":
+        """Set FAISS search parameters (``nprobe=16`` for IVF, ``efSearch=128`` for HNSW)."""
+        space = faiss.ParameterSpace()
+        for name, value in params.items():
+            try:
+                space.set_index_parameter(self.index, name, value)
+            except RuntimeError as exc:
+                raise ConfigError(f"index '{self.factory}' has no search parameter '{name}'"
+                                  ) from exc
+        return self
 
     @property
     def dim(self) -> int:

@@ -14,7 +14,7 @@ from mmgraph.data.user_items import UserItems
 from mmgraph.errors import RunDirError
 from mmgraph.pipeline.rundir import RunDir
 
-__all__ = ["IndexedSplit", "load_split", "SPLITS"]
+__all__ = ["IndexedSplit", "load_split", "recommendation_frame", "SPLITS"]
 
 SPLITS = ("train", "valid", "test")
 
@@ -49,3 +49,13 @@ def load_split(run: RunDir) -> IndexedSplit:
         parts[name] = UserItems(users.indices(frame[USER], str(path)),
                                 items.indices(frame[ITEM], str(path)), len(users), len(items))
     return IndexedSplit(users, items, parts)
+
+
+def recommendation_frame(users: np.ndarray, items: np.ndarray, scores: np.ndarray,
+                         data: IndexedSplit) -> pd.DataFrame:
+    """``user_id, item_id, rank, score`` rows (original ids) from search results: ``users [B]``
+    internal indices, ``items``/``scores [B, k]``; empty slots (``-1``) are dropped."""
+    rows, ranks = np.nonzero(items >= 0)
+    return pd.DataFrame({USER: data.users.to_ids(users[rows]),
+                         ITEM: data.items.to_ids(items[rows, ranks]),
+                         "rank": ranks + 1, "score": scores[rows, ranks].astype(np.float32)})

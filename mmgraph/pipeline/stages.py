@@ -32,9 +32,8 @@ from mmgraph.io import (file_sha256, read_json, read_tensors, write_json, write_
                         write_tensors)
 from mmgraph.models.student import IDStudent
 from mmgraph.models.teacher import MultimodalTeacher
-from mmgraph.pipeline.artifacts import SPLITS, IndexedSplit, load_split
+from mmgraph.pipeline.artifacts import SPLITS, IndexedSplit, load_split, recommendation_frame
 from mmgraph.pipeline.rundir import RunDir
-from mmgraph.recommender import recommendation_frame
 from mmgraph.runtime import pick_device, seed_everything
 from mmgraph.training.checkpoint import Checkpoint
 from mmgraph.training.loop import BatchLoss, fit
@@ -305,7 +304,9 @@ def index(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
     def work() -> None:
         data = load_split(run)
         user_vectors, item_vectors, model_hash = _student_vectors(run)
-        retrieval = RetrievalIndex.build(item_vectors, data.items, "ip", "Flat", model_hash)
+        retrieval = RetrievalIndex.build(item_vectors, data.items, "ip",
+                                         cfg.recommend.index_factory, model_hash)
+        retrieval.set_params(**cfg.recommend.index_params)
         retrieval.save(run.path("index"))
         users = data.parts["test"].users_with_items()
         items, scores = retrieval.search_users(user_vectors, users, cfg.recommend.k,
@@ -329,6 +330,7 @@ def evaluate(cfg: RunConfig, run: RunDir, progress: bool = True) -> dict:
         teacher_emb = read_tensors(run.path("teacher", "embeddings.safetensors"))
         user_vectors, _, model_hash = _student_vectors(run)
         retrieval = RetrievalIndex.load(run.path("index"), expected_model_hash=model_hash)
+        retrieval.set_params(**cfg.recommend.index_params)
         popularity = popularity_scores(train, len(data.users))
         metrics: dict[str, dict] = {"teacher": {}, "student": {}, "popularity": {}}
         for part in ("valid", "test"):

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from mmgraph.data import IdMap, UserItems
-from mmgraph.errors import DataError, RunDirError
+from mmgraph.errors import ConfigError, DataError, RunDirError
 from mmgraph.index import RetrievalIndex
 
 
@@ -91,3 +91,21 @@ def test_add_rejects_known_ids_and_wrong_shapes():
         index.add(np.zeros((1, 4), np.float32), ["x"])
     with pytest.raises(DataError, match="not known"):
         index.remove(["nope"])
+
+
+def test_compressed_and_approximate_factories_with_search_params():
+    items, _ = _index()
+    ids = IdMap([f"i{n}" for n in range(50)], "item_id")
+    exact = RetrievalIndex.build(items, ids).search(items[:5], 5)[0]
+    for factory, params in [("SQfp16", {}), ("IVF4,Flat", {"nprobe": 4}),
+                            ("HNSW16", {"efSearch": 64})]:
+        approx = RetrievalIndex.build(items, ids, factory=factory).set_params(**params)
+        assert (approx.search(items[:5], 5)[0] == exact).mean() >= 0.9, factory
+
+
+def test_bad_factory_and_parameter_are_config_errors():
+    items, index = _index()
+    with pytest.raises(ConfigError, match="cannot build index 'Bogus'"):
+        RetrievalIndex.build(items, index.item_ids, factory="Bogus")
+    with pytest.raises(ConfigError, match="no search parameter 'nprobe'"):
+        index.set_params(nprobe=4)
