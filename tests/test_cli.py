@@ -149,6 +149,29 @@ def test_export_writes_the_served_vectors_and_reads_back(finished_run, tmp_path)
     _assert_clean_error(missing, "nowhere")
 
 
+@pytest.mark.slow
+def test_student_with_every_distillation_loss_and_a_compressed_index(finished_run, tmp_path,
+                                                                     ml100k_slice):
+    """Rerun only the student and index stages (on a copy of the run) with all losses on."""
+    import shutil
+
+    run, _, _ = finished_run
+    shutil.copytree(run, tmp_path / "runs" / "e2e")
+    config = write_config(tmp_path, *ml100k_slice, recommend={"index_factory": "SQfp16"})
+    settings = yaml.safe_load(config.read_text())
+    settings["student"].update(rd_weight=0.5, contrastive_weight=0.1, hint_weight=0.1)
+    config.write_text(yaml.safe_dump(settings))
+    for stage in ("student", "index", "evaluate"):
+        result = mmgraph("-q", stage, "--config", str(config))
+        assert result.returncode == 0, result.stderr
+    copy = tmp_path / "runs" / "e2e"
+    state = json.loads((copy / "student" / "state.json").read_text())
+    assert state["config"]["rd_weight"] == 0.5 and state["config"]["hint_weight"] == 0.1
+    assert json.loads((copy / "index" / "manifest.json").read_text())["factory"] == "SQfp16"
+    metrics = json.loads((copy / "metrics.json").read_text())
+    assert metrics["student"]["test"]["ndcg@20"] > metrics["popularity"]["test"]["ndcg@20"]
+
+
 def test_help_lists_every_subcommand():
     result = mmgraph("--help")
     assert result.returncode == 0
