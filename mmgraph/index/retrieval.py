@@ -145,15 +145,22 @@ class RetrievalIndex:
         return top_items, top_scores
 
     def search_users(self, user_vectors: np.ndarray, users: np.ndarray, k: int,
-                     exclude: UserItems | None = None, batch_size: int = 1024
+                     exclude: UserItems | None = None, batch_size: int = 256
                      ) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`search` for ``users [B]`` (rows of ``user_vectors``), ``batch_size`` at a time;
-        returns item indices and scores, ``[B, k]`` each."""
-        found = [self.search(user_vectors[users[s:s + batch_size]], k, exclude,
-                             users[s:s + batch_size]) for s in range(0, len(users), batch_size)]
+        returns item indices and scores, ``[B, k]`` each. Users are batched in order of their
+        seen counts, so each batch over-fetches only as much as its own users need."""
+        order = np.argsort(exclude.counts[users], kind="stable") if exclude is not None \
+            else np.arange(len(users))
+        ordered = users[order]
+        found = [self.search(user_vectors[ordered[s:s + batch_size]], k, exclude,
+                             ordered[s:s + batch_size]) for s in range(0, len(users), batch_size)]
         if not found:
             return np.empty((0, k), np.int64), np.empty((0, k), np.float32)
-        return np.concatenate([f[0] for f in found]), np.concatenate([f[1] for f in found])
+        items, scores = np.empty((len(users), k), np.int64), np.empty((len(users), k), np.float32)
+        items[order] = np.concatenate([f[0] for f in found])
+        scores[order] = np.concatenate([f[1] for f in found])
+        return items, scores
 
     def save(self, folder: str | Path) -> None:
         folder = Path(folder)

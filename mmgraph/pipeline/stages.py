@@ -310,8 +310,7 @@ def index(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
         retrieval.save(run.path("index"))
         users = data.parts["test"].users_with_items()
         items, scores = retrieval.search_users(user_vectors, users, cfg.recommend.k,
-                                               data.parts["train"],
-                                               cfg.evaluation.user_batch_size)
+                                               data.parts["train"])
         write_parquet(run.path("recommendations.parquet"),
                       recommendation_frame(users, items, scores, data))
 
@@ -339,8 +338,7 @@ def evaluate(cfg: RunConfig, run: RunDir, progress: bool = True) -> dict:
             rankings = {
                 "teacher": topk_items(teacher_emb["users"], teacher_emb["items"], users, k,
                                       train, ev.user_batch_size),
-                "student": retrieval.search_users(user_vectors, users, k, train,
-                                                  ev.user_batch_size)[0],
+                "student": retrieval.search_users(user_vectors, users, k, train)[0],
                 "popularity": topk_items(popularity, None, users, k, train, ev.user_batch_size),
             }
             for model_name, top in rankings.items():
