@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 from typing import Sequence
 
@@ -54,7 +55,14 @@ def _state_dict(path: str) -> dict[str, torch.Tensor]:
         from safetensors.torch import load_file
 
         return load_file(path)
-    return torch.load(path, map_location="cpu", weights_only=True)
+    try:  # weights_only: tensors and plain containers only, never code from the file
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise ModelNotFoundError(
+            f"{path} is not a plain weights file: it asks to load objects other than tensors "
+            f"({str(exc).splitlines()[0][:160]}), which mmgraph refuses to unpickle. Use the "
+            f"state_dict saved with torch.save(model.state_dict()) or a .safetensors file."
+        ) from exc
 
 
 class ImageEncoder(Encoder):

@@ -13,7 +13,7 @@ from torchvision.models import ResNet18_Weights
 from encoders import ImageEncoder, MediaError, encode_items, resolve_media_path
 from encoders.efficientnet_lite import EfficientNetLite0
 from mmgraph.config import EncodersConfig, ImageEncoderConfig
-from mmgraph.errors import DataError
+from mmgraph.errors import DataError, ModelNotFoundError
 
 IMAGENET = ResNet18_Weights.IMAGENET1K_V1.meta["categories"]  # class names only, no download
 
@@ -132,3 +132,24 @@ def test_torchvision_architecture_with_a_local_weights_file(tmp_path):
     assert vectors.shape == (2, 512) and encoder.dim == 512
     with pytest.raises(ModelNotFoundError, match="needs `weights`"):
         ImageEncoder("torchvision/resnet18")
+
+
+class _RunsCode:
+    """A pickle payload that would create a marker file when unpickled."""
+
+    def __init__(self, marker: str):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_malicious_pickle_weights_are_refused_without_running_code(tmp_path):
+    import pickle
+
+    marker = tmp_path / "pwned"
+    weights = tmp_path / "evil.pt"
+    weights.write_bytes(pickle.dumps({"conv.weight": _RunsCode(str(marker))}))
+    with pytest.raises(ModelNotFoundError, match="evil.pt is not a plain weights file"):
+        ImageEncoder("torchvision/resnet18", weights=str(weights))
+    assert not marker.exists()
