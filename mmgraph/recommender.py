@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 
 from mmgraph.index.retrieval import RetrievalIndex
-from mmgraph.io import file_sha256, read_tensors
-from mmgraph.pipeline.artifacts import IndexedSplit, load_split, recommendation_frame
+from mmgraph.pipeline.artifacts import (IndexedSplit, load_split, recommendation_frame,
+                                        served_embeddings)
 from mmgraph.pipeline.rundir import RunDir
 
 __all__ = ["Recommender", "recommendation_frame"]
@@ -25,9 +25,8 @@ class Recommender:
     def load(cls, run_dir: str | Path) -> "Recommender":
         run = RunDir(run_dir)
         run.fingerprint("index")  # a clear error unless this folder holds a finished run
-        served = run.path("student", "embeddings.safetensors")
-        vectors = read_tensors(served)["users"].numpy()
-        index = RetrievalIndex.load(run.path("index"), expected_model_hash=file_sha256(served))
+        vectors, _, model_hash = served_embeddings(run)
+        index = RetrievalIndex.load(run.path("index"), expected_model_hash=model_hash)
         return cls(vectors, index, load_split(run))
 
     def recommend(self, user_ids: list, k: int = 10) -> pd.DataFrame:

@@ -30,6 +30,11 @@ class UserItems:
         """Items per user, ``[num_users]``."""
         return np.diff(self.indptr)
 
+    @property
+    def item_counts(self) -> np.ndarray:
+        """Number of users per item, ``[num_items]``."""
+        return np.bincount(self.indices, minlength=self.num_items)
+
     def row(self, user: int) -> np.ndarray:
         return self.indices[self.indptr[user]:self.indptr[user + 1]]
 

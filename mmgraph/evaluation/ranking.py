@@ -51,5 +51,5 @@ def evaluate_embeddings(user_emb: torch.Tensor, item_emb: torch.Tensor | None, t
 def popularity_scores(train: UserItems, num_users: int) -> torch.Tensor:
     """The popularity baseline as a ``[1, I]`` score row (item train counts) expanded to
     ``[num_users, I]`` (a view: no memory per user)."""
-    counts = np.bincount(train.indices, minlength=train.num_items).astype(np.float32)
+    counts = train.item_counts.astype(np.float32)
     return torch.from_numpy(counts)[None, :].expand(num_users, -1)

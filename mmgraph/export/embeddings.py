@@ -26,7 +26,8 @@ from tqdm.auto import tqdm
 
 from mmgraph.data.ids import IdMap
 from mmgraph.errors import ConfigError, RunDirError
-from mmgraph.io import atomic_path, file_sha256, read_json, read_tensors, write_json
+from mmgraph.io import atomic_path, file_sha256, read_json, write_json
+from mmgraph.pipeline.artifacts import served_embeddings
 from mmgraph.pipeline.rundir import RunDir
 
 __all__ = ["export_embeddings", "read_embeddings", "run_embeddings"]
@@ -44,13 +45,10 @@ def run_embeddings(run_dir: str | Path, model: str = "student") -> tuple[dict, s
     """The served embeddings of a finished run's ``model`` (``student`` or ``teacher``) with
     their original ids, and the hash of the file they came from."""
     run = RunDir(run_dir)
-    run.fingerprint(model)  # a clear error unless that stage finished
-    path = run.path(model, "embeddings.safetensors")
-    tensors = read_tensors(path)
+    user_vectors, item_vectors, model_hash = served_embeddings(run, model)
     users = IdMap.load(run.path("ids", "users.parquet")).ids.to_numpy()
     items = IdMap.load(run.path("ids", "items.parquet")).ids.to_numpy()
-    return ({"users": (users, tensors["users"].numpy()),
-             "items": (items, tensors["items"].numpy())}, file_sha256(path))
+    return {"users": (users, user_vectors), "items": (items, item_vectors)}, model_hash
 
 
 def _write_shard(folder: Path, name: str, ids: np.ndarray, vectors: np.ndarray,

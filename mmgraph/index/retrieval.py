@@ -43,8 +43,6 @@ class RetrievalIndex:
         self.metric, self.factory, self.model_hash = metric, factory, model_hash
         #: ``[len(item_ids)]`` bool: removed items (their labels are never returned).
         self.removed = np.zeros(len(item_ids), bool) if removed is None else removed
-        #: removed items still physically in the index (HNSW cannot delete): over-fetch these.
-        self._tombstones = 0
 
     @classmethod
     def build(cls, item_vectors: np.ndarray, item_ids: IdMap, metric: str = "ip",
@@ -64,10 +62,17 @@ class RetrievalIndex:
 
     @staticmethod
     def _prepare(vectors: np.ndarray, metric: str) -> np.ndarray:
+        """Contiguous float32 rows; a normalised copy for cosine (the caller's array is kept)."""
+        if metric != "cosine":
+            return np.ascontiguousarray(vectors, dtype=np.float32)
         vectors = np.array(vectors, dtype=np.float32, order="C", copy=True)
-        if metric == "cosine":
-            faiss.normalize_L2(vectors)
+        faiss.normalize_L2(vectors)
         return vectors
+
+    @property
+    def _tombstones(self) -> int:
+        """Removed items still physically in the index (HNSW cannot delete): over-fetch these."""
+        return int(self.removed.sum()) - (len(self.item_ids) - int(self.index.ntotal))
 
     def set_params(self, **params: float) -> "RetrievalIndex":
         """Set FAISS search parameters (``nprobe=16`` for IVF, ``efSearch=128`` for HNSW)."""
@@ -111,10 +116,9 @@ class RetrievalIndex:
         labels = labels[~self.removed[labels]]
         self.removed[labels] = True
         try:
-            gone = self.index.remove_ids(faiss.IDSelectorArray(labels))
-        except RuntimeError:  # e.g. HNSW: keep them as tombstones, filtered at search time
-            gone = 0
-        self._tombstones += len(labels) - gone
+            self.index.remove_ids(faiss.IDSelectorArray(labels))
+        except RuntimeError:  # e.g. HNSW: they stay as tombstones, filtered at search time
+            pass
 
     def search(self, queries: np.ndarray, k: int, exclude: UserItems | None = None,
                users: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -171,7 +175,7 @@ class RetrievalIndex:
         write_json(folder / "manifest.json", {
             "dim": self.dim, "metric": self.metric, "factory": self.factory,
             "ntotal": int(self.index.ntotal), "num_ids": len(self.item_ids),
-            "tombstones": self._tombstones, "model_hash": self.model_hash})
+            "model_hash": self.model_hash})
 
     @classmethod
     def load(cls, folder: str | Path, expected_model_hash: str | None = None) -> "RetrievalIndex":
@@ -188,7 +192,5 @@ class RetrievalIndex:
                 or len(removed) != len(item_ids) or index.d != manifest["dim"]):
             raise RunDirError(f"Index in {folder} does not match its manifest or id map "
                               f"({index.ntotal} vectors, {len(item_ids)} ids); rebuild it.")
-        loaded = cls(index, item_ids, manifest["metric"], manifest["factory"],
-                     manifest["model_hash"], removed)
-        loaded._tombstones = manifest["tombstones"]
-        return loaded
+        return cls(index, item_ids, manifest["metric"], manifest["factory"],
+                   manifest["model_hash"], removed)

@@ -12,9 +12,10 @@ from mmgraph.data.ids import IdMap
 from mmgraph.data.tables import ITEM, USER
 from mmgraph.data.user_items import UserItems
 from mmgraph.errors import RunDirError
+from mmgraph.io import file_sha256, read_tensors
 from mmgraph.pipeline.rundir import RunDir
 
-__all__ = ["IndexedSplit", "load_split", "recommendation_frame", "SPLITS"]
+__all__ = ["IndexedSplit", "load_split", "served_embeddings", "recommendation_frame", "SPLITS"]
 
 SPLITS = ("train", "valid", "test")
 
@@ -49,6 +50,16 @@ def load_split(run: RunDir) -> IndexedSplit:
         parts[name] = UserItems(users.indices(frame[USER], str(path)),
                                 items.indices(frame[ITEM], str(path)), len(users), len(items))
     return IndexedSplit(users, items, parts)
+
+
+def served_embeddings(run: RunDir, model: str = "student"
+                      ) -> tuple[np.ndarray, np.ndarray, str]:
+    """A finished ``model``'s (``student`` or ``teacher``) user ``[U, d]`` and item ``[I, d]``
+    vectors as served, and the hash of the file they came from (the index's model hash)."""
+    run.fingerprint(model)  # a clear error unless that stage finished
+    path = run.path(model, "embeddings.safetensors")
+    tensors = read_tensors(path)
+    return tensors["users"].numpy(), tensors["items"].numpy(), file_sha256(path)
 
 
 def recommendation_frame(users: np.ndarray, items: np.ndarray, scores: np.ndarray,

@@ -32,7 +32,8 @@ from mmgraph.io import (file_sha256, read_json, read_tensors, write_json, write_
                         write_tensors)
 from mmgraph.models.student import IDStudent
 from mmgraph.models.teacher import MultimodalTeacher
-from mmgraph.pipeline.artifacts import SPLITS, IndexedSplit, load_split, recommendation_frame
+from mmgraph.pipeline.artifacts import (SPLITS, IndexedSplit, load_split, recommendation_frame,
+                                        served_embeddings)
 from mmgraph.pipeline.rundir import RunDir
 from mmgraph.runtime import pick_device, seed_everything
 from mmgraph.training.checkpoint import Checkpoint
@@ -265,8 +266,7 @@ def student(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
         _fit_and_save(run, "student", model, loss, data.train_pairs, validate, scfg, metric,
                       generator, fingerprint, progress)
         users, items = (t.detach().cpu() for t in model())
-        train = data.parts["train"]
-        cold = np.bincount(train.indices, minlength=train.num_items) == 0
+        cold = data.parts["train"].item_counts == 0
         _place_cold_items(run, items, frozen, cold, scfg, cfg.seed)
         write_tensors(run.path("student", "embeddings.safetensors"),
                       {"users": users, "items": items})
@@ -290,20 +290,13 @@ def _place_cold_items(run: RunDir, items: torch.Tensor, teacher_outputs: dict[st
     log.info("student: %d cold items placed from their content", int(cold_rows.sum()))
 
 
-def _student_vectors(run: RunDir) -> tuple[np.ndarray, np.ndarray, str]:
-    """Student user and item embeddings and the hash of the weights file they came from."""
-    served = run.path("student", "embeddings.safetensors")
-    tensors = read_tensors(served)
-    return tensors["users"].numpy(), tensors["items"].numpy(), file_sha256(served)
-
-
 def index(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
     """FAISS index over the student's items; top-K recommendations for every test user."""
     fingerprint = section_hash(cfg.recommend, run.fingerprint("student"))
 
     def work() -> None:
         data = load_split(run)
-        user_vectors, item_vectors, model_hash = _student_vectors(run)
+        user_vectors, item_vectors, model_hash = served_embeddings(run)
         retrieval = RetrievalIndex.build(item_vectors, data.items, "ip",
                                          cfg.recommend.index_factory, model_hash)
         retrieval.set_params(**cfg.recommend.index_params)
@@ -327,7 +320,7 @@ def evaluate(cfg: RunConfig, run: RunDir, progress: bool = True) -> dict:
         data = load_split(run)
         ev, train = cfg.evaluation, data.parts["train"]
         teacher_emb = read_tensors(run.path("teacher", "embeddings.safetensors"))
-        user_vectors, _, model_hash = _student_vectors(run)
+        user_vectors, _, model_hash = served_embeddings(run)
         retrieval = RetrievalIndex.load(run.path("index"), expected_model_hash=model_hash)
         retrieval.set_params(**cfg.recommend.index_params)
         popularity = popularity_scores(train, len(data.users))
