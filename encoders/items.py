@@ -1,7 +1,8 @@
 """Encode an items table into per-modality feature matrices, through the feature cache.
 
 Text comes from a template over item columns; images and audio from paths under the media
-root; categorical attributes become multi-hot vectors.
+root (an empty cell means the item has no media of that kind: a zero row, masked); categorical
+attributes become multi-hot vectors.
 Every vector is cached by (encoder name, content hash): a rerun encodes only new or changed
 content, and shards are written as they finish, so a killed run keeps its progress.
 """
@@ -105,8 +106,12 @@ def _encode_media(items: pd.DataFrame, column: str, encoder: Encoder, media_root
     problems: dict[int, tuple[str, str]] = {}
     keys: dict[int, str] = {}
     inputs: dict[str, Path] = {}
+    absent = 0
     for row, value in enumerate(items[column]):
         relative = "" if pd.isna(value) else str(value)
+        if not relative.strip():  # the item has no media of this modality: masked, no error
+            absent += 1
+            continue
         try:
             path = resolve_media_path(media_root, relative)
             key = file_sha256(path)[:32]
@@ -131,6 +136,9 @@ def _encode_media(items: pd.DataFrame, column: str, encoder: Encoder, media_root
                             f"encoders.on_media_error: zero to encode them as zero vectors.")
         log.warning("%s: %d item(s) get zero vectors: %s%s", encoder.modality, len(problems),
                     report, more)
+    if absent:
+        log.info("%s: %d of %d item(s) have none (zero vectors, masked)", encoder.modality,
+                 absent, len(items))
     matrix = torch.zeros(len(items), encoder.dim)
     mask = torch.zeros(len(items), dtype=torch.bool)
     if keys:

@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     prepare = commands.add_parser("prepare", help="turn a known raw dataset into mmgraph tables")
-    prepare.add_argument("dataset", choices=["ml-100k"])
+    prepare.add_argument("dataset", choices=["ml-100k", "fashion-demo"])
     prepare.add_argument("--out", type=Path, required=True, help="folder for the two tables")
 
     helps = {"split": "validate the tables and save the seeded train/valid/test split",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -55,8 +55,27 @@ class DataConfig(_Strict):
     columns: ColumnsConfig = ColumnsConfig()
     media_root: Path | None = Field(None, description="Folder that item media paths are "
                                                       "relative to (they cannot leave it).")
-    prepare: Literal["ml-100k"] | None = Field(
-        None, description="Build the two tables with data_prep when they do not exist yet.")
+    prepare: Literal["ml-100k", "fashion-demo"] | None = Field(
+        None, description="Build the tables with data_prep when they do not exist yet (or "
+                          "were built with other prepare_options).")
+    prepare_options: dict[str, Any] = Field(
+        default_factory=dict, description="Options of the prepared dataset (e.g. sizes).")
+
+    @model_validator(mode="after")
+    def _check_prepare_options(self) -> "DataConfig":
+        from data_prep import PREPARER_OPTIONS  # data_prep imports mmgraph: import when needed
+
+        if not self.prepare_options:
+            return self
+        if self.prepare not in PREPARER_OPTIONS:
+            raise ValueError(f"prepare_options are given but data.prepare {self.prepare!r} "
+                             f"takes none")
+        try:
+            PREPARER_OPTIONS[self.prepare].model_validate(self.prepare_options)
+        except ValidationError as exc:
+            raise ValueError("prepare_options: " + "; ".join(
+                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()))
+        return self
 
 
 class SplitConfig(_Strict):

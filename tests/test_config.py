@@ -23,6 +23,12 @@ def test_quickstart_config_is_valid():
     assert cfg.data.prepare == "ml-100k" and cfg.recommend.k == 20
 
 
+def test_multimodal_demo_config_is_valid():
+    cfg = load_config("configs/multimodal-demo.yaml")
+    assert cfg.data.prepare == "fashion-demo" and cfg.data.prepare_options["num_items"] == 3000
+    assert cfg.encoders.image is not None and cfg.encoders.audio is not None
+
+
 @pytest.mark.parametrize("text, message", [
     (BASE + "teacher: {dimm: 3}\n", r"teacher\.dimm: Extra inputs are not permitted"),
     (BASE + "split: {test: 0.9}\n", r"split\.test: Input should be less than 0\.5"),
@@ -30,6 +36,12 @@ def test_quickstart_config_is_valid():
     (BASE + "teacher: {content: graph, item_graph: false}\n", "needs teacher.item_graph: true"),
     (BASE + "teacher: {content: both}\n", r"teacher\.content: Input should be 'fused'"),
     ("name: t\n", r"data: Field required"),
+    ("name: t\ndata: {interactions: x, prepare: fashion-demo, prepare_options: {num_itemz: 3}}\n",
+     r"prepare_options: num_itemz: Extra inputs are not permitted"),
+    ("name: t\ndata: {interactions: x, prepare: fashion-demo, prepare_options: {num_items: 1}}\n",
+     r"prepare_options: num_items: Input should be greater than or equal to 20"),
+    ("name: t\ndata: {interactions: x, prepare: ml-100k, prepare_options: {num_items: 50}}\n",
+     r"data.prepare 'ml-100k' takes none"),
     ("- a\n- b\n", "must hold a mapping"),
     ("name: [unclosed\n", "not valid YAML"),
 ])

@@ -28,7 +28,8 @@ SIMILAR = ("item", "similar", "item")
 
 def build_item_graph(user_item: torch.Tensor, num_users: int, num_items: int,
                      features: dict[str, torch.Tensor] | None = None, k: int = 10,
-                     interaction_weight: torch.Tensor | None = None) -> HeteroData:
+                     interaction_weight: torch.Tensor | None = None,
+                     masks: dict[str, torch.Tensor] | None = None) -> HeteroData:
     """Graph of users and items from interactions plus content kNN graphs.
 
     Args:
@@ -37,6 +38,8 @@ def build_item_graph(user_item: torch.Tensor, num_users: int, num_items: int,
         k: neighbours per item in each kNN graph.
         interaction_weight: optional ``[E]`` edge weights (e.g. ratings); duplicates keep the
             largest.
+        masks: modality → ``[num_items]`` bool, items that have that modality's media; items
+            without it get no edges in that modality's kNN graph.
     """
     graph = HeteroData()
     graph["user"].num_nodes = num_users
@@ -47,13 +50,16 @@ def build_item_graph(user_item: torch.Tensor, num_users: int, num_items: int,
     store.edge_index = edge_index
     if edge_weight is not None:
         store.edge_weight = edge_weight
-    features = features or {}
+    features, masks = features or {}, masks or {}
     for modality, matrix in features.items():
         store = graph["item", f"similar_{modality}", "item"]
-        store.edge_index, store.edge_weight = knn_graph(matrix, k)
+        store.edge_index, store.edge_weight = knn_graph(matrix, k, mask=masks.get(modality))
     if features:
         fused = torch.cat([F.normalize(m.float(), dim=-1) for m in features.values()], dim=1)
-        graph[SIMILAR].edge_index, graph[SIMILAR].edge_weight = knn_graph(fused, k)
+        any_content = None if set(features) - set(masks) else torch.stack(
+            [masks[m] for m in features]).any(0)
+        graph[SIMILAR].edge_index, graph[SIMILAR].edge_weight = knn_graph(fused, k,
+                                                                          mask=any_content)
     return graph
 
 

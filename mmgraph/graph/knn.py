@@ -11,19 +11,26 @@ from torch_geometric.utils import coalesce, to_undirected
 __all__ = ["knn_graph"]
 
 
-def knn_graph(features: torch.Tensor, k: int, symmetric: bool = True
-              ) -> tuple[torch.Tensor, torch.Tensor]:
+def knn_graph(features: torch.Tensor, k: int, symmetric: bool = True,
+              mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Cosine top-``k`` neighbours of every row, self excluded.
 
     Args:
         features: ``[N, d]`` item features (normalised here).
         k: neighbours per item (capped at ``N - 1``).
         symmetric: add each edge's reverse (an edge kept by either end survives).
+        mask: optional ``[N]`` bool, the rows that have content (e.g. items with audio); the
+            others get no edges and are nobody's neighbour, instead of arbitrary zero-similarity
+            ones.
 
     Returns:
         ``edge_index [2, E]`` (source, target) and ``edge_weight [E]`` cosine similarities.
         Without ``symmetric``, ``E = N * k``.
     """
+    if mask is not None:
+        rows = torch.nonzero(mask).flatten()
+        edge_index, edge_weight = knn_graph(features[rows], k, symmetric)
+        return rows[edge_index], edge_weight  # rows ascend: the coalesced order is kept
     num = features.shape[0]
     k = min(k, num - 1)
     if k <= 0:

@@ -59,14 +59,19 @@ def _once(run: RunDir, stage: str, fingerprint: str, outputs: list[str],
 def prepare_data(cfg: RunConfig) -> None:
     """Build the input tables with data_prep when the config names a known dataset."""
     data = cfg.data
-    if data.prepare is None or (data.interactions.is_file()
-                                and (data.items is None or data.items.is_file())):
+    if data.prepare is None:
         return
     folder = data.interactions.parent
-    inter_path, items_path = PREPARERS[data.prepare](folder)
+    stamp = {"dataset": data.prepare, "options": data.prepare_options}
+    stamp_path = folder / "prepared.json"
+    built = data.interactions.is_file() and (data.items is None or data.items.is_file())
+    if built and (not stamp_path.is_file() or read_json(stamp_path) == stamp):
+        return
+    inter_path, items_path = PREPARERS[data.prepare](folder, **data.prepare_options)
     if inter_path != data.interactions or (data.items and items_path != data.items):
         raise ConfigError(f"data.prepare '{data.prepare}' writes {inter_path} and {items_path}; "
                           f"point data.interactions and data.items at those files.")
+    write_json(stamp_path, stamp)
     log.info("prepared %s into %s", data.prepare, folder)
 
 
@@ -162,8 +167,10 @@ def graph(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
         pairs, weight = data.train_pairs, None
         if cfg.graph.interaction_weight == "rating":
             pairs, weight = _rated_train_pairs(run, data)
+        masks = {m: v.bool() for m, v in read_tensors(run.path("features",
+                                                               "masks.safetensors")).items()}
         built = build_item_graph(pairs, len(data.users), len(data.items), _features(run),
-                                 cfg.graph.knn_k, weight)
+                                 cfg.graph.knn_k, weight, masks)
         save_graph(built, run.path("graph"))
         log.info("graph: %s", read_json(run.path("graph", "graph.json"))["num_edges"])
 

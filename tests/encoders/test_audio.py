@@ -77,10 +77,15 @@ def test_bad_audio_is_reported_per_item(tmp_path, musicnn):
     with pytest.raises(DataError) as error:
         encode_items(items, config, tmp_path / "cache", tmp_path, progress=False)
     message = str(error.value)
-    assert "3 item(s) have audio media" in message
+    assert "2 item(s) have audio media" in message
     assert "item 'b': 'fake.wav' (not a readable audio file" in message
     assert "item 'c': 'gone.wav' (file not found)" in message
-    assert "item 'd': '' (empty path)" in message
+    assert "item 'd'" not in message  # no audio at all: masked, not an error
+
+    items = items.drop(index=[1, 2])
+    encoded = encode_items(items, config, tmp_path / "cache", tmp_path, progress=False)
+    assert encoded.masks["audio"].tolist() == [True, False]
+    assert encoded.features["audio"][1].abs().sum() == 0
 
 
 def test_hugging_face_audio_model_from_a_local_folder(tmp_path):

@@ -70,11 +70,13 @@ def test_bad_media_fail_with_item_path_and_reason(media, tmp_path):
     with pytest.raises(DataError) as error:
         encode_items(items, config, tmp_path / "cache", media, progress=False)
     message = str(error.value)
-    assert message.startswith("5 item(s) have image media that cannot be encoded")
+    # An empty cell is an item without an image (masked), not an error.
+    assert message.startswith("4 item(s) have image media that cannot be encoded")
     for fragment in ["item 1: 'truncated.jpg' (corrupt image", "item 2: 'notes.jpg' (not a "
                      "readable image)", "item 3: 'missing.jpg' (file not found)",
-                     "item 4: '' (empty path)", "item 5: '../outside.jpg' (resolves outside"]:
+                     "item 5: '../outside.jpg' (resolves outside"]:
         assert fragment in message
+    assert "item 4" not in message
 
 
 def test_zero_policy_masks_bad_items_and_cache_skips_reencoding(media, tmp_path, monkeypatch):

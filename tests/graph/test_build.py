@@ -50,3 +50,15 @@ def test_weighted_interactions_keep_the_largest_duplicate_and_weight_the_adjacen
     dense = bipartite_adjacency(store.edge_index, 2, 2, store.edge_weight).to_dense()
     assert torch.allclose(dense, dense.T)
     assert torch.isclose(dense[0, 3], torch.tensor(1.0))  # 5 / sqrt(5 * 5)
+
+
+def test_items_without_a_modality_get_no_edges_in_its_knn_graph():
+    torch.manual_seed(3)
+    audio, mask = torch.randn(6, 4), torch.tensor([True, True, False, True, False, True])
+    audio[~mask] = 0
+    graph = build_item_graph(torch.tensor([[0, 1], [0, 5]]), 2, 6,
+                             {"text": torch.randn(6, 3), "audio": audio}, k=2,
+                             masks={"audio": mask})
+    audio_edges = graph["item", "similar_audio", "item"].edge_index
+    assert not torch.isin(audio_edges, torch.tensor([2, 4])).any()
+    assert torch.isin(torch.tensor([2, 4]), graph[SIMILAR].edge_index).all()  # text links them

@@ -30,3 +30,15 @@ def test_duplicate_rows_still_exclude_self():
     x = torch.ones(4, 3)  # all identical: ties everywhere
     edge_index, _ = knn_graph(x, k=2, symmetric=False)
     assert edge_index.shape[1] == 8 and not (edge_index[0] == edge_index[1]).any()
+
+
+def test_masked_rows_get_no_edges_and_the_rest_match_the_subset_graph():
+    torch.manual_seed(2)
+    x = torch.randn(30, 8)
+    mask = torch.arange(30) % 3 != 0  # every third item has no content
+    x[~mask] = 0
+    edge_index, weight = knn_graph(x, k=4, mask=mask)
+    assert not torch.isin(edge_index, torch.nonzero(~mask).flatten()).any()
+    rows = torch.nonzero(mask).flatten()
+    sub_index, sub_weight = knn_graph(x[rows], k=4)
+    assert torch.equal(edge_index, rows[sub_index]) and torch.equal(weight, sub_weight)
