@@ -26,19 +26,17 @@ import faiss
 import numpy as np
 import pandas as pd
 import torch
-import torch.nn.functional as F
+from common import cold_metrics, content_knn_scores, random_cold_metrics, run_stages
 
 from data_prep import prepare_ml100k
 from mmgraph.config import RunConfig, load_config
 from mmgraph.data import UserItems
 from mmgraph.evaluation import topk_items
-from mmgraph.evaluation.metrics import ranking_metrics
 from mmgraph.index import RetrievalIndex
 from mmgraph.io import read_json, read_tensors
 from mmgraph.pipeline import STAGES, RunDir, load_split
 
 ROOT = Path(__file__).resolve().parents[1]
-KS = (10, 20)
 NONE = {"kd_weight": 0.0, "rd_weight": 0.0, "contrastive_weight": 0.0, "hint_weight": 0.0}
 SOFT = {**NONE, "kd_weight": 0.5, "temperature": 2.0}
 ALL = {**SOFT, "rd_weight": 0.5, "contrastive_weight": 0.1, "hint_weight": 0.1}  # = quickstart
@@ -62,14 +60,6 @@ def config(name: str, runs: Path, tables: tuple[Path, Path], **sections) -> RunC
     overrides = {"name": name, "runs_root": str(runs),
                  "data": {"interactions": str(tables[0]), "items": str(tables[1])}, **sections}
     return load_config(ROOT / "configs" / "quickstart.yaml", overrides=overrides)
-
-
-def run_stages(cfg: RunConfig, stages: list[str]) -> RunDir:
-    run = RunDir(cfg.run_dir)
-    run.write_config(cfg)
-    for stage in stages:
-        STAGES[stage](cfg, run, progress=False)
-    return run
 
 
 def users_per_second(score_all_users, repeats: int = 3) -> float:
@@ -143,24 +133,6 @@ def distillation_table(runs: Path, tables: tuple[Path, Path]) -> None:
           f"its NDCG@20")
 
 
-def content_knn_scores(features: torch.Tensor, train: UserItems, users: np.ndarray,
-                       candidates: np.ndarray) -> torch.Tensor:
-    """Cosine of each candidate's content to the mean content of the user's train items,
-    ``[len(users), len(candidates)]``."""
-    normed = F.normalize(features, dim=1)
-    rows, items = train.batch_coo(users)
-    profiles = torch.zeros(len(users), normed.shape[1]).index_add_(
-        0, torch.from_numpy(rows), normed[torch.from_numpy(items)])
-    return F.normalize(profiles, dim=1) @ normed[torch.from_numpy(candidates)].T
-
-
-def cold_metrics(scores: torch.Tensor, users: np.ndarray, candidates: np.ndarray,
-                 truth: UserItems) -> dict[str, float]:
-    """Metrics of ranking only the cold ``candidates`` by ``scores [B, C]``."""
-    top = torch.topk(scores, max(KS), dim=1).indices.numpy()
-    return ranking_metrics(candidates[top], users, truth, KS)
-
-
 def coldstart_table(runs: Path, tables: tuple[Path, Path], fraction: float = 0.1) -> None:
     interactions = pd.read_parquet(tables[0])
     rng = np.random.default_rng(2026)
@@ -185,11 +157,7 @@ def coldstart_table(runs: Path, tables: tuple[Path, Path], fraction: float = 0.1
     features = read_tensors(run.path("features", "features.safetensors"))["text"]
     index_users = torch.from_numpy(users)
     rows = {
-        "random (mean of 20 seeds)": {
-            m: float(np.mean([cold_metrics(torch.rand(len(users), len(candidates),
-                                                      generator=torch.Generator().manual_seed(s)),
-                                           users, candidates, truth)[m] for s in range(20)]))
-            for m in ("recall@20", "ndcg@20")},
+        "random (mean of 20 seeds)": random_cold_metrics(users, candidates, truth),
         "content-kNN (MiniLM text, user profile)": cold_metrics(
             content_knn_scores(features, data.parts["train"], users, candidates), users,
             candidates, truth),

@@ -118,6 +118,9 @@ class EncodersConfig(_Strict):
     image: ImageEncoderConfig | None = None
     audio: AudioEncoderConfig | None = None
     categorical: CategoricalEncoderConfig | None = None
+    cache_dir: Path | None = Field(
+        None, description="Feature cache (keyed by encoder and content hash, so runs can share "
+                          "one); default: <run>/features/cache.")
     on_media_error: Literal["fail", "zero"] = Field(
         "fail", description="Missing/unreadable media: stop with a report, or use a zero "
                             "vector and mark the item in the modality's mask.")

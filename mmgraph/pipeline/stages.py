@@ -133,7 +133,8 @@ def encode(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
         encoded = ItemFeatures()
         if wanted:
             encoded = encode_items(_load_items_table(cfg), cfg.encoders,
-                                   run.path("features", "cache"), cfg.data.media_root,
+                                   cfg.encoders.cache_dir or run.path("features", "cache"),
+                                   cfg.data.media_root,
                                    pick_device(cfg.device), progress)
         write_tensors(run.path("features", "masks.safetensors"),
                       {k: v.to(torch.uint8) for k, v in encoded.masks.items()})
