@@ -127,15 +127,21 @@ def _dispatch(args: argparse.Namespace, console: Console) -> None:
     config_path = _quickstart_config(args.config) if args.command == "quickstart" else args.config
     cfg = load_config(config_path)
     run = RunDir(cfg.run_dir)
+    # Under torchrun every rank runs the stages (see mmgraph.training.distributed); rank 0
+    # alone shows progress and prints.
+    main_rank = int(os.environ.get("RANK", "0")) == 0
+    progress = progress and main_rank
     if args.command in ("run", "quickstart"):
         metrics = stages.run_all(cfg, progress)
-        print_metrics(metrics, console)
-        print_examples(cfg, run, console)
-        console.print(f"Run directory: {run.root}")
+        if main_rank:
+            print_metrics(metrics, console)
+            print_examples(cfg, run, console)
+            console.print(f"Run directory: {run.root}")
         return
-    run.write_config(cfg)
+    if main_rank:
+        run.write_config(cfg)
     result = stages.STAGES[args.command](cfg, run, progress)
-    if args.command == "evaluate":
+    if args.command == "evaluate" and main_rank:
         print_metrics(result, console)
 
 

@@ -37,6 +37,7 @@ from mmgraph.pipeline.artifacts import (SPLITS, IndexedSplit, load_split, recomm
 from mmgraph.pipeline.rundir import RunDir
 from mmgraph.runtime import pick_device, seed_everything
 from mmgraph.training.checkpoint import Checkpoint
+from mmgraph.training.distributed import barrier, distributed_context
 from mmgraph.training.loop import BatchLoss, fit
 from mmgraph.training.objectives import student_distillation, teacher_ranking_loss
 
@@ -46,14 +47,26 @@ __all__ = ["prepare_data", "split", "encode", "graph", "teacher", "student", "in
 log = logging.getLogger(__name__)
 
 
-def _once(run: RunDir, stage: str, fingerprint: str, outputs: list[str],
-          work: Callable[[], None]) -> None:
-    if run.is_done(stage, fingerprint, [Path(p) for p in outputs]):
+def _once(cfg: RunConfig, run: RunDir, stage: str, fingerprint: str, outputs: list[str],
+          work: Callable[[], None], every_rank: bool = False) -> None:
+    """Run ``work`` unless the stage is done with this fingerprint and its outputs exist.
+
+    Under torch.distributed (torchrun), rank 0 alone runs the stage unless ``every_rank``
+    (training: each rank trains on its share, rank 0 writes), and the others wait for it.
+    """
+    ctx = distributed_context(pick_device(cfg.device))
+    done = run.is_done(stage, fingerprint, [Path(p) for p in outputs])
+    barrier(ctx)  # every rank decides before rank 0 may change the answer
+    if done:
         log.info("%s: up to date, skipped", stage)
         return
-    log.info("%s: running", stage)
-    work()
-    run.mark_done(stage, fingerprint)
+    log.info("%s: running%s", stage, f" on {ctx.world_size} processes" if every_rank
+             and ctx.enabled else "")
+    if every_rank or ctx.is_main:
+        work()
+    if ctx.is_main:
+        run.mark_done(stage, fingerprint)
+    barrier(ctx)
 
 
 def prepare_data(cfg: RunConfig) -> None:
@@ -81,7 +94,10 @@ def _load_items_table(cfg: RunConfig) -> pd.DataFrame | None:
 
 def split(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
     """Validate the tables, fix the id maps and save the seeded per-user split."""
-    prepare_data(cfg)
+    ctx = distributed_context(pick_device(cfg.device))
+    if ctx.is_main:
+        prepare_data(cfg)
+    barrier(ctx)
     files = [cfg.data.interactions] + ([cfg.data.items] if cfg.data.items else [])
     for path in files:
         require_file(path)
@@ -102,7 +118,7 @@ def split(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
             write_parquet(run.path("splits", f"{name}.parquet"), frame)
         log.info("split: %s", {name: len(frame) for name, frame in parts.items()})
 
-    _once(run, "split", fingerprint, [f"splits/{n}.parquet" for n in SPLITS], work)
+    _once(cfg, run, "split", fingerprint, [f"splits/{n}.parquet" for n in SPLITS], work)
 
 
 def _media_stamp(cfg: RunConfig) -> str:
@@ -140,7 +156,7 @@ def encode(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
                       {k: v.to(torch.uint8) for k, v in encoded.masks.items()})
         write_tensors(run.path("features", "features.safetensors"), encoded.features)
 
-    _once(run, "encode", fingerprint, ["features/features.safetensors"], work)
+    _once(cfg, run, "encode", fingerprint, ["features/features.safetensors"], work)
 
 
 def _features(run: RunDir) -> dict[str, torch.Tensor]:
@@ -175,19 +191,22 @@ def graph(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
         save_graph(built, run.path("graph"))
         log.info("graph: %s", read_json(run.path("graph", "graph.json"))["num_edges"])
 
-    _once(run, "graph", fingerprint, ["graph/graph.safetensors"], work)
+    _once(cfg, run, "graph", fingerprint, ["graph/graph.safetensors"], work)
 
 
 def _fit_and_save(run: RunDir, name: str, model: torch.nn.Module, loss: BatchLoss,
                   train_pairs: torch.Tensor, validate: Callable[[], dict[str, float]],
                   optim: OptimConfig, metric: str, generator: torch.Generator,
-                  fingerprint: str, progress: bool, extra: dict | None = None) -> None:
+                  fingerprint: str, progress: bool, seed: int, extra: dict | None = None
+                  ) -> None:
     """Train with checkpoints in ``<name>/checkpoint/``; write ``<name>/model.safetensors`` and
     ``<name>/state.json`` (config, best epoch and score, timing, history), then drop the
-    checkpoint."""
-    checkpoint = Checkpoint(run.path(name, "checkpoint"), fingerprint)
+    checkpoint. Under torch.distributed every rank trains; rank 0 writes."""
+    checkpoint, ctx = Checkpoint(run.path(name, "checkpoint"), fingerprint), distributed_context()
     result = fit(model, loss, train_pairs, validate, optim, metric, generator, name, progress,
-                 checkpoint)
+                 checkpoint, ctx, seed)
+    if not ctx.is_main:
+        return
     write_tensors(run.path(name, "model.safetensors"), model.state_dict())
     write_json(run.path(name, "state.json"), {
         "config": optim.model_dump(mode="json"), **(extra or {}),
@@ -218,7 +237,7 @@ def teacher(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
         model = MultimodalTeacher(len(data.users), len(data.items), tcfg.dim, tcfg.layers,
                                   {k: v.shape[1] for k, v in features.items()}, tcfg.fusion,
                                   tcfg.item_layers).to(device)
-        generator = torch.Generator().manual_seed(cfg.seed)
+        generator = torch.Generator().manual_seed(cfg.seed + distributed_context().rank)
 
         def validate() -> dict[str, float]:
             with torch.no_grad():
@@ -231,7 +250,10 @@ def teacher(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
                                     tcfg.reg, generator, tcfg.loss, tcfg.num_negatives,
                                     tcfg.softmax_temperature)
         _fit_and_save(run, "teacher", model, loss, data.train_pairs, validate, tcfg, metric,
-                      generator, fingerprint, progress, {"modalities": sorted(features)})
+                      generator, fingerprint, progress, cfg.seed,
+                      {"modalities": sorted(features)})
+        if not distributed_context().is_main:
+            return
         with torch.no_grad():
             users, items = model(adjacency, features, item_adj)
             outputs = {"users": users, "items": items}
@@ -239,8 +261,8 @@ def teacher(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
                 outputs["content"] = model.fusion(features)
         write_tensors(run.path("teacher", "embeddings.safetensors"), outputs)
 
-    _once(run, "teacher", fingerprint,
-          ["teacher/model.safetensors", "teacher/embeddings.safetensors"], work)
+    _once(cfg, run, "teacher", fingerprint,
+          ["teacher/model.safetensors", "teacher/embeddings.safetensors"], work, every_rank=True)
 
 
 def student(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
@@ -257,7 +279,7 @@ def student(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
         frozen = read_tensors(run.path("teacher", "embeddings.safetensors"))
         teacher_dim = frozen["items"].shape[1] if scfg.needs_projection else None
         model = IDStudent(len(data.users), len(data.items), scfg.dim, teacher_dim).to(device)
-        generator = torch.Generator().manual_seed(cfg.seed)
+        generator = torch.Generator().manual_seed(cfg.seed + distributed_context().rank)
         teacher_topk = None
         if scfg.rd_weight > 0:
             top = topk_items(frozen["users"], frozen["items"], np.arange(len(data.users)),
@@ -272,15 +294,17 @@ def student(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
         loss = student_distillation(model, frozen["users"].to(device), frozen["items"].to(device),
                                     data.parts["train"], scfg, generator, teacher_topk)
         _fit_and_save(run, "student", model, loss, data.train_pairs, validate, scfg, metric,
-                      generator, fingerprint, progress)
+                      generator, fingerprint, progress, cfg.seed)
+        if not distributed_context().is_main:
+            return
         users, items = (t.detach().cpu() for t in model())
         cold = data.parts["train"].item_counts == 0
         _place_cold_items(run, items, frozen, cold, scfg, cfg.seed)
         write_tensors(run.path("student", "embeddings.safetensors"),
                       {"users": users, "items": items})
 
-    _once(run, "student", fingerprint,
-          ["student/model.safetensors", "student/embeddings.safetensors"], work)
+    _once(cfg, run, "student", fingerprint,
+          ["student/model.safetensors", "student/embeddings.safetensors"], work, every_rank=True)
 
 
 def _place_cold_items(run: RunDir, items: torch.Tensor, teacher_outputs: dict[str, torch.Tensor],
@@ -315,7 +339,7 @@ def index(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
         write_parquet(run.path("recommendations.parquet"),
                       recommendation_frame(users, items, scores, data))
 
-    _once(run, "index", fingerprint, ["index/index.faiss", "recommendations.parquet"], work)
+    _once(cfg, run, "index", fingerprint, ["index/index.faiss", "recommendations.parquet"], work)
 
 
 def evaluate(cfg: RunConfig, run: RunDir, progress: bool = True) -> dict:
@@ -352,7 +376,7 @@ def evaluate(cfg: RunConfig, run: RunDir, progress: bool = True) -> dict:
         }
         write_json(run.path("metrics.json"), metrics)
 
-    _once(run, "evaluate", fingerprint, ["metrics.json"], work)
+    _once(cfg, run, "evaluate", fingerprint, ["metrics.json"], work)
     return read_json(run.path("metrics.json"))
 
 
@@ -366,7 +390,8 @@ STAGES: dict[str, Callable[..., object]] = {
 def run_all(cfg: RunConfig, progress: bool = True) -> dict:
     """Every stage in order; returns the metrics."""
     run = RunDir(cfg.run_dir)
-    run.write_config(cfg)
+    if distributed_context(pick_device(cfg.device)).is_main:
+        run.write_config(cfg)
     for stage in STAGES.values():
         result = stage(cfg, run, progress)
     return result

@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 
 from mmgraph.config import OptimConfig
 from mmgraph.training.checkpoint import Checkpoint
+from mmgraph.training.distributed import Distributed, rank_batches, wrap_loss
 
 __all__ = ["fit", "FitResult"]
 
@@ -36,13 +37,19 @@ class FitResult:
 def fit(model: nn.Module, batch_loss: BatchLoss, user_item: torch.Tensor,
         evaluate: Callable[[], dict[str, float]], cfg: OptimConfig, metric: str,
         generator: torch.Generator, desc: str, progress: bool = True,
-        checkpoint: Checkpoint | None = None) -> FitResult:
+        checkpoint: Checkpoint | None = None, ctx: Distributed = Distributed(),
+        seed: int = 0) -> FitResult:
     """Train ``model`` on interactions ``user_item [2, E]``; restore the best validated weights.
 
     With ``checkpoint``, training resumes from it when it matches, and saves to it after every
     validation (``generator`` drives all sampling, so the resumed run equals an unbroken one).
+    With ``ctx`` of several ranks, each rank trains on its share of every batch under
+    DistributedDataParallel (``seed`` shuffles the shared permutation; see
+    :mod:`mmgraph.training.distributed`); rank 0 alone writes the checkpoint.
     """
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    step_loss = wrap_loss(model, batch_loss, ctx)
+    progress = progress and ctx.is_main
     users, items = user_item[0], user_item[1]
     best = FitResult(best_epoch=0, best_score=float("-inf"))
     best_state, stale, train_seconds, epochs_run, finished = None, 0, 0.0, 0, False
@@ -59,16 +66,16 @@ def fit(model: nn.Module, batch_loss: BatchLoss, user_item: torch.Tensor,
                initial=first - 1, total=cfg.epochs)
     for epoch in bar:
         model.train()
-        started, total = time.perf_counter(), 0.0
-        for batch in torch.randperm(users.numel(), generator=generator).split(cfg.batch_size):
-            loss = batch_loss(users[batch], items[batch])
+        started, total, count = time.perf_counter(), 0.0, 0
+        for batch in rank_batches(users.numel(), cfg.batch_size, epoch, seed, ctx, generator):
+            loss = step_loss(users[batch], items[batch])
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            total += loss.item() * len(batch)
+            total, count = total + loss.item() * len(batch), count + len(batch)
         train_seconds += time.perf_counter() - started
         epochs_run = epoch
-        record = {"epoch": epoch, "loss": total / users.numel()}
+        record = {"epoch": epoch, "loss": total / max(count, 1)}  # this rank's share
         if epoch % cfg.eval_every == 0 or epoch == cfg.epochs:
             model.eval()
             record.update(evaluate())
@@ -82,7 +89,7 @@ def fit(model: nn.Module, batch_loss: BatchLoss, user_item: torch.Tensor,
             log.debug("%s epoch %d: %s", desc, epoch, record)
         best.history.append(record)
         finished = stale >= cfg.patience or epoch == cfg.epochs
-        if checkpoint is not None and metric in record:
+        if checkpoint is not None and metric in record and ctx.is_main:
             checkpoint.save(model, optimizer, best_state, generator, {
                 "epoch": epoch, "best_epoch": best.best_epoch, "best_score": best.best_score,
                 "stale": stale, "train_seconds": train_seconds, "finished": finished,

@@ -1,0 +1,102 @@
+"""Multi-process training on ``torch.distributed``: the process group that ``torchrun`` (or any
+launcher that sets ``RANK``/``WORLD_SIZE``/``MASTER_ADDR``) describes, a distributed sampler over
+interactions, and a DistributedDataParallel wrapper for our batch losses.
+
+Semantics: every global batch of ``batch_size`` interactions is split over the ranks
+(``batch_size / world_size`` each); DDP averages the ranks' gradients, which is the gradient of
+the global batch's mean loss, so the optimiser sees what one process with the same batch size
+sees. The permutation of interactions is shared (``DistributedSampler`` with the run's seed);
+negatives are sampled per rank (seed + rank), so runs on 1 and N processes agree statistically,
+not bit for bit. Validation runs on every rank over identical weights (no extra communication,
+the same early-stopping decision everywhere); only rank 0 writes files.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DistributedSampler
+
+__all__ = ["Distributed", "distributed_context", "rank_batches", "BatchLossModule", "wrap_loss",
+           "barrier"]
+
+
+@dataclass(frozen=True)
+class Distributed:
+    """This process's place in the job: ``rank`` of ``world_size`` (1 = no process group)."""
+
+    rank: int = 0
+    world_size: int = 1
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def distributed_context(device: torch.device | None = None) -> Distributed:
+    """Join the process group described by the environment (gloo on CPU, nccl on CUDA); a
+    single process when ``WORLD_SIZE`` is unset or 1."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return Distributed()
+    if not dist.is_initialized():
+        cuda = device is not None and device.type == "cuda"
+        dist.init_process_group("nccl" if cuda else "gloo")
+    return Distributed(dist.get_rank(), dist.get_world_size())
+
+
+def barrier(ctx: Distributed) -> None:
+    """Wait for every rank (no-op in a single process)."""
+    if ctx.enabled:
+        dist.barrier()
+
+
+def rank_batches(num: int, batch_size: int, epoch: int, seed: int, ctx: Distributed,
+                 generator: torch.Generator) -> Iterator[torch.Tensor]:
+    """Index batches of this rank for one epoch over ``num`` interactions.
+
+    One process: a permutation from ``generator`` split into ``batch_size`` chunks (the
+    single-process run is unchanged by this module). N processes: ``DistributedSampler`` (same
+    permutation on every rank, padded so every rank takes the same number of steps), split into
+    ``batch_size // world_size`` chunks.
+    """
+    if not ctx.enabled:
+        yield from torch.randperm(num, generator=generator).split(batch_size)
+        return
+    sampler = DistributedSampler(range(num), num_replicas=ctx.world_size, rank=ctx.rank,
+                                 shuffle=True, seed=seed)
+    sampler.set_epoch(epoch)
+    yield from torch.tensor(list(sampler)).split(max(batch_size // ctx.world_size, 1))
+
+
+class BatchLossModule(nn.Module):
+    """``forward(users, items)`` = ``batch_loss(users, items)`` over ``model``'s parameters, so
+    that DistributedDataParallel can wrap losses that use the model's parts directly."""
+
+    def __init__(self, model: nn.Module,
+                 batch_loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]):
+        super().__init__()
+        self.model, self.batch_loss = model, batch_loss
+
+    def forward(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        return self.batch_loss(users, items)
+
+
+def wrap_loss(model: nn.Module, batch_loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+              ctx: Distributed) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """``batch_loss`` itself in one process; behind DistributedDataParallel (gradients averaged
+    over ranks in ``backward``) in several."""
+    if not ctx.enabled:
+        return batch_loss
+    device = next(model.parameters()).device
+    return DistributedDataParallel(BatchLossModule(model, batch_loss),
+                                   device_ids=[device] if device.type == "cuda" else None)
