@@ -42,9 +42,10 @@ class FeatureCache:
         return [k for k in dict.fromkeys(keys) if k not in self.vectors]
 
     def add(self, keys: list[str], vectors: torch.Tensor) -> None:
-        """Store ``vectors [len(keys), dim]`` as one new shard."""
-        index = len(list(self.folder.glob("shard-*.safetensors")))
-        write_tensors(self.folder / f"shard-{index:06d}.safetensors", {"vectors": vectors},
+        """Store ``vectors [len(keys), dim]`` as one new shard, named by its keys so that
+        processes filling one cache side by side (one per rank) never collide."""
+        name = f"shard-{content_hash(json.dumps(keys))[:16]}.safetensors"
+        write_tensors(self.folder / name, {"vectors": vectors},
                       metadata={"keys": json.dumps(keys)})
         self.vectors.update(zip(keys, vectors))
 

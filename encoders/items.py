@@ -54,10 +54,13 @@ def item_texts(items: pd.DataFrame, template: str) -> list[str]:
 
 
 def _encode_cached(encoder: Encoder, keys: list[str], inputs: dict[str, Any], cache: FeatureCache,
-                   batch_size: int, progress: bool) -> dict[str, str]:
-    """Encode the inputs of uncached keys in batches; returns ``{key: reason}`` for inputs that
-    failed (a failing batch is retried item by item to find them)."""
-    todo = cache.missing(keys)
+                   batch_size: int, progress: bool, shard: tuple[int, int] = (0, 1)
+                   ) -> dict[str, str]:
+    """Encode the inputs of uncached keys in batches (with ``shard=(rank, world)``, only those
+    among every world-th key from the rank-th: a split that does not depend on what other ranks
+    have cached meanwhile); returns ``{key: reason}`` for inputs that failed (a failing batch is
+    retried item by item to find them)."""
+    todo = cache.missing(list(dict.fromkeys(keys))[shard[0]::shard[1]])
     failures: dict[str, str] = {}
     chunk = batch_size * 16  # persist every 16 batches
     with tqdm(total=len(todo), desc=f"encode {encoder.modality}", unit="item",
@@ -95,8 +98,8 @@ def _encode_one_by_one(encoder: Encoder, batch: list[str], inputs: dict[str, Any
 
 
 def _encode_media(items: pd.DataFrame, column: str, encoder: Encoder, media_root: Path | None,
-                  cache_root: Path, batch_size: int, policy: str, progress: bool
-                  ) -> tuple[torch.Tensor, torch.Tensor]:
+                  cache_root: Path, batch_size: int, policy: str, progress: bool,
+                  shard: tuple[int, int] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     if column not in items.columns:
         raise ConfigError(f"encoders.{encoder.modality}.column is '{column}', which the items "
                           f"table does not have; it has {list(items.columns)}.")
@@ -120,7 +123,10 @@ def _encode_media(items: pd.DataFrame, column: str, encoder: Encoder, media_root
             continue
         keys[row], inputs[key] = key, path
     cache = FeatureCache(cache_root, encoder.name)
-    failures = _encode_cached(encoder, list(keys.values()), inputs, cache, batch_size, progress)
+    failures = _encode_cached(encoder, list(keys.values()), inputs, cache, batch_size, progress,
+                              shard or (0, 1))
+    if shard is not None:  # filling the cache only: rank 0 reports problems afterwards
+        return torch.empty(0), torch.empty(0)
     for row, key in list(keys.items()):
         if key in failures:
             problems[row] = (str(items[column].iloc[row]), failures[key])
@@ -150,8 +156,14 @@ def _encode_media(items: pd.DataFrame, column: str, encoder: Encoder, media_root
 
 def encode_items(items: pd.DataFrame, config: EncodersConfig, cache_dir: str | Path,
                  media_root: str | Path | None = None, device: torch.device | str = "cpu",
-                 progress: bool = True) -> ItemFeatures:
-    """Features per configured modality, each ``[num_items, d]`` in ``items`` row order."""
+                 progress: bool = True, shard: tuple[int, int] | None = None) -> ItemFeatures:
+    """Features per configured modality, each ``[num_items, d]`` in ``items`` row order.
+
+    With ``shard=(rank, world_size)``, only put this rank's share of the content not cached yet
+    into the cache and return no features: ranks encode side by side, then one call without
+    ``shard`` assembles the matrices from the cache (this is how the encode stage runs under
+    torchrun or any scheduler that sets RANK/WORLD_SIZE).
+    """
     out, cache_root = ItemFeatures(), Path(cache_dir)
     media_root = Path(media_root) if media_root is not None else None
     if config.text is not None:
@@ -163,18 +175,21 @@ def encode_items(items: pd.DataFrame, config: EncodersConfig, cache_dir: str | P
         keys = [content_hash(t) for t in texts]
         by_key = dict(zip(keys, texts))
         todo_sorted = sorted(dict.fromkeys(keys), key=lambda k: len(by_key[k]))  # less padding
-        _encode_cached(encoder, todo_sorted, by_key, cache, cfg.batch_size, progress)
-        out.features["text"] = cache.stack(keys)
+        _encode_cached(encoder, todo_sorted, by_key, cache, cfg.batch_size, progress,
+                       shard or (0, 1))
+        if shard is None:
+            out.features["text"] = cache.stack(keys)
     for modality, cfg in (("image", config.image), ("audio", config.audio)):
         if cfg is None:
             continue
         # The section's fields other than where inputs come from are the encoder's arguments.
         encoder = create_encoder(modality, device=device,
                                  **cfg.model_dump(exclude={"column", "batch_size"}))
-        out.features[modality], out.masks[modality] = _encode_media(
-            items, cfg.column, encoder, media_root, cache_root, cfg.batch_size,
-            config.on_media_error, progress)
-    if config.categorical is not None:
+        matrix, mask = _encode_media(items, cfg.column, encoder, media_root, cache_root,
+                                     cfg.batch_size, config.on_media_error, progress, shard)
+        if shard is None:
+            out.features[modality], out.masks[modality] = matrix, mask
+    if config.categorical is not None and shard is None:
         out.features["categorical"] = multi_hot(items, config.categorical.columns,
                                                 config.categorical.separator)
     return out

@@ -63,8 +63,14 @@ def build_parser() -> argparse.ArgumentParser:
     recommend.add_argument("--user", required=True, nargs="+", help="user id(s)")
     recommend.add_argument("-k", type=int, default=10)
 
-    export = commands.add_parser("export", help="write a run's embeddings as sharded files")
-    export.add_argument("--run", type=Path, required=True, help="run directory")
+    export = commands.add_parser(
+        "export", help="write a run's embeddings as sharded files",
+        description="With RANK/WORLD_SIZE set (torchrun, a job array), each rank writes its "
+                    "share of the shards; under torchrun rank 0 then merges the manifests, "
+                    "otherwise run `mmgraph export --merge --out DIR` once every rank is done.")
+    export.add_argument("--run", type=Path, help="run directory (required unless --merge)")
+    export.add_argument("--merge", action="store_true",
+                        help="join the ranks' manifests into manifest.json")
     export.add_argument("--out", type=Path, required=True, help="output folder (resumable)")
     export.add_argument("--model", choices=["student", "teacher"], default="student")
     export.add_argument("--what", nargs="+", choices=["users", "items"],
@@ -93,6 +99,32 @@ def _parse_user_ids(values: list[str], known) -> list:
     return values
 
 
+def _export(args: argparse.Namespace, progress: bool, console: Console) -> dict | None:
+    """Export (this rank's share, when RANK/WORLD_SIZE say there are several); returns the
+    merged manifest, or None on a rank that leaves the merge to another step."""
+    from mmgraph.errors import ConfigError
+    from mmgraph.export import export_embeddings, merge_export_manifests, run_embeddings
+    from mmgraph.training.distributed import barrier, distributed_context
+
+    if args.merge:
+        return merge_export_manifests(args.out)
+    if args.run is None:
+        raise ConfigError("mmgraph export needs --run DIR (or --merge to join ranks' parts).")
+    rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+    tables, model_hash = run_embeddings(args.run, args.model)
+    manifest = export_embeddings(tables, args.out, args.what, args.format, args.shard_rows,
+                                 args.dtype, model_hash, progress and rank == 0, rank, world)
+    if world == 1:
+        return manifest
+    if "MASTER_ADDR" not in os.environ:  # a job array: no process group to wait on
+        console.print(f"rank {rank}/{world}: shards written; when every rank is done run "
+                      f"`mmgraph export --merge --out {args.out}`")
+        return None
+    ctx = distributed_context()
+    barrier(ctx)
+    return merge_export_manifests(args.out) if ctx.is_main else None
+
+
 def _dispatch(args: argparse.Namespace, console: Console) -> None:
     from mmgraph.config import load_config
     from mmgraph.pipeline import stages
@@ -114,11 +146,9 @@ def _dispatch(args: argparse.Namespace, console: Console) -> None:
         console.print(recommender.recommend(users, args.k).to_string(index=False))
         return
     if args.command == "export":
-        from mmgraph.export import export_embeddings, run_embeddings
-
-        tables, model_hash = run_embeddings(args.run, args.model)
-        manifest = export_embeddings(tables, args.out, args.what, args.format, args.shard_rows,
-                                     args.dtype, model_hash, progress)
+        manifest = _export(args, progress, console)
+        if manifest is None:
+            return
         for table, info in manifest["tables"].items():
             console.print(f"{table}: {info['rows']} rows × {info['dim']} in "
                           f"{len(info['shards'])} shard(s)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,8 +18,10 @@ MMGRAPH = str(Path(sys.executable).parent / "mmgraph")
 STAGES = ["split", "encode", "graph", "teacher", "student", "index", "evaluate"]
 
 
-def mmgraph(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([MMGRAPH, *args], capture_output=True, text=True, cwd=cwd, timeout=600)
+def mmgraph(*args: str, cwd: Path | None = None, env: dict | None = None
+            ) -> subprocess.CompletedProcess:
+    return subprocess.run([MMGRAPH, *args], capture_output=True, text=True, cwd=cwd, timeout=600,
+                          env={**os.environ, **(env or {})})
 
 
 def write_config(folder: Path, interactions: Path, items: Path | None, **sections) -> Path:
@@ -147,6 +150,17 @@ def test_export_writes_the_served_vectors_and_reads_back(finished_run, tmp_path)
     assert "items: " in result.stdout and "shard(s)" in result.stdout
     missing = mmgraph("export", "--run", str(tmp_path / "nowhere"), "--out", str(tmp_path))
     _assert_clean_error(missing, "nowhere")
+
+    # A job array: two ranks (RANK/WORLD_SIZE, no process group) export, then one merge.
+    ranks = tmp_path / "ranks"
+    for rank in ("0", "1"):
+        part = mmgraph("export", "--run", str(run), "--out", str(ranks), "--format", "npy",
+                       "--shard-rows", "50", env={"RANK": rank, "WORLD_SIZE": "2"})
+        assert part.returncode == 0 and "mmgraph export --merge" in part.stdout, part.stderr
+    assert mmgraph("export", "--merge", "--out", str(ranks)).returncode == 0
+    for table in ("users", "items"):
+        one, two = read_embeddings(tmp_path / "out", table), read_embeddings(ranks, table)
+        assert (one[0] == two[0]).all() and (one[1] == two[1]).all()
 
 
 @pytest.mark.slow

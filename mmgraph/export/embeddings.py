@@ -11,6 +11,10 @@ Every shard is written to a temporary name and renamed, and recorded with its SH
 ``manifest.partial.json`` as soon as it is complete; a rerun with the same model and settings
 skips the shards whose files still match, so a killed export resumes and never leaves a half
 shard. ``manifest.json`` appears only when every shard is done.
+
+Several processes (``rank`` of ``world_size``, e.g. from torchrun or a job array) split the
+shards round-robin; each records its own in ``manifest.rank-<rank>.json``, and
+:func:`merge_export_manifests` checks that every shard is there and writes ``manifest.json``.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from mmgraph.io import atomic_path, file_sha256, read_json, write_json
 from mmgraph.pipeline.artifacts import served_embeddings
 from mmgraph.pipeline.rundir import RunDir
 
-__all__ = ["export_embeddings", "read_embeddings", "run_embeddings"]
+__all__ = ["export_embeddings", "merge_export_manifests", "read_embeddings", "run_embeddings"]
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +81,10 @@ def _shard_done(out_dir: Path, shard: dict) -> bool:
 def export_embeddings(model: str | Path | Embeddings, out_dir: str | Path,
                       what: Iterable[str] = ("users", "items"), format: str = "parquet",
                       shard_rows: int = 100_000, dtype: str = "float32",
-                      model_hash: str | None = None, progress: bool = True) -> dict:
-    """Export embeddings in shards of ``shard_rows`` rows; returns the manifest.
+                      model_hash: str | None = None, progress: bool = True, rank: int = 0,
+                      world_size: int = 1) -> dict:
+    """Export embeddings in shards of ``shard_rows`` rows; returns the manifest (with
+    ``world_size > 1``: this rank's part, to merge with :func:`merge_export_manifests`).
 
     Args:
         model: a finished run directory (its served student embeddings), or a mapping
@@ -90,6 +96,8 @@ def export_embeddings(model: str | Path | Embeddings, out_dir: str | Path,
     if format not in FORMATS or dtype not in DTYPES or shard_rows < 1:
         raise ConfigError(f"export: format must be one of {FORMATS}, dtype one of {DTYPES}, "
                           f"shard_rows >= 1; got {format!r}, {dtype!r}, {shard_rows}")
+    if not 0 <= rank < world_size:
+        raise ConfigError(f"export: rank {rank} is not in [0, world_size {world_size})")
     if isinstance(model, (str, Path)):
         tables, model_hash = run_embeddings(model)
     elif model_hash is None:
@@ -102,10 +110,12 @@ def export_embeddings(model: str | Path | Embeddings, out_dir: str | Path,
         raise ConfigError(f"export: unknown table(s) {unknown}; choose from {sorted(tables)}")
     out_dir = Path(out_dir)
     for stray in out_dir.glob("*/.part-*.tmp"):  # left by a killed run: never a shard
-        stray.unlink()
+        if int(stray.name.split("-")[1][:5]) % world_size == rank:  # not another rank's
+            stray.unlink(missing_ok=True)
     settings = {"model_hash": model_hash, "format": format, "dtype": dtype,
                 "shard_rows": shard_rows}
-    partial_path = out_dir / "manifest.partial.json"
+    partial_path = out_dir / ("manifest.partial.json" if world_size == 1
+                              else f"manifest.rank-{rank:05d}.json")
     partial = read_json(partial_path) if partial_path.is_file() else {}
     done = partial.get("shards", {}) if partial.get("settings") == settings else {}
     manifest = {**settings, "tables": {}}
@@ -116,6 +126,8 @@ def export_embeddings(model: str | Path | Embeddings, out_dir: str | Path,
         shards = []
         for number, start in enumerate(tqdm(starts, desc=f"export {table}", disable=not progress,
                                             unit="shard")):
+            if number % world_size != rank:
+                continue
             name = f"{table}/part-{number:05d}"
             shard = done.get(name)
             if shard is None or not _shard_done(out_dir, shard):
@@ -130,9 +142,45 @@ def export_embeddings(model: str | Path | Embeddings, out_dir: str | Path,
             shards.append({"name": name, **shard})
         manifest["tables"][table] = {"rows": len(ids), "dim": int(vectors.shape[1]),
                                      "shards": shards}
+    if world_size > 1:
+        write_json(partial_path, {"settings": settings, "shards": done, "complete": True,
+                                  "world_size": world_size, "tables": {
+                                      t: {"rows": m["rows"], "dim": m["dim"]}
+                                      for t, m in manifest["tables"].items()}})
+        return manifest
     write_json(out_dir / "manifest.json", manifest)
     partial_path.unlink(missing_ok=True)
     log.info("export: %s to %s", {t: m["rows"] for t, m in manifest["tables"].items()}, out_dir)
+    return manifest
+
+
+def merge_export_manifests(out_dir: str | Path) -> dict:
+    """Join the ranks' ``manifest.rank-*.json`` into ``manifest.json`` once every rank has
+    finished and every shard is on disk with its checksum; returns the manifest."""
+    out_dir = Path(out_dir)
+    parts = [read_json(p) for p in sorted(out_dir.glob("manifest.rank-*.json"))]
+    if not parts:
+        raise RunDirError(f"{out_dir} has no manifest.rank-*.json: run the export on every rank "
+                          f"(RANK/WORLD_SIZE set) first")
+    world = parts[0]["world_size"]
+    if len(parts) != world or not all(p.get("complete") for p in parts) or any(
+            (p["settings"], p["world_size"], p["tables"]) != (parts[0]["settings"], world,
+                                                              parts[0]["tables"]) for p in parts):
+        raise RunDirError(f"{out_dir}: {len(parts)} finished rank manifest(s) with matching "
+                          f"settings, expected {world}; rerun the missing ranks' export")
+    shards = {name: shard for p in parts for name, shard in p["shards"].items()}
+    manifest = {**parts[0]["settings"], "tables": {}}
+    for table, info in parts[0]["tables"].items():
+        count = -(-info["rows"] // parts[0]["settings"]["shard_rows"])
+        names = [f"{table}/part-{n:05d}" for n in range(count)]
+        bad = [n for n in names if n not in shards or not _shard_done(out_dir, shards[n])]
+        if bad:
+            raise RunDirError(f"{out_dir}: shard(s) {bad[:5]} missing or not matching their "
+                              f"checksums; rerun the export of the ranks that own them")
+        manifest["tables"][table] = {**info, "shards": [{"name": n, **shards[n]} for n in names]}
+    write_json(out_dir / "manifest.json", manifest)
+    for path in out_dir.glob("manifest.rank-*.json"):
+        path.unlink()
     return manifest
 
 

@@ -146,17 +146,23 @@ def encode(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
                                *sources)
 
     def work() -> None:
-        encoded = ItemFeatures()
-        if wanted:
-            encoded = encode_items(_load_items_table(cfg), cfg.encoders,
-                                   cfg.encoders.cache_dir or run.path("features", "cache"),
-                                   cfg.data.media_root,
-                                   pick_device(cfg.device), progress)
+        encoded, ctx = ItemFeatures(), distributed_context()
+        cache = cfg.encoders.cache_dir or run.path("features", "cache")
+        if wanted and ctx.enabled:  # each rank encodes its share into the shared cache
+            encode_items(_load_items_table(cfg), cfg.encoders, cache, cfg.data.media_root,
+                         pick_device(cfg.device), progress, (ctx.rank, ctx.world_size))
+            barrier(ctx)
+        if not ctx.is_main:
+            return
+        if wanted:  # after the ranks, every vector is cached: this only assembles and reports
+            encoded = encode_items(_load_items_table(cfg), cfg.encoders, cache,
+                                   cfg.data.media_root, pick_device(cfg.device), progress)
         write_tensors(run.path("features", "masks.safetensors"),
                       {k: v.to(torch.uint8) for k, v in encoded.masks.items()})
         write_tensors(run.path("features", "features.safetensors"), encoded.features)
 
-    _once(cfg, run, "encode", fingerprint, ["features/features.safetensors"], work)
+    _once(cfg, run, "encode", fingerprint, ["features/features.safetensors"], work,
+          every_rank=True)
 
 
 def _features(run: RunDir) -> dict[str, torch.Tensor]:

@@ -112,3 +112,39 @@ def test_killed_export_process_resumes_to_the_same_result(tmp_path, delay):
     expected = np.random.default_rng(1).normal(size=(200_000, 64)).astype(np.float32)
     assert np.array_equal(ids, np.arange(200_000)) and np.array_equal(vectors, expected)
     assert not list(out.glob("*/.*.tmp")) and not (out / "manifest.partial.json").exists()
+
+
+def test_ranks_split_the_shards_and_the_merge_equals_one_process(tmp_path):
+    from mmgraph.export import merge_export_manifests
+
+    tables = _tables()
+    single = export_embeddings(tables, tmp_path / "one", shard_rows=10, model_hash="h",
+                               progress=False)
+    parts = [export_embeddings(tables, tmp_path / "ranks", shard_rows=10, model_hash="h",
+                               progress=False, rank=r, world_size=3) for r in range(3)]
+    owned = [[s["name"] for s in p["tables"]["items"]["shards"]] for p in parts]
+    assert owned == [["items/part-00000", "items/part-00003"],
+                     ["items/part-00001", "items/part-00004"], ["items/part-00002"]]
+    assert not (tmp_path / "ranks" / "manifest.json").exists()
+    merged = merge_export_manifests(tmp_path / "ranks")
+    assert merged == single  # same shards, same checksums, same manifest
+    assert not list((tmp_path / "ranks").glob("manifest.rank-*"))
+    for table, (ids, vectors) in tables.items():
+        got_ids, got = read_embeddings(tmp_path / "ranks", table)
+        assert got_ids.tolist() == ids.tolist() and np.allclose(got, vectors)
+
+
+def test_merge_refuses_until_every_rank_is_done(tmp_path):
+    from mmgraph.export import merge_export_manifests
+
+    with pytest.raises(RunDirError, match="no manifest.rank"):
+        merge_export_manifests(tmp_path)
+    export_embeddings(_tables(), tmp_path, shard_rows=10, model_hash="h", progress=False,
+                      rank=0, world_size=2)
+    with pytest.raises(RunDirError, match="1 finished rank manifest"):
+        merge_export_manifests(tmp_path)
+    export_embeddings(_tables(), tmp_path, shard_rows=10, model_hash="h", progress=False,
+                      rank=1, world_size=2)
+    (tmp_path / "items" / "part-00003.parquet").unlink()
+    with pytest.raises(RunDirError, match=r"items/part-00003.*rerun the export"):
+        merge_export_manifests(tmp_path)

@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -64,6 +63,13 @@ def test_ddp_gradient_equals_the_full_batch_gradient(tmp_path):
         assert torch.allclose(ddp[name], param.grad, atol=1e-6), name
 
 
+def _torchrun(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
+                           "--nproc_per_node=2", "-m", "mmgraph.cli", "-q", *args],
+                          capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+
+
 @pytest.mark.slow
 def test_torchrun_two_processes_match_one_within_tolerance(ml100k_slice, tmp_path):
     """The whole pipeline under `torchrun --nproc_per_node=2` (teacher and student trained with
@@ -77,12 +83,7 @@ def test_torchrun_two_processes_match_one_within_tolerance(ml100k_slice, tmp_pat
     assert single.returncode == 0, single.stderr
     raw = config.read_text().replace("name: e2e", "name: e2e-ddp")
     (tmp_path / "ddp.yaml").write_text(raw)
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone",
-                "--nproc_per_node=2", "-m", "mmgraph.cli", "-q", "run", "--config",
-                str(tmp_path / "ddp.yaml")]
-    double = subprocess.run(torchrun, capture_output=True, text=True, env=env, timeout=600,
-                            cwd=Path(__file__).resolve().parents[2])
+    double = _torchrun("run", "--config", str(tmp_path / "ddp.yaml"))
     assert double.returncode == 0, double.stderr[-3000:]
     runs = tmp_path / "runs"
     one = json.loads((runs / "e2e" / "metrics.json").read_text())
@@ -93,3 +94,29 @@ def test_torchrun_two_processes_match_one_within_tolerance(ml100k_slice, tmp_pat
     history = json.loads((runs / "e2e-ddp" / "teacher" / "state.json").read_text())["history"]
     assert history[-1]["loss"] < history[0]["loss"]  # it trained
     assert not (runs / "e2e-ddp" / "teacher" / "checkpoint").exists()
+
+
+@pytest.mark.slow
+def test_torchrun_encode_shards_items_over_ranks(tiny_interactions, tmp_path):
+    """`mmgraph encode` on 2 processes: both ranks encode (the shared cache has shards from
+    both), and the features equal a single process's."""
+    from safetensors.torch import load_file
+
+    from tests.test_cli import mmgraph, write_config
+
+    tiny_interactions.to_csv(tmp_path / "inter.csv", index=False)
+    items = tiny_interactions[["item_id"]].drop_duplicates().assign(
+        title=lambda f: "a film about " + f["item_id"].astype(str), year=1990, genres="Drama")
+    items.to_csv(tmp_path / "items.csv", index=False)
+    config = write_config(tmp_path, tmp_path / "inter.csv", tmp_path / "items.csv")
+    for command in (["split"], ["encode"]):
+        assert (r := _torchrun(*command, "--config", str(config))).returncode == 0, r.stderr
+    run = tmp_path / "runs" / "e2e"
+    shards = list((run / "features" / "cache").rglob("shard-*.safetensors"))
+    assert len(shards) == 2  # one per rank
+    two = load_file(run / "features" / "features.safetensors")["text"]
+    (tmp_path / "runs").rename(tmp_path / "runs-ddp")
+    for command in ("split", "encode"):
+        assert mmgraph(command, "--config", str(config)).returncode == 0
+    one = load_file(run / "features" / "features.safetensors")["text"]
+    assert two.shape == (len(items), 384) and torch.allclose(one, two, atol=1e-5)
