@@ -46,6 +46,14 @@ class RunDir:
         stages[stage] = fingerprint
         write_json(self.path("stages.json"), stages)
 
+    def remove_stray_temp_files(self) -> int:
+        """Delete temporary files that a killed process left (never a finished artifact: those
+        are renamed into place); returns how many."""
+        strays = list(self.root.rglob(".*.tmp")) if self.root.is_dir() else []
+        for stray in strays:
+            stray.unlink(missing_ok=True)
+        return len(strays)
+
     def write_config(self, config: RunConfig) -> None:
         with atomic_path(self.path("config.yaml")) as tmp:
             tmp.write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False),

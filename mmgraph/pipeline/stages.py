@@ -397,6 +397,8 @@ def run_all(cfg: RunConfig, progress: bool = True) -> dict:
     """Every stage in order; returns the metrics."""
     run = RunDir(cfg.run_dir)
     if distributed_context(pick_device(cfg.device)).is_main:
+        if removed := run.remove_stray_temp_files():
+            log.info("removed %d temporary file(s) left by an interrupted run", removed)
         run.write_config(cfg)
     for stage in STAGES.values():
         result = stage(cfg, run, progress)

@@ -1,0 +1,202 @@
+"""Bad input through the CLI: every case gets exit code 2 and one paragraph on stderr that names
+the file, row, column, id or key (no traceback), or — for the inputs that are valid by design —
+runs. docs/reliability.md lists these cases by id; a test keeps that list and this one equal."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mmgraph.cli import main
+
+GOOD = "user_id,item_id,rating,timestamp\n1,10,5,1\n1,11,4,2\n2,10,3,3\n2,12,1,4\n3,11,2,5\n"
+ITEMS = "item_id,title\n10,A\n11,B\n12,C\n"
+IDS_ONLY = {"data": {"columns": {"rating": None, "timestamp": None}}}
+
+
+@dataclass
+class Case:
+    """Files to write (name → text), config changes, the command (``{config}`` and ``{dir}``
+    are filled in), and what stderr must say — or ``ok`` for input that must be accepted."""
+
+    files: dict[str, str | bytes]
+    fragments: list[str] = field(default_factory=list)
+    config: dict = field(default_factory=dict)
+    command: tuple[str, ...] = ("split", "--config", "{config}")
+    ok: bool = False
+
+
+CASES: dict[str, Case] = {
+    "empty-interactions-file": Case({"inter.csv": ""}, ["inter.csv is empty"]),
+    "header-only": Case({"inter.csv": "user_id,item_id\n"}, ["inter.csv has no data rows"]),
+    "missing-column": Case({"inter.csv": "user_id,item,rating,timestamp\n1,2,5,1\n"},
+                           ["inter.csv lacks column(s) 'item_id'", "data.columns"]),
+    "renamed-column-not-configured": Case(
+        {"inter.csv": GOOD}, ["inter.csv lacks column(s) 'uid'"],
+        {"data": {"columns": {"user": "uid"}}}),
+    "text-rating": Case({"inter.csv": GOOD.replace("1,11,4,2", "1,11,four,2")},
+                        ["inter.csv column 'rating'", "row(s) 2"]),
+    "nan-rating": Case({"inter.csv": GOOD.replace("1,11,4,2", "1,11,,2")},
+                       ["column 'rating'", "row(s) 2"]),
+    "inf-rating": Case({"inter.csv": GOOD.replace("2,12,1,4", "2,12,inf,4")},
+                       ["column 'rating'", "NaN or inf", "row(s) 4"]),
+    "empty-user-id": Case({"inter.csv": GOOD.replace("3,11,2,5", ",11,2,5")},
+                          ["column 'user_id' is empty in data row(s) 5"]),
+    "float-ids": Case({"inter.csv": "user_id,item_id\n1.5,2\n2.5,3\n"},
+                      ["column 'user_id' has dtype float64", "integers or strings"], IDS_ONLY),
+    "unknown-suffix": Case({"inter.xlsx": "whatever"}, ["suffix '.xlsx'", ".csv, .tsv or"]),
+    "corrupt-parquet": Case({"inter.parquet": b"PAR1 not really"},
+                            ["inter.parquet could not be read as parquet"]),
+    "missing-file": Case({}, ["Table", "inter.csv does not exist"]),
+    "item-not-in-items-table": Case({"inter.csv": GOOD + "3,99,4,6\n", "items.csv": ITEMS},
+                                    ["inter.csv", "[99]"]),
+    "duplicate-item-rows": Case({"inter.csv": GOOD, "items.csv": ITEMS + "11,B again\n"},
+                                ["items.csv lists item id(s) [11] more than once"]),
+    "items-without-id-column": Case({"inter.csv": GOOD, "items.csv": "id,title\n10,A\n"},
+                                    ["items.csv lacks column(s) 'item_id'"]),
+    "template-unknown-column": Case(
+        {"inter.csv": GOOD, "items.csv": ITEMS}, ["template uses column(s) ['plot']"],
+        {"encoders": {"text": {"template": "{title}: {plot}"}}}, ("run", "--config", "{config}")),
+    "image-without-media-root": Case(
+        {"inter.csv": GOOD, "items.csv": ITEMS.replace("title", "image")},
+        ["encoders.image needs data.media_root"],
+        {"encoders": {"text": None, "image": {}}}, ("run", "--config", "{config}")),
+    "media-escapes-root": Case(
+        {"inter.csv": GOOD, "items.csv": "item_id,image\n10,../../etc/passwd\n11,\n12,\n",
+         "media/keep.txt": "x"},
+        ["item 10: '../../etc/passwd' (resolves outside the media root"],
+        {"encoders": {"text": None, "image": {}}, "data": {"media_root": "{dir}/media"}},
+        ("run", "--config", "{config}")),
+    "media-wrong-format": Case(
+        {"inter.csv": GOOD, "items.csv": "item_id,image\n10,notes.png\n11,\n12,\n",
+         "media/notes.png": "plain text, not an image"},
+        ["item 10: 'notes.png' (not a readable image"],
+        {"encoders": {"text": None, "image": {}}, "data": {"media_root": "{dir}/media"}},
+        ("run", "--config", "{config}")),
+    "config-unknown-key": Case({"inter.csv": GOOD}, ["teacher.dimm: Extra inputs"],
+                               {"teacher": {"dimm": 3}}),
+    "config-out-of-range": Case({"inter.csv": GOOD}, ["split.test: Input should be less than"],
+                                {"split": {"test": 0.9}}),
+    "config-wrong-type": Case({"inter.csv": GOOD}, ["teacher.lr: Input should be a valid number"],
+                              {"teacher": {"lr": "fast"}}),
+    "config-prepare-option": Case({"inter.csv": GOOD}, ["prepare_options: num_itemz"],
+                                  {"data": {"prepare": "fashion-demo",
+                                            "prepare_options": {"num_itemz": 5}}}),
+    "stage-before-its-inputs": Case({"inter.csv": GOOD},
+                                    ["has no finished 'graph' stage", "(or `mmgraph run`)"],
+                                    command=("teacher", "--config", "{config}")),
+    "recommend-not-a-run": Case({}, ["has no finished 'index' stage"],
+                                command=("recommend", "--run", "{dir}", "--user", "1")),
+    "export-not-a-run": Case({}, ["no finished"],
+                             command=("export", "--run", "{dir}", "--out", "{dir}/out")),
+    "export-merge-nothing": Case({}, ["no manifest.rank-*.json"],
+                                 command=("export", "--merge", "--out", "{dir}")),
+    # Valid by design: accepted, and handled as documented.
+    "unicode-and-space-ids": Case({"inter.csv": "user_id,item_id\nJosé Ñ,ítem 1\nJosé Ñ,ítem 2\n"
+                                   "Zoë,ítem 1\nZoë,ítem 3\n"}, config=IDS_ONLY, ok=True),
+    "duplicate-interactions": Case({"inter.csv": GOOD + "1,10,5,9\n"}, ok=True),
+    "items-nobody-chose": Case({"inter.csv": GOOD, "items.csv": ITEMS + "13,D\n"}, ok=True),
+    "user-with-one-interaction": Case({"inter.csv": GOOD + "4,12,3,7\n"}, ok=True),
+}
+
+
+def _fill(value, folder: Path):
+    if isinstance(value, str):
+        return value.replace("{dir}", str(folder))
+    if isinstance(value, dict):
+        return {k: _fill(v, folder) for k, v in value.items()}
+    return value
+
+
+def _merge(base: dict, extra: dict) -> None:
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        else:
+            base[key] = value
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_bad_input_gets_a_clear_error(name, tmp_path, capsys):
+    case = CASES[name]
+    for file, content in case.files.items():
+        path = tmp_path / file
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content) if isinstance(content, bytes) else path.write_text(content)
+    inter = next((f for f in case.files if f.startswith("inter.")), "inter.csv")
+    config = {"name": "bad", "runs_root": str(tmp_path / "runs"),
+              "data": {"interactions": str(tmp_path / inter),
+                       "items": str(tmp_path / "items.csv") if "items.csv" in case.files
+                       else None},
+              "encoders": {"text": None},
+              "teacher": {"epochs": 1}, "student": {"epochs": 1}}
+    _merge(config, _fill(case.config, tmp_path))
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    argv = [arg.format(config=tmp_path / "config.yaml", dir=tmp_path) for arg in case.command]
+    code = main(["-q", *argv])
+    stderr = capsys.readouterr().err
+    if case.ok:
+        assert code == 0, stderr
+        return
+    assert code == 2, stderr
+    message = stderr.strip()
+    assert message.startswith("error: ") and "Traceback" not in stderr
+    assert message.count("\nerror:") == 0  # one paragraph
+    for fragment in case.fragments:
+        assert fragment in message, (fragment, message)
+
+
+def test_accepted_inputs_are_handled_as_documented(tmp_path):
+    """Unicode ids survive; duplicates collapse to one interaction; unchosen items are kept
+    (cold, content only); a one-interaction user keeps it in train."""
+    import pandas as pd
+
+    (tmp_path / "inter.csv").write_text("user_id,item_id\nJosé Ñ,ítem 1\nJosé Ñ,ítem 1\n"
+                                        "Zoë,ítem 2\n")
+    (tmp_path / "items.csv").write_text("item_id,title\nítem 1,A\nítem 2,B\nítem 3,C\n")
+    config = {"name": "ok", "runs_root": str(tmp_path / "runs"), "encoders": {"text": None},
+              "data": {"interactions": str(tmp_path / "inter.csv"),
+                       "items": str(tmp_path / "items.csv"),
+                       "columns": {"rating": None, "timestamp": None}}}
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+    assert main(["-q", "split", "--config", str(tmp_path / "c.yaml")]) == 0
+    run = tmp_path / "runs" / "ok"
+    train = pd.read_parquet(run / "splits" / "train.parquet")
+    assert sorted(train["user_id"]) == ["José Ñ", "Zoë"] and len(train) == 2
+    assert pd.read_parquet(run / "ids" / "items.parquet")["item_id"].tolist() == [
+        "ítem 1", "ítem 2", "ítem 3"]
+
+
+def test_docs_list_exactly_these_cases():
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "reliability.md").read_text()
+    listed = set(re.findall(r"^\| `([a-z0-9-]+)` \|", docs, flags=re.M))
+    assert listed == set(CASES), listed ^ set(CASES)
+    count = re.search(r"(\d+) bad-input cases", docs)
+    assert count and int(count.group(1)) == len(CASES)
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    (tmp_path / "inter.csv").write_text("")
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(
+        {"name": "x", "data": {"interactions": str(tmp_path / "inter.csv")}}))
+    from mmgraph.errors import DataError
+
+    with pytest.raises(DataError):
+        main(["--debug", "split", "--config", str(tmp_path / "c.yaml")])
+
+
+def test_cleanup_leaves_no_partial_run(tmp_path):
+    """A failing split writes no run files: nothing half written to resume from."""
+    (tmp_path / "inter.csv").write_text(GOOD.replace("1,11,4,2", "1,11,four,2"))
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(
+        {"name": "x", "runs_root": str(tmp_path / "runs"),
+         "data": {"interactions": str(tmp_path / "inter.csv")}}))
+    assert main(["-q", "split", "--config", str(tmp_path / "c.yaml")]) == 2
+    run = tmp_path / "runs" / "x"
+    assert not (run / "stages.json").exists() and not (run / "splits").exists()
+    shutil.rmtree(tmp_path / "runs", ignore_errors=True)
