@@ -6,7 +6,8 @@ simulated from a seeded preference model over the items' true class, tone and ji
 interaction touches.
 
 1. Per-modality ablation of the teacher (same split, same settings): ID-only, + text, + image,
-   + audio, all three. Test Recall@20/NDCG@20 over the full catalogue (train items excluded),
+   + audio, all three (fused into the item embedding; and FREEDOM's way, content only building
+   the item–item graph). Test Recall@20/NDCG@20 over the full catalogue (train items excluded),
    and on the new arrivals, from content alone: each user who chose any ranks the new items
    (Recall@20/NDCG@20), next to random and a content-kNN baseline.
 2. The student distilled from the all-modality teacher, served through the FAISS index.
@@ -56,6 +57,8 @@ ABLATIONS: dict[str, tuple[dict, dict]] = {
     "+ image": ({}, {**NO_MEDIA, "image": IMAGE}),
     "+ audio": ({}, {**NO_MEDIA, "audio": AUDIO}),
     "+ text + image + audio": ({}, {"text": TEXT, "image": IMAGE, "audio": AUDIO}),
+    "+ text + image + audio, content only builds the item graph (FREEDOM)": (
+        {"content": "graph"}, {"text": TEXT, "image": IMAGE, "audio": AUDIO}),
 }
 
 
