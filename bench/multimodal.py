@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from common import KS, cold_metrics, content_knn_scores, random_cold_metrics, run_stages
-from data_prep.fashion_demo import CLASSES
+from data_prep.fashion_demo import CLASSES, FashionDemoOptions, Preferences
 from mmgraph.config import RunConfig, load_config
 from mmgraph.data import UserItems
 from mmgraph.evaluation import evaluate_embeddings
@@ -101,6 +101,22 @@ def teacher_row(run: RunDir, arrivals: NewArrivals) -> dict:
     return {"recall@20": warm["recall@20"], "ndcg@20": warm["ndcg@20"],
             "new recall@20": cold["recall@20"], "new ndcg@20": cold["ndcg@20"],
             "s/epoch": state["seconds_per_epoch"], "best epoch": state["best_epoch"]}
+
+
+def oracle_row(run: RunDir, data_dir: Path, arrivals: NewArrivals, options: dict) -> dict:
+    """The simulated preference model itself, noise-free: the best ranking a model could learn
+    (the choices also hold Gumbel noise, which no model can predict)."""
+    data = load_split(run)
+    items = pd.read_parquet(data_dir / "items.parquet")
+    preferences = Preferences.load(data_dir / "truth")
+    assert (items["item_id"].to_numpy() == data.items.ids.to_numpy()).all()
+    utility = torch.from_numpy(preferences.utility(
+        data.users.ids.to_numpy(), items, FashionDemoOptions(**options))).float()
+    warm = evaluate_embeddings(utility, None, data.parts["test"], data.parts["train"], KS)
+    cold = cold_metrics(utility[torch.from_numpy(arrivals.users)][:, arrivals.items],
+                        arrivals.users, arrivals.items, arrivals.truth)
+    return {"recall@20": warm["recall@20"], "ndcg@20": warm["ndcg@20"],
+            "new recall@20": cold["recall@20"], "new ndcg@20": cold["ndcg@20"]}
 
 
 def class_agreement(vectors: torch.Tensor, labels: np.ndarray, k: int = 10) -> float:
@@ -233,6 +249,9 @@ def main() -> None:
         "s/epoch": read_json(student_run.path("student", "state.json"))["seconds_per_epoch"]}
     rows["popularity"] = {"recall@20": metrics["popularity"]["test"]["recall@20"],
                           "ndcg@20": metrics["popularity"]["test"]["ndcg@20"]}
+    rows["oracle: the simulated preference model, noise-free (ceiling)"] = oracle_row(
+        student_run, data_dir, arrivals, config("student-all", args.runs, sizes)
+        .data.prepare_options)
 
     data = load_split(student_run)
     items = pd.read_parquet(data_dir / "items.parquet").set_index("item_id")

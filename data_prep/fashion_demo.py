@@ -41,6 +41,7 @@ from __future__ import annotations
 import gzip
 import importlib.util
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -51,7 +52,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from mmgraph.errors import DataError
 from mmgraph.io import atomic_path, write_parquet
 
-__all__ = ["FashionDemoOptions", "prepare_fashion_demo", "read_idx", "sound_clips", "CLASSES"]
+__all__ = ["FashionDemoOptions", "Preferences", "prepare_fashion_demo", "read_idx",
+           "simulate_choices", "sound_clips", "CLASSES"]
 
 CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
            "Bag", "Ankle boot"]
@@ -167,9 +169,53 @@ def _items_table(indices: np.ndarray, images: np.ndarray, labels: np.ndarray,
     })
 
 
+@dataclass
+class Preferences:
+    """The simulated ground truth: ``tastes [U, classes]``, ``likes_light [U]``, ``favourite
+    [U]`` (index into ``families``), ``log_popularity [I]`` (items table order)."""
+
+    tastes: np.ndarray
+    likes_light: np.ndarray
+    favourite: np.ndarray
+    families: list[str]
+    log_popularity: np.ndarray
+
+    def utility(self, users: np.ndarray, items: pd.DataFrame,
+                weights: "FashionDemoOptions") -> np.ndarray:
+        """Noise-free utility ``[len(users), len(items)]`` (the expected-best ranking)."""
+        family = items["jingle"].map({f: k for k, f in enumerate(self.families)}).fillna(-1)
+        light = (items["tone"].to_numpy() == "light")[None, :]
+        return (np.log(self.tastes[users][:, items["label"].to_numpy()] + 1e-12)
+                + self.log_popularity[None, :]
+                + weights.tone_weight * (light == self.likes_light[users][:, None])
+                + weights.audio_weight * (family.to_numpy()[None, :]
+                                          == self.favourite[users][:, None]))
+
+    def save(self, path: Path, items: pd.DataFrame) -> None:
+        """Two tables: ``<path>.users.parquet`` and ``<path>.items.parquet``."""
+        users = pd.DataFrame(self.tastes, columns=[f"taste_{c}" for c in range(len(CLASSES))])
+        users.insert(0, "user_id", np.arange(len(users), dtype=np.int64))
+        users["likes_light"] = self.likes_light
+        users["favourite_jingle"] = np.array(self.families or [""])[self.favourite]
+        write_parquet(path.with_suffix(".users.parquet"), users)
+        write_parquet(path.with_suffix(".items.parquet"), pd.DataFrame(
+            {"item_id": items["item_id"], "log_popularity": self.log_popularity}))
+
+    @classmethod
+    def load(cls, path: Path) -> "Preferences":
+        users = pd.read_parquet(path.with_suffix(".users.parquet"))
+        items = pd.read_parquet(path.with_suffix(".items.parquet"))
+        families = sorted(f for f in users["favourite_jingle"].unique() if f)
+        return cls(users[[f"taste_{c}" for c in range(len(CLASSES))]].to_numpy(),
+                   users["likes_light"].to_numpy(),
+                   users["favourite_jingle"].map({f: k for k, f in enumerate(families)})
+                   .to_numpy(), families, items["log_popularity"].to_numpy())
+
+
 def simulate_choices(items: pd.DataFrame, opts: FashionDemoOptions,
-                     rng: np.random.Generator) -> pd.DataFrame:
-    """Every user's chosen items under the module's preference model: ``user_id, item_id``."""
+                     rng: np.random.Generator) -> tuple[pd.DataFrame, Preferences]:
+    """Every user's chosen items under the module's preference model (``user_id, item_id``),
+    and the drawn preferences."""
     num_items = len(items)
     label = items["label"].to_numpy()
     light = items["tone"].to_numpy() == "light"
@@ -192,8 +238,9 @@ def simulate_choices(items: pd.DataFrame, opts: FashionDemoOptions,
         users.append(np.full(len(top), user))
         chosen.append(top)
     rows = np.concatenate(chosen)
-    return pd.DataFrame({"user_id": np.concatenate(users).astype(np.int64),
-                         "item_id": items["item_id"].to_numpy()[rows]})
+    return (pd.DataFrame({"user_id": np.concatenate(users).astype(np.int64),
+                          "item_id": items["item_id"].to_numpy()[rows]}),
+            Preferences(tastes, likes_light, favourite, families, log_popularity))
 
 
 def _write_media(folder: Path, items: pd.DataFrame, images: np.ndarray,
@@ -209,8 +256,9 @@ def _write_media(folder: Path, items: pd.DataFrame, images: np.ndarray,
 
 
 def prepare_fashion_demo(out_dir: str | Path, **options) -> tuple[Path, Path]:
-    """Write ``items.parquet``, ``interactions.parquet``, ``new_arrivals.parquet`` and the media
-    (``media/images/*.png``, ``media/audio/<family>/*``) into ``out_dir``; returns the paths of
+    """Write ``items.parquet``, ``interactions.parquet``, ``new_arrivals.parquet``, the media
+    (``media/images/*.png``, ``media/audio/<family>/*``) and the simulated preferences
+    (``truth.users.parquet``, ``truth.items.parquet``) into ``out_dir``; returns the paths of
     the interactions and items tables. ``options``: :class:`FashionDemoOptions` fields."""
     opts = FashionDemoOptions(**options)
     out = Path(out_dir)
@@ -222,11 +270,12 @@ def prepare_fashion_demo(out_dir: str | Path, **options) -> tuple[Path, Path]:
     rng = np.random.default_rng(opts.seed)
     indices = _choose_items(labels, opts.num_items, rng)
     items = _items_table(indices, images, labels, clips, opts, rng)
-    choices = simulate_choices(items, opts, rng)
+    choices, preferences = simulate_choices(items, opts, rng)
     new_ids = rng.choice(items["item_id"], size=int(round(opts.new_fraction * len(items))),
                          replace=False)
     is_new = choices["item_id"].isin(new_ids)
     _write_media(out / "media", items, images, clips)
+    preferences.save(out / "truth", items)  # truth.users.parquet, truth.items.parquet
     items_path, inter_path = out / "items.parquet", out / "interactions.parquet"
     write_parquet(out / "new_arrivals.parquet", choices[is_new].reset_index(drop=True))
     write_parquet(items_path, items)

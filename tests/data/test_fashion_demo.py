@@ -68,7 +68,7 @@ def test_choices_follow_the_stated_preferences():
                           "tone": np.where(np.arange(n) % 2, "light", "dark"),
                           "jingle": np.array(["voice", "chime", "effects", ""])[np.arange(n) % 4]})
     opts = FashionDemoOptions(num_users=200, audio_weight=3.0)
-    choices = simulate_choices(items, opts, rng).merge(items, on="item_id")
+    choices = simulate_choices(items, opts, rng)[0].merge(items, on="item_id")
     top_class = choices.groupby("user_id")["label"].agg(lambda s: s.value_counts().iloc[0] / len(s))
     assert top_class.mean() > 0.5  # uniform choice would give about 0.2
     with_jingle = choices[choices["jingle"] != ""]
@@ -78,7 +78,7 @@ def test_choices_follow_the_stated_preferences():
 
     flat = simulate_choices(items, FashionDemoOptions(num_users=200, class_concentration=1e3,
                                                       audio_weight=0, tone_weight=0,
-                                                      popularity_sigma=0), rng)
+                                                      popularity_sigma=0), rng)[0]
     flat_top = flat.merge(items, on="item_id").groupby("user_id")["label"].agg(
         lambda s: s.value_counts().iloc[0] / len(s))
     assert flat_top.mean() < 0.35
@@ -100,3 +100,17 @@ def test_missing_or_broken_image_files_name_the_file_and_the_fix(tmp_path):
 def test_options_are_validated():
     with pytest.raises(ValueError, match="num_itemz"):
         FashionDemoOptions(num_itemz=3)
+
+
+def test_saved_preferences_rank_the_chosen_items_first(demo):
+    from data_prep.fashion_demo import Preferences
+
+    items = pd.read_parquet(demo / "items.parquet")
+    chosen = pd.concat([pd.read_parquet(demo / "interactions.parquet"),
+                        pd.read_parquet(demo / "new_arrivals.parquet")])
+    preferences = Preferences.load(demo / "truth")
+    users = np.arange(60)
+    utility = preferences.utility(users, items, FashionDemoOptions())
+    position = {item: i for i, item in enumerate(items["item_id"])}
+    picked = utility[chosen["user_id"].to_numpy(), chosen["item_id"].map(position).to_numpy()]
+    assert picked.mean() > np.median(utility) + 2  # chosen items sit far above the median
