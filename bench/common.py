@@ -48,3 +48,15 @@ def random_cold_metrics(users: np.ndarray, candidates: np.ndarray, truth: UserIt
                                     generator=torch.Generator().manual_seed(s)),
                          users, candidates, truth) for s in range(seeds)]
     return {m: float(np.mean([r[m] for r in runs])) for m in runs[0]}
+
+
+def table(rows: dict[str, dict], columns: list[str]) -> str:
+    """A Markdown table of ``rows`` (name → metrics); seconds per epoch to 2 decimals, other
+    floats to 4, missing cells empty."""
+    lines = ["| model | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
+    for name, row in rows.items():
+        cells = [f"{row[c]:.2f}" if c == "s/epoch" and c in row else
+                 f"{row[c]:.4f}" if isinstance(row.get(c), float) else str(row.get(c, ""))
+                 for c in columns]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)

@@ -32,7 +32,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from common import KS, cold_metrics, content_knn_scores, random_cold_metrics, run_stages
+from common import (KS, cold_metrics, content_knn_scores, random_cold_metrics, run_stages,
+                    table)
 from data_prep.fashion_demo import CLASSES, FashionDemoOptions, Preferences
 from mmgraph.config import RunConfig, load_config
 from mmgraph.data import UserItems
@@ -191,16 +192,6 @@ def recommendation_grid(run: RunDir, data_dir: Path, out: Path, users: int = 4,
     figure.tight_layout()
     figure.savefig(out, dpi=110)
     plt.close(figure)
-
-
-def table(rows: dict[str, dict], columns: list[str]) -> str:
-    lines = ["| model | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
-    for name, row in rows.items():
-        cells = [f"{row[c]:.2f}" if c == "s/epoch" and c in row else
-                 f"{row[c]:.4f}" if isinstance(row.get(c), float) else str(row.get(c, ""))
-                 for c in columns]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
 
 
 def main() -> None:

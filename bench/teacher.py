@@ -36,6 +36,7 @@ import numpy as np
 import torch
 from torch_geometric.nn.models import LightGCN
 
+from common import table
 from data_prep import prepare_ml100k
 from mmgraph.config import load_config
 from mmgraph.evaluation import evaluate_embeddings, popularity_scores
@@ -195,16 +196,6 @@ def scale_worker(num_interactions: int) -> None:
         result[f"{label} s/epoch"] = time.perf_counter() - started
     result["peak RSS GiB"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20
     print(json.dumps(result))
-
-
-def table(rows: dict[str, dict], columns: list[str]) -> str:
-    lines = ["| model | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
-    for name, row in rows.items():
-        cells = [f"{row[c]:.4f}" if isinstance(row.get(c), float) and c != "s/epoch"
-                 else f"{row[c]:.2f}" if c == "s/epoch" and c in row
-                 else str(row.get(c, "")) for c in columns]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
 
 
 def main() -> None:

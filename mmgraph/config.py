@@ -32,6 +32,7 @@ __all__ = [
     "RecommendConfig",
     "RunConfig",
     "load_config",
+    "merge_nested",
     "section_hash",
 ]
 
@@ -235,7 +236,7 @@ def load_config(path: str | Path, overrides: dict | None = None) -> RunConfig:
     if not isinstance(raw, dict):
         raise ConfigError(f"Config file {path} must hold a mapping of sections, got "
                           f"{type(raw).__name__}.")
-    _merge(raw, overrides or {})
+    merge_nested(raw, overrides or {})
     try:
         return RunConfig.model_validate(raw)
     except ValidationError as exc:
@@ -246,10 +247,11 @@ def load_config(path: str | Path, overrides: dict | None = None) -> RunConfig:
                           f"(unknown keys are not allowed).") from exc
 
 
-def _merge(base: dict, extra: dict) -> None:
+def merge_nested(base: dict, extra: dict) -> None:
+    """Merge ``extra`` into ``base`` in place: nested mappings merge, anything else replaces."""
     for key, value in extra.items():
         if isinstance(value, dict) and isinstance(base.get(key), dict):
-            _merge(base[key], value)
+            merge_nested(base[key], value)
         else:
             base[key] = value
 

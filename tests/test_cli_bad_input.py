@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from mmgraph.cli import main
+from mmgraph.config import merge_nested
 
 GOOD = "user_id,item_id,rating,timestamp\n1,10,5,1\n1,11,4,2\n2,10,3,3\n2,12,1,4\n3,11,2,5\n"
 ITEMS = "item_id,title\n10,A\n11,B\n12,C\n"
@@ -113,14 +114,6 @@ def _fill(value, folder: Path):
     return value
 
 
-def _merge(base: dict, extra: dict) -> None:
-    for key, value in extra.items():
-        if isinstance(value, dict) and isinstance(base.get(key), dict):
-            _merge(base[key], value)
-        else:
-            base[key] = value
-
-
 @pytest.mark.parametrize("name", list(CASES))
 def test_bad_input_gets_a_clear_error(name, tmp_path, capsys):
     case = CASES[name]
@@ -135,7 +128,7 @@ def test_bad_input_gets_a_clear_error(name, tmp_path, capsys):
                        else None},
               "encoders": {"text": None},
               "teacher": {"epochs": 1}, "student": {"epochs": 1}}
-    _merge(config, _fill(case.config, tmp_path))
+    merge_nested(config, _fill(case.config, tmp_path))
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     argv = [arg.format(config=tmp_path / "config.yaml", dir=tmp_path) for arg in case.command]
     code = main(["-q", *argv])
