@@ -34,6 +34,8 @@ def demo_run(tmp_path_factory):
     config.write_text(yaml.safe_dump(raw))
     result = mmgraph("run", "--config", str(config))
     assert result.returncode == 0, result.stderr
+    # Items have no title column: the examples name them by the text template.
+    assert "Top 5 for user" in result.stdout and " tone " in result.stdout
     return folder / "runs" / "multimodal-demo", data
 
 

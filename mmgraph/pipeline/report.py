@@ -29,7 +29,8 @@ def print_metrics(metrics: dict, console: Console) -> None:
 
 def print_examples(cfg: RunConfig, run: RunDir, console: Console, num_users: int = 3,
                    k: int = 5) -> None:
-    """A few test users' top-k with item titles (when the items table has them); ✓ = a hit."""
+    """A few test users' top-k, each item named by its ``title`` column or else by the text
+    encoder's template (when the items table has either); ✓ = a hit."""
     recs = pd.read_parquet(run.path("recommendations.parquet"))
     test = pd.read_parquet(run.path("splits", "test.parquet"), columns=[USER, ITEM])
     titles = None
@@ -37,6 +38,10 @@ def print_examples(cfg: RunConfig, run: RunDir, console: Console, num_users: int
         items = load_items(cfg.data.items, cfg.data.columns.item)
         if "title" in items:
             titles = items.set_index(ITEM)["title"]
+        elif cfg.encoders.text is not None:
+            from encoders.items import item_texts  # transformers: import when needed
+
+            titles = pd.Series(item_texts(items, cfg.encoders.text.template), index=items[ITEM])
     held_out = set(zip(test[USER], test[ITEM]))
     for user in recs[USER].drop_duplicates().head(num_users):
         table = Table(title=f"Top {k} for user {user} (student via FAISS; ✓ = in the user's test "
