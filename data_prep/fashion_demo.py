@@ -217,30 +217,24 @@ def simulate_choices(items: pd.DataFrame, opts: FashionDemoOptions,
     """Every user's chosen items under the module's preference model (``user_id, item_id``),
     and the drawn preferences."""
     num_items = len(items)
-    label = items["label"].to_numpy()
-    light = items["tone"].to_numpy() == "light"
     families = sorted(f for f in items["jingle"].unique() if f)
-    family_code = items["jingle"].map({f: k for k, f in enumerate(families)}).fillna(-1)
-    family_code = family_code.to_numpy()
     log_popularity = rng.normal(0.0, opts.popularity_sigma, num_items)
     tastes = rng.dirichlet(np.full(len(CLASSES), opts.class_concentration), opts.num_users)
     likes_light = rng.random(opts.num_users) < 0.5
     favourite = rng.integers(max(len(families), 1), size=opts.num_users)
     counts = np.minimum(opts.min_interactions + rng.poisson(opts.mean_extra_interactions,
                                                             opts.num_users), num_items)
+    preferences = Preferences(tastes, likes_light, favourite, families, log_popularity)
+    utility = preferences.utility(np.arange(opts.num_users), items, opts)
     users, chosen = [], []
     for user in range(opts.num_users):
-        utility = (np.log(tastes[user, label] + 1e-12) + log_popularity
-                   + opts.tone_weight * (light == likes_light[user])
-                   + opts.audio_weight * (family_code == favourite[user])
-                   + rng.gumbel(size=num_items))
-        top = np.argpartition(-utility, counts[user] - 1)[:counts[user]]
+        noisy = utility[user] + rng.gumbel(size=num_items)
+        top = np.argpartition(-noisy, counts[user] - 1)[:counts[user]]
         users.append(np.full(len(top), user))
         chosen.append(top)
     rows = np.concatenate(chosen)
     return (pd.DataFrame({"user_id": np.concatenate(users).astype(np.int64),
-                          "item_id": items["item_id"].to_numpy()[rows]}),
-            Preferences(tastes, likes_light, favourite, families, log_popularity))
+                          "item_id": items["item_id"].to_numpy()[rows]}), preferences)
 
 
 def _write_media(folder: Path, items: pd.DataFrame, images: np.ndarray,
