@@ -54,13 +54,14 @@ def item_texts(items: pd.DataFrame, template: str) -> list[str]:
 
 
 def _encode_cached(encoder: Encoder, keys: list[str], inputs: dict[str, Any], cache: FeatureCache,
-                   batch_size: int, progress: bool, shard: tuple[int, int] = (0, 1)
+                   batch_size: int, progress: bool, shard: tuple[int, int] | None = None
                    ) -> dict[str, str]:
     """Encode the inputs of uncached keys in batches (with ``shard=(rank, world)``, only those
     among every world-th key from the rank-th: a split that does not depend on what other ranks
     have cached meanwhile); returns ``{key: reason}`` for inputs that failed (a failing batch is
     retried item by item to find them)."""
-    todo = cache.missing(list(dict.fromkeys(keys))[shard[0]::shard[1]])
+    rank, world = shard or (0, 1)
+    todo = cache.missing(list(dict.fromkeys(keys))[rank::world])
     failures: dict[str, str] = {}
     chunk = batch_size * 16  # persist every 16 batches
     with tqdm(total=len(todo), desc=f"encode {encoder.modality}", unit="item",
@@ -124,7 +125,7 @@ def _encode_media(items: pd.DataFrame, column: str, encoder: Encoder, media_root
         keys[row], inputs[key] = key, path
     cache = FeatureCache(cache_root, encoder.name)
     failures = _encode_cached(encoder, list(keys.values()), inputs, cache, batch_size, progress,
-                              shard or (0, 1))
+                              shard)
     if shard is not None:  # filling the cache only: rank 0 reports problems afterwards
         return torch.empty(0), torch.empty(0)
     for row, key in list(keys.items()):
@@ -175,8 +176,7 @@ def encode_items(items: pd.DataFrame, config: EncodersConfig, cache_dir: str | P
         keys = [content_hash(t) for t in texts]
         by_key = dict(zip(keys, texts))
         todo_sorted = sorted(dict.fromkeys(keys), key=lambda k: len(by_key[k]))  # less padding
-        _encode_cached(encoder, todo_sorted, by_key, cache, cfg.batch_size, progress,
-                       shard or (0, 1))
+        _encode_cached(encoder, todo_sorted, by_key, cache, cfg.batch_size, progress, shard)
         if shard is None:
             out.features["text"] = cache.stack(keys)
     for modality, cfg in (("image", config.image), ("audio", config.audio)):
