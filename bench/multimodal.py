@@ -52,14 +52,17 @@ TEXT = {"model": "sentence-transformers/all-MiniLM-L6-v2", "template": "{descrip
 IMAGE = {"model": "efficientnet-lite0", "column": "image"}
 AUDIO = {"model": "musicnn-MSD", "column": "audio"}
 #: name → (teacher overrides, encoders); everything else is configs/multimodal-demo.yaml.
+LIGHTGCN = {"components": ["lightgcn"]}
+ALL_MEDIA = {"text": TEXT, "image": IMAGE, "audio": AUDIO}
 ABLATIONS: dict[str, tuple[dict, dict]] = {
-    "ID-only LightGCN (no content)": ({"content": "none"}, NO_MEDIA),
-    "+ text": ({}, {**NO_MEDIA, "text": TEXT}),
-    "+ image": ({}, {**NO_MEDIA, "image": IMAGE}),
-    "+ audio": ({}, {**NO_MEDIA, "audio": AUDIO}),
-    "+ text + image + audio": ({}, {"text": TEXT, "image": IMAGE, "audio": AUDIO}),
+    "ID-only LightGCN (no content)": ({**LIGHTGCN, "content": "none"}, NO_MEDIA),
+    "+ text": (LIGHTGCN, {**NO_MEDIA, "text": TEXT}),
+    "+ image": (LIGHTGCN, {**NO_MEDIA, "image": IMAGE}),
+    "+ audio": (LIGHTGCN, {**NO_MEDIA, "audio": AUDIO}),
+    "+ text + image + audio": (LIGHTGCN, ALL_MEDIA),
     "+ text + image + audio, content only builds the item graph (FREEDOM)": (
-        {"content": "graph"}, {"text": TEXT, "image": IMAGE, "audio": AUDIO}),
+        {**LIGHTGCN, "content": "graph"}, ALL_MEDIA),
+    "+ text + image + audio, blended with the graph filter (the demo's teacher)": ({}, ALL_MEDIA),
 }
 
 

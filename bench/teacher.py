@@ -59,7 +59,8 @@ def test_metrics(user_emb: torch.Tensor, item_emb: torch.Tensor | None, data) ->
 
 def our_teacher(name: str, tables: tuple[Path, Path], runs: Path, teacher: dict,
                 encoders: dict | None = None) -> dict:
-    overrides = {"name": name, "runs_root": str(runs), "teacher": teacher,
+    overrides = {"name": name, "runs_root": str(runs),
+                 "teacher": {"components": ["lightgcn"], **teacher},  # LightGCN alone here
                  "data": {"interactions": str(tables[0]), "items": str(tables[1])}}
     if encoders is not None:
         overrides["encoders"] = encoders

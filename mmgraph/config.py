@@ -26,6 +26,7 @@ __all__ = [
     "EncodersConfig",
     "GraphConfig",
     "OptimConfig",
+    "FilterConfig",
     "TeacherConfig",
     "StudentConfig",
     "EvaluationConfig",
@@ -142,9 +143,35 @@ class OptimConfig(_Strict):
     patience: int = Field(5, ge=1, description="Evaluations without improvement before stopping.")
 
 
+class FilterConfig(_Strict):
+    """The teacher's closed-form graph filter (:mod:`mmgraph.models.spectral`)."""
+
+    degree_exponent: float = Field(0.25, ge=0, le=1, description="b in R D^-b: how much "
+                                   "popular items are damped (0 = raw co-occurrence).")
+    ridge: float = Field(0.02, gt=0, description="Ridge strength relative to the largest "
+                         "eigenvalue of the item–item graph (smaller = sharper filter).")
+    content_weight: float = Field(0.0, ge=0, description="Weight of the content kNN graph "
+                                  "blended into the item–item graph.")
+    rank: int = Field(256, ge=1, description="Eigenpairs kept past dense_items items.")
+    dense_items: int = Field(8192, ge=1, description="Up to this many items the item–item "
+                             "graph is decomposed densely and exactly; past it, truncated "
+                             "Lanczos on the sparse graph (never a dense items × items).")
+
+
 class TeacherConfig(OptimConfig):
+    components: tuple[Literal["lightgcn", "filter"], ...] = Field(
+        ("lightgcn", "filter"), min_length=1, description="Scorers the teacher blends: the "
+        "trained LightGCN (with content) and the closed-form graph filter.")
+    blend: float | Literal["auto"] = Field(
+        "auto", description="LightGCN's share of the blended, std-normalised scores (the "
+        "filter has the rest); auto: the best on validation over 0, 0.1, ..., 1.")
+    filter: FilterConfig = FilterConfig()
     dim: int = Field(64, ge=1)
     layers: int = Field(3, ge=0)
+    propagations_per_epoch: int = Field(
+        40, ge=1, description="At most this many full-graph propagations (batches) per epoch: "
+        "past batch_size × this many interactions the batch grows with the data, so an epoch "
+        "costs time linear in the interactions.")
     content: Literal["fused", "graph", "none"] = Field(
         "fused", description="fused: content joins the items' layer-0 embeddings; graph: content "
         "only builds the item–item graph that ID embeddings propagate over (FREEDOM); none: "
@@ -158,6 +185,10 @@ class TeacherConfig(OptimConfig):
 
     @model_validator(mode="after")
     def _graph_mode_has_graph(self) -> "TeacherConfig":
+        if len(set(self.components)) != len(self.components):
+            raise ValueError("teacher.components lists a component twice")
+        if isinstance(self.blend, float) and not 0 <= self.blend <= 1:
+            raise ValueError("teacher.blend must be 'auto' or a number from 0 to 1")
         if self.content == "graph" and not self.item_graph:
             raise ValueError("teacher.content 'graph' needs teacher.item_graph: true (the "
                              "item–item graph is where its content goes)")
@@ -166,9 +197,14 @@ class TeacherConfig(OptimConfig):
 
 class StudentConfig(OptimConfig):
     dim: int = Field(32, ge=1)
-    temperature: float = Field(2.0, gt=0)
+    temperature: float = Field(0.3, gt=0, description="Soft-label temperature, on the "
+                               "teacher's std-normalised scores.")
     kd_weight: float = Field(0.5, ge=0, le=1, description="0 = BPR only, 1 = distillation only.")
-    kd_candidates: int = Field(100, ge=1, description="Sampled items per user for soft labels.")
+    kd_topk: int = Field(100, ge=0, description="The teacher's top unseen items per user "
+                         "among the soft-label candidates.")
+    kd_candidates: int = Field(100, ge=1, description="Items drawn uniformly (shared by a "
+                               "batch) that stand for the rest of the catalogue in the soft "
+                               "labels.")
     rd_weight: float = Field(0.0, ge=0, description="Ranking distillation of the teacher's top-K.")
     rd_topk: int = Field(10, ge=1)
     rd_decay: float = Field(5.0, gt=0, description="Position weights exp(-rank / rd_decay).")
@@ -186,6 +222,9 @@ class EvaluationConfig(_Strict):
     ks: tuple[int, ...] = (10, 20)
     early_stopping_metric: str = "ndcg@20"
     user_batch_size: int = Field(1024, ge=1)
+    valid_users: int = Field(20_000, ge=1, description="Validation during training (early "
+                             "stopping, the teacher's blend) ranks at most this many users, a "
+                             "seeded sample, so its cost does not grow with the user count.")
 
     @model_validator(mode="after")
     def _metric_is_reported(self) -> "EvaluationConfig":

@@ -9,6 +9,11 @@ r"""Training and distillation losses.
   keeps gradient scale independent of the temperature. Hard+soft mixing is
   :math:`(1-\alpha)\,\mathrm{BPR} + \alpha\,\mathrm{KD}` (see
   :func:`mmgraph.training.student_distillation`).
+  Over a large catalogue the candidates are each user's top-M items by the teacher plus
+  :math:`N` items drawn uniformly from the rest; each drawn item stands for :math:`(I-M)/N`
+  items, so its logit gets :math:`+\log\frac{I-M}{N}` in both distributions (the logQ
+  correction of sampled softmax, Bengio & Senecal 2008), an unbiased stand-in for the full
+  softmax over the catalogue.
 - Ranking distillation (Tang & Wang, "Ranking Distillation", KDD 2018): the teacher's top-K
   unseen items of a user are treated as positives with position weights
   :math:`w_r \propto e^{-r/\lambda}` (rank :math:`r = 1..K`, normalised to sum to 1):
@@ -42,11 +47,22 @@ def sampled_softmax_loss(positive: torch.Tensor, negatives: torch.Tensor,
 
 
 def soft_label_kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor,
-                       temperature: float) -> torch.Tensor:
+                       temperature: float, log_weights: torch.Tensor | None = None,
+                       valid: torch.Tensor | None = None) -> torch.Tensor:
     """Temperature-scaled KL from teacher to student score distributions, ``[B, C]`` each;
-    averaged over the batch."""
-    teacher = F.log_softmax(teacher_logits / temperature, dim=-1)
-    student = F.log_softmax(student_logits / temperature, dim=-1)
+    averaged over the batch.
+
+    ``log_weights`` (broadcast to ``[B, C]``) is added after the temperature: the log of how
+    many items each candidate stands for (sampled candidates). Candidates where ``valid
+    [B, C]`` is false take no part in either distribution.
+    """
+    teacher, student = teacher_logits / temperature, student_logits / temperature
+    if log_weights is not None:
+        teacher, student = teacher + log_weights, student + log_weights
+    if valid is not None:  # a large finite negative: exp gives 0 and the KL term stays finite
+        teacher, student = teacher.masked_fill(~valid, -1e9), student.masked_fill(~valid, -1e9)
+    teacher = F.log_softmax(teacher, dim=-1)
+    student = F.log_softmax(student, dim=-1)
     kl = F.kl_div(student, teacher, log_target=True, reduction="batchmean")
     return kl * temperature ** 2
 

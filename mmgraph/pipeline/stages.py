@@ -7,6 +7,7 @@ split → encode → graph → teacher → student → index → evaluate
 from __future__ import annotations
 
 import logging
+import math
 import shutil
 from pathlib import Path
 from typing import Callable
@@ -30,6 +31,8 @@ from mmgraph.graph.build import INTERACTS, SIMILAR, build_item_graph, load_graph
 from mmgraph.index.retrieval import RetrievalIndex
 from mmgraph.io import (file_sha256, read_json, read_tensors, write_json, write_parquet,
                         write_tensors)
+from mmgraph.models.blend import blend_embeddings, choose_blend
+from mmgraph.models.spectral import spectral_filter
 from mmgraph.models.student import IDStudent
 from mmgraph.models.teacher import MultimodalTeacher
 from mmgraph.pipeline.artifacts import (SPLITS, IndexedSplit, load_split, recommendation_frame,
@@ -221,54 +224,118 @@ def _fit_and_save(run: RunDir, name: str, model: torch.nn.Module, loss: BatchLos
     shutil.rmtree(checkpoint.folder, ignore_errors=True)  # outputs written: no longer needed
 
 
+def _validation_users(cfg: RunConfig, data: IndexedSplit) -> np.ndarray | None:
+    """Users ranked by validation during training: all with valid items (``None``), or a
+    seeded sample of ``evaluation.valid_users`` of them when there are more."""
+    users = data.parts["valid"].users_with_items()
+    if len(users) <= cfg.evaluation.valid_users:
+        return None
+    rng = np.random.default_rng(cfg.seed)
+    return np.sort(rng.choice(users, cfg.evaluation.valid_users, replace=False))
+
+
+def _train_lightgcn(cfg: RunConfig, run: RunDir, data: IndexedSplit, built, device,
+                    fingerprint: str, progress: bool
+                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None] | None:
+    """Train the LightGCN component (content fused into items and/or propagated over the
+    item–item graph); returns its user and item embeddings and its content tower's output
+    (``None`` without fused content), or ``None`` on ranks other than 0."""
+    tcfg, metric = cfg.teacher, cfg.evaluation.early_stopping_metric
+    features = ({k: v.to(device) for k, v in _features(run).items()}
+                if tcfg.content == "fused" else {})
+    adjacency = bipartite_adjacency(built[INTERACTS].edge_index, len(data.users),
+                                    len(data.items),
+                                    built[INTERACTS].get("edge_weight")).to(device)
+    item_adj = None
+    if tcfg.item_graph and tcfg.content != "none" and SIMILAR in built.edge_types:
+        item_adj = item_adjacency(built[SIMILAR].edge_index, built[SIMILAR].edge_weight,
+                                  len(data.items)).to(device)
+    model = MultimodalTeacher(len(data.users), len(data.items), tcfg.dim, tcfg.layers,
+                              {k: v.shape[1] for k, v in features.items()}, tcfg.fusion,
+                              tcfg.item_layers).to(device)
+    generator = torch.Generator().manual_seed(cfg.seed + distributed_context().rank)
+
+    def validate() -> dict[str, float]:
+        with torch.no_grad():
+            users, items = model(adjacency, features, item_adj)
+        return evaluate_embeddings(users.cpu(), items.cpu(), data.parts["valid"],
+                                   data.parts["train"], cfg.evaluation.ks,
+                                   cfg.evaluation.user_batch_size, _validation_users(cfg, data))
+
+    loss = teacher_ranking_loss(model, adjacency, features, item_adj, data.parts["train"],
+                                tcfg.reg, generator, tcfg.loss, tcfg.num_negatives,
+                                tcfg.softmax_temperature)
+    edges = data.train_pairs.shape[1]
+    batch = max(tcfg.batch_size, math.ceil(edges / tcfg.propagations_per_epoch))
+    _fit_and_save(run, "teacher", model, loss, data.train_pairs, validate,
+                  tcfg.model_copy(update={"batch_size": batch}), metric, generator, fingerprint,
+                  progress, cfg.seed, {"modalities": sorted(features), "batch_size": batch})
+    if not distributed_context().is_main:
+        return None
+    with torch.no_grad():
+        users, items = model(adjacency, features, item_adj)
+        content = model.fusion(features) if model.fusion is not None else None
+    return users.cpu(), items.cpu(), None if content is None else content.cpu()
+
+
 def teacher(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
-    """Train the teacher (BPR or sampled softmax, early stopping); save weights and its final
-    user/item embeddings (the student's soft labels come from these)."""
+    """Build the teacher from its components (``teacher.components``): the trained LightGCN
+    and/or the closed-form graph filter, blended by a weight chosen on validation (see
+    :mod:`mmgraph.models.blend`). Saves the blended user/item embeddings (the student's soft
+    labels come from these) and, in ``state.json``, every component's validation metric."""
     tcfg, metric = cfg.teacher, cfg.evaluation.early_stopping_metric
     fingerprint = section_hash(tcfg, cfg.evaluation, cfg.seed, run.fingerprint("graph"))
+    outputs = ["teacher/state.json", "teacher/embeddings.safetensors"]
+    if "lightgcn" in tcfg.components:
+        outputs.append("teacher/model.safetensors")
 
     def work() -> None:
         seed_everything(cfg.seed)
-        device = pick_device(cfg.device)
         data, built = load_split(run), load_graph(run.path("graph"))
-        features = ({k: v.to(device) for k, v in _features(run).items()}
-                    if tcfg.content == "fused" else {})
-        adjacency = bipartite_adjacency(built[INTERACTS].edge_index, len(data.users),
-                                        len(data.items),
-                                        built[INTERACTS].get("edge_weight")).to(device)
-        item_adj = None
-        if tcfg.item_graph and tcfg.content != "none" and SIMILAR in built.edge_types:
-            item_adj = item_adjacency(built[SIMILAR].edge_index, built[SIMILAR].edge_weight,
-                                      len(data.items)).to(device)
-        model = MultimodalTeacher(len(data.users), len(data.items), tcfg.dim, tcfg.layers,
-                                  {k: v.shape[1] for k, v in features.items()}, tcfg.fusion,
-                                  tcfg.item_layers).to(device)
-        generator = torch.Generator().manual_seed(cfg.seed + distributed_context().rank)
-
-        def validate() -> dict[str, float]:
-            with torch.no_grad():
-                users, items = model(adjacency, features, item_adj)
-            return evaluate_embeddings(users.cpu(), items.cpu(), data.parts["valid"],
-                                       data.parts["train"], cfg.evaluation.ks,
-                                       cfg.evaluation.user_batch_size)
-
-        loss = teacher_ranking_loss(model, adjacency, features, item_adj, data.parts["train"],
-                                    tcfg.reg, generator, tcfg.loss, tcfg.num_negatives,
-                                    tcfg.softmax_temperature)
-        _fit_and_save(run, "teacher", model, loss, data.train_pairs, validate, tcfg, metric,
-                      generator, fingerprint, progress, cfg.seed,
-                      {"modalities": sorted(features)})
+        parts, extra = {}, {}
+        if "lightgcn" in tcfg.components:
+            trained = _train_lightgcn(cfg, run, data, built, pick_device(cfg.device),
+                                      fingerprint, progress)
+            if trained is None:  # not rank 0: rank 0 builds the rest
+                return
+            parts["lightgcn"] = trained[:2]
+            if trained[2] is not None:  # the content tower, input of the cold-start mapper
+                extra["content"] = trained[2]
         if not distributed_context().is_main:
             return
-        with torch.no_grad():
-            users, items = model(adjacency, features, item_adj)
-            outputs = {"users": users, "items": items}
-            if model.fusion is not None:  # the content tower, input of the cold-start mapper
-                outputs["content"] = model.fusion(features)
-        write_tensors(run.path("teacher", "embeddings.safetensors"), outputs)
+        if "filter" in tcfg.components:
+            content_graph = None
+            if tcfg.content != "none" and SIMILAR in built.edge_types:
+                content_graph = (built[SIMILAR].edge_index, built[SIMILAR].edge_weight)
+            parts["filter"] = spectral_filter(
+                data.train_pairs, len(data.users), len(data.items), content_graph=content_graph,
+                seed=cfg.seed, **tcfg.filter.model_dump())
 
-    _once(cfg, run, "teacher", fingerprint,
-          ["teacher/model.safetensors", "teacher/embeddings.safetensors"], work, every_rank=True)
+        def validation(embeddings: tuple[torch.Tensor, torch.Tensor]) -> float:
+            return evaluate_embeddings(*embeddings, data.parts["valid"], data.parts["train"],
+                                       cfg.evaluation.ks, cfg.evaluation.user_batch_size,
+                                       _validation_users(cfg, data))[metric]
+
+        components = {name: validation(part) for name, part in parts.items()}
+        weights = {name: 1.0 for name in parts}
+        tried = {}
+        if len(parts) == 2:
+            share, tried = choose_blend(parts, "lightgcn", validation,
+                                        None if tcfg.blend == "auto" else tcfg.blend,
+                                        seed=cfg.seed)
+            weights = {"lightgcn": share, "filter": 1 - share}
+        users, items = blend_embeddings(parts, weights, cfg.seed)
+        write_tensors(run.path("teacher", "embeddings.safetensors"),
+                      {"users": users, "items": items, **extra})
+        state_path = run.path("teacher", "state.json")
+        state = read_json(state_path) if "lightgcn" in parts else {}
+        write_json(state_path, {**state, "components": list(parts), "weights": weights,
+                                f"valid_{metric}_by_component": components,
+                                f"valid_{metric}_by_blend": {str(w): v for w, v in tried.items()},
+                                f"valid_{metric}_blended": validation((users, items))})
+        log.info("teacher: valid %s %s, blended with weights %s", metric, components, weights)
+
+    _once(cfg, run, "teacher", fingerprint, outputs, work, every_rank=True)
 
 
 def student(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
@@ -287,15 +354,18 @@ def student(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
         model = IDStudent(len(data.users), len(data.items), scfg.dim, teacher_dim).to(device)
         generator = torch.Generator().manual_seed(cfg.seed + distributed_context().rank)
         teacher_topk = None
-        if scfg.rd_weight > 0:
+        depth = max(scfg.kd_topk if scfg.kd_weight > 0 else 0,
+                    scfg.rd_topk if scfg.rd_weight > 0 else 0)
+        if depth > 0:  # the teacher's top unseen items: soft-label candidates, RD targets
             top = topk_items(frozen["users"], frozen["items"], np.arange(len(data.users)),
-                             scfg.rd_topk, data.parts["train"], cfg.evaluation.user_batch_size)
+                             depth, data.parts["train"], cfg.evaluation.user_batch_size)
             teacher_topk = torch.from_numpy(top).to(device)
 
         def validate() -> dict[str, float]:
             users, items = (t.detach().cpu() for t in model())
             return evaluate_embeddings(users, items, data.parts["valid"], data.parts["train"],
-                                       cfg.evaluation.ks, cfg.evaluation.user_batch_size)
+                                       cfg.evaluation.ks, cfg.evaluation.user_batch_size,
+                                       _validation_users(cfg, data))
 
         loss = student_distillation(model, frozen["users"].to(device), frozen["items"].to(device),
                                     data.parts["train"], scfg, generator, teacher_topk)
@@ -379,6 +449,9 @@ def evaluate(cfg: RunConfig, run: RunDir, progress: bool = True) -> dict:
                      f"{cfg.split.valid:.0%}/{cfg.split.test:.0%}, seed {cfg.seed}",
             "ranking": "full ranking over all items, the user's train items excluded",
             "users": {p: int(len(data.parts[p].users_with_items())) for p in ("valid", "test")},
+            "validation during training": (
+                "every valid user" if _validation_users(cfg, data) is None else
+                f"a seeded sample of {cfg.evaluation.valid_users} valid users"),
         }
         write_json(run.path("metrics.json"), metrics)
 

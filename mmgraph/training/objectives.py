@@ -3,6 +3,7 @@ student's mix of BPR with the distillation losses from the frozen teacher."""
 
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import torch
@@ -54,19 +55,28 @@ def student_distillation(student: IDStudent, teacher_users: torch.Tensor,
     ``+ rd_weight * RD(teacher top-K) + contrastive_weight * InfoNCE + hint_weight * hint``,
     plus L2 on the batch's rows. Formulas and sources: :mod:`mmgraph.distill.losses`.
 
-    The soft labels are over each user's positive plus ``kd_candidates`` items drawn uniformly
-    and shared by the batch, so both models score them with one matmul ``[B, d] x [d, C]``.
-    ``teacher_users [U, d_t]`` and ``teacher_items [I, d_t]`` are the frozen teacher outputs;
-    ``teacher_topk [U, rd_topk]`` the teacher's top unseen items per user (needed when
-    ``rd_weight > 0``; ``-1`` pads are ignored). Contrastive and hint terms align the batch's
-    unique users and positive items through ``student.projection``.
+    The soft labels are listwise, per unique user of the batch, over the items the user has not
+    seen (seen items are never ranked): the teacher's top ``kd_topk`` unseen items plus
+    ``kd_candidates`` items drawn uniformly, shared by the batch and logQ-corrected to stand for
+    the rest of the catalogue. ``teacher_users [U, d_t]`` and ``teacher_items [I, d_t]`` are the
+    frozen teacher outputs; ``teacher_topk [U, K]`` the teacher's top unseen items per user in
+    rank order, ``K >= max(kd_topk, rd_topk)`` for the terms in use (``-1`` pads are ignored).
+    Contrastive and hint terms align the batch's unique users and positive items through
+    ``student.projection``.
     """
     num_items = teacher_items.shape[0]
-    if cfg.rd_weight > 0 and teacher_topk is None:
-        raise ValueError("rd_weight > 0 needs the teacher's top-K items (teacher_topk)")
     if cfg.needs_projection and student.projection is None:
         raise ValueError("contrastive/hint losses need a student built with teacher_dim")
+    needs_topk = cfg.rd_weight > 0 or (cfg.kd_weight > 0 and cfg.kd_topk > 0)
+    if needs_topk and teacher_topk is None:
+        raise ValueError("rd_weight > 0 or kd_topk > 0 needs the teacher's top-K items "
+                         "(teacher_topk)")
     weights = rank_weights(cfg.rd_topk, cfg.rd_decay).to(teacher_items.device)
+    top_scores = None  # the teacher's scores of its own top items, [U, kd_topk], once
+    if cfg.kd_weight > 0 and cfg.kd_topk > 0:
+        top = teacher_topk[:, :cfg.kd_topk].clamp(min=0)
+        top_scores = torch.cat([(teacher_users[rows, None, :] * teacher_items[top[rows]]).sum(-1)
+                                for rows in torch.arange(len(top)).split(256)])
 
     def alignment(rows: torch.Tensor, table: torch.nn.Embedding,
                   teacher: torch.Tensor) -> torch.Tensor:
@@ -80,6 +90,30 @@ def student_distillation(student: IDStudent, teacher_users: torch.Tensor,
             loss = loss + cfg.hint_weight * hint_loss(projected, target)
         return loss
 
+    def soft_labels(users: torch.Tensor) -> torch.Tensor:
+        """Listwise KD over each of ``users``' (unique) top-K and sampled unseen items."""
+        users = users.unique()
+        device = teacher_items.device
+        top = (teacher_topk[users, :cfg.kd_topk] if cfg.kd_topk > 0
+               else torch.empty(len(users), 0, dtype=torch.long, device=device))
+        shared = torch.randint(num_items, (cfg.kd_candidates,), generator=generator).to(device)
+        candidates = torch.cat([top.clamp(min=0), shared.expand(len(users), -1)], dim=1)
+        sampled_seen = torch.from_numpy(seen.contains(users.cpu().numpy()[:, None],
+                                                      shared.cpu().numpy()[None, :]))
+        in_top = (top[:, :, None] == shared[None, None, :]).any(1)
+        valid = torch.cat([top >= 0, ~sampled_seen.to(device) & ~in_top], dim=1)
+        rest = max(num_items - top.shape[1], 1)
+        log_weights = torch.cat([torch.zeros(top.shape[1], device=device),
+                                 torch.full((cfg.kd_candidates,),
+                                            math.log(rest / cfg.kd_candidates), device=device)])
+        student_logits = (student.user_embedding(users)[:, None, :]
+                          * student.item_embedding(candidates)).sum(-1)
+        with torch.no_grad():
+            teacher_logits = torch.cat([top_scores[users] if cfg.kd_topk > 0 else top.float(),
+                                        teacher_users[users] @ teacher_items[shared].T], dim=1)
+        return soft_label_kd_loss(student_logits, teacher_logits, cfg.temperature,
+                                  log_weights, valid)
+
     def loss(users: torch.Tensor, positives: torch.Tensor) -> torch.Tensor:
         device = teacher_items.device
         negatives = sample_negatives(users, seen, generator)[:, 0].to(device)
@@ -89,21 +123,13 @@ def student_distillation(student: IDStudent, teacher_users: torch.Tensor,
         positive_scores = (user_vec * pos_vec).sum(-1)
         total = (1 - cfg.kd_weight) * bpr_loss(positive_scores, (user_vec * neg_vec).sum(-1))
         if cfg.kd_weight > 0:
-            shared = torch.randint(num_items, (cfg.kd_candidates,), generator=generator).to(device)
-            student_logits = torch.cat(
-                [positive_scores[:, None], user_vec @ student.item_embedding(shared).T], dim=1)
-            with torch.no_grad():
-                teacher_user = teacher_users[users]
-                teacher_logits = torch.cat(
-                    [(teacher_user * teacher_items[positives]).sum(-1, keepdim=True),
-                     teacher_user @ teacher_items[shared].T], dim=1)
-            total = total + cfg.kd_weight * soft_label_kd_loss(student_logits, teacher_logits,
-                                                               cfg.temperature)
+            total = total + cfg.kd_weight * soft_labels(users)
         if cfg.rd_weight > 0:
-            top = teacher_topk[users]
+            top = teacher_topk[users, :cfg.rd_topk]
             present = (top >= 0).float()
             scores = (user_vec[:, None, :] * student.item_embedding(top.clamp(min=0))).sum(-1)
-            total = total + cfg.rd_weight * ranking_distillation_loss(scores, weights * present)
+            total = total + cfg.rd_weight * ranking_distillation_loss(
+                scores, weights[:top.shape[1]] * present)
         if cfg.needs_projection:
             total = total + (alignment(users, student.user_embedding, teacher_users)
                              + alignment(positives, student.item_embedding, teacher_items)) / 2

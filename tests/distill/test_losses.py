@@ -23,6 +23,19 @@ def test_kd_is_zero_for_equal_logits_and_scales_with_t_squared():
                                                                               rel=1e-5)
 
 
+def test_kd_log_weights_and_masked_candidates():
+    """A candidate standing for n items counts n times; masked candidates take no part."""
+    student, teacher = torch.tensor([[0.5, -1.0, 2.0]]), torch.tensor([[1.0, 0.0, -2.0]])
+    weights = torch.tensor([0.0, 0.0, math.log(3.0)])
+    repeated = soft_label_kd_loss(torch.tensor([[0.5, -1.0, 2.0, 2.0, 2.0]]),
+                                  torch.tensor([[1.0, 0.0, -2.0, -2.0, -2.0]]), 1.5)
+    assert soft_label_kd_loss(student, teacher, 1.5, weights).item() == pytest.approx(
+        repeated.item(), rel=1e-5)
+    valid = torch.tensor([[True, False, True]])
+    assert soft_label_kd_loss(student, teacher, 1.5, valid=valid).item() == pytest.approx(
+        soft_label_kd_loss(student[:, [0, 2]], teacher[:, [0, 2]], 1.5).item(), rel=1e-5)
+
+
 def test_kd_gradient_moves_student_towards_teacher():
     student = torch.zeros(1, 3, requires_grad=True)
     teacher = torch.tensor([[3.0, 0.0, -3.0]])

@@ -3,7 +3,7 @@ import torch
 
 from mmgraph.config import StudentConfig
 from mmgraph.data import UserItems
-from mmgraph.evaluation import evaluate_embeddings
+from mmgraph.evaluation import evaluate_embeddings, topk_items
 from mmgraph.models import IDStudent
 from mmgraph.training import fit, student_distillation
 
@@ -18,7 +18,8 @@ def test_distilled_student_learns_the_teachers_ranking():
     train = UserItems(users, top[:, :3].reshape(-1), 30, 25)
     valid = UserItems(users, top[:, 3:].reshape(-1), 30, 25)
     cfg = StudentConfig(dim=4, lr=0.05, reg=0.0, batch_size=16, epochs=150, eval_every=10,
-                        patience=3, kd_weight=1.0, kd_candidates=25, temperature=1.0)
+                        patience=3, kd_weight=1.0, kd_topk=10, kd_candidates=10,
+                        temperature=1.0)
     student = IDStudent(30, 25, dim=4)
     generator = torch.Generator().manual_seed(0)
     pairs = torch.from_numpy(np.stack([users, top[:, :3].reshape(-1)]))
@@ -28,7 +29,9 @@ def test_distilled_student_learns_the_teachers_ranking():
         return evaluate_embeddings(u, i, valid, train, (3,))
 
     before = validate()["ndcg@3"]
-    loss = student_distillation(student, teacher_users, teacher_items, train, cfg, generator)
+    top = torch.from_numpy(topk_items(teacher_users, teacher_items, np.arange(30), 10, train))
+    loss = student_distillation(student, teacher_users, teacher_items, train, cfg, generator,
+                                top)
     result = fit(student, loss, pairs, validate, cfg, "ndcg@3", generator, "t", progress=False)
     assert result.best_score > max(0.8, before + 0.3)
     assert validate()["ndcg@3"] == result.best_score  # best weights restored

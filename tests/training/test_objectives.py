@@ -72,9 +72,10 @@ def test_student_losses_refuse_missing_inputs():
     from mmgraph.training import student_distillation
 
     seen = UserItems(np.array([0]), np.array([0]), 1, 2)
-    with pytest.raises(ValueError, match="teacher_topk"):
-        student_distillation(IDStudent(1, 2), torch.zeros(1, 3), torch.zeros(2, 3), seen,
-                             StudentConfig(rd_weight=1.0), torch.Generator())
+    for cfg in (StudentConfig(rd_weight=1.0, kd_weight=0.0), StudentConfig(kd_weight=0.5)):
+        with pytest.raises(ValueError, match="teacher_topk"):
+            student_distillation(IDStudent(1, 2), torch.zeros(1, 3), torch.zeros(2, 3), seen,
+                                 cfg, torch.Generator())
     with pytest.raises(ValueError, match="teacher_dim"):
         student_distillation(IDStudent(1, 2), torch.zeros(1, 3), torch.zeros(2, 3), seen,
                              StudentConfig(hint_weight=1.0), torch.Generator())

@@ -1,0 +1,61 @@
+r"""Blend several scorers' embeddings into one teacher whose scores are a weighted sum.
+
+Each component :math:`c` scores by dot product, :math:`s^c_{ui} = \langle p^c_u, q^c_i\rangle`.
+Its scores are put on one scale by their standard deviation :math:`\sigma_c` (over a seeded
+sample of user–item pairs), and the blend is
+
+.. math::
+    s_{ui} = \sum_c \frac{w_c}{\sigma_c} s^c_{ui}
+           = \Big\langle \big[\tfrac{w_c}{\sigma_c} p^c_u\big]_c, \big[q^c_i\big]_c \Big\rangle,
+
+so the blended teacher is again a pair of embedding tables (the components side by side) and
+everything downstream (evaluation, soft labels, FAISS) treats it like any other model. With
+weights summing to 1 the blended scores have a standard deviation of at most 1 (1 when the
+components agree), whatever the components' own scales, which gives the student's distillation
+temperature about the same meaning for every teacher.
+
+Shapes: ``users [U, d_c]`` and ``items [I, d_c]`` per component → ``[U, sum d_c]``,
+``[I, sum d_c]``.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+__all__ = ["score_std", "blend_embeddings", "choose_blend"]
+
+Embeddings = tuple[torch.Tensor, torch.Tensor]
+
+
+def score_std(users: torch.Tensor, items: torch.Tensor, samples: int = 100_000,
+              seed: int = 0) -> float:
+    """Standard deviation of ``users @ items.T`` over ``samples`` random user–item pairs."""
+    generator = torch.Generator().manual_seed(seed)
+    rows = torch.randint(users.shape[0], (samples,), generator=generator)
+    cols = torch.randint(items.shape[0], (samples,), generator=generator)
+    return float((users[rows] * items[cols]).sum(-1).std().clamp_min(1e-12))
+
+
+def blend_embeddings(parts: dict[str, Embeddings], weights: dict[str, float],
+                     seed: int = 0) -> Embeddings:
+    """The components side by side, user rows scaled by ``weight / score std``; components
+    of weight 0 are left out."""
+    kept = [name for name in parts if weights.get(name, 0.0) > 0]
+    users = torch.cat([parts[n][0] * (weights[n] / score_std(*parts[n], seed=seed))
+                       for n in kept], dim=1)
+    items = torch.cat([parts[n][1] for n in kept], dim=1)
+    return users, items
+
+
+def choose_blend(parts: dict[str, Embeddings], first: str, score: Callable[[Embeddings], float],
+                 weight: float | None = None, steps: int = 10, seed: int = 0
+                 ) -> tuple[float, dict[float, float]]:
+    """Weight of component ``first`` in a two-component blend (the other gets ``1 - w``):
+    ``weight`` when given, else the best ``score`` (a validation metric) over ``0, 1/steps,
+    ..., 1``. Returns the weight and every tried weight's score."""
+    (other,) = set(parts) - {first}
+    grid = [weight] if weight is not None else [i / steps for i in range(steps + 1)]
+    tried = {w: score(blend_embeddings(parts, {first: w, other: 1 - w}, seed)) for w in grid}
+    return max(tried, key=tried.get), tried

@@ -1,0 +1,68 @@
+import numpy as np
+import pytest
+import torch
+
+from mmgraph.graph import knn_graph
+from mmgraph.models.spectral import interaction_matrix, spectral_filter
+
+
+def _graph(num_users: int, num_items: int, seed: int = 0) -> torch.Tensor:
+    rng = np.random.default_rng(seed)
+    dense = rng.random((num_users, num_items)) < 0.4
+    dense[np.arange(num_users), rng.integers(0, num_items, num_users)] = True
+    dense[rng.integers(0, num_users, num_items), np.arange(num_items)] = True  # every item seen
+    return torch.from_numpy(np.stack(np.nonzero(dense)).astype(np.int64))
+
+
+def _formula(pairs, num_users, num_items, b, rho, content=None):
+    """s_u = r_u D^-b V f(L) V^T D^b with f(l) = l / (l + rho l_max), G = (R D^-b)^T R D^-b."""
+    r = interaction_matrix(pairs, num_users, num_items).toarray()
+    degree = r.sum(0)
+    normalised = r * degree ** -b
+    gram = normalised.T @ normalised
+    top = np.linalg.eigvalsh(gram)[-1]
+    if content is not None:
+        gram = gram + content * top
+    values, vectors = np.linalg.eigh(gram)
+    response = np.where(values > 1e-9 * top, values / (values + rho * top), 0.0)
+    return normalised @ vectors @ np.diag(response) @ vectors.T * degree ** b
+
+
+@pytest.mark.parametrize("b", [0.0, 0.25, 0.5])
+def test_dense_filter_matches_its_formula(b):
+    pairs = _graph(9, 12)
+    users, items = spectral_filter(pairs, 9, 12, degree_exponent=b, ridge=0.05)
+    np.testing.assert_allclose((users @ items.T).numpy(), _formula(pairs, 9, 12, b, 0.05),
+                               atol=1e-5)
+    assert users.shape[1] <= 9  # the null space (rank <= users) is dropped
+
+
+def test_without_degree_normalisation_it_is_ridge_regression_of_items_on_items():
+    pairs = _graph(9, 12, seed=1)
+    r = interaction_matrix(pairs, 9, 12).toarray()
+    gram = r.T @ r
+    shift = 0.1 * np.linalg.eigvalsh(gram)[-1]
+    ridge = r @ gram @ np.linalg.inv(gram + shift * np.eye(12))
+    users, items = spectral_filter(pairs, 9, 12, degree_exponent=0.0, ridge=0.1)
+    np.testing.assert_allclose((users @ items.T).numpy(), ridge, atol=1e-5)
+
+
+def test_truncated_lanczos_path_equals_the_dense_one_when_it_keeps_every_direction():
+    pairs = _graph(6, 30, seed=2)  # rank <= 6: 8 eigenpairs hold every non-zero direction
+    dense = spectral_filter(pairs, 6, 30, ridge=0.05)
+    sparse = spectral_filter(pairs, 6, 30, ridge=0.05, rank=8, dense_items=10)
+    np.testing.assert_allclose((sparse[0] @ sparse[1].T).numpy(),
+                               (dense[0] @ dense[1].T).numpy(), atol=1e-4)
+
+
+def test_content_graph_is_blended_into_the_item_graph():
+    pairs, features = _graph(9, 12, seed=3), torch.rand(12, 5)  # positive cosines
+    edge_index, edge_weight = knn_graph(features, 3)
+    content = np.zeros((12, 12))
+    content[edge_index[0].numpy(), edge_index[1].numpy()] = edge_weight.numpy()
+    degree = content.sum(1)
+    normalised = content / np.sqrt(np.outer(degree, degree))
+    users, items = spectral_filter(pairs, 9, 12, ridge=0.05, degree_exponent=0.25,
+                                   content_graph=(edge_index, edge_weight), content_weight=0.2)
+    expected = _formula(pairs, 9, 12, 0.25, 0.05, content=0.2 * normalised)
+    np.testing.assert_allclose((users @ items.T).numpy(), expected, atol=1e-5)
