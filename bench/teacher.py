@@ -17,6 +17,7 @@ interactions), where content has the most to add.
 Usage:
     python bench/teacher.py                   # ml-100k table (about 45 min on 2 cores)
     python bench/teacher.py --scale           # also epoch time / peak memory at 100k..1M
+    python bench/teacher.py --scale-only      # only that
     python bench/teacher.py --negatives-only  # ours ID-only: unseen vs uniform negatives
 """
 
@@ -25,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import platform
 import resource
 import subprocess
@@ -171,7 +173,7 @@ def scale_worker(num_interactions: int) -> None:
     from mmgraph.config import TeacherConfig
     from mmgraph.data import UserItems
     from mmgraph.graph import bipartite_adjacency, item_adjacency, knn_graph
-    from mmgraph.models import MultimodalTeacher
+    from mmgraph.models import MultimodalTeacher, spectral_filter
     from mmgraph.training import teacher_ranking_loss
 
     num_users, num_items = 10_000, 20_000
@@ -181,7 +183,13 @@ def scale_worker(num_interactions: int) -> None:
     features = {"text": torch.nn.functional.normalize(torch.randn(num_items, 64), dim=1)}
     item_adj = item_adjacency(*knn_graph(features["text"], 10), num_items)
     cfg = TeacherConfig()
-    result = {"interactions": int(pairs.shape[1])}
+    # As the teacher stage batches: at most propagations_per_epoch full propagations an epoch.
+    batch_size = max(cfg.batch_size, math.ceil(pairs.shape[1] / cfg.propagations_per_epoch))
+    result = {"interactions": int(pairs.shape[1]), "batch": batch_size}
+    started = time.perf_counter()
+    spectral_filter(pairs, num_users, num_items, rank=cfg.filter.rank,
+                    dense_items=cfg.filter.dense_items)
+    result["filter s"] = time.perf_counter() - started
     for label, feats, adj in (("id-only", {}, None), ("content", features, item_adj)):
         model = MultimodalTeacher(num_users, num_items, cfg.dim, cfg.layers,
                                   {k: v.shape[1] for k, v in feats.items()})
@@ -189,7 +197,7 @@ def scale_worker(num_interactions: int) -> None:
         generator = torch.Generator().manual_seed(0)
         loss_fn = teacher_ranking_loss(model, adjacency, feats, adj, seen, cfg.reg, generator)
         started = time.perf_counter()
-        for batch in torch.randperm(pairs.shape[1], generator=generator).split(cfg.batch_size):
+        for batch in torch.randperm(pairs.shape[1], generator=generator).split(batch_size):
             loss = loss_fn(pairs[0][batch], pairs[1][batch])
             optimizer.zero_grad()
             loss.backward()
@@ -204,6 +212,7 @@ def main() -> None:
     parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "bench-teacher")
     parser.add_argument("--pyg-max-epochs", type=int, default=1500)
     parser.add_argument("--scale", action="store_true")
+    parser.add_argument("--scale-only", action="store_true", help="only the scale table")
     parser.add_argument("--scale-worker", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--negatives-only", action="store_true",
                         help="only ours ID-only with unseen vs uniform negatives")
@@ -212,6 +221,9 @@ def main() -> None:
         scale_worker(args.scale_worker)
         return
     logging.basicConfig(level=logging.WARNING)
+    if args.scale_only:
+        scale_table()
+        return
     tables = prepare_ml100k(args.runs / "data")
     text = {"text": {"template": "{title} ({year}). Genres: {genres}"}}
     both = {**text, "categorical": {"columns": ["genres", "year"]}}
@@ -256,14 +268,19 @@ def main() -> None:
           f"{rows[best_mm[1]]['ndcg@20 sparse'] / ours['ndcg@20 sparse'] - 1:+.1%} vs ours "
           f"ID-only)")
     if args.scale:
-        print("\n| interactions | ID-only s/epoch | with content s/epoch | peak RSS GiB |\n"
-              "|---|---|---|---|")
-        for size in (100_000, 300_000, 1_000_000):
-            out = subprocess.run([sys.executable, __file__, "--scale-worker", str(size)],
-                                 capture_output=True, text=True, check=True).stdout
-            r = json.loads(out.strip().splitlines()[-1])
-            print(f"| {r['interactions']:,} | {r['id-only s/epoch']:.1f} | "
-                  f"{r['content s/epoch']:.1f} | {r['peak RSS GiB']:.2f} |")
+        scale_table()
+
+
+def scale_table() -> None:
+    """Epoch time and filter time at 100k..1M generated interactions, a fresh process each."""
+    print("\n| interactions | batch | ID-only s/epoch | with content s/epoch | filter s "
+          "| peak RSS GiB |\n|---|---|---|---|---|---|")
+    for size in (100_000, 300_000, 1_000_000):
+        out = subprocess.run([sys.executable, __file__, "--scale-worker", str(size)],
+                             capture_output=True, text=True, check=True).stdout
+        r = json.loads(out.strip().splitlines()[-1])
+        print(f"| {r['interactions']:,} | {r['batch']:,} | {r['id-only s/epoch']:.1f} | "
+              f"{r['content s/epoch']:.1f} | {r['filter s']:.1f} | {r['peak RSS GiB']:.2f} |")
 
 
 if __name__ == "__main__":

@@ -146,7 +146,7 @@ class OptimConfig(_Strict):
 class FilterConfig(_Strict):
     """The teacher's closed-form graph filter (:mod:`mmgraph.models.spectral`)."""
 
-    degree_exponent: float = Field(0.25, ge=0, le=1, description="b in R D^-b: how much "
+    degree_exponent: float = Field(0.2, ge=0, le=1, description="b in R D^-b: how much "
                                    "popular items are damped (0 = raw co-occurrence).")
     ridge: float = Field(0.02, gt=0, description="Ridge strength relative to the largest "
                          "eigenvalue of the item–item graph (smaller = sharper filter).")

@@ -62,7 +62,7 @@ def _top_eigenvalue(operator: LinearOperator, seed: int) -> float:
 
 
 def spectral_filter(user_item: torch.Tensor, num_users: int, num_items: int,
-                    degree_exponent: float = 0.25, ridge: float = 0.02,
+                    degree_exponent: float = 0.2, ridge: float = 0.02,
                     content_graph: tuple[torch.Tensor, torch.Tensor] | None = None,
                     content_weight: float = 0.0, rank: int = 256, dense_items: int = 8192,
                     seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

@@ -1,23 +1,27 @@
-"""The quickstart's claim on the full, real ml-100k: the distilled student is far above
-popularity and close to its teacher. Runs the pipeline API with configs/quickstart.yaml."""
+"""The quickstart's claims on the full, real ml-100k: the teacher beats the best tuned peer by
+3% and the distilled 32-d student, served through FAISS, still beats it. Runs the pipeline API
+with configs/quickstart.yaml; the peer figures come from `python bench/peers.py` on the same
+split (docs/benchmarks.md)."""
 
 import pytest
 
 from mmgraph.config import load_config
 from mmgraph.pipeline import run_all
 
+#: EASE (lambda 200, tuned on valid), the best tuned peer: test NDCG@20 and Recall@20.
+BEST_PEER_NDCG, BEST_PEER_RECALL = 0.2882, 0.3571
+
 
 @pytest.mark.slow
-def test_quickstart_student_beats_popularity_and_keeps_the_teachers_accuracy(ml100k_tables,
-                                                                            tmp_path):
+def test_quickstart_teacher_and_student_beat_the_best_tuned_peer(ml100k_tables, tmp_path):
     interactions, items = ml100k_tables
     cfg = load_config("configs/quickstart.yaml", overrides={
         "runs_root": str(tmp_path), "data": {"interactions": str(interactions),
                                              "items": str(items)}})
     metrics = run_all(cfg, progress=False)
-    student = metrics["student"]["test"]["ndcg@20"]
-    teacher = metrics["teacher"]["test"]["ndcg@20"]
-    popularity = metrics["popularity"]["test"]["ndcg@20"]
+    student, teacher = metrics["student"]["test"], metrics["teacher"]["test"]
     assert metrics["protocol"]["users"]["test"] == 943
-    assert student > 1.6 * popularity, metrics
-    assert student > 0.95 * teacher, metrics
+    assert teacher["ndcg@20"] >= 1.03 * BEST_PEER_NDCG, metrics
+    assert student["ndcg@20"] >= BEST_PEER_NDCG, metrics
+    assert min(teacher["recall@20"], student["recall@20"]) >= BEST_PEER_RECALL, metrics
+    assert student["ndcg@20"] > 2 * metrics["popularity"]["test"]["ndcg@20"], metrics
