@@ -10,7 +10,10 @@ interaction touches.
    the item–item graph). Test Recall@20/NDCG@20 over the full catalogue (train items excluded),
    and on the new arrivals, from content alone: each user who chose any ranks the new items
    (Recall@20/NDCG@20), next to random and a content-kNN baseline.
-2. The student distilled from the all-modality teacher, served through the FAISS index.
+   The last ablation row is the demo's own teacher: all three modalities, blended with the
+   closed-form graph filter (weight chosen on valid).
+2. The student distilled from that teacher, served through the FAISS index; the ID-only peers
+   of bench/peers.py (EASE, iALS, GF-CF), tuned on valid, on the same split.
 3. Pictures (docs/img/): a PCA of item embeddings coloured by true class, teacher vs student,
    with each model's 10-NN class agreement; a grid of example recommendations with images.
 
@@ -34,6 +37,7 @@ from PIL import Image
 
 from common import (KS, cold_metrics, content_knn_scores, random_cold_metrics, run_stages,
                     table)
+from peers import tuned_peers
 from data_prep.fashion_demo import CLASSES, FashionDemoOptions, Preferences
 from mmgraph.config import RunConfig, load_config
 from mmgraph.data import UserItems
@@ -243,6 +247,9 @@ def main() -> None:
         "s/epoch": read_json(student_run.path("student", "state.json"))["seconds_per_epoch"]}
     rows["popularity"] = {"recall@20": metrics["popularity"]["test"]["recall@20"],
                           "ndcg@20": metrics["popularity"]["test"]["ndcg@20"]}
+    peers = tuned_peers(load_split(student_run))  # ID-only: they cannot rank new arrivals
+    rows.update({f"peer: {name} ({row['setting']}, tuned on valid)": row
+                 for name, row in peers.items()})
     rows["oracle: the simulated preference model, noise-free (ceiling)"] = oracle_row(
         student_run, data_dir, arrivals, config("student-all", args.runs, sizes)
         .data.prepare_options)
@@ -251,7 +258,7 @@ def main() -> None:
     items = pd.read_parquet(data_dir / "items.parquet").set_index("item_id")
     labels = items.loc[data.items.ids, "label"].to_numpy()
     teacher_items = read_tensors(student_run.path("teacher", "embeddings.safetensors"))["items"]
-    agreement = pca_picture({"teacher (all modalities, 64-d)": teacher_items,
+    agreement = pca_picture({"teacher (all modalities, blended)": teacher_items,
                              "student (served, 32-d)": served["items"]}, labels,
                             args.pictures / "multimodal-pca.png")
     recommendation_grid(student_run, data_dir, args.pictures / "multimodal-recs.png")

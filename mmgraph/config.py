@@ -130,6 +130,8 @@ class EncodersConfig(_Strict):
 
 class GraphConfig(_Strict):
     knn_k: int = Field(10, ge=1, description="Neighbours per item in the item–item kNN graph.")
+    knn_exact_items: int = Field(50_000, ge=1, description="Up to this many items the kNN "
+                                 "search is exact (FAISS Flat); past it, FAISS HNSW.")
     interaction_weight: Literal["none", "rating"] = Field(
         "none", description="Weight user–item edges by the interaction's rating.")
 

@@ -29,7 +29,8 @@ SIMILAR = ("item", "similar", "item")
 def build_item_graph(user_item: torch.Tensor, num_users: int, num_items: int,
                      features: dict[str, torch.Tensor] | None = None, k: int = 10,
                      interaction_weight: torch.Tensor | None = None,
-                     masks: dict[str, torch.Tensor] | None = None) -> HeteroData:
+                     masks: dict[str, torch.Tensor] | None = None,
+                     exact_items: int = 50_000) -> HeteroData:
     """Graph of users and items from interactions plus content kNN graphs.
 
     Args:
@@ -40,6 +41,7 @@ def build_item_graph(user_item: torch.Tensor, num_users: int, num_items: int,
             largest.
         masks: modality → ``[num_items]`` bool, items that have that modality's media; items
             without it get no edges in that modality's kNN graph.
+        exact_items: past this many items the kNN search is approximate (FAISS HNSW).
     """
     graph = HeteroData()
     graph["user"].num_nodes = num_users
@@ -53,13 +55,14 @@ def build_item_graph(user_item: torch.Tensor, num_users: int, num_items: int,
     features, masks = features or {}, masks or {}
     for modality, matrix in features.items():
         store = graph["item", f"similar_{modality}", "item"]
-        store.edge_index, store.edge_weight = knn_graph(matrix, k, mask=masks.get(modality))
+        store.edge_index, store.edge_weight = knn_graph(matrix, k, mask=masks.get(modality),
+                                                        exact_items=exact_items)
     if features:
         fused = torch.cat([F.normalize(m.float(), dim=-1) for m in features.values()], dim=1)
         any_content = None if set(features) - set(masks) else torch.stack(
             [masks[m] for m in features]).any(0)
-        graph[SIMILAR].edge_index, graph[SIMILAR].edge_weight = knn_graph(fused, k,
-                                                                          mask=any_content)
+        graph[SIMILAR].edge_index, graph[SIMILAR].edge_weight = knn_graph(
+            fused, k, mask=any_content, exact_items=exact_items)
     return graph
 
 

@@ -79,24 +79,27 @@ def spectral_filter(user_item: torch.Tensor, num_users: int, num_items: int,
     scale = degree.astype(np.float64) ** -degree_exponent
     normalised = interaction_matrix(user_item, num_users, num_items) @ sp.diags(scale)
     normalised = normalised.tocsr()
-    gram = LinearOperator((num_items, num_items), dtype=np.float64,
-                          matvec=lambda x: normalised.T @ (normalised @ x))
-    top = _top_eigenvalue(gram, seed)
-    content = None
-    if content_graph is not None and content_weight > 0:
-        content = content_weight * top * _normalised(content_graph, num_items)
+    blend = content_graph is not None and content_weight > 0
     if num_items <= dense_items:
         dense = (normalised.T @ normalised).toarray()
-        if content is not None:
-            dense += content.toarray()
+        if blend:
+            top = float(np.linalg.eigvalsh(dense)[-1])
+            dense += content_weight * top * _normalised(content_graph, num_items).toarray()
         values, vectors = np.linalg.eigh(dense)
+        if not blend:
+            top = float(values[-1])
     else:
-        operator = gram if content is None else LinearOperator(
-            (num_items, num_items), dtype=np.float64,
-            matvec=lambda x: normalised.T @ (normalised @ x) + content @ x)
+        gram = LinearOperator((num_items, num_items), dtype=np.float64,
+                              matvec=lambda x: normalised.T @ (normalised @ x))
+        top = _top_eigenvalue(gram, seed)
+        operator = gram
+        if blend:
+            content = content_weight * top * _normalised(content_graph, num_items)
+            operator = LinearOperator((num_items, num_items), dtype=np.float64,
+                                      matvec=lambda x: gram @ x + content @ x)
         start = np.random.default_rng(seed).standard_normal(num_items)
         values, vectors = eigsh(operator, k=min(rank, num_items - 1), which="LA", v0=start)
-    keep = values > 1e-9 * top
+    keep = values > 1e-9 * max(top, 1e-300)
     values, vectors = values[keep], vectors[:, keep]
     response = values / (values + ridge * top)
     users = normalised @ (vectors * response)

@@ -196,7 +196,7 @@ def graph(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
         masks = {m: v.bool() for m, v in read_tensors(run.path("features",
                                                                "masks.safetensors")).items()}
         built = build_item_graph(pairs, len(data.users), len(data.items), _features(run),
-                                 cfg.graph.knn_k, weight, masks)
+                                 cfg.graph.knn_k, weight, masks, cfg.graph.knn_exact_items)
         save_graph(built, run.path("graph"))
         log.info("graph: %s", read_json(run.path("graph", "graph.json"))["num_edges"])
 
