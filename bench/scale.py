@@ -1,0 +1,164 @@
+"""The whole pipeline at growing size on generated data, with implicit's ALS side by side.
+
+Data (seeded): ``E/40`` users and ``E/80`` items; every item belongs to one of 50 planted
+taste clusters and has a Zipf(1.1) popularity within it; every user has a Dirichlet(0.2)
+mixture over the clusters and a log-normal activity. Each interaction draws a user by
+activity, a cluster from that user's mixture, then an item of that cluster by popularity
+(duplicates dropped). The items table has a ``genre`` column: the item's cluster for 70% of
+the items, a random one for the rest, encoded as a multi-hot attribute (the content graph).
+
+Each size runs ``mmgraph run``'s stages in a fresh process (configs/quickstart.yaml's teacher
+and student, the generated tables, the attribute encoder instead of MiniLM) and reports
+seconds per stage and the process's peak RSS; implicit's ALS, tuned on valid over a small grid
+(``ALS_GRID``, 15 iterations), is fitted on the same training split and scored by the same
+evaluator (test NDCG@20, full ranking, train items excluded).
+
+Usage:
+    python bench/scale.py                      # 100k and 1M interactions
+    python bench/scale.py --sizes 100000 1000000 10000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+STAGE_NAMES = ["split", "encode", "graph", "teacher", "student", "index", "evaluate"]
+
+
+def generate(num_interactions: int, folder: Path, seed: int = 0, clusters: int = 50
+             ) -> tuple[Path, Path]:
+    """Write ``interactions.parquet`` and ``items.parquet`` of the planted model above."""
+    rng = np.random.default_rng(seed)
+    num_users, num_items = max(num_interactions // 40, 100), max(num_interactions // 80, 50)
+    item_cluster = rng.permutation(np.arange(num_items) % clusters)  # no empty cluster
+    popularity = 1.0 / rng.permutation(np.arange(1, num_items + 1)) ** 1.1
+    tastes = rng.dirichlet(np.full(clusters, 0.2), num_users)
+    activity = rng.lognormal(0.0, 1.0, num_users)
+    draws = int(num_interactions * 1.15)  # headroom for the duplicates dropped below
+    users = rng.choice(num_users, draws, p=activity / activity.sum())
+    cumulative = np.cumsum(tastes, axis=1)
+    chosen = (rng.random(draws)[:, None] > cumulative[users]).sum(1).clip(max=clusters - 1)
+    items = np.empty(draws, np.int64)
+    for cluster in range(clusters):
+        rows = np.flatnonzero(chosen == cluster)
+        members = np.flatnonzero(item_cluster == cluster)
+        weights = popularity[members] / popularity[members].sum()
+        items[rows] = rng.choice(members, len(rows), p=weights)
+    frame = pd.DataFrame({"user_id": users, "item_id": items}).drop_duplicates()
+    frame = frame.iloc[:num_interactions]
+    genre = np.where(rng.random(num_items) < 0.7, item_cluster,
+                     rng.integers(0, clusters, num_items))
+    folder.mkdir(parents=True, exist_ok=True)
+    interactions, item_table = folder / "interactions.parquet", folder / "items.parquet"
+    frame.to_parquet(interactions, index=False)
+    pd.DataFrame({"item_id": np.arange(num_items), "genre": [f"g{g}" for g in genre]}).to_parquet(
+        item_table, index=False)
+    return interactions, item_table
+
+
+ALS_GRID = [(factors, reg, alpha) for factors in (64, 128) for reg in (1.0, 10.0, 100.0)
+            for alpha in (1.0, 10.0)]
+
+
+def tuned_als(run_dir: Path) -> tuple[float, str, float]:
+    """implicit's ALS on the run's training split, tuned on valid NDCG@20 over ``ALS_GRID``
+    (15 iterations): test NDCG@20 of the best, its setting and its fit seconds."""
+    import torch
+    from implicit.cpu.als import AlternatingLeastSquares
+
+    from mmgraph.evaluation import evaluate_embeddings
+    from mmgraph.models import interaction_matrix
+    from mmgraph.pipeline import RunDir, load_split
+
+    data = load_split(RunDir(run_dir))
+    train = interaction_matrix(data.train_pairs, len(data.users), len(data.items))
+    train = train.astype(np.float32).tocsr()
+    best = (-1.0, None, None, 0.0)
+    for factors, reg, alpha in ALS_GRID:
+        model = AlternatingLeastSquares(factors=factors, regularization=reg, alpha=alpha,
+                                        iterations=15, random_state=0,
+                                        calculate_training_loss=False)
+        started = time.perf_counter()
+        model.fit(train, show_progress=False)
+        seconds = time.perf_counter() - started
+        users, items = torch.from_numpy(model.user_factors), torch.from_numpy(model.item_factors)
+        valid = evaluate_embeddings(users, items, data.parts["valid"], data.parts["train"],
+                                    (20,))["ndcg@20"]
+        if valid > best[0]:
+            best = (valid, (users, items), f"{factors} factors, reg {reg}, alpha {alpha}",
+                    seconds)
+    test = evaluate_embeddings(*best[1], data.parts["test"], data.parts["train"], (20,))
+    return test["ndcg@20"], best[2], best[3]
+
+
+def worker(size: int, runs: Path) -> None:
+    """One size, every stage, in this process; prints one JSON line."""
+    from mmgraph.config import load_config
+    from mmgraph.io import read_json
+    from mmgraph.pipeline import STAGES, RunDir
+
+    interactions, items = generate(size, runs / f"data-{size}")
+    cfg = load_config(ROOT / "configs" / "quickstart.yaml", overrides={
+        "name": f"scale-{size}", "runs_root": str(runs),
+        "data": {"prepare": None, "interactions": str(interactions), "items": str(items),
+                 "columns": {"rating": None, "timestamp": None}},
+        "encoders": {"text": None, "categorical": {"columns": ["genre"]}}})
+    run = RunDir(cfg.run_dir)
+    run.write_config(cfg)
+    seconds = {}
+    for name in STAGE_NAMES:
+        started = time.perf_counter()
+        STAGES[name](cfg, run, progress=False)
+        seconds[name] = time.perf_counter() - started
+    metrics = read_json(run.path("metrics.json"))
+    als, als_setting, als_seconds = tuned_als(run.root)
+    teacher_state = read_json(run.path("teacher", "state.json"))
+    print(json.dumps({
+        "interactions": size, "users": metrics["protocol"]["users"], "seconds": seconds,
+        "teacher batch": teacher_state.get("batch_size"),
+        "teacher epochs": len(teacher_state.get("history", [])),
+        "peak RSS GiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20,
+        "ndcg@20": {"teacher": metrics["teacher"]["test"]["ndcg@20"],
+                    "student": metrics["student"]["test"]["ndcg@20"], "ALS": als,
+                    "popularity": metrics["popularity"]["test"]["ndcg@20"]},
+        "ALS s": als_seconds, "ALS setting": als_setting}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "bench-scale")
+    parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        worker(args.worker, args.runs)
+        return
+    print(f"{platform.machine()}, {os.cpu_count()} cores; one fresh process per size\n")
+    print("| interactions | " + " | ".join(f"{s} s" for s in STAGE_NAMES)
+          + " | total s | peak RSS GiB | teacher | student | ALS | ALS fit s | ALS setting |")
+    print("|---" * (len(STAGE_NAMES) + 8) + "|")
+    for size in args.sizes:
+        out = subprocess.run([sys.executable, __file__, "--worker", str(size), "--runs",
+                              str(args.runs)], capture_output=True, text=True, check=True)
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        ndcg, seconds = r["ndcg@20"], r["seconds"]
+        print(f"| {size:,} | " + " | ".join(f"{seconds[s]:.0f}" for s in STAGE_NAMES)
+              + f" | {sum(seconds.values()):.0f} | {r['peak RSS GiB']:.1f} | "
+              f"{ndcg['teacher']:.4f} | {ndcg['student']:.4f} | {ndcg['ALS']:.4f} | "
+              f"{r['ALS s']:.0f} | {r['ALS setting']} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
