@@ -11,10 +11,14 @@ __all__ = ["seed_everything", "pick_device"]
 
 
 def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and torch so that a run is repeatable on the same machine."""
+    """Seed Python, NumPy and torch, and ask torch for its deterministic kernels, so that a run
+    is repeatable on the same machine: without them, multi-threaded accumulation (embedding and
+    sparse backward passes) changes float summation order from run to run (measured: teacher
+    embeddings 1e-6 apart, student test NDCG@20 0.0004 apart on the quickstart)."""
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
 
 
 def pick_device(requested: str = "auto") -> torch.device:
