@@ -1,11 +1,11 @@
 """Recommendation models: the multimodal graph teacher (LightGCN, its fusion modules, the
 closed-form graph filter and the blend of the two), the ID student."""
 
-from mmgraph.models.blend import blend_embeddings, choose_blend, score_std
+from mmgraph.models.blend import blend_embeddings, choose_blend, score_std, score_stds
 from mmgraph.models.fusion import FUSIONS, build_fusion
 from mmgraph.models.spectral import interaction_matrix, spectral_filter
 from mmgraph.models.student import IDStudent
 from mmgraph.models.teacher import MultimodalTeacher
 
 __all__ = ["MultimodalTeacher", "IDStudent", "FUSIONS", "build_fusion", "spectral_filter",
-           "interaction_matrix", "blend_embeddings", "choose_blend", "score_std"]
+           "interaction_matrix", "blend_embeddings", "choose_blend", "score_std", "score_stds"]

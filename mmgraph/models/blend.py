@@ -24,38 +24,45 @@ from typing import Callable
 
 import torch
 
-__all__ = ["score_std", "blend_embeddings", "choose_blend"]
+__all__ = ["score_std", "score_stds", "blend_embeddings", "choose_blend"]
 
 Embeddings = tuple[torch.Tensor, torch.Tensor]
 
 
 def score_std(users: torch.Tensor, items: torch.Tensor, samples: int = 100_000,
               seed: int = 0) -> float:
-    """Standard deviation of ``users @ items.T`` over ``samples`` random user–item pairs."""
+    """Standard deviation of ``users @ items.T`` over ``samples`` random user–item pairs
+    (scored 10,000 pairs at a time, so wide embeddings need little memory)."""
     generator = torch.Generator().manual_seed(seed)
     rows = torch.randint(users.shape[0], (samples,), generator=generator)
     cols = torch.randint(items.shape[0], (samples,), generator=generator)
-    return float((users[rows] * items[cols]).sum(-1).std().clamp_min(1e-12))
+    scores = torch.cat([(users[r] * items[c]).sum(-1)
+                        for r, c in zip(rows.split(10_000), cols.split(10_000))])
+    return float(scores.std().clamp_min(1e-12))
+
+
+def score_stds(parts: dict[str, Embeddings], seed: int = 0) -> dict[str, float]:
+    """:func:`score_std` of every component, computed once for all the blends tried."""
+    return {name: score_std(*part, seed=seed) for name, part in parts.items()}
 
 
 def blend_embeddings(parts: dict[str, Embeddings], weights: dict[str, float],
-                     seed: int = 0) -> Embeddings:
-    """The components side by side, user rows scaled by ``weight / score std``; components
-    of weight 0 are left out."""
+                     stds: dict[str, float]) -> Embeddings:
+    """The components side by side, user rows scaled by ``weight / score std`` (``stds`` from
+    :func:`score_stds`); components of weight 0 are left out."""
     kept = [name for name in parts if weights.get(name, 0.0) > 0]
-    users = torch.cat([parts[n][0] * (weights[n] / score_std(*parts[n], seed=seed))
-                       for n in kept], dim=1)
+    users = torch.cat([parts[n][0] * (weights[n] / stds[n]) for n in kept], dim=1)
     items = torch.cat([parts[n][1] for n in kept], dim=1)
     return users, items
 
 
 def choose_blend(parts: dict[str, Embeddings], first: str, score: Callable[[Embeddings], float],
-                 weight: float | None = None, steps: int = 10, seed: int = 0
+                 stds: dict[str, float], weight: float | None = None, steps: int = 10
                  ) -> tuple[float, dict[float, float]]:
     """Weight of component ``first`` in a two-component blend (the other gets ``1 - w``):
     ``weight`` when given, else the best ``score`` (a validation metric) over ``0, 1/steps,
     ..., 1``. Returns the weight and every tried weight's score."""
     (other,) = set(parts) - {first}
     grid = [weight] if weight is not None else [i / steps for i in range(steps + 1)]
-    tried = {w: score(blend_embeddings(parts, {first: w, other: 1 - w}, seed)) for w in grid}
+    tried = {w: score(blend_embeddings(parts, {first: w, other: 1 - w}, stds)) for w in grid}
     return max(tried, key=tried.get), tried

@@ -31,7 +31,7 @@ from mmgraph.graph.build import INTERACTS, SIMILAR, build_item_graph, load_graph
 from mmgraph.index.retrieval import RetrievalIndex
 from mmgraph.io import (file_sha256, read_json, read_tensors, write_json, write_parquet,
                         write_tensors)
-from mmgraph.models.blend import blend_embeddings, choose_blend
+from mmgraph.models.blend import blend_embeddings, choose_blend, score_stds
 from mmgraph.models.spectral import spectral_filter
 from mmgraph.models.student import IDStudent
 from mmgraph.models.teacher import MultimodalTeacher
@@ -235,11 +235,12 @@ def _validation_users(cfg: RunConfig, data: IndexedSplit) -> np.ndarray | None:
 
 
 def _train_lightgcn(cfg: RunConfig, run: RunDir, data: IndexedSplit, built, device,
-                    fingerprint: str, progress: bool
+                    fingerprint: str, progress: bool, valid_users: np.ndarray | None
                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None] | None:
     """Train the LightGCN component (content fused into items and/or propagated over the
-    item–item graph); returns its user and item embeddings and its content tower's output
-    (``None`` without fused content), or ``None`` on ranks other than 0."""
+    item–item graph), validating on ``valid_users``; returns its user and item embeddings and
+    its content tower's output (``None`` without fused content), or ``None`` on ranks other
+    than 0."""
     tcfg, metric = cfg.teacher, cfg.evaluation.early_stopping_metric
     features = ({k: v.to(device) for k, v in _features(run).items()}
                 if tcfg.content == "fused" else {})
@@ -260,7 +261,7 @@ def _train_lightgcn(cfg: RunConfig, run: RunDir, data: IndexedSplit, built, devi
             users, items = model(adjacency, features, item_adj)
         return evaluate_embeddings(users.cpu(), items.cpu(), data.parts["valid"],
                                    data.parts["train"], cfg.evaluation.ks,
-                                   cfg.evaluation.user_batch_size, _validation_users(cfg, data))
+                                   cfg.evaluation.user_batch_size, valid_users)
 
     loss = teacher_ranking_loss(model, adjacency, features, item_adj, data.parts["train"],
                                 tcfg.reg, generator, tcfg.loss, tcfg.num_negatives,
@@ -292,10 +293,11 @@ def teacher(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
     def work() -> None:
         seed_everything(cfg.seed)
         data, built = load_split(run), load_graph(run.path("graph"))
+        valid_users = _validation_users(cfg, data)
         parts, extra = {}, {}
         if "lightgcn" in tcfg.components:
             trained = _train_lightgcn(cfg, run, data, built, pick_device(cfg.device),
-                                      fingerprint, progress)
+                                      fingerprint, progress, valid_users)
             if trained is None:  # not rank 0: rank 0 builds the rest
                 return
             parts["lightgcn"] = trained[:2]
@@ -314,17 +316,15 @@ def teacher(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
         def validation(embeddings: tuple[torch.Tensor, torch.Tensor]) -> float:
             return evaluate_embeddings(*embeddings, data.parts["valid"], data.parts["train"],
                                        cfg.evaluation.ks, cfg.evaluation.user_batch_size,
-                                       _validation_users(cfg, data))[metric]
+                                       valid_users)[metric]
 
         components = {name: validation(part) for name, part in parts.items()}
-        weights = {name: 1.0 for name in parts}
-        tried = {}
+        weights, stds, tried = {name: 1.0 for name in parts}, score_stds(parts, cfg.seed), {}
         if len(parts) == 2:
-            share, tried = choose_blend(parts, "lightgcn", validation,
-                                        None if tcfg.blend == "auto" else tcfg.blend,
-                                        seed=cfg.seed)
+            share, tried = choose_blend(parts, "lightgcn", validation, stds,
+                                        None if tcfg.blend == "auto" else tcfg.blend)
             weights = {"lightgcn": share, "filter": 1 - share}
-        users, items = blend_embeddings(parts, weights, cfg.seed)
+        users, items = blend_embeddings(parts, weights, stds)
         write_tensors(run.path("teacher", "embeddings.safetensors"),
                       {"users": users, "items": items, **extra})
         state_path = run.path("teacher", "state.json")
@@ -360,12 +360,13 @@ def student(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
             top = topk_items(frozen["users"], frozen["items"], np.arange(len(data.users)),
                              depth, data.parts["train"], cfg.evaluation.user_batch_size)
             teacher_topk = torch.from_numpy(top).to(device)
+        valid_users = _validation_users(cfg, data)
 
         def validate() -> dict[str, float]:
             users, items = (t.detach().cpu() for t in model())
             return evaluate_embeddings(users, items, data.parts["valid"], data.parts["train"],
                                        cfg.evaluation.ks, cfg.evaluation.user_batch_size,
-                                       _validation_users(cfg, data))
+                                       valid_users)
 
         loss = student_distillation(model, frozen["users"].to(device), frozen["items"].to(device),
                                     data.parts["train"], scfg, generator, teacher_topk)
