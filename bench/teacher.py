@@ -154,7 +154,7 @@ def ours_uniform_negatives(run: RunDir, seed: int = 2026) -> dict:
             users, items = model(adjacency, {}, None)
         return evaluate_embeddings(users, items, data.parts["valid"], data.parts["train"], KS)
 
-    result = fit(model, loss, data.train_pairs, validate, cfg, "ndcg@20", generator,
+    result = fit(model, loss, tuple(data.train_pairs), validate, cfg, "ndcg@20", generator,
                  "uniform negatives", progress=False)
     with torch.no_grad():
         users, items = model(adjacency, {}, None)

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, ValidationError, field_validator,
+                      model_validator)
 
 from mmgraph.errors import ConfigError
 
@@ -148,12 +149,21 @@ class OptimConfig(_Strict):
 class FilterConfig(_Strict):
     """The teacher's closed-form graph filter (:mod:`mmgraph.models.spectral`)."""
 
-    degree_exponent: float = Field(0.2, ge=0, le=1, description="b in R D^-b: how much "
-                                   "popular items are damped (0 = raw co-occurrence).")
-    ridge: float = Field(0.02, gt=0, description="Ridge strength relative to the largest "
-                         "eigenvalue of the item–item graph (smaller = sharper filter).")
+    degree_exponent: tuple[Annotated[float, Field(ge=0, le=1)], ...] = Field(
+        (0.2, 0.5), min_length=1, description="b in R D^-b: how much popular items are damped "
+        "(0 = raw co-occurrence). Several values: the best on validation (one decomposition "
+        "each).")
+    ridge: tuple[Annotated[float, Field(gt=0)], ...] = Field(
+        (0.005, 0.01, 0.02, 0.05, 0.1, 0.2), min_length=1, description="Ridge strength "
+        "relative to the largest eigenvalue of the item–item graph (smaller = sharper "
+        "filter). Several values: the best on validation (they share the decomposition).")
     content_weight: float = Field(0.0, ge=0, description="Weight of the content kNN graph "
                                   "blended into the item–item graph.")
+
+    @field_validator("degree_exponent", "ridge", mode="before")
+    @classmethod
+    def _one_or_several(cls, value: Any) -> Any:
+        return (value,) if isinstance(value, (int, float)) else value
     rank: int = Field(256, ge=1, description="Eigenpairs kept past dense_items items.")
     dense_items: int = Field(8192, ge=1, description="Up to this many items the item–item "
                              "graph is decomposed densely and exactly; past it, truncated "
@@ -198,6 +208,8 @@ class TeacherConfig(OptimConfig):
 
 
 class StudentConfig(OptimConfig):
+    batch_size: int = Field(256, ge=1, description="Users per batch: the soft labels are one "
+                            "list per user, so an epoch is one pass over the training users.")
     dim: int = Field(32, ge=1)
     temperature: float = Field(0.3, gt=0, description="Soft-label temperature, on the "
                                "teacher's std-normalised scores.")

@@ -30,7 +30,7 @@ def write_config(folder: Path, interactions: Path, items: Path | None, **section
         "data": {"interactions": str(interactions), "items": str(items) if items else None},
         "encoders": {"text": {"template": "{title} ({year}). Genres: {genres}"}},
         "teacher": {"epochs": 12, "eval_every": 4, "lr": 0.01, "dim": 32},
-        "student": {"epochs": 12, "eval_every": 4, "lr": 0.01, "dim": 16},
+        "student": {"epochs": 12, "eval_every": 4, "lr": 0.01, "dim": 16, "batch_size": 16},
     }
     config.update(sections)
     path = folder / "config.yaml"

@@ -3,9 +3,9 @@ closed-form graph filter and the blend of the two), the ID student."""
 
 from mmgraph.models.blend import blend_embeddings, choose_blend, score_std, score_stds
 from mmgraph.models.fusion import FUSIONS, build_fusion
-from mmgraph.models.spectral import interaction_matrix, spectral_filter
+from mmgraph.models.spectral import interaction_matrix, spectral_filter, tuned_filter
 from mmgraph.models.student import IDStudent
 from mmgraph.models.teacher import MultimodalTeacher
 
-__all__ = ["MultimodalTeacher", "IDStudent", "FUSIONS", "build_fusion", "spectral_filter",
+__all__ = ["MultimodalTeacher", "IDStudent", "FUSIONS", "build_fusion", "spectral_filter", "tuned_filter",
            "interaction_matrix", "blend_embeddings", "choose_blend", "score_std", "score_stds"]

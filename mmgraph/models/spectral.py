@@ -22,6 +22,8 @@ decomposed (exact); past that, only the top ``rank`` eigenpairs are computed by 
 (``scipy.sparse.linalg.eigsh``) on the operator :math:`x \mapsto \tilde R^\top(\tilde R x)
 + \beta\lambda_{\max}\tilde S x`, never materialising :math:`G` (cost linear in interactions per
 iteration). Eigen-directions with :math:`\lambda \approx 0` score nothing and are dropped.
+The decomposition depends on :math:`b` alone, so :func:`tuned_filter` tries every ridge of a
+grid on one decomposition per :math:`b` and keeps the pair that validation ranks best.
 
 Shapes:
     - ``user_item``: ``[2, E]`` (user index, item index), deduplicated
@@ -31,12 +33,16 @@ Shapes:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
 import numpy as np
 import scipy.sparse as sp
 import torch
 from scipy.sparse.linalg import LinearOperator, eigsh
 
-__all__ = ["spectral_filter", "interaction_matrix"]
+__all__ = ["spectral_filter", "filter_basis", "FilterBasis", "tuned_filter",
+           "interaction_matrix"]
 
 
 def interaction_matrix(user_item: torch.Tensor, num_users: int, num_items: int) -> sp.csr_matrix:
@@ -61,20 +67,35 @@ def _top_eigenvalue(operator: LinearOperator, seed: int) -> float:
     return float(eigsh(operator, k=1, which="LA", v0=start, return_eigenvectors=False)[0])
 
 
-def spectral_filter(user_item: torch.Tensor, num_users: int, num_items: int,
-                    degree_exponent: float = 0.2, ridge: float = 0.02,
-                    content_graph: tuple[torch.Tensor, torch.Tensor] | None = None,
-                    content_weight: float = 0.0, rank: int = 256, dense_items: int = 8192,
-                    seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """User and item embeddings whose dot products are the filter's scores (float32).
+@dataclass
+class FilterBasis:
+    """The decomposition behind the filter for one degree exponent: every ridge value reuses it.
 
-    Args:
-        degree_exponent: ``b`` in ``R D^-b`` (0 = raw co-occurrence, 0.5 = GF-CF's).
-        ridge: ``rho``, the ridge strength relative to the largest eigenvalue of ``G``.
-        content_graph: the content kNN item graph, blended in with weight ``content_weight``.
-        rank: eigenpairs kept when ``num_items > dense_items``.
-        dense_items: largest item count for the exact dense decomposition.
+    Shapes: ``normalised [U, I]`` (sparse :math:`R D^{-b}`), ``values [k]``, ``vectors [I, k]``,
+    ``scale [I]`` (:math:`D^{-b}`); ``top`` is :math:`\lambda_{\max}`.
     """
+
+    normalised: sp.csr_matrix
+    values: np.ndarray
+    vectors: np.ndarray
+    scale: np.ndarray
+    top: float
+
+    def embeddings(self, ridge: float) -> tuple[torch.Tensor, torch.Tensor]:
+        """Users ``[U, k]`` and items ``[I, k]`` (float32) of the filter at ``ridge``."""
+        response = self.values / (self.values + ridge * self.top)
+        users = self.normalised @ (self.vectors * response)
+        items = self.vectors / self.scale[:, None]
+        return (torch.from_numpy(np.ascontiguousarray(users, np.float32)),
+                torch.from_numpy(np.ascontiguousarray(items, np.float32)))
+
+
+def filter_basis(user_item: torch.Tensor, num_users: int, num_items: int,
+                 degree_exponent: float = 0.2,
+                 content_graph: tuple[torch.Tensor, torch.Tensor] | None = None,
+                 content_weight: float = 0.0, rank: int = 256, dense_items: int = 8192,
+                 seed: int = 0) -> FilterBasis:
+    """Decompose the item–item graph for ``degree_exponent``; see :func:`spectral_filter`."""
     degree = np.maximum(np.bincount(user_item[1].numpy(), minlength=num_items), 1)
     scale = degree.astype(np.float64) ** -degree_exponent
     normalised = interaction_matrix(user_item, num_users, num_items) @ sp.diags(scale)
@@ -100,9 +121,41 @@ def spectral_filter(user_item: torch.Tensor, num_users: int, num_items: int,
         start = np.random.default_rng(seed).standard_normal(num_items)
         values, vectors = eigsh(operator, k=min(rank, num_items - 1), which="LA", v0=start)
     keep = values > 1e-9 * max(top, 1e-300)
-    values, vectors = values[keep], vectors[:, keep]
-    response = values / (values + ridge * top)
-    users = normalised @ (vectors * response)
-    items = vectors / scale[:, None]
-    return (torch.from_numpy(np.ascontiguousarray(users, np.float32)),
-            torch.from_numpy(np.ascontiguousarray(items, np.float32)))
+    return FilterBasis(normalised, values[keep], vectors[:, keep], scale, top)
+
+
+def spectral_filter(user_item: torch.Tensor, num_users: int, num_items: int,
+                    degree_exponent: float = 0.2, ridge: float = 0.02,
+                    content_graph: tuple[torch.Tensor, torch.Tensor] | None = None,
+                    content_weight: float = 0.0, rank: int = 256, dense_items: int = 8192,
+                    seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """User and item embeddings whose dot products are the filter's scores (float32).
+
+    Args:
+        degree_exponent: ``b`` in ``R D^-b`` (0 = raw co-occurrence, 0.5 = GF-CF's).
+        ridge: ``rho``, the ridge strength relative to the largest eigenvalue of ``G``.
+        content_graph: the content kNN item graph, blended in with weight ``content_weight``.
+        rank: eigenpairs kept when ``num_items > dense_items``.
+        dense_items: largest item count for the exact dense decomposition.
+    """
+    return filter_basis(user_item, num_users, num_items, degree_exponent, content_graph,
+                        content_weight, rank, dense_items, seed).embeddings(ridge)
+
+
+def tuned_filter(user_item: torch.Tensor, num_users: int, num_items: int,
+                 score: Callable[[tuple[torch.Tensor, torch.Tensor]], float],
+                 degree_exponents: Sequence[float], ridges: Sequence[float], **options
+                 ) -> tuple[tuple[torch.Tensor, torch.Tensor], dict[str, float]]:
+    """The filter at the ``(degree_exponent, ridge)`` pair that ``score`` (a validation metric,
+    higher is better) ranks best: one decomposition per degree exponent, every ridge re-weights
+    it. Returns the embeddings and every pair's score, keyed ``"b=<b>,rho=<rho>"``; ``options``
+    go to :func:`filter_basis`."""
+    best, tried = (float("-inf"), None), {}
+    for exponent in degree_exponents:
+        basis = filter_basis(user_item, num_users, num_items, exponent, **options)
+        for ridge in ridges:
+            embeddings = basis.embeddings(ridge)
+            tried[f"b={exponent},rho={ridge}"] = value = score(embeddings)
+            if value > best[0]:
+                best = (value, embeddings)
+    return best[1], tried

@@ -32,7 +32,7 @@ from mmgraph.index.retrieval import RetrievalIndex
 from mmgraph.io import (file_sha256, read_json, read_tensors, write_json, write_parquet,
                         write_tensors)
 from mmgraph.models.blend import blend_embeddings, choose_blend, score_stds
-from mmgraph.models.spectral import spectral_filter
+from mmgraph.models.spectral import tuned_filter
 from mmgraph.models.student import IDStudent
 from mmgraph.models.teacher import MultimodalTeacher
 from mmgraph.pipeline.artifacts import (SPLITS, IndexedSplit, load_split, recommendation_frame,
@@ -204,7 +204,7 @@ def graph(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
 
 
 def _fit_and_save(run: RunDir, name: str, model: torch.nn.Module, loss: BatchLoss,
-                  train_pairs: torch.Tensor, validate: Callable[[], dict[str, float]],
+                  examples: tuple[torch.Tensor, ...], validate: Callable[[], dict[str, float]],
                   optim: OptimConfig, metric: str, generator: torch.Generator,
                   fingerprint: str, progress: bool, seed: int, extra: dict | None = None
                   ) -> None:
@@ -212,7 +212,7 @@ def _fit_and_save(run: RunDir, name: str, model: torch.nn.Module, loss: BatchLos
     ``<name>/state.json`` (config, best epoch and score, timing, history), then drop the
     checkpoint. Under torch.distributed every rank trains; rank 0 writes."""
     checkpoint, ctx = Checkpoint(run.path(name, "checkpoint"), fingerprint), distributed_context()
-    result = fit(model, loss, train_pairs, validate, optim, metric, generator, name, progress,
+    result = fit(model, loss, examples, validate, optim, metric, generator, name, progress,
                  checkpoint, ctx, seed)
     if not ctx.is_main:
         return
@@ -268,7 +268,7 @@ def _train_lightgcn(cfg: RunConfig, run: RunDir, data: IndexedSplit, built, devi
                                 tcfg.softmax_temperature)
     edges = data.train_pairs.shape[1]
     batch = max(tcfg.batch_size, math.ceil(edges / tcfg.propagations_per_epoch))
-    _fit_and_save(run, "teacher", model, loss, data.train_pairs, validate,
+    _fit_and_save(run, "teacher", model, loss, tuple(data.train_pairs), validate,
                   tcfg.model_copy(update={"batch_size": batch}), metric, generator, fingerprint,
                   progress, cfg.seed, {"modalities": sorted(features), "batch_size": batch})
     if not distributed_context().is_main:
@@ -294,7 +294,13 @@ def teacher(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
         seed_everything(cfg.seed)
         data, built = load_split(run), load_graph(run.path("graph"))
         valid_users = _validation_users(cfg, data)
-        parts, extra = {}, {}
+        parts, extra, extra_state = {}, {}, {}
+
+        def validation(embeddings: tuple[torch.Tensor, torch.Tensor]) -> float:
+            return evaluate_embeddings(*embeddings, data.parts["valid"], data.parts["train"],
+                                       cfg.evaluation.ks, cfg.evaluation.user_batch_size,
+                                       valid_users)[metric]
+
         if "lightgcn" in tcfg.components:
             trained = _train_lightgcn(cfg, run, data, built, pick_device(cfg.device),
                                       fingerprint, progress, valid_users)
@@ -309,14 +315,11 @@ def teacher(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
             content_graph = None
             if tcfg.content != "none" and SIMILAR in built.edge_types:
                 content_graph = (built[SIMILAR].edge_index, built[SIMILAR].edge_weight)
-            parts["filter"] = spectral_filter(
-                data.train_pairs, len(data.users), len(data.items), content_graph=content_graph,
-                seed=cfg.seed, **tcfg.filter.model_dump())
-
-        def validation(embeddings: tuple[torch.Tensor, torch.Tensor]) -> float:
-            return evaluate_embeddings(*embeddings, data.parts["valid"], data.parts["train"],
-                                       cfg.evaluation.ks, cfg.evaluation.user_batch_size,
-                                       valid_users)[metric]
+            options = tcfg.filter.model_dump(exclude={"degree_exponent", "ridge"})
+            parts["filter"], extra_state[f"valid_{metric}_by_filter_setting"] = tuned_filter(
+                data.train_pairs, len(data.users), len(data.items), validation,
+                tcfg.filter.degree_exponent, tcfg.filter.ridge, content_graph=content_graph,
+                seed=cfg.seed, **options)
 
         components = {name: validation(part) for name, part in parts.items()}
         weights, stds, tried = {name: 1.0 for name in parts}, score_stds(parts, cfg.seed), {}
@@ -329,7 +332,8 @@ def teacher(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
                       {"users": users, "items": items, **extra})
         state_path = run.path("teacher", "state.json")
         state = read_json(state_path) if "lightgcn" in parts else {}
-        write_json(state_path, {**state, "components": list(parts), "weights": weights,
+        write_json(state_path, {**state, **extra_state, "components": list(parts),
+                                "weights": weights,
                                 f"valid_{metric}_by_component": components,
                                 f"valid_{metric}_by_blend": {str(w): v for w, v in tried.items()},
                                 f"valid_{metric}_blended": validation((users, items))})
@@ -370,7 +374,8 @@ def student(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
 
         loss = student_distillation(model, frozen["users"].to(device), frozen["items"].to(device),
                                     data.parts["train"], scfg, generator, teacher_topk)
-        _fit_and_save(run, "student", model, loss, data.train_pairs, validate, scfg, metric,
+        train_users = torch.from_numpy(data.parts["train"].users_with_items())
+        _fit_and_save(run, "student", model, loss, (train_users,), validate, scfg, metric,
                       generator, fingerprint, progress, cfg.seed)
         if not distributed_context().is_main:
             return

@@ -1,9 +1,9 @@
-"""Training: negative sampling, per-batch objectives, and the early-stopping loop."""
+"""Training: positive and negative sampling, per-batch objectives, and the early-stopping loop."""
 
 from mmgraph.training.checkpoint import Checkpoint
 from mmgraph.training.loop import FitResult, fit
 from mmgraph.training.objectives import student_distillation, teacher_ranking_loss
-from mmgraph.training.sampling import sample_negatives
+from mmgraph.training.sampling import sample_negatives, sample_positives
 
 __all__ = ["Checkpoint", "fit", "FitResult", "teacher_ranking_loss", "student_distillation",
-           "sample_negatives"]
+           "sample_negatives", "sample_positives"]

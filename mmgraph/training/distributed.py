@@ -62,7 +62,7 @@ def barrier(ctx: Distributed) -> None:
 
 def rank_batches(num: int, batch_size: int, epoch: int, seed: int, ctx: Distributed,
                  generator: torch.Generator) -> Iterator[torch.Tensor]:
-    """Index batches of this rank for one epoch over ``num`` interactions.
+    """Index batches of this rank for one epoch over ``num`` training examples.
 
     One process: a permutation from ``generator`` split into ``batch_size`` chunks (the
     single-process run is unchanged by this module). N processes: ``DistributedSampler`` (same
@@ -79,20 +79,19 @@ def rank_batches(num: int, batch_size: int, epoch: int, seed: int, ctx: Distribu
 
 
 class BatchLossModule(nn.Module):
-    """``forward(users, items)`` = ``batch_loss(users, items)`` over ``model``'s parameters, so
-    that DistributedDataParallel can wrap losses that use the model's parts directly."""
+    """``forward(*columns)`` = ``batch_loss(*columns)`` over ``model``'s parameters, so that
+    DistributedDataParallel can wrap losses that use the model's parts directly."""
 
-    def __init__(self, model: nn.Module,
-                 batch_loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]):
+    def __init__(self, model: nn.Module, batch_loss: Callable[..., torch.Tensor]):
         super().__init__()
         self.model, self.batch_loss = model, batch_loss
 
-    def forward(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
-        return self.batch_loss(users, items)
+    def forward(self, *columns: torch.Tensor) -> torch.Tensor:
+        return self.batch_loss(*columns)
 
 
-def wrap_loss(model: nn.Module, batch_loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
-              ctx: Distributed) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+def wrap_loss(model: nn.Module, batch_loss: Callable[..., torch.Tensor],
+              ctx: Distributed) -> Callable[..., torch.Tensor]:
     """``batch_loss`` itself in one process; behind DistributedDataParallel (gradients averaged
     over ranks in ``backward``) in several."""
     if not ctx.enabled:

@@ -1,5 +1,5 @@
-"""One training loop for teacher and student: shuffled mini-batches of training interactions,
-Adam, periodic validation and early stopping on a validation metric (best weights kept),
+"""One training loop for teacher and student: shuffled mini-batches of training examples
+(interactions for the teacher, users for the student), Adam, periodic validation and early stopping on a validation metric (best weights kept),
 checkpointed at every validation so that a killed run resumes exactly."""
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ __all__ = ["fit", "FitResult"]
 
 log = logging.getLogger(__name__)
 
-#: ``loss(users [B], items [B]) -> scalar`` for a batch of training interactions.
-BatchLoss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+#: ``loss(*columns) -> scalar`` for a batch of training examples, one ``[B]`` tensor per column
+#: (``users, items`` of interactions for the teacher; ``users`` for the student).
+BatchLoss = Callable[..., torch.Tensor]
 
 
 @dataclass
@@ -34,12 +35,13 @@ class FitResult:
     seconds_per_epoch: float = 0.0
 
 
-def fit(model: nn.Module, batch_loss: BatchLoss, user_item: torch.Tensor,
+def fit(model: nn.Module, batch_loss: BatchLoss, examples: tuple[torch.Tensor, ...],
         evaluate: Callable[[], dict[str, float]], cfg: OptimConfig, metric: str,
         generator: torch.Generator, desc: str, progress: bool = True,
         checkpoint: Checkpoint | None = None, ctx: Distributed = Distributed(),
         seed: int = 0) -> FitResult:
-    """Train ``model`` on interactions ``user_item [2, E]``; restore the best validated weights.
+    """Train ``model`` on ``examples`` (columns ``[N]`` each: an epoch is one shuffled pass over
+    the N examples in ``cfg.batch_size`` batches); restore the best validated weights.
 
     With ``checkpoint``, training resumes from it when it matches, and saves to it after every
     validation (``generator`` drives all sampling, so the resumed run equals an unbroken one).
@@ -50,7 +52,7 @@ def fit(model: nn.Module, batch_loss: BatchLoss, user_item: torch.Tensor,
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     step_loss = wrap_loss(model, batch_loss, ctx)
     progress = progress and ctx.is_main
-    users, items = user_item[0], user_item[1]
+    num_examples = len(examples[0])
     best = FitResult(best_epoch=0, best_score=float("-inf"))
     best_state, stale, train_seconds, epochs_run, finished = None, 0, 0.0, 0, False
     restored = checkpoint.load(model, optimizer, generator) if checkpoint else None
@@ -67,8 +69,8 @@ def fit(model: nn.Module, batch_loss: BatchLoss, user_item: torch.Tensor,
     for epoch in bar:
         model.train()
         started, total, count = time.perf_counter(), 0.0, 0
-        for batch in rank_batches(users.numel(), cfg.batch_size, epoch, seed, ctx, generator):
-            loss = step_loss(users[batch], items[batch])
+        for batch in rank_batches(num_examples, cfg.batch_size, epoch, seed, ctx, generator):
+            loss = step_loss(*(column[batch] for column in examples))
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

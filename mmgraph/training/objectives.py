@@ -15,7 +15,7 @@ from mmgraph.distill.losses import (bpr_loss, hint_loss, info_nce_loss, rank_wei
                                     soft_label_kd_loss)
 from mmgraph.models.student import IDStudent
 from mmgraph.models.teacher import MultimodalTeacher
-from mmgraph.training.sampling import sample_negatives
+from mmgraph.training.sampling import sample_negatives, sample_positives
 
 __all__ = ["teacher_ranking_loss", "student_distillation"]
 
@@ -48,21 +48,25 @@ def teacher_ranking_loss(model: MultimodalTeacher, adjacency: torch.Tensor,
 def student_distillation(student: IDStudent, teacher_users: torch.Tensor,
                          teacher_items: torch.Tensor, seen: UserItems, cfg: StudentConfig,
                          generator: torch.Generator, teacher_topk: torch.Tensor | None = None
-                         ) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-    """The student's loss on a batch of training interactions, every term weighted by ``cfg``:
+                         ) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The student's loss on a batch of training users ``[B]``, every term weighted by ``cfg``:
 
     ``(1 - kd_weight) * BPR + kd_weight * T^2 KL(teacher || student)`` (hard+soft mixing),
     ``+ rd_weight * RD(teacher top-K) + contrastive_weight * InfoNCE + hint_weight * hint``,
     plus L2 on the batch's rows. Formulas and sources: :mod:`mmgraph.distill.losses`.
 
-    The soft labels are listwise, per unique user of the batch, over the items the user has not
-    seen (seen items are never ranked): the teacher's top ``kd_topk`` unseen items plus
-    ``kd_candidates`` items drawn uniformly, shared by the batch and logQ-corrected to stand for
-    the rest of the catalogue. ``teacher_users [U, d_t]`` and ``teacher_items [I, d_t]`` are the
-    frozen teacher outputs; ``teacher_topk [U, K]`` the teacher's top unseen items per user in
-    rank order, ``K >= max(kd_topk, rd_topk)`` for the terms in use (``-1`` pads are ignored).
-    Contrastive and hint terms align the batch's unique users and positive items through
-    ``student.projection``.
+    The batch is of users, not interactions: the soft labels are one list per user, so an epoch
+    costs users × candidates whatever the users' activity, and every user weighs the same (as
+    in the per-user metrics). BPR pairs one of the user's training items, drawn uniformly, with
+    one unseen item.
+
+    The soft labels are listwise over the items the user has not seen (seen items are never
+    ranked): the teacher's top ``kd_topk`` unseen items plus ``kd_candidates`` items drawn
+    uniformly, shared by the batch and logQ-corrected to stand for the rest of the catalogue.
+    ``teacher_users [U, d_t]`` and ``teacher_items [I, d_t]`` are the frozen teacher outputs;
+    ``teacher_topk [U, K]`` the teacher's top unseen items per user in rank order,
+    ``K >= max(kd_topk, rd_topk)`` for the terms in use (``-1`` pads are ignored). Contrastive
+    and hint terms align the batch's users and positive items through ``student.projection``.
     """
     num_items = teacher_items.shape[0]
     if cfg.needs_projection and student.projection is None:
@@ -92,7 +96,6 @@ def student_distillation(student: IDStudent, teacher_users: torch.Tensor,
 
     def soft_labels(users: torch.Tensor) -> torch.Tensor:
         """Listwise KD over each of ``users``' (unique) top-K and sampled unseen items."""
-        users = users.unique()
         device = teacher_items.device
         top = (teacher_topk[users, :cfg.kd_topk] if cfg.kd_topk > 0
                else torch.empty(len(users), 0, dtype=torch.long, device=device))
@@ -100,8 +103,7 @@ def student_distillation(student: IDStudent, teacher_users: torch.Tensor,
         candidates = torch.cat([top.clamp(min=0), shared.expand(len(users), -1)], dim=1)
         sampled_seen = torch.from_numpy(seen.contains(users.cpu().numpy()[:, None],
                                                       shared.cpu().numpy()[None, :]))
-        in_top = (top[:, :, None] == shared[None, None, :]).any(1)
-        valid = torch.cat([top >= 0, ~sampled_seen.to(device) & ~in_top], dim=1)
+        valid = torch.cat([top >= 0, ~sampled_seen.to(device) & ~_row_isin(shared, top)], dim=1)
         rest = max(num_items - top.shape[1], 1)
         log_weights = torch.cat([torch.zeros(top.shape[1], device=device),
                                  torch.full((cfg.kd_candidates,),
@@ -114,10 +116,12 @@ def student_distillation(student: IDStudent, teacher_users: torch.Tensor,
         return soft_label_kd_loss(student_logits, teacher_logits, cfg.temperature,
                                   log_weights, valid)
 
-    def loss(users: torch.Tensor, positives: torch.Tensor) -> torch.Tensor:
+    def loss(users: torch.Tensor) -> torch.Tensor:
         device = teacher_items.device
+        users = users.unique()  # unique already, but for the padding of distributed batches
+        positives = sample_positives(users, seen, generator).to(device)
         negatives = sample_negatives(users, seen, generator)[:, 0].to(device)
-        users, positives = users.to(device), positives.to(device)
+        users = users.to(device)
         user_vec = student.user_embedding(users)
         pos_vec, neg_vec = student.item_embedding(positives), student.item_embedding(negatives)
         positive_scores = (user_vec * pos_vec).sum(-1)
@@ -137,3 +141,12 @@ def student_distillation(student: IDStudent, teacher_users: torch.Tensor,
         return total + cfg.reg * penalty / (2 * len(users))
 
     return loss
+
+
+def _row_isin(shared: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    """``[B, C]``: is ``shared[c]`` among ``rows[b]`` (``rows [B, K]``)? One sorted search of
+    ``b * n + item`` codes instead of a ``[B, K, C]`` comparison."""
+    span = int(max(shared.max().item(), rows.max().item() if rows.numel() else 0)) + 2
+    offsets = torch.arange(len(rows), device=rows.device)[:, None] * span
+    row_codes = (rows + 1 + offsets).flatten()  # +1: -1 pads stay inside their row's range
+    return torch.isin(shared[None, :] + 1 + offsets, row_codes)

@@ -1,4 +1,4 @@
-"""Uniform negative sampling among the items each user has not seen."""
+"""Uniform sampling of each user's unseen items (negatives) and seen items (positives)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import torch
 
 from mmgraph.data.user_items import UserItems
 
-__all__ = ["sample_negatives"]
+__all__ = ["sample_negatives", "sample_positives"]
 
 
 def sample_negatives(users: torch.Tensor, seen: UserItems, generator: torch.Generator,
@@ -26,3 +26,16 @@ def sample_negatives(users: torch.Tensor, seen: UserItems, generator: torch.Gene
     saturated = unseen == 0
     items[saturated] = (uniform[saturated] * seen.num_items).astype(np.int64)
     return torch.from_numpy(items).view(len(users), num)
+
+
+def sample_positives(users: torch.Tensor, seen: UserItems, generator: torch.Generator
+                     ) -> torch.Tensor:
+    """One item drawn uniformly among each user's seen items, ``[B]`` for ``users [B]`` (every
+    user must have seen at least one item)."""
+    user_np = users.numpy()
+    counts = seen.counts[user_np]
+    if (counts == 0).any():
+        raise ValueError(f"user index {int(user_np[counts == 0][0])} has no training items")
+    uniform = torch.rand(len(user_np), generator=generator, dtype=torch.float64).numpy()
+    offsets = np.minimum((uniform * counts).astype(np.int64), counts - 1)
+    return torch.from_numpy(seen.indices[seen.indptr[user_np] + offsets])

@@ -66,3 +66,20 @@ def test_content_graph_is_blended_into_the_item_graph():
                                    content_graph=(edge_index, edge_weight), content_weight=0.2)
     expected = _formula(pairs, 9, 12, 0.25, 0.05, content=0.2 * normalised)
     np.testing.assert_allclose((users @ items.T).numpy(), expected, atol=1e-5)
+
+
+def test_tuned_filter_keeps_the_setting_validation_ranks_best():
+    """Every (b, rho) pair is scored once; the returned embeddings are that pair's filter."""
+    from mmgraph.models.spectral import tuned_filter
+
+    pairs = _graph(9, 12, seed=2)
+    target = spectral_filter(pairs, 9, 12, degree_exponent=0.5, ridge=0.1)
+
+    def score(embeddings):  # closeness to the (b=0.5, rho=0.1) filter's scores
+        return -float(((embeddings[0] @ embeddings[1].T) - target[0] @ target[1].T).abs().max())
+
+    (users, items), tried = tuned_filter(pairs, 9, 12, score, (0.0, 0.5), (0.01, 0.1, 1.0))
+    assert list(tried) == [f"b={b},rho={r}" for b in (0.0, 0.5) for r in (0.01, 0.1, 1.0)]
+    assert max(tried, key=tried.get) == "b=0.5,rho=0.1"
+    np.testing.assert_allclose((users @ items.T).numpy(), (target[0] @ target[1].T).numpy(),
+                               atol=1e-6)

@@ -45,7 +45,7 @@ def _train(folder, stop_at_evaluation=None):
         u, i = (t.detach() for t in model())
         return evaluate_embeddings(u, i, valid, train, (5,))
 
-    result = fit(model, loss, pairs, validate, CFG, "ndcg@5", generator, "t", False,
+    result = fit(model, loss, tuple(pairs), validate, CFG, "ndcg@5", generator, "t", False,
                  Checkpoint(folder, "fp"))
     return model, result, len(calls)
 

@@ -48,22 +48,22 @@ def test_each_student_loss_trains_the_student(weights):
     rng = np.random.default_rng(0)
     users, items = rng.integers(0, 10, 60), rng.integers(0, 15, 60)
     seen = UserItems(users, items, 10, 15)
-    pairs = torch.from_numpy(np.stack([np.repeat(np.arange(10), seen.counts), seen.indices]))
+    batch = torch.from_numpy(seen.users_with_items())
     teacher_users, teacher_items = torch.randn(10, 6), torch.randn(15, 6)
     topk = torch.topk(teacher_users @ teacher_items.T, 4).indices
     cfg = StudentConfig(kd_candidates=8, rd_topk=4, **weights)
     student = IDStudent(10, 15, dim=4, teacher_dim=6 if cfg.needs_projection else None)
     objective = student_distillation(student, teacher_users, teacher_items, seen, cfg,
                                      torch.Generator().manual_seed(0), topk)
-    first = objective(pairs[0], pairs[1])
+    first = objective(batch)
     first.backward()
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in student.parameters())
     optimizer = torch.optim.Adam(student.parameters(), lr=0.05)
     for _ in range(30):
         optimizer.zero_grad()
-        objective(pairs[0], pairs[1]).backward()
+        objective(batch).backward()
         optimizer.step()
-    assert objective(pairs[0], pairs[1]).item() < 0.8 * first.item()
+    assert objective(batch).item() < 0.8 * first.item()
 
 
 def test_student_losses_refuse_missing_inputs():
@@ -79,3 +79,14 @@ def test_student_losses_refuse_missing_inputs():
     with pytest.raises(ValueError, match="teacher_dim"):
         student_distillation(IDStudent(1, 2), torch.zeros(1, 3), torch.zeros(2, 3), seen,
                              StudentConfig(hint_weight=1.0), torch.Generator())
+
+
+def test_row_isin_matches_a_direct_comparison():
+    from mmgraph.training.objectives import _row_isin
+
+    generator = torch.Generator().manual_seed(0)
+    rows = torch.randint(-1, 30, (7, 12), generator=generator)  # -1: padding, never a match
+    shared = torch.randint(0, 30, (9,), generator=generator)
+    expected = (rows[:, :, None] == shared[None, None, :]).any(1)
+    assert torch.equal(_row_isin(shared, rows), expected)
+    assert not _row_isin(torch.tensor([0]), torch.full((2, 3), -1)).any()

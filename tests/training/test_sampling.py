@@ -1,8 +1,9 @@
 import numpy as np
+import pytest
 import torch
 
 from mmgraph.data import UserItems
-from mmgraph.training import sample_negatives
+from mmgraph.training import sample_negatives, sample_positives
 
 
 def test_negatives_avoid_seen_items():
@@ -27,3 +28,15 @@ def test_nth_unseen_enumerates_the_complement():
     for user, expected in [(0, [0, 2, 4, 5]), (1, [3, 4, 5]), (2, [0, 1, 2, 3, 4, 5])]:
         ranks = np.arange(len(expected))
         assert seen.nth_unseen(np.full(len(expected), user), ranks).tolist() == expected
+
+
+def test_positives_are_uniform_over_each_users_items():
+    seen = UserItems(np.array([0, 0, 0, 1]), np.array([0, 2, 5, 1]), 3, 6)
+    draws = sample_positives(torch.tensor([0] * 6000 + [1] * 10), seen,
+                             torch.Generator().manual_seed(2)).numpy()
+    assert (draws[6000:] == 1).all()
+    counts = np.bincount(draws[:6000], minlength=6)
+    assert counts[[1, 3, 4]].sum() == 0
+    assert np.allclose(counts[[0, 2, 5]] / 6000, 1 / 3, atol=0.03)
+    with pytest.raises(ValueError, match="user index 2 has no training items"):
+        sample_positives(torch.tensor([2]), seen, torch.Generator())
