@@ -7,5 +7,6 @@ from mmgraph.models.spectral import interaction_matrix, spectral_filter, tuned_f
 from mmgraph.models.student import IDStudent
 from mmgraph.models.teacher import MultimodalTeacher
 
-__all__ = ["MultimodalTeacher", "IDStudent", "FUSIONS", "build_fusion", "spectral_filter", "tuned_filter",
-           "interaction_matrix", "blend_embeddings", "choose_blend", "score_std", "score_stds"]
+__all__ = ["MultimodalTeacher", "IDStudent", "FUSIONS", "build_fusion", "spectral_filter",
+           "tuned_filter", "interaction_matrix", "blend_embeddings", "choose_blend", "score_std",
+           "score_stds"]

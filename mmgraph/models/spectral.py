@@ -72,7 +72,7 @@ class FilterBasis:
     """The decomposition behind the filter for one degree exponent: every ridge value reuses it.
 
     Shapes: ``normalised [U, I]`` (sparse :math:`R D^{-b}`), ``values [k]``, ``vectors [I, k]``,
-    ``scale [I]`` (:math:`D^{-b}`); ``top`` is :math:`\lambda_{\max}`.
+    ``scale [I]`` (:math:`D^{-b}`); ``top`` is the largest eigenvalue.
     """
 
     normalised: sp.csr_matrix

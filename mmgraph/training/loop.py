@@ -1,6 +1,7 @@
 """One training loop for teacher and student: shuffled mini-batches of training examples
-(interactions for the teacher, users for the student), Adam, periodic validation and early stopping on a validation metric (best weights kept),
-checkpointed at every validation so that a killed run resumes exactly."""
+(interactions for the teacher, users for the student), Adam, periodic validation and early
+stopping on a validation metric (best weights kept), checkpointed at every validation so that a
+killed run resumes exactly."""
 
 from __future__ import annotations
 
