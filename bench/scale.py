@@ -16,6 +16,7 @@ evaluator (test NDCG@20, full ranking, train items excluded).
 Usage:
     python bench/scale.py                      # 100k and 1M interactions
     python bench/scale.py --sizes 100000 1000000 10000000
+    python bench/scale.py --overrides '{"teacher": {"components": ["filter"]}}'
 """
 
 from __future__ import annotations
@@ -103,18 +104,27 @@ def tuned_als(run_dir: Path) -> tuple[float, str, float]:
     return test["ndcg@20"], best[2], best[3]
 
 
-def worker(size: int, runs: Path) -> None:
+def _merge(base: dict, extra: dict) -> dict:
+    """``base`` with ``extra``'s sections merged in (one level deep)."""
+    merged = dict(base)
+    for key, value in extra.items():
+        merged[key] = ({**merged[key], **value} if isinstance(value, dict)
+                       and isinstance(merged.get(key), dict) else value)
+    return merged
+
+
+def worker(size: int, runs: Path, overrides: dict) -> None:
     """One size, every stage, in this process; prints one JSON line."""
     from mmgraph.config import load_config
     from mmgraph.io import read_json
     from mmgraph.pipeline import STAGES, RunDir
 
     interactions, items = generate(size, runs / f"data-{size}")
-    cfg = load_config(ROOT / "configs" / "quickstart.yaml", overrides={
+    cfg = load_config(ROOT / "configs" / "quickstart.yaml", overrides=_merge({
         "name": f"scale-{size}", "runs_root": str(runs),
         "data": {"prepare": None, "interactions": str(interactions), "items": str(items),
                  "columns": {"rating": None, "timestamp": None}},
-        "encoders": {"text": None, "categorical": {"columns": ["genre"]}}})
+        "encoders": {"text": None, "categorical": {"columns": ["genre"]}}}, overrides))
     run = RunDir(cfg.run_dir)
     run.write_config(cfg)
     seconds = {}
@@ -140,18 +150,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "bench-scale")
+    parser.add_argument("--overrides", default="{}", help="JSON config sections merged over "
+                        "configs/quickstart.yaml's, e.g. a teacher or student setting")
     parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        worker(args.worker, args.runs)
+        worker(args.worker, args.runs, json.loads(args.overrides))
         return
-    print(f"{platform.machine()}, {os.cpu_count()} cores; one fresh process per size\n")
+    print(f"{platform.machine()}, {os.cpu_count()} cores; one fresh process per size; "
+          f"overrides {args.overrides}\n")
     print("| interactions | " + " | ".join(f"{s} s" for s in STAGE_NAMES)
           + " | total s | peak RSS GiB | teacher | student | ALS | ALS fit s | ALS setting |")
     print("|---" * (len(STAGE_NAMES) + 8) + "|")
     for size in args.sizes:
         out = subprocess.run([sys.executable, __file__, "--worker", str(size), "--runs",
-                              str(args.runs)], capture_output=True, text=True, check=True)
+                              str(args.runs), "--overrides", args.overrides],
+                             capture_output=True, text=True, check=True)
         r = json.loads(out.stdout.strip().splitlines()[-1])
         ndcg, seconds = r["ndcg@20"], r["seconds"]
         print(f"| {size:,} | " + " | ".join(f"{seconds[s]:.0f}" for s in STAGE_NAMES)

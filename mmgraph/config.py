@@ -144,6 +144,10 @@ class OptimConfig(_Strict):
     epochs: int = Field(200, ge=1)
     eval_every: int = Field(5, ge=1)
     patience: int = Field(5, ge=1, description="Evaluations without improvement before stopping.")
+    min_improvement: float = Field(0.0, ge=0, description="Relative gain in the validation "
+                                   "metric that counts as an improvement for patience (the "
+                                   "best weights are kept either way): 0.002 stops a long "
+                                   "tail of 0.1% gains.")
 
 
 class FilterConfig(_Strict):
@@ -211,8 +215,9 @@ class StudentConfig(OptimConfig):
     batch_size: int = Field(256, ge=1, description="Users per batch: the soft labels are one "
                             "list per user, so an epoch is one pass over the training users.")
     dim: int = Field(32, ge=1)
-    temperature: float = Field(0.3, gt=0, description="Soft-label temperature, on the "
-                               "teacher's std-normalised scores.")
+    temperature: float = Field(1.0, gt=0, description="Soft-label temperature, on each "
+                               "user's teacher scores divided by their std over the user's "
+                               "top kd_topk.")
     kd_weight: float = Field(0.5, ge=0, le=1, description="0 = BPR only, 1 = distillation only.")
     kd_topk: int = Field(100, ge=0, description="The teacher's top unseen items per user "
                          "among the soft-label candidates.")

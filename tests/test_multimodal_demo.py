@@ -30,6 +30,7 @@ def demo_run(tmp_path_factory):
     raw["runs_root"] = str(folder / "runs")
     for section in ("teacher", "student"):
         raw[section].update({"epochs": 20, "eval_every": 5})
+    raw["student"]["batch_size"] = 16  # 120 users: 8 steps per epoch, as the full demo has
     config = folder / "demo.yaml"
     config.write_text(yaml.safe_dump(raw))
     result = mmgraph("run", "--config", str(config))

@@ -56,12 +56,14 @@ def fit(model: nn.Module, batch_loss: BatchLoss, examples: tuple[torch.Tensor, .
     num_examples = len(examples[0])
     best = FitResult(best_epoch=0, best_score=float("-inf"))
     best_state, stale, train_seconds, epochs_run, finished = None, 0, 0.0, 0, False
+    reference = float("-inf")  # the score of the last improvement that reset patience
     restored = checkpoint.load(model, optimizer, generator) if checkpoint else None
     if restored is not None:
         state, best_state = restored
         best.best_epoch, best.best_score, best.history = (state["best_epoch"], state["best_score"],
                                                           state["history"])
         stale, train_seconds, epochs_run = state["stale"], state["train_seconds"], state["epoch"]
+        reference = state.get("reference", best.best_score)
         finished = state["finished"]
         log.info("%s: resumed from %s at epoch %d", desc, checkpoint.folder, epochs_run)
     first = epochs_run + 1 if not finished else cfg.epochs + 1
@@ -83,8 +85,11 @@ def fit(model: nn.Module, batch_loss: BatchLoss, examples: tuple[torch.Tensor, .
             model.eval()
             record.update(evaluate())
             if record[metric] > best.best_score:
-                best.best_epoch, best.best_score, stale = epoch, record[metric], 0
+                best.best_epoch, best.best_score = epoch, record[metric]
                 best_state = copy.deepcopy(model.state_dict())
+            if (reference == float("-inf")
+                    or record[metric] > reference + cfg.min_improvement * abs(reference)):
+                reference, stale = record[metric], 0
             else:
                 stale += 1
             bar.set_postfix(loss=f"{record['loss']:.4f}", **{metric: f"{record[metric]:.4f}"},
@@ -95,8 +100,8 @@ def fit(model: nn.Module, batch_loss: BatchLoss, examples: tuple[torch.Tensor, .
         if checkpoint is not None and metric in record and ctx.is_main:
             checkpoint.save(model, optimizer, best_state, generator, {
                 "epoch": epoch, "best_epoch": best.best_epoch, "best_score": best.best_score,
-                "stale": stale, "train_seconds": train_seconds, "finished": finished,
-                "history": best.history})
+                "stale": stale, "reference": reference, "train_seconds": train_seconds,
+                "finished": finished, "history": best.history})
         if stale >= cfg.patience:
             log.info("%s: early stop at epoch %d (best %s %.4f at epoch %d)", desc, epoch,
                      metric, best.best_score, best.best_epoch)

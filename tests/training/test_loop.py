@@ -35,3 +35,25 @@ def test_distilled_student_learns_the_teachers_ranking():
                  progress=False)
     assert result.best_score > max(0.8, before + 0.3)
     assert validate()["ndcg@3"] == result.best_score  # best weights restored
+
+
+def test_gains_below_min_improvement_do_not_reset_patience():
+    """Scores 0.5, 0.5005, 0.501, 0.5012, 0.6: with a 1% threshold and patience 3 training
+    stops at the fourth validation; the best weights are still the best scored (the fourth)."""
+    from mmgraph.config import OptimConfig
+
+    model = torch.nn.Linear(1, 1)
+    scores = iter([0.5, 0.5005, 0.501, 0.5012, 0.6])
+    cfg = OptimConfig(lr=0.1, batch_size=4, epochs=5, eval_every=1, patience=3,
+                      min_improvement=0.01)
+
+    def loss(x):
+        return model(x[:, None].float()).pow(2).mean()
+
+    result = fit(model, loss, (torch.arange(8),), lambda: {"m": next(scores)}, cfg, "m",
+                 torch.Generator().manual_seed(0), "t", progress=False)
+    assert [r["m"] for r in result.history] == [0.5, 0.5005, 0.501, 0.5012]
+    assert (result.best_epoch, result.best_score) == (4, 0.5012)
+    plain = fit(model, loss, (torch.arange(8),), lambda: {"m": 0.5}, cfg.model_copy(
+        update={"min_improvement": 0.0}), "m", torch.Generator(), "t", progress=False)
+    assert len(plain.history) == 4  # no gain at all: patience runs out as before

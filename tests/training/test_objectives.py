@@ -90,3 +90,34 @@ def test_row_isin_matches_a_direct_comparison():
     expected = (rows[:, :, None] == shared[None, None, :]).any(1)
     assert torch.equal(_row_isin(shared, rows), expected)
     assert not _row_isin(torch.tensor([0]), torch.full((2, 3), -1)).any()
+
+
+def test_row_std_uses_only_valid_entries_and_guards_flat_rows():
+    from mmgraph.training.objectives import _row_std
+
+    values = torch.tensor([[1.0, 3.0, 100.0], [2.0, 2.0, 2.0], [5.0, 0.0, 0.0]])
+    valid = torch.tensor([[True, True, False], [True, True, True], [True, False, False]])
+    assert torch.allclose(_row_std(values, valid), torch.tensor([2.0 ** 0.5, 1.0, 1.0]))
+
+
+def test_soft_labels_do_not_depend_on_the_scale_of_a_users_teacher_scores():
+    """Multiplying one user's teacher vector by 50 (a heavier user of a graph filter) leaves
+    that user's distillation loss unchanged: scores are divided by the user's spread."""
+    from mmgraph.config import StudentConfig
+    from mmgraph.models import IDStudent
+    from mmgraph.training import student_distillation
+
+    torch.manual_seed(0)
+    seen = UserItems(np.arange(4), np.arange(4), 4, 30)
+    teacher_users, teacher_items = torch.randn(4, 6), torch.randn(30, 6)
+    topk = torch.topk(teacher_users @ teacher_items.T, 10).indices
+    cfg = StudentConfig(kd_weight=1.0, kd_topk=10, kd_candidates=8, reg=0.0)
+    student = IDStudent(4, 30, dim=4)
+    losses = []
+    for factor in (1.0, 50.0):
+        scaled = teacher_users.clone()
+        scaled[2] *= factor
+        objective = student_distillation(student, scaled, teacher_items, seen, cfg,
+                                         torch.Generator().manual_seed(0), topk)
+        losses.append(objective(torch.tensor([2])).item())
+    assert losses[0] == pytest.approx(losses[1], rel=1e-5)
