@@ -1,11 +1,12 @@
 """Multi-process training on ``torch.distributed``: the process group that ``torchrun`` (or any
 launcher that sets ``RANK``/``WORLD_SIZE``/``MASTER_ADDR``) describes, a distributed sampler over
-interactions, and a DistributedDataParallel wrapper for our batch losses.
+training examples (interactions for the teacher, users for the student), and a
+DistributedDataParallel wrapper for our batch losses.
 
-Semantics: every global batch of ``batch_size`` interactions is split over the ranks
+Semantics: every global batch of ``batch_size`` examples is split over the ranks
 (``batch_size / world_size`` each); DDP averages the ranks' gradients, which is the gradient of
 the global batch's mean loss, so the optimiser sees what one process with the same batch size
-sees. The permutation of interactions is shared (``DistributedSampler`` with the run's seed);
+sees. The permutation of examples is shared (``DistributedSampler`` with the run's seed);
 negatives are sampled per rank (seed + rank), so runs on 1 and N processes agree statistically,
 not bit for bit. Validation runs on every rank over identical weights (no extra communication,
 the same early-stopping decision everywhere); only rank 0 writes files.
