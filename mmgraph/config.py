@@ -163,15 +163,15 @@ class FilterConfig(_Strict):
         "filter). Several values: the best on validation (they share the decomposition).")
     content_weight: float = Field(0.0, ge=0, description="Weight of the content kNN graph "
                                   "blended into the item–item graph.")
+    rank: int = Field(256, ge=1, description="Eigenpairs kept past dense_items items.")
+    dense_items: int = Field(8192, ge=1, description="Up to this many items the item–item "
+                             "graph is decomposed densely and exactly; past it, truncated "
+                             "Lanczos on the sparse graph (never a dense items × items).")
 
     @field_validator("degree_exponent", "ridge", mode="before")
     @classmethod
     def _one_or_several(cls, value: Any) -> Any:
         return (value,) if isinstance(value, (int, float)) else value
-    rank: int = Field(256, ge=1, description="Eigenpairs kept past dense_items items.")
-    dense_items: int = Field(8192, ge=1, description="Up to this many items the item–item "
-                             "graph is decomposed densely and exactly; past it, truncated "
-                             "Lanczos on the sparse graph (never a dense items × items).")
 
 
 class TeacherConfig(OptimConfig):

@@ -294,7 +294,7 @@ def teacher(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
         seed_everything(cfg.seed)
         data, built = load_split(run), load_graph(run.path("graph"))
         valid_users = _validation_users(cfg, data)
-        parts, extra, extra_state = {}, {}, {}
+        parts, components, extra, extra_state = {}, {}, {}, {}
 
         def validation(embeddings: tuple[torch.Tensor, torch.Tensor]) -> float:
             return evaluate_embeddings(*embeddings, data.parts["valid"], data.parts["train"],
@@ -307,6 +307,7 @@ def teacher(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
             if trained is None:  # not rank 0: rank 0 builds the rest
                 return
             parts["lightgcn"] = trained[:2]
+            components["lightgcn"] = validation(parts["lightgcn"])
             if trained[2] is not None:  # the content tower, input of the cold-start mapper
                 extra["content"] = trained[2]
         if not distributed_context().is_main:
@@ -316,12 +317,13 @@ def teacher(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
             if tcfg.content != "none" and SIMILAR in built.edge_types:
                 content_graph = (built[SIMILAR].edge_index, built[SIMILAR].edge_weight)
             options = tcfg.filter.model_dump(exclude={"degree_exponent", "ridge"})
-            parts["filter"], extra_state[f"valid_{metric}_by_filter_setting"] = tuned_filter(
+            parts["filter"], settings = tuned_filter(
                 data.train_pairs, len(data.users), len(data.items), validation,
                 tcfg.filter.degree_exponent, tcfg.filter.ridge, content_graph=content_graph,
                 seed=cfg.seed, **options)
+            components["filter"] = max(settings.values())  # already validated: the best kept
+            extra_state[f"valid_{metric}_by_filter_setting"] = settings
 
-        components = {name: validation(part) for name, part in parts.items()}
         weights, stds, tried = {name: 1.0 for name in parts}, score_stds(parts, cfg.seed), {}
         if len(parts) == 2:
             share, tried = choose_blend(parts, "lightgcn", validation, stds,
