@@ -192,7 +192,13 @@ class TeacherConfig(OptimConfig):
         "fused", description="fused: content joins the items' layer-0 embeddings; graph: content "
         "only builds the item–item graph that ID embeddings propagate over (FREEDOM); none: "
         "ID-only LightGCN.")
-    loss: Literal["bpr", "softmax"] = "bpr"
+    loss: Literal["bpr", "softmax", "whole"] = Field(
+        "bpr", description="bpr: one sampled unseen negative per interaction; softmax: "
+        "sampled softmax over num_negatives; whole: iALS's squared loss over every user–item "
+        "pair (no sampling; each epoch is one full-batch step, batch_size is not used, and reg "
+        "weighs every ego row per training interaction).")
+    unobserved_weight: float = Field(0.5, gt=0, description="whole loss: weight of every "
+                                     "user–item pair's pull to 0 against 1 for an interaction.")
     num_negatives: int = Field(64, ge=1, description="Sampled negatives per user (softmax).")
     softmax_temperature: float = Field(0.2, gt=0)
     fusion: Literal["sum", "concat_mlp", "attention", "gated"] = "sum"
@@ -214,6 +220,11 @@ class TeacherConfig(OptimConfig):
 class StudentConfig(OptimConfig):
     batch_size: int = Field(256, ge=1, description="Users per batch: the soft labels are one "
                             "list per user, so an epoch is one pass over the training users.")
+    steps_per_epoch: int = Field(
+        100, ge=1, description="At most this many batches per epoch: past batch_size × this "
+        "many training users the batch grows with the users. Every Adam step updates every row "
+        "of the tables, so a fixed step count keeps an epoch linear in the users (each user's "
+        "row is still updated once per epoch).")
     dim: int = Field(32, ge=1)
     temperature: float = Field(1.0, gt=0, description="Soft-label temperature, on each "
                                "user's teacher scores divided by their std over the user's "

@@ -42,7 +42,8 @@ from mmgraph.runtime import pick_device, seed_everything
 from mmgraph.training.checkpoint import Checkpoint
 from mmgraph.training.distributed import barrier, distributed_context
 from mmgraph.training.loop import BatchLoss, fit
-from mmgraph.training.objectives import student_distillation, teacher_ranking_loss
+from mmgraph.training.objectives import (student_distillation, teacher_ranking_loss,
+                                         teacher_whole_data_loss)
 
 __all__ = ["prepare_data", "split", "encode", "graph", "teacher", "student", "index",
            "evaluate", "STAGES", "run_all"]
@@ -263,11 +264,16 @@ def _train_lightgcn(cfg: RunConfig, run: RunDir, data: IndexedSplit, built, devi
                                    data.parts["train"], cfg.evaluation.ks,
                                    cfg.evaluation.user_batch_size, valid_users)
 
-    loss = teacher_ranking_loss(model, adjacency, features, item_adj, data.parts["train"],
-                                tcfg.reg, generator, tcfg.loss, tcfg.num_negatives,
-                                tcfg.softmax_temperature)
     edges = data.train_pairs.shape[1]
-    batch = max(tcfg.batch_size, math.ceil(edges / tcfg.propagations_per_epoch))
+    if tcfg.loss == "whole":  # one full-batch step per epoch
+        loss = teacher_whole_data_loss(model, adjacency, features, item_adj, edges,
+                                       tcfg.unobserved_weight, tcfg.reg)
+        batch = edges
+    else:
+        loss = teacher_ranking_loss(model, adjacency, features, item_adj, data.parts["train"],
+                                    tcfg.reg, generator, tcfg.loss, tcfg.num_negatives,
+                                    tcfg.softmax_temperature)
+        batch = max(tcfg.batch_size, math.ceil(edges / tcfg.propagations_per_epoch))
     _fit_and_save(run, "teacher", model, loss, tuple(data.train_pairs), validate,
                   tcfg.model_copy(update={"batch_size": batch}), metric, generator, fingerprint,
                   progress, cfg.seed, {"modalities": sorted(features), "batch_size": batch})
@@ -377,8 +383,10 @@ def student(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
         loss = student_distillation(model, frozen["users"].to(device), frozen["items"].to(device),
                                     data.parts["train"], scfg, generator, teacher_topk)
         train_users = torch.from_numpy(data.parts["train"].users_with_items())
-        _fit_and_save(run, "student", model, loss, (train_users,), validate, scfg, metric,
-                      generator, fingerprint, progress, cfg.seed)
+        batch = max(scfg.batch_size, math.ceil(len(train_users) / scfg.steps_per_epoch))
+        _fit_and_save(run, "student", model, loss, (train_users,), validate,
+                      scfg.model_copy(update={"batch_size": batch}), metric, generator,
+                      fingerprint, progress, cfg.seed, {"batch_size": batch})
         if not distributed_context().is_main:
             return
         users, items = (t.detach().cpu() for t in model())

@@ -5,7 +5,7 @@ import torch
 from mmgraph.data import UserItems
 from mmgraph.graph import bipartite_adjacency, item_adjacency, knn_graph
 from mmgraph.models import MultimodalTeacher
-from mmgraph.training import teacher_ranking_loss
+from mmgraph.training import teacher_ranking_loss, teacher_whole_data_loss
 
 
 @pytest.mark.parametrize("loss", ["bpr", "softmax"])
@@ -31,6 +31,38 @@ def test_teacher_objective_trains_every_parameter_and_lowers_the_loss(loss):
         objective(pairs[0], pairs[1]).backward()
         optimizer.step()
     assert objective(pairs[0], pairs[1]).item() < 0.7 * first.item()
+
+
+def test_whole_data_loss_equals_the_sum_over_every_user_item_pair():
+    """The Gramian shortcut gives iALS's loss written out over the dense U × I score matrix,
+    a batch's terms are its share of it, and full-batch Adam steps lower it."""
+    torch.manual_seed(0)
+    rng = np.random.default_rng(1)
+    seen = UserItems(rng.integers(0, 9, 60), rng.integers(0, 14, 60), 9, 14)
+    pairs = torch.from_numpy(np.stack([np.repeat(np.arange(9), seen.counts), seen.indices]))
+    features = {"text": torch.randn(14, 5)}
+    adjacency = bipartite_adjacency(pairs, 9, 14)
+    model = MultimodalTeacher(9, 14, dim=6, num_layers=2, content_dims={"text": 5})
+    edges, weight, reg = pairs.shape[1], 0.3, 0.05
+    objective = teacher_whole_data_loss(model, adjacency, features, None, edges, weight, reg)
+    users, items = model(adjacency, features)
+    scores = users @ items.T
+    observed = scores[pairs[0], pairs[1]]
+    ego = (model.user_embedding.weight.pow(2).sum()
+           + model.item_ego(features).pow(2).sum())
+    by_hand = ((observed - 1) ** 2).sum() + weight * scores.pow(2).sum() + reg * ego
+    assert torch.allclose(objective(pairs[0], pairs[1]), by_hand / edges, rtol=1e-5)
+    half = torch.arange(edges // 2)
+    expected = (((observed[half] - 1) ** 2).mean()
+                + (weight * scores.pow(2).sum() + reg * ego) / edges)
+    assert torch.allclose(objective(pairs[0][half], pairs[1][half]), expected, rtol=1e-5)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.05)
+    first = objective(pairs[0], pairs[1]).item()
+    for _ in range(30):
+        optimizer.zero_grad()
+        objective(pairs[0], pairs[1]).backward()
+        optimizer.step()
+    assert objective(pairs[0], pairs[1]).item() < 0.7 * first
 
 
 @pytest.mark.parametrize("weights", [
