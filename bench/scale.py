@@ -127,7 +127,6 @@ def worker(size: int, runs: Path, overrides: dict) -> None:
     from mmgraph.config import load_config
     from mmgraph.io import read_json
     from mmgraph.pipeline import STAGES, RunDir, load_split
-    from mmgraph.pipeline.stages import _validation_users
 
     interactions, items = generate(size, runs / f"data-{size}")
     cfg = load_config(ROOT / "configs" / "quickstart.yaml", overrides=_merge({
@@ -144,7 +143,7 @@ def worker(size: int, runs: Path, overrides: dict) -> None:
         seconds[name] = time.perf_counter() - started
         print(f"{size:,}: {name} {seconds[name]:.0f} s", file=sys.stderr, flush=True)
     metrics = read_json(run.path("metrics.json"))
-    valid_users = _validation_users(cfg, load_split(run))
+    valid_users = load_split(run).validation_users(cfg.evaluation.valid_users, cfg.seed)
     als, als_setting, als_seconds = tuned_als(run.root, valid_users)
     teacher_state = read_json(run.path("teacher", "state.json"))
     print(json.dumps({

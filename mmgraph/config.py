@@ -222,9 +222,9 @@ class StudentConfig(OptimConfig):
                             "list per user, so an epoch is one pass over the training users.")
     steps_per_epoch: int = Field(
         100, ge=1, description="At most this many batches per epoch: past batch_size × this "
-        "many training users the batch grows with the users. Every Adam step updates every row "
-        "of the tables, so a fixed step count keeps an epoch linear in the users (each user's "
-        "row is still updated once per epoch).")
+        "many training users the batch grows with the users (each user's row is still updated "
+        "once per epoch). Steps are sparse (SparseAdam: a step costs its batch's rows), and a "
+        "bounded step count also bounds the per-step overheads.")
     dim: int = Field(32, ge=1)
     temperature: float = Field(1.0, gt=0, description="Soft-label temperature, on each "
                                "user's teacher scores divided by their std over the user's "

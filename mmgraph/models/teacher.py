@@ -72,8 +72,9 @@ class MultimodalTeacher(nn.Module):
             items = items + content
         return users, items
 
-    def ego_norms(self, users: torch.Tensor, items: torch.Tensor,
+    def ego_norms(self, users: torch.Tensor | None, items: torch.Tensor | None,
                   features: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Sum of squared layer-0 norms of a batch's users and items (LightGCN's L2 penalty)."""
-        return (self.user_embedding(users).pow(2).sum()
-                + self.item_ego(features, items).pow(2).sum())
+        """Sum of squared layer-0 norms of a batch's ``users [B]`` and ``items [B']`` (LightGCN's
+        L2 penalty); ``None`` stands for every row, without gathering it."""
+        user_rows = self.user_embedding.weight if users is None else self.user_embedding(users)
+        return user_rows.pow(2).sum() + self.item_ego(features, items).pow(2).sum()

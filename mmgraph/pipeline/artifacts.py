@@ -35,6 +35,14 @@ class IndexedSplit:
         users = np.repeat(np.arange(train.num_users), train.counts)
         return torch.from_numpy(np.stack([users, train.indices]))
 
+    def validation_users(self, limit: int, seed: int) -> np.ndarray | None:
+        """Users ranked by validation during training: every user with valid items (``None``),
+        or a seeded sample of ``limit`` of them (sorted) when there are more."""
+        users = self.parts["valid"].users_with_items()
+        if len(users) <= limit:
+            return None
+        return np.sort(np.random.default_rng(seed).choice(users, limit, replace=False))
+
 
 def load_split(run: RunDir) -> IndexedSplit:
     """Id maps and train/valid/test item sets from ``ids/`` and ``splits/``."""

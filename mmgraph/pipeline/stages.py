@@ -7,7 +7,6 @@ split → encode → graph → teacher → student → index → evaluate
 from __future__ import annotations
 
 import logging
-import math
 import shutil
 from pathlib import Path
 from typing import Callable
@@ -41,7 +40,7 @@ from mmgraph.pipeline.rundir import RunDir
 from mmgraph.runtime import pick_device, seed_everything
 from mmgraph.training.checkpoint import Checkpoint
 from mmgraph.training.distributed import barrier, distributed_context
-from mmgraph.training.loop import BatchLoss, fit
+from mmgraph.training.loop import BatchLoss, batch_for_steps, fit
 from mmgraph.training.objectives import (student_distillation, teacher_ranking_loss,
                                          teacher_whole_data_loss)
 
@@ -225,16 +224,6 @@ def _fit_and_save(run: RunDir, name: str, model: torch.nn.Module, loss: BatchLos
     shutil.rmtree(checkpoint.folder, ignore_errors=True)  # outputs written: no longer needed
 
 
-def _validation_users(cfg: RunConfig, data: IndexedSplit) -> np.ndarray | None:
-    """Users ranked by validation during training: all with valid items (``None``), or a
-    seeded sample of ``evaluation.valid_users`` of them when there are more."""
-    users = data.parts["valid"].users_with_items()
-    if len(users) <= cfg.evaluation.valid_users:
-        return None
-    rng = np.random.default_rng(cfg.seed)
-    return np.sort(rng.choice(users, cfg.evaluation.valid_users, replace=False))
-
-
 def _train_lightgcn(cfg: RunConfig, run: RunDir, data: IndexedSplit, built, device,
                     fingerprint: str, progress: bool, valid_users: np.ndarray | None
                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None] | None:
@@ -273,7 +262,7 @@ def _train_lightgcn(cfg: RunConfig, run: RunDir, data: IndexedSplit, built, devi
         loss = teacher_ranking_loss(model, adjacency, features, item_adj, data.parts["train"],
                                     tcfg.reg, generator, tcfg.loss, tcfg.num_negatives,
                                     tcfg.softmax_temperature)
-        batch = max(tcfg.batch_size, math.ceil(edges / tcfg.propagations_per_epoch))
+        batch = batch_for_steps(edges, tcfg.batch_size, tcfg.propagations_per_epoch)
     _fit_and_save(run, "teacher", model, loss, tuple(data.train_pairs), validate,
                   tcfg.model_copy(update={"batch_size": batch}), metric, generator, fingerprint,
                   progress, cfg.seed, {"modalities": sorted(features), "batch_size": batch})
@@ -299,7 +288,7 @@ def teacher(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
     def work() -> None:
         seed_everything(cfg.seed)
         data, built = load_split(run), load_graph(run.path("graph"))
-        valid_users = _validation_users(cfg, data)
+        valid_users = data.validation_users(cfg.evaluation.valid_users, cfg.seed)
         parts, components, extra, extra_state = {}, {}, {}, {}
 
         def validation(embeddings: tuple[torch.Tensor, torch.Tensor]) -> float:
@@ -372,7 +361,7 @@ def student(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
             top = topk_items(frozen["users"], frozen["items"], np.arange(len(data.users)),
                              depth, data.parts["train"], cfg.evaluation.user_batch_size)
             teacher_topk = torch.from_numpy(top).to(device)
-        valid_users = _validation_users(cfg, data)
+        valid_users = data.validation_users(cfg.evaluation.valid_users, cfg.seed)
 
         def validate() -> dict[str, float]:
             users, items = (t.detach().cpu() for t in model())
@@ -383,7 +372,7 @@ def student(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
         loss = student_distillation(model, frozen["users"].to(device), frozen["items"].to(device),
                                     data.parts["train"], scfg, generator, teacher_topk)
         train_users = torch.from_numpy(data.parts["train"].users_with_items())
-        batch = max(scfg.batch_size, math.ceil(len(train_users) / scfg.steps_per_epoch))
+        batch = batch_for_steps(len(train_users), scfg.batch_size, scfg.steps_per_epoch)
         _fit_and_save(run, "student", model, loss, (train_users,), validate,
                       scfg.model_copy(update={"batch_size": batch}), metric, generator,
                       fingerprint, progress, cfg.seed, {"batch_size": batch})
@@ -466,8 +455,8 @@ def evaluate(cfg: RunConfig, run: RunDir, progress: bool = True) -> dict:
             "ranking": "full ranking over all items, the user's train items excluded",
             "users": {p: int(len(data.parts[p].users_with_items())) for p in ("valid", "test")},
             "validation during training": (
-                "every valid user" if _validation_users(cfg, data) is None else
-                f"a seeded sample of {cfg.evaluation.valid_users} valid users"),
+                "every valid user" if len(data.parts["valid"].users_with_items())
+                <= ev.valid_users else f"a seeded sample of {ev.valid_users} valid users"),
         }
         write_json(run.path("metrics.json"), metrics)
 

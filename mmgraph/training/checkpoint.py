@@ -2,9 +2,9 @@
 run resumes exactly where its last evaluation left it.
 
 Stored as ``checkpoint.safetensors`` (every tensor) + ``checkpoint.json`` (counters, history,
-optimizer hyper-parameters, the fingerprint of the config that made it). No pickle. The JSON is
-written last, so a checkpoint whose JSON exists is complete; a different fingerprint (another
-config or other inputs) is ignored and overwritten.
+optimizer hyper-parameters and plain-number state, the fingerprint of the config that made it).
+No pickle. The JSON is written last, so a checkpoint whose JSON exists is complete; a different
+fingerprint (another config or other inputs) is ignored and overwritten.
 """
 
 from __future__ import annotations
@@ -29,13 +29,17 @@ class Checkpoint:
              progress: dict[str, Any]) -> None:
         tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
         tensors.update({f"best.{k}": v for k, v in (best_state or {}).items()})
-        optim = optimizer.state_dict()
+        optim, scalars = optimizer.state_dict(), {}
         for index, state in optim["state"].items():
-            tensors.update({f"optim.{index}.{k}": torch.as_tensor(v) for k, v in state.items()})
+            tensors.update({f"optim.{index}.{k}": v for k, v in state.items()
+                            if isinstance(v, torch.Tensor)})
+            scalars[str(index)] = {k: v for k, v in state.items()
+                                   if not isinstance(v, torch.Tensor)}  # e.g. SparseAdam's step
         tensors["rng"] = generator.get_state()
         write_tensors(self.folder / "checkpoint.safetensors", tensors)
         write_json(self.folder / "checkpoint.json", {
-            "fingerprint": self.fingerprint, "param_groups": optim["param_groups"], **progress})
+            "fingerprint": self.fingerprint, "param_groups": optim["param_groups"],
+            "optimizer_scalars": scalars, **progress})
 
     def load(self, model: nn.Module, optimizer: torch.optim.Optimizer,
              generator: torch.Generator) -> tuple[dict[str, Any], dict | None] | None:
@@ -53,7 +57,8 @@ class Checkpoint:
             section, _, rest = key.partition(".")
             groups.setdefault(section, {})[rest] = value
         model.load_state_dict(groups["model"])
-        state: dict[int, dict[str, torch.Tensor]] = {}
+        state: dict[int, dict[str, Any]] = {int(index): dict(values) for index, values
+                                            in meta.pop("optimizer_scalars", {}).items()}
         for key, value in groups.get("optim", {}).items():
             index, _, name = key.partition(".")
             state.setdefault(int(index), {})[name] = value

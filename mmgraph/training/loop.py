@@ -1,12 +1,14 @@
 """One training loop for teacher and student: shuffled mini-batches of training examples
-(interactions for the teacher, users for the student), Adam, periodic validation and early
-stopping on a validation metric (best weights kept), checkpointed at every validation so that a
-killed run resumes exactly."""
+(interactions for the teacher, users for the student), Adam (SparseAdam for sparse-gradient
+tables: :mod:`mmgraph.training.optim`), periodic validation and early stopping on a validation
+metric (best weights kept), checkpointed at every validation so that a killed run resumes
+exactly."""
 
 from __future__ import annotations
 
 import copy
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -18,8 +20,9 @@ from tqdm.auto import tqdm
 from mmgraph.config import OptimConfig
 from mmgraph.training.checkpoint import Checkpoint
 from mmgraph.training.distributed import Distributed, rank_batches, wrap_loss
+from mmgraph.training.optim import make_optimizer
 
-__all__ = ["fit", "FitResult"]
+__all__ = ["fit", "FitResult", "batch_for_steps"]
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +39,13 @@ class FitResult:
     seconds_per_epoch: float = 0.0
 
 
+def batch_for_steps(num_examples: int, batch_size: int, max_steps: int) -> int:
+    """``batch_size``, or more when an epoch over ``num_examples`` would take more than
+    ``max_steps`` steps: the epoch's cost then stays linear in the data (every step does work
+    that does not shrink with the batch, e.g. a full-graph propagation)."""
+    return max(batch_size, math.ceil(num_examples / max_steps))
+
+
 def fit(model: nn.Module, batch_loss: BatchLoss, examples: tuple[torch.Tensor, ...],
         evaluate: Callable[[], dict[str, float]], cfg: OptimConfig, metric: str,
         generator: torch.Generator, desc: str, progress: bool = True,
@@ -50,7 +60,7 @@ def fit(model: nn.Module, batch_loss: BatchLoss, examples: tuple[torch.Tensor, .
     DistributedDataParallel (``seed`` shuffles the shared permutation; see
     :mod:`mmgraph.training.distributed`); rank 0 alone writes the checkpoint.
     """
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    optimizer = make_optimizer(model, cfg.lr)
     step_loss = wrap_loss(model, batch_loss, ctx)
     progress = progress and ctx.is_main
     num_examples = len(examples[0])

@@ -72,15 +72,25 @@ def teacher_whole_data_loss(model: MultimodalTeacher, adjacency: torch.Tensor,
     def batch_loss(users: torch.Tensor, positives: torch.Tensor) -> torch.Tensor:
         users, positives = users.to(adjacency.device), positives.to(adjacency.device)
         user_out, item_out = model(adjacency, features, item_adjacency)
-        scores = (user_out[users] * item_out[positives]).sum(-1)
+        pattern = _interaction_pattern(users, positives, model.num_users, model.num_items)
+        scores = torch.sparse.sampled_addmm(pattern, user_out, item_out.T, beta=0.0).values()
+        observed = (pattern.values() * (scores - 1) ** 2).sum() / len(users)
         all_pairs = ((user_out.T @ user_out) * (item_out.T @ item_out)).sum()
-        every_row = model.ego_norms(torch.arange(model.num_users, device=adjacency.device),
-                                    torch.arange(model.num_items, device=adjacency.device),
-                                    features)
-        return ((scores - 1) ** 2).mean() + (unobserved_weight * all_pairs
-                                             + reg * every_row) / num_interactions
+        every_row = model.ego_norms(None, None, features)
+        return observed + (unobserved_weight * all_pairs + reg * every_row) / num_interactions
 
     return batch_loss
+
+
+def _interaction_pattern(users: torch.Tensor, items: torch.Tensor, num_users: int,
+                         num_items: int) -> torch.Tensor:
+    """The batch's pairs as a CSR ``[U, I]`` whose values count each pair (a pair repeated by
+    distributed padding counts twice): the sparsity pattern of a sampled dense–dense matmul,
+    which scores only these pairs without gathering ``[B, d]`` rows (20× faster at 1M pairs on
+    CPU, and its gradient is two sparse matmuls)."""
+    counts = torch.ones(len(users), device=users.device)
+    return torch.sparse_coo_tensor(torch.stack([users, items]), counts,
+                                   (num_users, num_items)).coalesce().to_sparse_csr()
 
 
 def student_distillation(student: IDStudent, teacher_users: torch.Tensor,
@@ -139,24 +149,27 @@ def student_distillation(student: IDStudent, teacher_users: torch.Tensor,
             loss = loss + cfg.hint_weight * hint_loss(projected, target)
         return loss
 
-    def soft_labels(users: torch.Tensor) -> torch.Tensor:
-        """Listwise KD over each of ``users``' (unique) top-K and sampled unseen items."""
+    kd_topk = cfg.kd_topk if cfg.kd_weight > 0 else 0
+    depth = max(kd_topk, cfg.rd_topk if cfg.rd_weight > 0 else 0)  # top items scored per user
+    num_shared = cfg.kd_candidates if cfg.kd_weight > 0 else 0
+
+    def soft_labels(users: torch.Tensor, user_vec: torch.Tensor, top: torch.Tensor,
+                    top_logits: torch.Tensor, shared: torch.Tensor, shared_vec: torch.Tensor
+                    ) -> torch.Tensor:
+        """Listwise KD over each of ``users``' (unique) top items ``top [B, kd_topk]`` and the
+        ``shared [C]`` sampled items; ``top_logits [B, kd_topk]`` are the student's scores of
+        ``top``, ``shared_vec [C, d_s]`` its rows of ``shared``."""
         device = teacher_items.device
-        top = (teacher_topk[users, :cfg.kd_topk] if cfg.kd_topk > 0
-               else torch.empty(len(users), 0, dtype=torch.long, device=device))
-        shared = torch.randint(num_items, (cfg.kd_candidates,), generator=generator).to(device)
-        candidates = torch.cat([top.clamp(min=0), shared.expand(len(users), -1)], dim=1)
         sampled_seen = torch.from_numpy(seen.contains(users.cpu().numpy()[:, None],
                                                       shared.cpu().numpy()[None, :]))
         valid = torch.cat([top >= 0, ~sampled_seen.to(device) & ~_row_isin(shared, top)], dim=1)
         rest = max(num_items - top.shape[1], 1)
         log_weights = torch.cat([torch.zeros(top.shape[1], device=device),
-                                 torch.full((cfg.kd_candidates,),
-                                            math.log(rest / cfg.kd_candidates), device=device)])
-        student_logits = (student.user_embedding(users)[:, None, :]
-                          * student.item_embedding(candidates)).sum(-1)
+                                 torch.full((len(shared),), math.log(rest / len(shared)),
+                                            device=device)])
+        student_logits = torch.cat([top_logits, user_vec @ shared_vec.T], dim=1)
         with torch.no_grad():
-            teacher_logits = torch.cat([top_scores[users] if cfg.kd_topk > 0 else top.float(),
+            teacher_logits = torch.cat([top_scores[users] if kd_topk > 0 else top.float(),
                                         teacher_users[users] @ teacher_items[shared].T], dim=1)
             teacher_logits = teacher_logits / spread[users]
         return soft_label_kd_loss(student_logits, teacher_logits, cfg.temperature,
@@ -167,19 +180,27 @@ def student_distillation(student: IDStudent, teacher_users: torch.Tensor,
         users = users.unique()  # unique already, but for the padding of distributed batches
         positives = sample_positives(users, seen, generator).to(device)
         negatives = sample_negatives(users, seen, generator)[:, 0].to(device)
+        shared = torch.randint(num_items, (num_shared,), generator=generator).to(device)
         users = users.to(device)
+        top = teacher_topk[users, :depth] if depth > 0 else positives.new_empty(len(users), 0)
+        # one lookup of unique rows per table: a small sparse gradient without duplicate rows
         user_vec = student.user_embedding(users)
-        pos_vec, neg_vec = student.item_embedding(positives), student.item_embedding(negatives)
+        rows, inverse = torch.cat([positives, negatives, top.clamp(min=0).flatten(),
+                                   shared]).unique(return_inverse=True)
+        pos_vec, neg_vec, top_vec, shared_vec = student.item_embedding(rows)[inverse].split(
+            [len(users), len(users), top.numel(), num_shared])
+        top_scores_student = torch.bmm(top_vec.view(*top.shape, user_vec.shape[1]),
+                                       user_vec[:, :, None]).squeeze(-1)  # [B, depth]
         positive_scores = (user_vec * pos_vec).sum(-1)
         total = (1 - cfg.kd_weight) * bpr_loss(positive_scores, (user_vec * neg_vec).sum(-1))
         if cfg.kd_weight > 0:
-            total = total + cfg.kd_weight * soft_labels(users)
+            total = total + cfg.kd_weight * soft_labels(
+                users, user_vec, top[:, :kd_topk], top_scores_student[:, :kd_topk], shared,
+                shared_vec)
         if cfg.rd_weight > 0:
-            top = teacher_topk[users, :cfg.rd_topk]
-            present = (top >= 0).float()
-            scores = (user_vec[:, None, :] * student.item_embedding(top.clamp(min=0))).sum(-1)
+            present = (top[:, :cfg.rd_topk] >= 0).float()
             total = total + cfg.rd_weight * ranking_distillation_loss(
-                scores, weights[:top.shape[1]] * present)
+                top_scores_student[:, :cfg.rd_topk], weights[:present.shape[1]] * present)
         if cfg.needs_projection:
             total = total + (alignment(users, student.user_embedding, teacher_users)
                              + alignment(positives, student.item_embedding, teacher_items)) / 2
