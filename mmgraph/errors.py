@@ -1,6 +1,7 @@
 """Exceptions for user mistakes. The CLI prints them as one paragraph, without a traceback."""
 
-__all__ = ["MmgraphError", "DataError", "ConfigError", "RunDirError", "ModelNotFoundError"]
+__all__ = ["MmgraphError", "DataError", "ConfigError", "RunDirError", "ModelNotFoundError",
+           "TrainingDivergedError"]
 
 
 class MmgraphError(Exception):
@@ -21,3 +22,8 @@ class RunDirError(MmgraphError):
 
 class ModelNotFoundError(MmgraphError):
     """A pretrained model is neither a local folder nor reachable offline."""
+
+
+class TrainingDivergedError(MmgraphError):
+    """A training loss became NaN or infinite; raised before that step touches the weights, so
+    nothing non-finite is written (the checkpoint of the last validation stays)."""

@@ -18,6 +18,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from mmgraph.config import OptimConfig
+from mmgraph.errors import TrainingDivergedError
 from mmgraph.training.checkpoint import Checkpoint
 from mmgraph.training.distributed import Distributed, rank_batches, wrap_loss
 from mmgraph.training.optim import make_optimizer
@@ -84,10 +85,16 @@ def fit(model: nn.Module, batch_loss: BatchLoss, examples: tuple[torch.Tensor, .
         started, total, count = time.perf_counter(), 0.0, 0
         for batch in rank_batches(num_examples, cfg.batch_size, epoch, seed, ctx, generator):
             loss = step_loss(*(column[batch] for column in examples))
+            value = loss.item()
+            if not math.isfinite(value):
+                raise TrainingDivergedError(
+                    f"{desc}: the training loss is {value} in epoch {epoch}; nothing was "
+                    f"written from this epoch on. Lower {desc}.lr (now {cfg.lr}), and check "
+                    f"that ratings used as edge weights are finite and positive.")
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            total, count = total + loss.item() * len(batch), count + len(batch)
+            total, count = total + value * len(batch), count + len(batch)
         train_seconds += time.perf_counter() - started
         epochs_run = epoch
         record = {"epoch": epoch, "loss": total / max(count, 1)}  # this rank's share

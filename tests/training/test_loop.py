@@ -57,3 +57,28 @@ def test_gains_below_min_improvement_do_not_reset_patience():
     plain = fit(model, loss, (torch.arange(8),), lambda: {"m": 0.5}, cfg.model_copy(
         update={"min_improvement": 0.0}), "m", torch.Generator(), "t", progress=False)
     assert len(plain.history) == 4  # no gain at all: patience runs out as before
+
+
+def test_a_non_finite_loss_stops_training_before_it_reaches_the_weights():
+    """A loss that turns NaN raises the project's error naming the stage, the epoch and the
+    fix; the weights are the last finite ones (no NaN embeddings get written)."""
+    import pytest
+
+    from mmgraph.config import OptimConfig
+    from mmgraph.errors import TrainingDivergedError
+
+    torch.manual_seed(0)
+    student = IDStudent(4, 5, dim=2)
+    calls = []
+
+    def loss(users):
+        calls.append(1)
+        value = student.user_embedding(users).pow(2).sum()
+        return value * float("nan") if len(calls) > 3 else value
+
+    cfg = OptimConfig(lr=0.1, batch_size=2, epochs=5, eval_every=1, patience=5)
+    with pytest.raises(TrainingDivergedError, match=r"student: the training loss is nan in "
+                                                    r"epoch 2.*student\.lr \(now 0\.1\)"):
+        fit(student, loss, (torch.arange(4),), lambda: {"m": 0.0}, cfg, "m",
+            torch.Generator().manual_seed(0), "student", progress=False)
+    assert torch.isfinite(student.user_embedding.weight).all()
