@@ -455,8 +455,8 @@ def evaluate(cfg: RunConfig, run: RunDir, progress: bool = True) -> dict:
             "ranking": "full ranking over all items, the user's train items excluded",
             "users": {p: int(len(data.parts[p].users_with_items())) for p in ("valid", "test")},
             "validation during training": (
-                "every valid user" if len(data.parts["valid"].users_with_items())
-                <= ev.valid_users else f"a seeded sample of {ev.valid_users} valid users"),
+                "every valid user" if data.validation_users(ev.valid_users, cfg.seed) is None
+                else f"a seeded sample of {ev.valid_users} valid users"),
         }
         write_json(run.path("metrics.json"), metrics)
 
