@@ -1,9 +1,12 @@
 """Training checkpoints: model, best weights, optimizer and sampler RNG state, so that a killed
 run resumes exactly where its last evaluation left it.
 
-Stored as ``checkpoint.safetensors`` (every tensor) + ``checkpoint.json`` (counters, history,
-optimizer hyper-parameters and plain-number state, the fingerprint of the config that made it).
-No pickle. The JSON is written last, so a checkpoint whose JSON exists is complete; a different
+Stored as ``checkpoint-<epoch>.safetensors`` (every tensor) + ``checkpoint.json`` (counters,
+history, optimizer hyper-parameters and plain-number state, the fingerprint of the config that
+made it, the name of its tensors file). No pickle. Each file is written to a temporary name and
+renamed; the tensors file is new for every save and the JSON, written last, names it, so a kill
+at any point leaves the previous JSON with the previous tensors (never a newer file paired with
+an older one); older tensors files are deleted after the JSON is in place. A different
 fingerprint (another config or other inputs) is ignored and overwritten.
 """
 
@@ -36,10 +39,14 @@ class Checkpoint:
             scalars[str(index)] = {k: v for k, v in state.items()
                                    if not isinstance(v, torch.Tensor)}  # e.g. SparseAdam's step
         tensors["rng"] = generator.get_state()
-        write_tensors(self.folder / "checkpoint.safetensors", tensors)
+        tensors_name = f"checkpoint-{progress['epoch']}.safetensors"
+        write_tensors(self.folder / tensors_name, tensors)
         write_json(self.folder / "checkpoint.json", {
-            "fingerprint": self.fingerprint, "param_groups": optim["param_groups"],
-            "optimizer_scalars": scalars, **progress})
+            "fingerprint": self.fingerprint, "tensors": tensors_name,
+            "param_groups": optim["param_groups"], "optimizer_scalars": scalars, **progress})
+        for stale in self.folder.glob("checkpoint*.safetensors"):
+            if stale.name != tensors_name:
+                stale.unlink()
 
     def load(self, model: nn.Module, optimizer: torch.optim.Optimizer,
              generator: torch.Generator) -> tuple[dict[str, Any], dict | None] | None:
@@ -49,9 +56,9 @@ class Checkpoint:
         if not meta_path.is_file():
             return None
         meta = read_json(meta_path)
-        if meta.pop("fingerprint") != self.fingerprint:
+        if meta.pop("fingerprint") != self.fingerprint or "tensors" not in meta:
             return None
-        tensors = read_tensors(self.folder / "checkpoint.safetensors")
+        tensors = read_tensors(self.folder / Path(meta.pop("tensors")).name)
         groups: dict[str, dict[str, torch.Tensor]] = {}
         for key, value in tensors.items():
             section, _, rest = key.partition(".")

@@ -76,3 +76,31 @@ def test_checkpoint_of_another_config_is_ignored(tmp_path):
     model = IDStudent(10, 15, dim=4)
     optimizer = torch.optim.Adam(model.parameters())
     assert Checkpoint(tmp_path, "other").load(model, optimizer, torch.Generator()) is None
+
+
+def test_kill_between_tensors_and_json_resumes_from_the_previous_pair(tmp_path, monkeypatch):
+    """The tensors of a save that died before its JSON must not pair with the older JSON."""
+    import mmgraph.training.checkpoint as checkpoint_module
+
+    reference, reference_result, _ = _train(tmp_path / "a")
+    real_write_json, saves = checkpoint_module.write_json, []
+
+    def dying_write_json(path, obj):
+        saves.append(obj["epoch"])
+        if len(saves) == 4:  # epoch 8's tensors are on disk, its JSON is not
+            raise Interrupted
+        real_write_json(path, obj)
+
+    monkeypatch.setattr(checkpoint_module, "write_json", dying_write_json)
+    with pytest.raises(Interrupted):
+        _train(tmp_path / "b")
+    monkeypatch.setattr(checkpoint_module, "write_json", real_write_json)
+    assert sorted(p.name for p in (tmp_path / "b").glob("*.safetensors")) == [
+        "checkpoint-6.safetensors", "checkpoint-8.safetensors"]
+    resumed, result, evaluations = _train(tmp_path / "b")
+    assert evaluations == 3  # epochs 8, 10, 12: resumed from epoch 6's pair
+    for name, tensor in reference.state_dict().items():
+        assert torch.equal(tensor, resumed.state_dict()[name]), name
+    assert result.best_score == reference_result.best_score
+    assert [p.name for p in (tmp_path / "b").glob("*.safetensors")] == [
+        "checkpoint-12.safetensors"]
