@@ -7,8 +7,11 @@ User mistakes (bad files, configs, run directories) print one paragraph and exit
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import logging
 import os
+import re
 import sys
 import warnings
 from pathlib import Path
@@ -90,12 +93,14 @@ def _quickstart_config(given: Path | None) -> Path:
 
 
 def _parse_user_ids(values: list[str], known) -> list:
-    """User ids arrive as strings; match the run's id dtype (integers stay integers)."""
+    """User ids arrive as strings; in a run whose ids are integers, only plain decimal digits
+    are one (``1_0``, `` 7`` or ``+7`` are not user 10 or 7)."""
     if known.ids.dtype.kind in "iu":
-        try:
-            return [int(v) for v in values]
-        except ValueError as exc:
-            raise MmgraphError(f"User ids in this run are integers; got {values}.") from exc
+        malformed = [v for v in values if not re.fullmatch(r"-?[0-9]+", v)]
+        if malformed:
+            raise MmgraphError(f"User ids in this run are integers written in digits; got "
+                               f"{malformed}.")
+        return [int(v) for v in values]
     return values
 
 
@@ -127,9 +132,7 @@ def _export(args: argparse.Namespace, progress: bool, console: Console) -> dict 
 
 def _dispatch(args: argparse.Namespace, console: Console) -> None:
     from mmgraph.config import load_config
-    from mmgraph.pipeline import stages
-    from mmgraph.pipeline.report import print_examples, print_metrics
-    from mmgraph.pipeline.rundir import RunDir
+    from mmgraph.lock import exclusive_writer
 
     progress = not args.quiet
     if args.command == "prepare":
@@ -146,7 +149,13 @@ def _dispatch(args: argparse.Namespace, console: Console) -> None:
         console.print(recommender.recommend(users, args.k).to_string(index=False))
         return
     if args.command == "export":
-        manifest = _export(args, progress, console)
+        from mmgraph.pipeline.rundir import refuse_run_artifact_folder
+
+        refuse_run_artifact_folder(args.out, "mmgraph export --out")
+        # Ranks of one export write their own shards side by side: rank 0 holds the lock.
+        main_rank = int(os.environ.get("RANK", "0")) == 0
+        with exclusive_writer(args.out) if main_rank else contextlib.nullcontext():
+            manifest = _export(args, progress, console)
         if manifest is None:
             return
         for table, info in manifest["tables"].items():
@@ -156,11 +165,20 @@ def _dispatch(args: argparse.Namespace, console: Console) -> None:
         return
     config_path = _quickstart_config(args.config) if args.command == "quickstart" else args.config
     cfg = load_config(config_path)
-    run = RunDir(cfg.run_dir)
     # Under torchrun every rank runs the stages (see mmgraph.training.distributed); rank 0
-    # alone shows progress and prints.
+    # alone writes, holds the run's writer lock, shows progress and prints.
     main_rank = int(os.environ.get("RANK", "0")) == 0
-    progress = progress and main_rank
+    with exclusive_writer(cfg.run_dir) if main_rank else contextlib.nullcontext():
+        _run_stages(args, cfg, progress and main_rank, main_rank, console)
+
+
+def _run_stages(args: argparse.Namespace, cfg, progress: bool, main_rank: bool,
+                console: Console) -> None:
+    from mmgraph.pipeline import stages
+    from mmgraph.pipeline.report import print_examples, print_metrics
+    from mmgraph.pipeline.rundir import RunDir
+
+    run = RunDir(cfg.run_dir)
     if args.command in ("run", "quickstart"):
         metrics = stages.run_all(cfg, progress)
         if main_rank:
@@ -191,7 +209,31 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"error: {exc}", file=sys.stderr)  # unwrapped: paths and ids stay whole
         return 2
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        print("interrupted; rerun the same command to resume.", file=sys.stderr)
+        return 130
+    except OSError as exc:
+        if args.debug or exc.errno not in _ENVIRONMENT_ERRNOS:
+            raise
+        print(f"error: {exc.strerror} ({exc.filename or 'a file'}): "
+              f"{_ENVIRONMENT_ERRNOS[exc.errno]}", file=sys.stderr)
+        return 2
     return 0
+
+
+#: Problems of the machine, not of mmgraph: the CLI says what to do instead of a traceback.
+_ENVIRONMENT_ERRNOS = {
+    errno.ENOSPC: "the disk is full; free space (or set runs_root elsewhere) and rerun the same "
+                  "command: finished stages are kept.",
+    errno.EDQUOT: "the disk quota is exhausted; free space and rerun the same command.",
+    errno.EACCES: "permission denied; choose a folder you may write to (runs_root, --out) or "
+                  "fix its permissions.",
+    errno.EPERM: "operation not permitted; choose a folder you may write to or fix its "
+                 "permissions.",
+    errno.EROFS: "the file system is read-only; set runs_root (or --out) to a writable folder.",
+}
 
 
 if __name__ == "__main__":

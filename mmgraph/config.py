@@ -40,7 +40,19 @@ __all__ = [
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """Unknown keys, NaN/inf and booleans where a number belongs are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_booleans_for_numbers(cls, data: Any) -> Any:
+        """YAML's ``yes``/``true`` would pass as 1 for an int or float field."""
+        if isinstance(data, dict):
+            for name, info in cls.model_fields.items():
+                if isinstance(data.get(name), bool) and info.annotation in (int, float):
+                    raise ValueError(f"{name} must be a number, got {data[name]!r}")
+        return data
 
 
 class ColumnsConfig(_Strict):
@@ -66,10 +78,11 @@ class DataConfig(_Strict):
 
     @model_validator(mode="after")
     def _check_prepare_options(self) -> "DataConfig":
-        from data_prep import PREPARER_OPTIONS  # data_prep imports mmgraph: import when needed
-
         if not self.prepare_options:
             return self
+        # data_prep imports mmgraph (and torch): only when there are options to check.
+        from data_prep import PREPARER_OPTIONS
+
         if self.prepare not in PREPARER_OPTIONS:
             raise ValueError(f"prepare_options are given but data.prepare {self.prepare!r} "
                              f"takes none")
@@ -274,9 +287,11 @@ class RecommendConfig(_Strict):
 
 
 class RunConfig(_Strict):
-    name: str = Field(pattern=r"^[A-Za-z0-9._-]+$")
-    seed: int = 2026
-    device: str = "auto"
+    name: str = Field(pattern=r"^[A-Za-z0-9._-]+$", description="The run's folder under "
+                      "runs_root: letters, digits, '.', '_', '-'; not '.' or '..'.")
+    seed: int = Field(2026, ge=0, lt=2**32, description="Seeds Python, NumPy and torch.")
+    device: str = Field("auto", pattern=r"^(auto|cpu|mps|(cuda|xpu)(:[0-9]+)?)$",
+                        description="auto (CUDA when present), cpu, cuda, cuda:N, mps.")
     runs_root: Path = Path("runs")
     data: DataConfig
     split: SplitConfig = SplitConfig()
@@ -286,6 +301,14 @@ class RunConfig(_Strict):
     student: StudentConfig = StudentConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
     recommend: RecommendConfig = RecommendConfig()
+
+    @field_validator("name")
+    @classmethod
+    def _name_stays_inside_runs_root(cls, name: str) -> str:
+        if set(name) == {"."}:
+            raise ValueError(f"{name!r} would place the run outside runs_root; use a name "
+                             f"such as 'quickstart'")
+        return name
 
     @property
     def run_dir(self) -> Path:
@@ -299,7 +322,10 @@ def load_config(path: str | Path, overrides: dict | None = None) -> RunConfig:
         raise ConfigError(f"Config file {path} does not exist. Pass --config with a YAML file "
                           f"such as configs/quickstart.yaml.")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"Config file {path} is not UTF-8 text ({exc}); save it as UTF-8."
+                          ) from exc
     except yaml.YAMLError as exc:
         raise ConfigError(f"Config file {path} is not valid YAML: {exc}") from exc
     if not isinstance(raw, dict):
@@ -314,6 +340,22 @@ def load_config(path: str | Path, overrides: dict | None = None) -> RunConfig:
             for err in exc.errors())
         raise ConfigError(f"Config file {path} is invalid: {problems}. Fix these keys "
                           f"(unknown keys are not allowed).") from exc
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, except that a key given twice in one mapping is an error (plain
+    YAML keeps the last one silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: set = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping", node.start_mark,
+                    f"found the key {key!r} twice; keep one", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 def merge_nested(base: dict, extra: dict) -> None:

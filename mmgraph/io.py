@@ -13,8 +13,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
+import faiss
 import pandas as pd
+import pyarrow as pa
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from mmgraph.errors import RunDirError
@@ -26,8 +29,15 @@ __all__ = [
     "write_parquet",
     "write_tensors",
     "read_tensors",
+    "read_parquet",
+    "read_faiss_index",
     "file_sha256",
+    "TEMP_SUFFIX",
 ]
+
+#: Suffix of every temporary file this project writes, so clean-up after a killed process
+#: deletes only its own files.
+TEMP_SUFFIX = ".mmgraph.tmp"
 
 
 @contextmanager
@@ -35,7 +45,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` if the block succeeds."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -51,12 +61,10 @@ def write_json(path: str | os.PathLike, obj: Any) -> None:
 
 
 def read_json(path: str | os.PathLike) -> Any:
-    path = Path(path)
-    if not path.is_file():
-        raise RunDirError(f"{path} does not exist: run the stage that writes it first.")
+    path = _existing(path)
     try:
         return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise RunDirError(f"{path} is not valid JSON ({exc}); delete it and rerun its "
                           f"stage.") from exc
 
@@ -75,10 +83,41 @@ def write_tensors(path: str | os.PathLike, tensors: dict[str, torch.Tensor],
 
 
 def read_tensors(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    path = _existing(path)
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise _unreadable(path, "safetensors", exc) from exc
+
+
+def read_parquet(path: str | os.PathLike, columns: list[str] | None = None) -> pd.DataFrame:
+    """A Parquet artifact of a run; a missing, corrupt or column-less file is a
+    :class:`RunDirError` naming it."""
+    path = _existing(path)
+    try:
+        return pd.read_parquet(path, columns=columns)
+    except (pa.ArrowException, OSError, ValueError, KeyError) as exc:
+        raise _unreadable(path, "Parquet", exc) from exc
+
+
+def read_faiss_index(path: str | os.PathLike) -> faiss.Index:
+    path = _existing(path)
+    try:
+        return faiss.read_index(str(path))
+    except RuntimeError as exc:
+        raise _unreadable(path, "FAISS index", str(exc).strip().splitlines()[-1]) from exc
+
+
+def _existing(path: str | os.PathLike) -> Path:
     path = Path(path)
     if not path.is_file():
         raise RunDirError(f"{path} does not exist: run the stage that writes it first.")
-    return load_file(str(path))
+    return path
+
+
+def _unreadable(path: Path, kind: str, reason: object) -> RunDirError:
+    return RunDirError(f"{path} is not a readable {kind} file ({reason}): it was truncated or "
+                       f"replaced. Rerun the stage that writes it (or restore the file).")
 
 
 def file_sha256(path: str | os.PathLike) -> str:

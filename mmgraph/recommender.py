@@ -9,7 +9,7 @@ import pandas as pd
 
 from mmgraph.index.retrieval import RetrievalIndex
 from mmgraph.pipeline.artifacts import (IndexedSplit, load_split, recommendation_frame,
-                                        served_embeddings)
+                                        served_embeddings, verify_served_files)
 from mmgraph.pipeline.rundir import RunDir
 
 __all__ = ["Recommender", "recommendation_frame"]
@@ -25,13 +25,17 @@ class Recommender:
     def load(cls, run_dir: str | Path) -> "Recommender":
         run = RunDir(run_dir)
         run.fingerprint("index")  # a clear error unless this folder holds a finished run
+        verify_served_files(run)
         vectors, _, model_hash = served_embeddings(run)
         index = RetrievalIndex.load(run.path("index"), expected_model_hash=model_hash)
         return cls(vectors, index, load_split(run))
 
     def recommend(self, user_ids: list, k: int = 10) -> pd.DataFrame:
-        """``user_id, item_id, rank, score`` rows; items the user has in train are excluded."""
-        users = self.data.users.indices(pd.Series(user_ids), "recommend")
+        """``user_id, item_id, rank, score`` rows; items the user has in train are excluded.
+        ``k`` is at least 1; past the catalogue's size it is cut to it."""
+        users = self.data.users.indices(pd.Series(user_ids), "recommend", "This run knows "
+                                        "the users of its interactions table.")
         items, scores = self.index.search(self.user_vectors[users], k, self.data.parts["train"],
                                           users)
-        return recommendation_frame(users, items, scores, self.data)
+        return recommendation_frame(users, items, scores, self.data.users,
+                                    self.index.item_ids)

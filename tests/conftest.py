@@ -35,13 +35,14 @@ def ml100k_tables(tmp_path_factory) -> tuple[Path, Path]:
 @pytest.fixture(scope="session")
 def ml100k_slice(ml100k_tables, tmp_path_factory) -> tuple[Path, Path]:
     """The first 120 users of ml-100k, the items they rated and 30 items none of them rated
-    (cold-start items: content only), as CSV (for end-to-end tests)."""
+    (cold-start items: content only), as Parquet like the quickstart's tables (integer ids:
+    the README's examples run on it)."""
     interactions = pd.read_parquet(ml100k_tables[0])
     items = pd.read_parquet(ml100k_tables[1])
     interactions = interactions[interactions["user_id"] <= 120]
     rated = items["item_id"].isin(interactions["item_id"])
     items = pd.concat([items[rated], items[~rated].head(30)])
     folder = tmp_path_factory.mktemp("ml-100k-slice")
-    interactions.to_csv(folder / "interactions.csv", index=False)
-    items.to_csv(folder / "items.csv", index=False)
-    return folder / "interactions.csv", folder / "items.csv"
+    interactions.to_parquet(folder / "interactions.parquet", index=False)
+    items.to_parquet(folder / "items.parquet", index=False)
+    return folder / "interactions.parquet", folder / "items.parquet"

@@ -281,3 +281,70 @@ def test_encode_stage_with_real_images_and_audio_under_a_media_root(tmp_path):
     changed = load_file(run / "features.safetensors")
     assert not torch.equal(changed["image"][0], features["image"][0])
     assert torch.equal(changed["audio"], features["audio"])
+
+
+def test_recommend_bounds_k_and_reads_user_ids_as_written(finished_run, capsys):
+    """k < 1 is an error, a huge k returns at most the catalogue (no giant allocation), and
+    ``1_0`` is not user 10 (Python's int() would accept it)."""
+    from mmgraph.cli import main
+    from mmgraph.recommender import Recommender
+
+    run, _, _ = finished_run
+    user = str(pd.read_parquet(run / "ids" / "users.parquet")["user_id"].iloc[0])
+    for k in ("0", "-3"):
+        assert main(["-q", "recommend", "--run", str(run), "--user", user, "-k", k]) == 2
+        assert "k must be a whole number of at least 1" in capsys.readouterr().err
+    recommender = Recommender.load(run)
+    everything = recommender.recommend([int(user)], 10**12)
+    seen = recommender.data.parts["train"].counts[recommender.data.users.indices(
+        pd.Series([int(user)]), "test")][0]
+    assert len(everything) == len(recommender.data.items) - seen
+    assert main(["-q", "recommend", "--run", str(run), "--user", user[:1] + "_" + user[1:]
+                 if len(user) > 1 else "1_0"]) == 2
+    assert "written in digits" in capsys.readouterr().err
+
+
+def test_changed_served_files_are_named_and_added_items_are_served(finished_run, tmp_path):
+    """Reordered ids or a swapped train split refuse to serve, naming the file; an item added
+    to the index is recommended under its own id (the index's id table, not the run's)."""
+    import shutil
+
+    import numpy as np
+
+    from mmgraph.errors import RunDirError
+    from mmgraph.recommender import Recommender
+
+    run, _, _ = finished_run
+    copy = tmp_path / "copy"
+    shutil.copytree(run, copy)
+    items = pd.read_parquet(copy / "ids" / "items.parquet")
+    items.iloc[::-1].to_parquet(copy / "ids" / "items.parquet", index=False)
+    with pytest.raises(RunDirError, match=r"ids/items\.parquet changed since the index"):
+        Recommender.load(copy)
+    shutil.copy(run / "ids" / "items.parquet", copy / "ids" / "items.parquet")
+    recommender = Recommender.load(copy)
+    user = recommender.data.users.to_ids(np.array([0]))[0]  # row 0 of user_vectors
+    new_id = int(items["item_id"].max()) + 1
+    vector = recommender.user_vectors[:1] * 1000  # certainly this user's best item
+    recommender.index.add(vector.astype(np.float32), [new_id])
+    top = recommender.recommend([user], 3)
+    assert top["item_id"].iloc[0] == new_id
+
+
+def test_readme_python_blocks_run_as_written(finished_run, tmp_path, monkeypatch):
+    """The README's Python API blocks, executed in order on a finished run placed where they
+    expect it (runs/quickstart under the working directory)."""
+    import re
+    import shutil
+
+    run, _, _ = finished_run
+    shutil.copytree(run, tmp_path / "runs" / "quickstart")
+    monkeypatch.chdir(tmp_path)
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", readme, flags=re.S)
+    assert len(blocks) >= 2
+    namespace: dict = {}
+    for block in blocks:
+        exec(compile(block, "README.md", "exec"), namespace)  # noqa: S102 - our own README
+    assert 100_000 in set(namespace["recommender"].index.item_ids.ids)
+    assert (tmp_path / "runs" / "quickstart" / "index-edited" / "manifest.json").is_file()

@@ -4,11 +4,15 @@ runs. docs/reliability.md lists these cases by id; a test keeps that list and th
 
 from __future__ import annotations
 
+import errno
+import io
+import os
 import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -18,6 +22,12 @@ from mmgraph.config import merge_nested
 GOOD = "user_id,item_id,rating,timestamp\n1,10,5,1\n1,11,4,2\n2,10,3,3\n2,12,1,4\n3,11,2,5\n"
 ITEMS = "item_id,title\n10,A\n11,B\n12,C\n"
 IDS_ONLY = {"data": {"columns": {"rating": None, "timestamp": None}}}
+
+
+def _parquet(columns: dict) -> bytes:
+    buffer = io.BytesIO()
+    pd.DataFrame(columns).to_parquet(buffer, index=False)
+    return buffer.getvalue()
 
 
 @dataclass
@@ -30,6 +40,7 @@ class Case:
     config: dict = field(default_factory=dict)
     command: tuple[str, ...] = ("split", "--config", "{config}")
     ok: bool = False
+    config_suffix: bytes = b""  # raw bytes appended to the YAML (what a dict cannot express)
 
 
 CASES: dict[str, Case] = {
@@ -48,16 +59,19 @@ CASES: dict[str, Case] = {
                        ["column 'rating'", "NaN or inf", "row(s) 4"]),
     "empty-user-id": Case({"inter.csv": GOOD.replace("3,11,2,5", ",11,2,5")},
                           ["column 'user_id' is empty in data row(s) 5"]),
-    "float-ids": Case({"inter.csv": "user_id,item_id\n1.5,2\n2.5,3\n"},
+    "float-ids": Case({"inter.parquet": _parquet({"user_id": [1.5, 2.5], "item_id": [2, 3]})},
                       ["column 'user_id' has dtype float64", "integers or strings"], IDS_ONLY),
+    "padded-ids": Case({"inter.csv": "user_id,item_id\n1,2\n 1,3\n"},
+                       ["column 'user_id' has ids with leading or trailing whitespace in data "
+                        "row(s) 2", "strip them"], IDS_ONLY),
     "unknown-suffix": Case({"inter.xlsx": "whatever"}, ["suffix '.xlsx'", ".csv, .tsv or"]),
     "corrupt-parquet": Case({"inter.parquet": b"PAR1 not really"},
                             ["inter.parquet could not be read as parquet"]),
     "missing-file": Case({}, ["Table", "inter.csv does not exist"]),
     "item-not-in-items-table": Case({"inter.csv": GOOD + "3,99,4,6\n", "items.csv": ITEMS},
-                                    ["inter.csv", "[99]"]),
+                                    ["inter.csv", "['99']"]),
     "duplicate-item-rows": Case({"inter.csv": GOOD, "items.csv": ITEMS + "11,B again\n"},
-                                ["items.csv lists item id(s) [11] more than once"]),
+                                ["items.csv lists item id(s) ['11'] more than once"]),
     "items-without-id-column": Case({"inter.csv": GOOD, "items.csv": "id,title\n10,A\n"},
                                     ["items.csv lacks column(s) 'item_id'"]),
     "template-unknown-column": Case(
@@ -70,13 +84,13 @@ CASES: dict[str, Case] = {
     "media-escapes-root": Case(
         {"inter.csv": GOOD, "items.csv": "item_id,image\n10,../../etc/passwd\n11,\n12,\n",
          "media/keep.txt": "x"},
-        ["item 10: '../../etc/passwd' (resolves outside the media root"],
+        ["item '10': '../../etc/passwd' (resolves outside the media root"],
         {"encoders": {"text": None, "image": {}}, "data": {"media_root": "{dir}/media"}},
         ("run", "--config", "{config}")),
     "media-wrong-format": Case(
         {"inter.csv": GOOD, "items.csv": "item_id,image\n10,notes.png\n11,\n12,\n",
          "media/notes.png": "plain text, not an image"},
-        ["item 10: 'notes.png' (not a readable image"],
+        ["item '10': 'notes.png' (not a readable image"],
         {"encoders": {"text": None, "image": {}}, "data": {"media_root": "{dir}/media"}},
         ("run", "--config", "{config}")),
     "config-unknown-key": Case({"inter.csv": GOOD}, ["teacher.dimm: Extra inputs"],
@@ -85,6 +99,25 @@ CASES: dict[str, Case] = {
                                 {"split": {"test": 0.9}}),
     "config-wrong-type": Case({"inter.csv": GOOD}, ["teacher.lr: Input should be a valid number"],
                               {"teacher": {"lr": "fast"}}),
+    "config-name-dots": Case({"inter.csv": GOOD}, ["name: Value error", "outside runs_root"],
+                             {"name": ".."}),
+    "config-infinite-number": Case({"inter.csv": GOOD},
+                                   ["teacher.lr: Input should be a finite number"],
+                                   {"teacher": {"lr": float("inf")}}),
+    "config-boolean-for-number": Case({"inter.csv": GOOD}, ["epochs must be a number, got True"],
+                                      {"teacher": {"epochs": True}}),
+    "config-duplicate-key": Case({"inter.csv": GOOD}, ["found the key 'teacher' twice"],
+                                 config_suffix=b"teacher: {epochs: 2}\n"),
+    "config-not-utf8": Case({"inter.csv": GOOD}, ["is not UTF-8 text"],
+                            config_suffix=b"# caf\xe9\n"),
+    "config-bad-seed": Case({"inter.csv": GOOD},
+                            ["seed: Input should be greater than or equal to 0"], {"seed": -1}),
+    "config-bad-device": Case({"inter.csv": GOOD}, ["device: String should match pattern"],
+                              {"device": "banana"}),
+    "rating-weight-not-positive": Case(
+        {"inter.csv": GOOD.replace("1,10,5,1", "1,10,-5,1").replace("2,12,1,4", "2,12,-1,4")},
+        ["must be finite and positive", "inter.csv", "interaction_weight: none"],
+        {"graph": {"interaction_weight": "rating"}}, ("run", "--config", "{config}")),
     "config-prepare-option": Case({"inter.csv": GOOD}, ["prepare_options: num_itemz"],
                                   {"data": {"prepare": "fashion-demo",
                                             "prepare_options": {"num_itemz": 5}}}),
@@ -95,11 +128,17 @@ CASES: dict[str, Case] = {
                                 command=("recommend", "--run", "{dir}", "--user", "1")),
     "export-not-a-run": Case({}, ["no finished"],
                              command=("export", "--run", "{dir}", "--out", "{dir}/out")),
+    "export-into-the-run": Case({"runs/bad/stages.json": "{}"},
+                                ["would write into the run directory"],
+                                command=("export", "--run", "{dir}/runs/bad", "--out",
+                                         "{dir}/runs/bad/index")),
     "export-merge-nothing": Case({}, ["no manifest.rank-*.json"],
                                  command=("export", "--merge", "--out", "{dir}")),
     # Valid by design: accepted, and handled as documented.
     "unicode-and-space-ids": Case({"inter.csv": "user_id,item_id\nJosé Ñ,ítem 1\nJosé Ñ,ítem 2\n"
                                    "Zoë,ítem 1\nZoë,ítem 3\n"}, config=IDS_ONLY, ok=True),
+    "leading-zero-ids": Case({"inter.csv": "user_id,item_id\n007,1\n7,1\n0007,2\n7,2\n"},
+                             config=IDS_ONLY, ok=True),
     "duplicate-interactions": Case({"inter.csv": GOOD + "1,10,5,9\n"}, ok=True),
     "items-nobody-chose": Case({"inter.csv": GOOD, "items.csv": ITEMS + "13,D\n"}, ok=True),
     "user-with-one-interaction": Case({"inter.csv": GOOD + "4,12,3,7\n"}, ok=True),
@@ -129,7 +168,7 @@ def test_bad_input_gets_a_clear_error(name, tmp_path, capsys):
               "encoders": {"text": None},
               "teacher": {"epochs": 1}, "student": {"epochs": 1}}
     merge_nested(config, _fill(case.config, tmp_path))
-    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    (tmp_path / "config.yaml").write_bytes(yaml.safe_dump(config).encode() + case.config_suffix)
     argv = [arg.format(config=tmp_path / "config.yaml", dir=tmp_path) for arg in case.command]
     code = main(["-q", *argv])
     stderr = capsys.readouterr().err
@@ -147,10 +186,9 @@ def test_bad_input_gets_a_clear_error(name, tmp_path, capsys):
 def test_accepted_inputs_are_handled_as_documented(tmp_path):
     """Unicode ids survive; duplicates collapse to one interaction; unchosen items are kept
     (cold, content only); a one-interaction user keeps it in train."""
-    import pandas as pd
 
     (tmp_path / "inter.csv").write_text("user_id,item_id\nJosé Ñ,ítem 1\nJosé Ñ,ítem 1\n"
-                                        "Zoë,ítem 2\n")
+                                        "Zoë,ítem 2\n007,ítem 1\n7,ítem 2\n")
     (tmp_path / "items.csv").write_text("item_id,title\nítem 1,A\nítem 2,B\nítem 3,C\n")
     config = {"name": "ok", "runs_root": str(tmp_path / "runs"), "encoders": {"text": None},
               "data": {"interactions": str(tmp_path / "inter.csv"),
@@ -160,7 +198,9 @@ def test_accepted_inputs_are_handled_as_documented(tmp_path):
     assert main(["-q", "split", "--config", str(tmp_path / "c.yaml")]) == 0
     run = tmp_path / "runs" / "ok"
     train = pd.read_parquet(run / "splits" / "train.parquet")
-    assert sorted(train["user_id"]) == ["José Ñ", "Zoë"] and len(train) == 2
+    assert sorted(train["user_id"]) == ["007", "7", "José Ñ", "Zoë"] and len(train) == 4
+    assert sorted(pd.read_parquet(run / "ids" / "users.parquet")["user_id"]) == [
+        "007", "7", "José Ñ", "Zoë"]
     assert pd.read_parquet(run / "ids" / "items.parquet")["item_id"].tolist() == [
         "ítem 1", "ítem 2", "ítem 3"]
 
@@ -193,3 +233,43 @@ def test_cleanup_leaves_no_partial_run(tmp_path):
     run = tmp_path / "runs" / "x"
     assert not (run / "stages.json").exists() and not (run / "splits").exists()
     shutil.rmtree(tmp_path / "runs", ignore_errors=True)
+
+
+def test_ctrl_c_is_one_line_and_exit_130(tmp_path, capsys, monkeypatch):
+    import mmgraph.cli
+
+    def interrupted(*_):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(mmgraph.cli, "_dispatch", interrupted)
+    assert main(["-q", "split", "--config", str(tmp_path / "c.yaml")]) == 130
+    assert capsys.readouterr().err == "interrupted; rerun the same command to resume.\n"
+
+
+@pytest.mark.parametrize("code, advice", [(errno.ENOSPC, "the disk is full"),
+                                          (errno.EROFS, "read-only"),
+                                          (errno.EACCES, "permission denied")])
+def test_machine_problems_are_one_paragraph(tmp_path, capsys, monkeypatch, code, advice):
+    """Disk full, read-only or forbidden folders: what and where, no traceback, exit 2."""
+    import mmgraph.cli
+
+    def failing(*_):
+        raise OSError(code, os.strerror(code), str(tmp_path / "runs" / "x" / "stages.json"))
+
+    monkeypatch.setattr(mmgraph.cli, "_dispatch", failing)
+    assert main(["-q", "split", "--config", str(tmp_path / "c.yaml")]) == 2
+    stderr = capsys.readouterr().err
+    assert stderr.startswith("error: ") and advice in stderr and "stages.json" in stderr
+    assert "Traceback" not in stderr
+
+
+def test_other_os_errors_stay_tracebacks(tmp_path, monkeypatch):
+    """An OSError that is not the machine's (a bug) is not hidden behind a friendly line."""
+    import mmgraph.cli
+
+    def failing(*_):
+        raise OSError(errno.EBADF, "Bad file descriptor")
+
+    monkeypatch.setattr(mmgraph.cli, "_dispatch", failing)
+    with pytest.raises(OSError):
+        main(["-q", "split", "--config", str(tmp_path / "c.yaml")])

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mmgraph.errors import DataError
-from mmgraph.io import write_parquet
+from mmgraph.errors import DataError, RunDirError
+from mmgraph.io import read_parquet, write_parquet
 
 __all__ = ["IdMap"]
 
@@ -26,16 +26,38 @@ class IdMap:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def indices(self, values: pd.Series | np.ndarray, source: str) -> np.ndarray:
-        """Internal indices of ``values``; an unknown id is a :class:`DataError` naming it."""
-        positions = self.ids.get_indexer(pd.Index(values))
+    def indices(self, values: pd.Series | np.ndarray | list, source: str, fix: str = ""
+                ) -> np.ndarray:
+        """Internal indices of ``values``; an unknown id, or an id of the other kind (the
+        string ``"7"`` where ids are integers), is a :class:`DataError` naming it (and
+        ``fix``, what to do about it)."""
+        values = self._same_kind(values, source)
+        positions = self.ids.get_indexer(values)
         unknown = positions < 0
         if unknown.any():
-            examples = pd.Index(values)[unknown].unique()[:5].tolist()
-            raise DataError(f"{source}: {int(unknown.sum())} row(s) name {self.name} id(s) that "
-                            f"are not known, e.g. {examples}. Add them to the items table or "
-                            f"drop those rows.")
+            examples = values[unknown].unique()[:5].tolist()
+            raise DataError(f"{source}: {int(unknown.sum())} {self.name} value(s) are not "
+                            f"among the {len(self)} known {self.name}s, e.g. {examples}. "
+                            f"{fix}".rstrip())
         return positions.astype(np.int64)
+
+    def extended(self, new_ids: pd.Index | np.ndarray | list, source: str) -> "IdMap":
+        """A new map with ``new_ids`` appended (of the same kind; none already known)."""
+        new_ids = self._same_kind(new_ids, source)
+        return IdMap(self.ids.append(new_ids), self.name)
+
+    def _same_kind(self, values: pd.Series | np.ndarray | list, source: str) -> pd.Index:
+        """``values`` as an index, if integer where these ids are integers and not otherwise
+        (``7`` and ``"7"`` never match silently, and a mixed table could not be saved)."""
+        values = pd.Index(values)
+        integers = pd.api.types.is_integer_dtype(self.ids)
+        if len(values) and len(self) and integers != pd.api.types.is_integer_dtype(values):
+            example = next((v for v in values if isinstance(v, (int, np.integer)) != integers),
+                           values[0])
+            raise DataError(f"{source}: {self.name} ids here are "
+                            f"{'integers' if integers else 'strings'}, but {example!r} is not; "
+                            f"pass every {self.name} id as {'an int' if integers else 'a str'}.")
+        return values
 
     def to_ids(self, indices: np.ndarray) -> np.ndarray:
         return self.ids.to_numpy()[indices]
@@ -45,6 +67,9 @@ class IdMap:
 
     @classmethod
     def load(cls, path: str | Path) -> "IdMap":
-        frame = pd.read_parquet(path)
+        frame = read_parquet(path)
+        if len(frame.columns) != 1:
+            raise RunDirError(f"{path} should hold one id column, not {list(frame.columns)}; "
+                              f"rerun the stage that writes it.")
         name = frame.columns[0]
         return cls(frame[name].to_numpy(), name=name)

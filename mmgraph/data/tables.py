@@ -1,7 +1,8 @@
 """Read and validate the two input tables: interactions and items (CSV, TSV or Parquet).
 
 After loading, columns carry canonical names (``user_id``, ``item_id``, ``rating``,
-``timestamp``) whatever the user's files call them; ids keep their original values and dtype.
+``timestamp``) whatever the user's files call them; ids keep their original values: strings
+exactly as written in CSV/TSV (``007`` is not ``7``), the stored type in Parquet.
 """
 
 from __future__ import annotations
@@ -30,15 +31,19 @@ def require_file(path: str | Path) -> Path:
     return path
 
 
-def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a ``.csv``, ``.tsv`` or ``.parquet`` file; errors name the file and the fix."""
+def read_table(path: str | Path, text_columns: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Read a ``.csv``, ``.tsv`` or ``.parquet`` file; errors name the file and the fix.
+
+    In text files, ``text_columns`` (the ids) are read as the strings they are: ``007`` and
+    ``7`` stay two ids (an empty cell, ``NA`` or ``null`` is a missing id: an error naming the
+    row). Parquet columns keep their stored types."""
     path = require_file(path)
     suffix = path.suffix.lower()
     try:
         if suffix == ".parquet":
             frame = pd.read_parquet(path)
         elif suffix in _READERS:
-            frame = pd.read_csv(path, sep=_READERS[suffix])
+            frame = pd.read_csv(path, sep=_READERS[suffix], dtype={c: str for c in text_columns})
         else:
             raise DataError(f"Table {path} has suffix '{suffix}'; use .csv, .tsv or .parquet.")
     except DataError:
@@ -76,6 +81,14 @@ def _check_ids(frame: pd.DataFrame, path: Path, column: str) -> None:
             or ids.dtype == object):
         raise DataError(f"Table {path} column '{column}' has dtype {ids.dtype}; ids must be "
                         f"integers or strings.")
+    if not pd.api.types.is_integer_dtype(ids):
+        text = ids.astype(str)
+        padded = (text != text.str.strip()).to_numpy()
+        if padded.any():
+            raise DataError(f"Table {path} column '{column}' has ids with leading or trailing "
+                            f"whitespace in data row(s) {_bad_rows(padded)} (1-based, header "
+                            f"excluded), e.g. {text[padded].iloc[0]!r}. Ids are kept exactly "
+                            f"as written, so ' 7' and '7' would be two ids: strip them.")
 
 
 def _check_numeric(frame: pd.DataFrame, path: Path, column: str) -> pd.Series:
@@ -92,7 +105,7 @@ def load_interactions(path: str | Path, columns: ColumnsConfig = ColumnsConfig()
     """Load interactions as a frame with ``user_id, item_id`` and, if configured, ``rating,
     timestamp``. Every interaction counts as a positive."""
     path = Path(path)
-    frame = read_table(path)
+    frame = read_table(path, (columns.user, columns.item))
     roles = {USER: columns.user, ITEM: columns.item}
     roles.update({role: col for role, col in ((RATING, columns.rating),
                                               (TIMESTAMP, columns.timestamp)) if col})
@@ -109,7 +122,7 @@ def load_interactions(path: str | Path, columns: ColumnsConfig = ColumnsConfig()
 def load_items(path: str | Path, item_column: str = "item_id") -> pd.DataFrame:
     """Load the items table; its id column is renamed ``item_id``, other columns are kept."""
     path = Path(path)
-    frame = read_table(path)
+    frame = read_table(path, (item_column,))
     _require_columns(frame, path, {ITEM: item_column})
     frame = frame.rename(columns={item_column: ITEM})
     _check_ids(frame, path, ITEM)

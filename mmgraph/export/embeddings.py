@@ -30,8 +30,8 @@ from tqdm.auto import tqdm
 
 from mmgraph.data.ids import IdMap
 from mmgraph.errors import ConfigError, RunDirError
-from mmgraph.io import atomic_path, file_sha256, read_json, write_json
-from mmgraph.pipeline.artifacts import served_embeddings
+from mmgraph.io import TEMP_SUFFIX, atomic_path, file_sha256, read_json, write_json
+from mmgraph.pipeline.artifacts import served_embeddings, verify_served_files
 from mmgraph.pipeline.rundir import RunDir
 
 __all__ = ["export_embeddings", "merge_export_manifests", "read_embeddings", "run_embeddings"]
@@ -49,6 +49,8 @@ def run_embeddings(run_dir: str | Path, model: str = "student") -> tuple[dict, s
     """The served embeddings of a finished run's ``model`` (``student`` or ``teacher``) with
     their original ids, and the hash of the file they came from."""
     run = RunDir(run_dir)
+    verify_served_files(run, ("ids/users.parquet", "ids/items.parquet",
+                              f"{model}/embeddings.safetensors"))
     user_vectors, item_vectors, model_hash = served_embeddings(run, model)
     users = IdMap.load(run.path("ids", "users.parquet")).ids.to_numpy()
     items = IdMap.load(run.path("ids", "items.parquet")).ids.to_numpy()
@@ -109,7 +111,7 @@ def export_embeddings(model: str | Path | Embeddings, out_dir: str | Path,
     if unknown:
         raise ConfigError(f"export: unknown table(s) {unknown}; choose from {sorted(tables)}")
     out_dir = Path(out_dir)
-    for stray in out_dir.glob("*/.part-*.tmp"):  # left by a killed run: never a shard
+    for stray in out_dir.glob(f"*/.part-*{TEMP_SUFFIX}"):  # a killed run's: never a shard
         if int(stray.name.split("-")[1][:5]) % world_size == rank:  # not another rank's
             stray.unlink(missing_ok=True)
     settings = {"model_hash": model_hash, "format": format, "dtype": dtype,

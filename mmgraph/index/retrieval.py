@@ -20,7 +20,8 @@ import pandas as pd
 from mmgraph.data.ids import IdMap
 from mmgraph.data.user_items import UserItems
 from mmgraph.errors import ConfigError, DataError, RunDirError
-from mmgraph.io import atomic_path, read_json, write_json, write_parquet
+from mmgraph.io import (atomic_path, file_sha256, read_faiss_index, read_json, read_parquet,
+                        write_json, write_parquet)
 
 __all__ = ["RetrievalIndex"]
 
@@ -105,7 +106,7 @@ class RetrievalIndex:
             raise DataError(f"expected item vectors of shape ({len(ids)}, {self.dim}), got "
                             f"{tuple(item_vectors.shape)}")
         start = len(self.item_ids)
-        self.item_ids = IdMap(self.item_ids.ids.append(ids), self.item_ids.name)
+        self.item_ids = self.item_ids.extended(ids, "add")
         self.removed = np.concatenate([self.removed, np.zeros(len(ids), bool)])
         self.index.add_with_ids(self._prepare(item_vectors, self.metric),
                                 np.arange(start, start + len(ids), dtype=np.int64))
@@ -127,7 +128,9 @@ class RetrievalIndex:
         With ``exclude`` and ``users [B]`` (the queries' user indices), each user's seen items
         are removed: the search fetches ``k`` + that batch's largest seen count, so exact
         indexes return exactly the top ``k`` unseen items. Missing slots are ``-1`` / ``-inf``.
+        ``k`` past the index's size is cut to it (the result is ``[B, ntotal]``).
         """
+        k = self._bounded_k(k)
         queries = self._prepare(queries, self.metric)
         extra = int(exclude.counts[users].max()) if exclude is not None and len(users) else 0
         fetch = max(min(k + extra + self._tombstones, self.index.ntotal), 1)
@@ -154,6 +157,7 @@ class RetrievalIndex:
         """:meth:`search` for ``users [B]`` (rows of ``user_vectors``), ``batch_size`` at a time;
         returns item indices and scores, ``[B, k]`` each. Users are batched in order of their
         seen counts, so each batch over-fetches only as much as its own users need."""
+        k = self._bounded_k(k)
         order = np.argsort(exclude.counts[users], kind="stable") if exclude is not None \
             else np.arange(len(users))
         ordered = users[order]
@@ -166,6 +170,13 @@ class RetrievalIndex:
         scores[order] = np.concatenate([f[1] for f in found])
         return items, scores
 
+    def _bounded_k(self, k: int) -> int:
+        """``k`` as an int in ``[1, ntotal]``: no allocation larger than the catalogue."""
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+            raise ConfigError(f"k must be a whole number of at least 1 (the items to return "
+                              f"per query), got {k!r}.")
+        return int(min(k, max(self.index.ntotal, 1)))
+
     def save(self, folder: str | Path) -> None:
         folder = Path(folder)
         with atomic_path(folder / "index.faiss") as tmp:
@@ -175,22 +186,51 @@ class RetrievalIndex:
         write_json(folder / "manifest.json", {
             "dim": self.dim, "metric": self.metric, "factory": self.factory,
             "ntotal": int(self.index.ntotal), "num_ids": len(self.item_ids),
-            "model_hash": self.model_hash})
+            "model_hash": self.model_hash,
+            "sha256": {name: file_sha256(folder / name) for name in INDEX_FILES}})
 
     @classmethod
     def load(cls, folder: str | Path, expected_model_hash: str | None = None) -> "RetrievalIndex":
         folder = Path(folder)
-        manifest = read_json(folder / "manifest.json")
+        manifest = _checked_manifest(folder)
         if expected_model_hash is not None and manifest["model_hash"] != expected_model_hash:
             raise RunDirError(
                 f"Index in {folder} was built from model {manifest['model_hash']}, not from the "
                 f"current model {expected_model_hash}; rebuild it (mmgraph index).")
-        index = faiss.read_index(str(folder / "index.faiss"))
+        index = read_faiss_index(folder / "index.faiss")
         item_ids = IdMap.load(folder / "item_ids.parquet")
-        removed = pd.read_parquet(folder / "removed.parquet")["removed"].to_numpy(bool)
+        removed = np.array(  # a writable copy: remove() flags rows
+            read_parquet(folder / "removed.parquet", ["removed"])["removed"], dtype=bool)
         if (index.ntotal != manifest["ntotal"] or len(item_ids) != manifest["num_ids"]
                 or len(removed) != len(item_ids) or index.d != manifest["dim"]):
             raise RunDirError(f"Index in {folder} does not match its manifest or id map "
                               f"({index.ntotal} vectors, {len(item_ids)} ids); rebuild it.")
         return cls(index, item_ids, manifest["metric"], manifest["factory"],
                    manifest["model_hash"], removed)
+
+
+#: The files of a saved index whose sha256 its manifest records.
+INDEX_FILES = ("index.faiss", "item_ids.parquet", "removed.parquet")
+_MANIFEST_TYPES = {"dim": int, "metric": str, "factory": str, "ntotal": int, "num_ids": int,
+                   "model_hash": (str, type(None)), "sha256": dict}
+
+
+def _checked_manifest(folder: Path) -> dict:
+    """``manifest.json`` with every key of the right type, and every index file unchanged
+    since :meth:`RetrievalIndex.save` (sha256), or a :class:`RunDirError` naming the file."""
+    path = folder / "manifest.json"
+    manifest = read_json(path)
+    wrong = [key for key, kind in _MANIFEST_TYPES.items()
+             if not isinstance(manifest, dict) or not isinstance(manifest.get(key), kind)]
+    if wrong:
+        raise RunDirError(f"{path} lacks or mistypes {wrong}: it was edited or written by an "
+                          f"older mmgraph; rebuild the index (`mmgraph index`).")
+    for name in INDEX_FILES:
+        file = folder / name
+        if not file.is_file():
+            raise RunDirError(f"{file} is missing; rebuild the index (`mmgraph index`).")
+        if file_sha256(file) != manifest["sha256"].get(name):
+            raise RunDirError(f"{file} changed since the index was saved (sha256 differs from "
+                              f"{path}), so its answers cannot be trusted; rebuild the index "
+                              f"(`mmgraph index`) or restore the file.")
+    return manifest

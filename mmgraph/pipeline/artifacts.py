@@ -12,10 +12,11 @@ from mmgraph.data.ids import IdMap
 from mmgraph.data.tables import ITEM, USER
 from mmgraph.data.user_items import UserItems
 from mmgraph.errors import RunDirError
-from mmgraph.io import file_sha256, read_tensors
+from mmgraph.io import file_sha256, read_json, read_parquet, read_tensors, write_json
 from mmgraph.pipeline.rundir import RunDir
 
-__all__ = ["IndexedSplit", "load_split", "served_embeddings", "recommendation_frame", "SPLITS"]
+__all__ = ["IndexedSplit", "load_split", "served_embeddings", "recommendation_frame", "SPLITS",
+           "SERVED_FILES", "record_served_files", "verify_served_files"]
 
 SPLITS = ("train", "valid", "test")
 
@@ -52,9 +53,7 @@ def load_split(run: RunDir) -> IndexedSplit:
     parts = {}
     for name in SPLITS:
         path = run.path("splits", f"{name}.parquet")
-        if not path.is_file():
-            raise RunDirError(f"{path} is missing: rerun `mmgraph split`.")
-        frame = pd.read_parquet(path, columns=[USER, ITEM])
+        frame = read_parquet(path, columns=[USER, ITEM])
         parts[name] = UserItems(users.indices(frame[USER], str(path)),
                                 items.indices(frame[ITEM], str(path)), len(users), len(items))
     return IndexedSplit(users, items, parts)
@@ -71,10 +70,43 @@ def served_embeddings(run: RunDir, model: str = "student"
 
 
 def recommendation_frame(users: np.ndarray, items: np.ndarray, scores: np.ndarray,
-                         data: IndexedSplit) -> pd.DataFrame:
+                         user_ids: IdMap, item_ids: IdMap) -> pd.DataFrame:
     """``user_id, item_id, rank, score`` rows (original ids) from search results: ``users [B]``
-    internal indices, ``items``/``scores [B, k]``; empty slots (``-1``) are dropped."""
+    indices of ``user_ids``, ``items``/``scores [B, k]`` labels of ``item_ids`` (the index's
+    own id map, which grows when items are added); empty slots (``-1``) are dropped."""
     rows, ranks = np.nonzero(items >= 0)
-    return pd.DataFrame({USER: data.users.to_ids(users[rows]),
-                         ITEM: data.items.to_ids(items[rows, ranks]),
+    return pd.DataFrame({USER: user_ids.to_ids(users[rows]),
+                         ITEM: item_ids.to_ids(items[rows, ranks]),
                          "rank": ranks + 1, "score": scores[rows, ranks].astype(np.float32)})
+
+
+#: The run files a server reads besides the index (which checks its own files), relative to
+#: the run directory; the index stage records their sha256 in ``index/served_files.json``.
+SERVED_FILES = ("ids/users.parquet", "ids/items.parquet", "splits/train.parquet",
+                "student/embeddings.safetensors")
+
+
+def record_served_files(run: RunDir) -> None:
+    """Write the sha256 of every :data:`SERVED_FILES` entry to ``index/served_files.json``."""
+    write_json(run.path("index", "served_files.json"),
+               {name: file_sha256(run.path(name)) for name in SERVED_FILES})
+
+
+def verify_served_files(run: RunDir, names: tuple[str, ...] = SERVED_FILES) -> None:
+    """Raise :class:`RunDirError` naming each of ``names`` that changed (or vanished) since the
+    index stage recorded it: ids reordered or embeddings swapped would otherwise serve other
+    users' answers. A run without an index stage has nothing recorded to check."""
+    path = run.path("index", "served_files.json")
+    if not path.is_file():
+        return
+    recorded = read_json(path)
+    if not isinstance(recorded, dict):
+        raise RunDirError(f"{path} should map file names to sha256 digests; rerun `mmgraph "
+                          f"index`.")
+    changed = [name for name in names if name in recorded and (
+        not run.path(name).is_file() or file_sha256(run.path(name)) != recorded[name])]
+    if changed:
+        raise RunDirError(f"{', '.join(str(run.path(n)) for n in changed)} changed since the "
+                          f"index of {run.root} was built (sha256 differs), so served answers "
+                          f"could belong to other users or items. Restore the file(s), or "
+                          f"rerun the stages from the one that writes them (`mmgraph run`).")

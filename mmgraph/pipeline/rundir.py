@@ -13,9 +13,25 @@ import yaml
 
 from mmgraph.config import RunConfig
 from mmgraph.errors import RunDirError
-from mmgraph.io import atomic_path, read_json, write_json
+from mmgraph.io import TEMP_SUFFIX, atomic_path, read_json, write_json
 
-__all__ = ["RunDir"]
+__all__ = ["RunDir", "ARTIFACT_FOLDERS", "refuse_run_artifact_folder"]
+
+#: The folders a run's stages write (besides its top-level files).
+ARTIFACT_FOLDERS = ("splits", "ids", "features", "graph", "teacher", "student", "index")
+
+
+def refuse_run_artifact_folder(folder: str | Path, option: str) -> None:
+    """Raise :class:`RunDirError` if ``folder`` is a run directory (it holds ``stages.json``)
+    or lies inside one's artifact folders: writing there would overwrite the run's files."""
+    folder = Path(folder).resolve()
+    for parent in (folder, *folder.parents):
+        if (parent / "stages.json").is_file():
+            inside = folder.relative_to(parent).parts
+            if not inside or inside[0] in ARTIFACT_FOLDERS:
+                raise RunDirError(f"{option} {folder} would write into the run directory "
+                                  f"{parent}'s own files; choose a folder outside it (or a "
+                                  f"new sub-folder such as {parent / 'exports'}).")
 
 
 class RunDir:
@@ -49,7 +65,7 @@ class RunDir:
     def remove_stray_temp_files(self) -> int:
         """Delete temporary files that a killed process left (never a finished artifact: those
         are renamed into place); returns how many."""
-        strays = list(self.root.rglob(".*.tmp")) if self.root.is_dir() else []
+        strays = list(self.root.rglob(f".*{TEMP_SUFFIX}")) if self.root.is_dir() else []
         for stray in strays:
             stray.unlink(missing_ok=True)
         return len(strays)

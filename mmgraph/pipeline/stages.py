@@ -6,6 +6,7 @@ split → encode → graph → teacher → student → index → evaluate
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 from pathlib import Path
@@ -22,20 +23,21 @@ from mmgraph.data.split import split_per_user
 from mmgraph.data.tables import (ITEM, RATING, USER, load_interactions, load_items,
                                   require_file)
 from mmgraph.distill.coldstart import content_vectors, fit_coldstart_mapper
-from mmgraph.errors import ConfigError
+from mmgraph.errors import ConfigError, DataError
 from mmgraph.evaluation.metrics import ranking_metrics
 from mmgraph.evaluation.ranking import evaluate_embeddings, popularity_scores, topk_items
 from mmgraph.graph.adjacency import bipartite_adjacency, item_adjacency
 from mmgraph.graph.build import INTERACTS, SIMILAR, build_item_graph, load_graph, save_graph
 from mmgraph.index.retrieval import RetrievalIndex
-from mmgraph.io import (file_sha256, read_json, read_tensors, write_json, write_parquet,
-                        write_tensors)
+from mmgraph.io import (file_sha256, read_json, read_parquet, read_tensors, write_json,
+                        write_parquet, write_tensors)
+from mmgraph.lock import exclusive_writer
 from mmgraph.models.blend import blend_embeddings, choose_blend, score_stds
 from mmgraph.models.spectral import tuned_filter
 from mmgraph.models.student import IDStudent
 from mmgraph.models.teacher import MultimodalTeacher
 from mmgraph.pipeline.artifacts import (SPLITS, IndexedSplit, load_split, recommendation_frame,
-                                        served_embeddings)
+                                        record_served_files, served_embeddings)
 from mmgraph.pipeline.rundir import RunDir
 from mmgraph.runtime import pick_device, seed_everything
 from mmgraph.training.checkpoint import Checkpoint
@@ -112,7 +114,8 @@ def split(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
         item_ids = (items_table[ITEM].to_numpy() if items_table is not None
                     else np.sort(interactions[ITEM].unique()))
         items = IdMap(item_ids, ITEM)
-        items.indices(interactions[ITEM], str(cfg.data.interactions))  # every item is known
+        items.indices(interactions[ITEM], str(cfg.data.interactions),  # every item is known
+                      f"Add them to {cfg.data.items} or drop those rows.")
         users = IdMap(np.sort(interactions[USER].unique()), USER)
         parts = split_per_user(interactions, cfg.split.valid, cfg.split.test, cfg.seed)
         users.save(run.path("ids", "users.parquet"))
@@ -172,16 +175,27 @@ def _features(run: RunDir) -> dict[str, torch.Tensor]:
     return read_tensors(run.path("features", "features.safetensors"))
 
 
-def _rated_train_pairs(run: RunDir, data: IndexedSplit) -> tuple[torch.Tensor, torch.Tensor]:
-    """Training pairs ``[2, E]`` and their ratings ``[E]`` (for rating-weighted edges)."""
+def _rated_train_pairs(run: RunDir, data: IndexedSplit, source: Path
+                       ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Training pairs ``[2, E]`` and their ratings ``[E]`` (for rating-weighted edges); ratings
+    that cannot weigh an edge are a :class:`DataError` naming pairs of ``source``."""
     path = run.path("splits", "train.parquet")
-    train = pd.read_parquet(path)
+    train = read_parquet(path)
     if RATING not in train:
         raise ConfigError("graph.interaction_weight is 'rating' but the interactions have no "
                           "rating column; set data.columns.rating or use 'none'.")
+    ratings = train[RATING].to_numpy(np.float64).astype(np.float32)  # 1e39 → inf: caught
+    bad = np.flatnonzero(~np.isfinite(ratings) | (ratings <= 0))
+    if len(bad):
+        examples = ", ".join(f"user {train[USER].iloc[r]!r} item {train[ITEM].iloc[r]!r}: "
+                             f"{train[RATING].iloc[r]!r}" for r in bad[:3])
+        raise DataError(f"graph.interaction_weight is 'rating', so ratings are edge weights and "
+                        f"must be finite and positive (at most 3.4e38); {len(bad)} are not "
+                        f"({examples}). Fix or drop those rows of {source}, or set "
+                        f"graph.interaction_weight: none.")
     pairs = torch.from_numpy(np.stack([data.users.indices(train[USER], str(path)),
                                        data.items.indices(train[ITEM], str(path))]))
-    return pairs, torch.from_numpy(train[RATING].to_numpy(np.float32))
+    return pairs, torch.from_numpy(ratings)
 
 
 def graph(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
@@ -192,7 +206,7 @@ def graph(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
         data = load_split(run)
         pairs, weight = data.train_pairs, None
         if cfg.graph.interaction_weight == "rating":
-            pairs, weight = _rated_train_pairs(run, data)
+            pairs, weight = _rated_train_pairs(run, data, cfg.data.interactions)
         masks = {m: v.bool() for m, v in read_tensors(run.path("features",
                                                                "masks.safetensors")).items()}
         built = build_item_graph(pairs, len(data.users), len(data.items), _features(run),
@@ -418,9 +432,12 @@ def index(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
         items, scores = retrieval.search_users(user_vectors, users, cfg.recommend.k,
                                                data.parts["train"])
         write_parquet(run.path("recommendations.parquet"),
-                      recommendation_frame(users, items, scores, data))
+                      recommendation_frame(users, items, scores, data.users,
+                                           retrieval.item_ids))
+        record_served_files(run)
 
-    _once(cfg, run, "index", fingerprint, ["index/index.faiss", "recommendations.parquet"], work)
+    _once(cfg, run, "index", fingerprint, ["index/index.faiss", "index/served_files.json",
+                                           "recommendations.parquet"], work)
 
 
 def evaluate(cfg: RunConfig, run: RunDir, progress: bool = True) -> dict:
@@ -472,12 +489,15 @@ STAGES: dict[str, Callable[..., object]] = {
 
 
 def run_all(cfg: RunConfig, progress: bool = True) -> dict:
-    """Every stage in order; returns the metrics."""
+    """Every stage in order, holding the run directory's writer lock (on rank 0, which alone
+    writes); returns the metrics."""
     run = RunDir(cfg.run_dir)
-    if distributed_context(pick_device(cfg.device)).is_main:
-        if removed := run.remove_stray_temp_files():
-            log.info("removed %d temporary file(s) left by an interrupted run", removed)
-        run.write_config(cfg)
-    for stage in STAGES.values():
-        result = stage(cfg, run, progress)
+    is_main = distributed_context(pick_device(cfg.device)).is_main
+    with exclusive_writer(run.root) if is_main else contextlib.nullcontext():
+        if is_main:
+            if removed := run.remove_stray_temp_files():
+                log.info("removed %d temporary file(s) left by an interrupted run", removed)
+            run.write_config(cfg)
+        for stage in STAGES.values():
+            result = stage(cfg, run, progress)
     return result

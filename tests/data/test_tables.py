@@ -15,7 +15,23 @@ def test_round_trip_each_format(tmp_path, tiny_interactions, suffix):
     else:
         tiny_interactions.to_csv(path, sep="\t" if suffix == ".tsv" else ",", index=False)
     loaded = load_interactions(path)
-    pd.testing.assert_frame_equal(loaded, tiny_interactions, check_dtype=False)
+    expected = tiny_interactions.copy()
+    if suffix != ".parquet":  # text ids are read as the strings they are written as
+        expected[["user_id", "item_id"]] = expected[["user_id", "item_id"]].astype(str)
+    pd.testing.assert_frame_equal(loaded, expected, check_dtype=False)
+
+
+def test_ids_are_kept_exactly_as_written(tmp_path):
+    """007, 7 and 0007 are three users (a numeric parse would merge them); padded ids are
+    an error naming the row, not a silent second id."""
+    path = tmp_path / "inter.csv"
+    path.write_text("user_id,item_id\n007,1\n7,1\n0007,01\n")
+    loaded = load_interactions(path, ColumnsConfig(rating=None, timestamp=None))
+    assert loaded["user_id"].tolist() == ["007", "7", "0007"]
+    assert loaded["item_id"].tolist() == ["1", "1", "01"]
+    path.write_text("user_id,item_id\n7,1\n 7,1\n")
+    with pytest.raises(DataError, match=r"leading or trailing whitespace in data row\(s\) 2"):
+        load_interactions(path, ColumnsConfig(rating=None, timestamp=None))
 
 
 def test_column_names_are_configurable(tmp_path, tiny_interactions):
@@ -24,7 +40,7 @@ def test_column_names_are_configurable(tmp_path, tiny_interactions):
         columns="timestamp").to_csv(path, index=False)
     loaded = load_interactions(path, ColumnsConfig(user="uid", item="movie", timestamp=None))
     assert list(loaded.columns) == ["user_id", "item_id", "rating"]
-    assert loaded["user_id"].tolist() == tiny_interactions["user_id"].tolist()
+    assert loaded["user_id"].tolist() == tiny_interactions["user_id"].astype(str).tolist()
 
 
 def test_missing_column_names_file_and_column(tmp_path, tiny_interactions):
@@ -73,7 +89,7 @@ def test_missing_empty_and_unknown_files(tmp_path):
 def test_items_duplicates_are_rejected(tmp_path):
     path = tmp_path / "items.csv"
     pd.DataFrame({"item_id": [1, 2, 2], "title": ["a", "b", "c"]}).to_csv(path, index=False)
-    with pytest.raises(DataError, match=r"item id\(s\) \[2\] more than once"):
+    with pytest.raises(DataError, match=r"item id\(s\) \['2'\] more than once"):
         load_items(path)
 
 

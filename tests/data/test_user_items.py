@@ -23,5 +23,19 @@ def test_rows_membership_and_masking():
 def test_id_map_reports_unknown_ids():
     ids = IdMap(["a", "b"], "item_id")
     assert ids.indices(np.array(["b", "a"]), "x").tolist() == [1, 0]
-    with pytest.raises(DataError, match=r"x: 1 row\(s\) name item_id id\(s\) .*\['zz'\]"):
-        ids.indices(np.array(["a", "zz"]), "x")
+    with pytest.raises(DataError, match=r"x: 1 item_id value\(s\) are not among the 2 known "
+                                        r"item_ids, e.g. \['zz'\]. Fix it."):
+        ids.indices(np.array(["a", "zz"]), "x", "Fix it.")
+
+
+def test_id_map_refuses_ids_of_the_other_kind():
+    """"7" never matches 7 silently, and a mixed id table (which Parquet cannot store) is never
+    built."""
+    numbers, names = IdMap([7, 8], "item_id"), IdMap(["7", "8"], "item_id")
+    with pytest.raises(DataError, match=r"ids here are integers, but '7' is not"):
+        numbers.indices(["7"], "remove")
+    with pytest.raises(DataError, match=r"ids here are strings, but 7 is not"):
+        names.indices([7], "remove")
+    with pytest.raises(DataError, match=r"add: item_id ids here are integers, but 'new' is not"):
+        numbers.extended([9, "new"], "add")
+    assert numbers.extended([9], "add").indices([9, 7], "x").tolist() == [2, 0]

@@ -89,8 +89,10 @@ def test_add_rejects_known_ids_and_wrong_shapes():
         index.add(np.zeros((1, 8), np.float32), ["i3"])
     with pytest.raises(DataError, match=r"shape \(1, 8\)"):
         index.add(np.zeros((1, 4), np.float32), ["x"])
-    with pytest.raises(DataError, match="not known"):
+    with pytest.raises(DataError, match="not among the 50 known"):
         index.remove(["nope"])
+    with pytest.raises(DataError, match="ids here are strings, but 3 is not"):
+        index.add(np.zeros((1, 8), np.float32), [3])  # the saved id table stays one type
 
 
 def test_compressed_and_approximate_factories_with_search_params():
@@ -109,3 +111,36 @@ def test_bad_factory_and_parameter_are_config_errors():
         RetrievalIndex.build(items, index.item_ids, factory="Bogus")
     with pytest.raises(ConfigError, match="no search parameter 'nprobe'"):
         index.set_params(nprobe=4)
+
+
+def test_a_loaded_index_removes_and_k_is_bounded(tmp_path):
+    items, index = _index()
+    index.save(tmp_path)
+    loaded = RetrievalIndex.load(tmp_path)
+    loaded.remove(["i3"])  # the loaded flags are writable
+    found, _ = loaded.search(items[3:4], 10**12)  # cut to the catalogue, not allocated
+    assert found.shape == (1, 49) and 3 not in found[0]  # 49 left after the removal
+    for k in (0, -3, 2.5, True):
+        with pytest.raises(ConfigError, match="k must be a whole number"):
+            loaded.search(items[:1], k)
+
+
+def test_a_changed_index_file_is_named_not_served(tmp_path):
+    """Another valid index of the same shape, reordered ids, a garbage file, a manifest missing
+    a key: each names the file instead of serving other items' answers."""
+    items, index = _index()
+    index.save(tmp_path)
+    other = RetrievalIndex.build(items[::-1].copy(), index.item_ids, model_hash="abc")
+    other.save(tmp_path / "other")
+    (tmp_path / "index.faiss").write_bytes((tmp_path / "other" / "index.faiss").read_bytes())
+    with pytest.raises(RunDirError, match=r"index\.faiss changed since the index was saved"):
+        RetrievalIndex.load(tmp_path)
+    index.save(tmp_path)
+    IdMap([f"i{n}" for n in reversed(range(50))], "item_id").save(tmp_path / "item_ids.parquet")
+    with pytest.raises(RunDirError, match=r"item_ids\.parquet changed"):
+        RetrievalIndex.load(tmp_path)
+    index.save(tmp_path)
+    manifest = (tmp_path / "manifest.json").read_text()
+    (tmp_path / "manifest.json").write_text(manifest.replace('"ntotal"', '"n_total"'))
+    with pytest.raises(RunDirError, match=r"lacks or mistypes \['ntotal'\]"):
+        RetrievalIndex.load(tmp_path)
