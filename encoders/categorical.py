@@ -1,11 +1,13 @@
 """Categorical item attributes (genres, year, brand, ...) as L2-normalised multi-hot vectors.
 
 Not a pretrained model: the vocabulary is the set of tokens in the configured columns of the
-items table (cells split on ``separator``), so features are fitted on the whole table at once.
+items table (text cells split on ``separator``; list cells, as Parquet stores multi-valued
+columns, are their elements), so features are fitted on the whole table at once.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
@@ -24,8 +26,7 @@ def multi_hot(items: pd.DataFrame, columns: list[str], separator: str = "|") -> 
                           f"does not have; it has {list(items.columns)}.")
     rows, tokens = [], []
     for column in columns:
-        cells = items[column].astype("string").fillna("").str.split(separator)
-        for row, cell in enumerate(cells):
+        for row, cell in enumerate(_tokens(items[column], separator)):
             rows.extend([row] * len(cell))
             tokens.extend(f"{column}={token.strip()}" for token in cell)
     frame = pd.DataFrame({"row": rows, "token": tokens})
@@ -34,3 +35,17 @@ def multi_hot(items: pd.DataFrame, columns: list[str], separator: str = "|") -> 
     matrix = torch.zeros(len(items), max(len(vocabulary), 1))
     matrix[torch.tensor(frame["row"].to_numpy()), torch.tensor(codes)] = 1.0
     return F.normalize(matrix, dim=1)
+
+
+def _tokens(cells: pd.Series, separator: str) -> list[list[str]]:
+    """Each cell's tokens: a list/array cell gives its elements, a text cell its parts around
+    ``separator``, an empty cell none (never the text of a list such as ``"['a' 'b']"``)."""
+    tokens = []
+    for cell in cells:
+        if isinstance(cell, (list, tuple, np.ndarray)):
+            tokens.append([str(value) for value in cell if not pd.isna(value)])
+        elif pd.isna(cell):
+            tokens.append([])
+        else:
+            tokens.append(str(cell).split(separator))
+    return tokens

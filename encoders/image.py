@@ -41,6 +41,8 @@ def load_image(source: str | Path | Image.Image) -> Image.Image:
         raise MediaError(source, "file not found") from exc
     except UnidentifiedImageError as exc:
         raise MediaError(source, "not a readable image") from exc
+    except Image.DecompressionBombError as exc:  # PIL's guard against pixel bombs
+        raise MediaError(source, f"too many pixels to decode safely ({exc})") from exc
     except OSError as exc:  # truncated or corrupt data
         raise MediaError(source, f"corrupt image ({exc})") from exc
 

@@ -43,14 +43,34 @@ class ItemFeatures:
 
 
 def item_texts(items: pd.DataFrame, template: str) -> list[str]:
-    """Fill ``template`` (``str.format`` over item columns) for every item; NaN becomes ``""``."""
-    fields = {name for _, name, _, _ in string.Formatter().parse(template) if name}
+    """Fill ``template`` (``str.format`` over item columns) for every item; NaN becomes ``""``.
+    Placeholders are plain column names (no positional ``{}``, no ``.attr`` or ``[key]``
+    lookups); a malformed template or a format spec a value cannot take is a
+    :class:`ConfigError` naming it."""
+    fix = "use {column} placeholders (and {{ }} for literal braces)"
+    try:
+        fields = {name for _, name, _, _ in string.Formatter().parse(template)
+                  if name is not None}
+    except ValueError as exc:
+        raise ConfigError(f"encoders.text.template {template!r} is malformed ({exc}); "
+                          f"{fix}.") from exc
+    lookups = sorted(f for f in fields if not f or f.isdigit() or any(c in f for c in ".["))
+    if lookups:
+        raise ConfigError(f"encoders.text.template {template!r} has placeholder(s) {lookups} "
+                          f"that are not column names; {fix}.")
     missing = sorted(fields - set(items.columns))
     if missing:
         raise ConfigError(f"encoders.text.template uses column(s) {missing} that the items table "
                           f"does not have; it has {list(items.columns)}.")
     columns = items[sorted(fields)].astype(object).where(items[sorted(fields)].notna(), "")
-    return [template.format(**row) for row in columns.to_dict("records")]
+    texts = []
+    for row, values in enumerate(columns.to_dict("records")):
+        try:
+            texts.append(template.format(**values))
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(f"encoders.text.template {template!r} cannot format item row "
+                              f"{row} ({values}): {exc}; remove or fix the format spec.") from exc
+    return texts
 
 
 def _encode_cached(encoder: Encoder, keys: list[str], inputs: dict[str, Any], cache: FeatureCache,

@@ -273,3 +273,16 @@ def test_other_os_errors_stay_tracebacks(tmp_path, monkeypatch):
     monkeypatch.setattr(mmgraph.cli, "_dispatch", failing)
     with pytest.raises(OSError):
         main(["-q", "split", "--config", str(tmp_path / "c.yaml")])
+
+
+def test_a_run_without_held_out_users_says_its_metrics_are_undefined(tmp_path, capsys):
+    """Three users with at most two interactions keep them all in train: the metrics table is
+    followed by a sentence saying so, instead of silent zeros."""
+    (tmp_path / "inter.csv").write_text(GOOD)
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(
+        {"name": "tiny", "runs_root": str(tmp_path / "runs"), "encoders": {"text": None},
+         "data": {"interactions": str(tmp_path / "inter.csv")},
+         "teacher": {"epochs": 1}, "student": {"epochs": 1}}))
+    assert main(["-q", "run", "--config", str(tmp_path / "c.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert "test: no user has a held-out interaction" in " ".join(out.split())

@@ -31,11 +31,12 @@ def ranking_metrics(topk: np.ndarray, users: np.ndarray, truth: UserItems,
     """Mean Recall@K and NDCG@K over ``users`` (those with held-out items).
 
     Args:
-        topk: ``[B, K_max]`` ranked item indices for ``users [B]``; ``K_max >= max(ks)``.
+        topk: ``[B, K_max]`` ranked item indices for ``users [B]``; fewer than ``max(ks)``
+            columns (a catalogue smaller than K) are padded with misses.
         truth: held-out items per user.
     """
     if topk.shape[1] < max(ks):
-        raise ValueError(f"topk has {topk.shape[1]} columns, fewer than K={max(ks)}")
+        topk = np.pad(topk, ((0, 0), (0, max(ks) - topk.shape[1])), constant_values=-1)
     counts = truth.counts[users]
     keep = counts > 0
     hits, counts = hit_matrix(topk[keep], users[keep], truth).astype(np.float64), counts[keep]

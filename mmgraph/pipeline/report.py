@@ -11,7 +11,13 @@ from mmgraph.data.tables import ITEM, USER, load_items
 from mmgraph.io import read_parquet
 from mmgraph.pipeline.rundir import RunDir
 
-__all__ = ["print_metrics", "print_examples"]
+__all__ = ["print_metrics", "print_examples", "NO_HELD_OUT_USERS"]
+
+
+#: Said (in the log, and under the printed table) when a split part has no user to evaluate.
+NO_HELD_OUT_USERS = ("%s: no user has a held-out interaction, so its metrics are undefined "
+                     "(written as 0.0 over 0 users): give users more interactions or raise "
+                     "split.%s.")
 
 
 def print_metrics(metrics: dict, console: Console) -> None:
@@ -26,6 +32,9 @@ def print_metrics(metrics: dict, console: Console) -> None:
         for part in ("valid", "test"):
             table.add_row(model, part, *(f"{metrics[model][part][n]:.4f}" for n in names))
     console.print(table)
+    for part, users in metrics.get("protocol", {}).get("users", {}).items():
+        if users == 0:
+            console.print(NO_HELD_OUT_USERS % (part, part))
 
 
 def print_examples(cfg: RunConfig, run: RunDir, console: Console, num_users: int = 3,

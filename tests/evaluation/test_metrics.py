@@ -28,9 +28,11 @@ def test_ideal_dcg_uses_min_of_k_and_test_count():
     assert m["recall@2"] == pytest.approx(2 / 5)
 
 
-def test_padding_never_hits_and_short_lists_are_refused():
-    truth = UserItems(np.array([0]), np.array([0]), 1, 3)
+def test_padding_never_hits_and_short_lists_count_as_misses():
+    """A catalogue smaller than K: the missing ranks are misses, as -1 padding is."""
+    truth = UserItems(np.array([0, 0]), np.array([0, 2]), 1, 3)
     m = ranking_metrics(np.array([[-1, -1]]), np.array([0]), truth, ks=(2,))
     assert m == {"recall@2": 0.0, "ndcg@2": 0.0}
-    with pytest.raises(ValueError):
-        ranking_metrics(np.array([[0]]), np.array([0]), truth, ks=(2,))
+    short = ranking_metrics(np.array([[0]]), np.array([0]), truth, ks=(2,))
+    assert short == ranking_metrics(np.array([[0, -1]]), np.array([0]), truth, ks=(2,))
+    assert short["recall@2"] == 0.5
