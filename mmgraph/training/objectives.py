@@ -221,9 +221,12 @@ def _row_std(values: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
 
 
 def _row_isin(shared: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
-    """``[B, C]``: is ``shared[c]`` among ``rows[b]`` (``rows [B, K]``)? One sorted search of
-    ``b * n + item`` codes instead of a ``[B, K, C]`` comparison."""
-    span = int(max(shared.max().item(), rows.max().item() if rows.numel() else 0)) + 2
-    offsets = torch.arange(len(rows), device=rows.device)[:, None] * span
-    row_codes = (rows + 1 + offsets).flatten()  # +1: -1 pads stay inside their row's range
-    return torch.isin(shared[None, :] + 1 + offsets, row_codes)
+    """``[B, C]``: is ``shared[c]`` among ``rows[b]`` (``rows [B, K]``)? A binary search of
+    each shared item in each sorted row, ``O(B C log K)`` (``torch.isin`` over per-row codes
+    took 1 s per 2,494-user batch at 10M interactions, a ``[B, K, C]`` comparison 0.18 s)."""
+    if rows.shape[1] == 0:
+        return torch.zeros(len(rows), len(shared), dtype=torch.bool, device=rows.device)
+    ordered = rows.sort(dim=1).values
+    queries = shared[None, :].expand(len(rows), -1).contiguous()
+    found = torch.searchsorted(ordered, queries).clamp(max=rows.shape[1] - 1)
+    return ordered.gather(1, found) == queries

@@ -124,6 +124,8 @@ def test_row_isin_matches_a_direct_comparison():
     expected = (rows[:, :, None] == shared[None, None, :]).any(1)
     assert torch.equal(_row_isin(shared, rows), expected)
     assert not _row_isin(torch.tensor([0]), torch.full((2, 3), -1)).any()
+    assert _row_isin(shared, rows[:, :0]).shape == (7, 9)  # no top items: nothing matches
+    assert not _row_isin(shared, rows[:, :0]).any()
 
 
 def test_row_std_uses_only_valid_entries_and_guards_flat_rows():
