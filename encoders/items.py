@@ -62,7 +62,8 @@ def item_texts(items: pd.DataFrame, template: str) -> list[str]:
     if missing:
         raise ConfigError(f"encoders.text.template uses column(s) {missing} that the items table "
                           f"does not have; it has {list(items.columns)}.")
-    columns = items[sorted(fields)].astype(object).where(items[sorted(fields)].notna(), "")
+    columns = items[sorted(fields)].apply(_integral_floats_as_ints)
+    columns = columns.astype(object).where(columns.notna(), "")
     texts = []
     for row, values in enumerate(columns.to_dict("records")):
         try:
@@ -71,6 +72,16 @@ def item_texts(items: pd.DataFrame, template: str) -> list[str]:
             raise ConfigError(f"encoders.text.template {template!r} cannot format item row "
                               f"{row} ({values}): {exc}; remove or fix the format spec.") from exc
     return texts
+
+
+def _integral_floats_as_ints(column: pd.Series) -> pd.Series:
+    """A float column whose values are all whole numbers (a year read with missing cells is
+    float) as nullable integers, so that a template says "1995", not "1995.0"."""
+    if pd.api.types.is_float_dtype(column):
+        values = column.dropna()
+        if len(values) and (values == values.round()).all() and values.abs().max() < 2**53:
+            return column.astype("Int64")
+    return column
 
 
 def _encode_cached(encoder: Encoder, keys: list[str], inputs: dict[str, Any], cache: FeatureCache,

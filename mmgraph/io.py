@@ -35,6 +35,9 @@ __all__ = [
     "TEMP_SUFFIX",
 ]
 
+_UMASK = os.umask(0o022)  # read once (os.umask can only be read by setting it) ...
+os.umask(_UMASK)  # ... and restored at once
+
 #: Suffix of every temporary file this project writes, so clean-up after a killed process
 #: deletes only its own files.
 TEMP_SUFFIX = ".mmgraph.tmp"
@@ -50,6 +53,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        os.chmod(tmp_path, 0o666 & ~_UMASK)  # mkstemp's 0600 → what open() would have made
         os.replace(tmp_path, path)
     finally:
         tmp_path.unlink(missing_ok=True)

@@ -186,6 +186,12 @@ def test_student_with_every_distillation_loss_and_a_compressed_index(finished_ru
     assert metrics["student"]["test"]["ndcg@20"] > metrics["popularity"]["test"]["ndcg@20"]
 
 
+def test_python_dash_m_mmgraph_is_the_command():
+    result = subprocess.run([sys.executable, "-m", "mmgraph", "--help"], capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0 and "quickstart" in result.stdout
+
+
 def test_help_lists_every_subcommand():
     result = mmgraph("--help")
     assert result.returncode == 0

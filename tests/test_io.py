@@ -39,3 +39,16 @@ def test_a_parquet_file_without_the_columns_asked_for_is_named(tmp_path):
     write_parquet(tmp_path / "t.parquet", pd.DataFrame({"a": [1]}))
     with pytest.raises(RunDirError, match="t.parquet"):
         read_parquet(tmp_path / "t.parquet", ["user_id"])
+
+
+def test_artifacts_get_the_permissions_open_would_give(tmp_path):
+    """Temporary files are created 0600; the renamed artifact follows the umask like any file
+    the user's tools write (0644 under the usual 022), not 0600."""
+    import os
+
+    umask = os.umask(0o022)
+    os.umask(umask)
+    write_json(tmp_path / "a.json", {"a": 1})
+    (tmp_path / "plain").write_text("x")
+    assert (tmp_path / "a.json").stat().st_mode & 0o777 == (tmp_path / "plain").stat().st_mode \
+        & 0o777 == 0o666 & ~umask

@@ -38,12 +38,19 @@ def test_missing_model_fails_fast_offline():
     ("{0}", "placeholder(s) ['0']"),
     ("{title.__class__}", "not column names"),
     ("{title[0]}", "not column names"),
-    ("{year:d}", "cannot format item row 0"),  # the year column is float (NaN in row 1)
+    ("{year:d}", "cannot format item row 1"),  # a missing year is "", which :d cannot take
 ])
 def test_bad_templates_are_config_errors(template, message):
     items = pd.DataFrame({"title": ["Heat", None], "year": [1995, None]})
     with pytest.raises(ConfigError, match=re.escape(message)):
         item_texts(items, template)
+
+
+def test_whole_floats_render_as_integers():
+    """A year column with a missing cell is float in pandas; the text says 1995, not 1995.0."""
+    items = pd.DataFrame({"title": ["Heat", "Casino"], "year": [1995.0, None],
+                          "rating": [4.5, 3.0]})
+    assert item_texts(items, "{title} ({year}) {rating}") == ["Heat (1995) 4.5", "Casino () 3.0"]
 
 
 def test_template_fills_columns_and_rejects_unknown_ones():

@@ -1,0 +1,7 @@
+"""``python -m mmgraph ...`` is the ``mmgraph`` command."""
+
+import sys
+
+from mmgraph.cli import main
+
+sys.exit(main())
