@@ -153,15 +153,16 @@ def pipeline_row(name: str, tables: tuple[Path, Path], runs: Path, overrides: di
 
 TEACHERS = {  # ablation: each row one config change from configs/quickstart.yaml
     "teacher: graph filter alone": {"teacher": {"components": ["filter"]}},
+    "teacher: time-weighted graph filter alone": {"teacher": {"components": ["time_filter"]}},
     "teacher: LightGCN + text alone": {"teacher": {"components": ["lightgcn"]}},
-    "teacher: LightGCN ID-only + filter": {"teacher": {"content": "none"}},
-    "teacher: LightGCN, text builds item graph (FREEDOM) + filter":
-        {"teacher": {"content": "graph"}},
-    "teacher: LightGCN + text + filter with content graph (weight 0.005)":
-        {"teacher": {"filter": {"content_weight": 0.005}}},
-    "teacher: LightGCN 64-d (lr 5e-3, batch 2048) + text + filter":
-        {"teacher": {"dim": 64, "lr": 0.005, "batch_size": 2048}},
-    "teacher: LightGCN + text + filter (quickstart)": {},
+    "teacher: LightGCN + text + filter (no time filter)":
+        {"teacher": {"components": ["lightgcn", "filter"]}},
+    "teacher: filter + time filter (no LightGCN)":
+        {"teacher": {"components": ["filter", "time_filter"]}},
+    "teacher: LightGCN ID-only + both filters": {"teacher": {"content": "none"}},
+    "teacher: LightGCN + text + both filters, time_scale 1 day":
+        {"teacher": {"time_scale": 86400}},
+    "teacher: LightGCN + text + filter + time filter (quickstart)": {},
 }
 STUDENTS = {
     "student 32-d via FAISS: BPR only (no distillation)": {"student": {"kd_weight": 0.0,

@@ -188,13 +188,20 @@ class FilterConfig(_Strict):
 
 
 class TeacherConfig(OptimConfig):
-    components: tuple[Literal["lightgcn", "filter"], ...] = Field(
+    components: tuple[Literal["lightgcn", "filter", "time_filter"], ...] = Field(
         ("lightgcn", "filter"), min_length=1, description="Scorers the teacher blends: the "
-        "trained LightGCN (with content) and the closed-form graph filter.")
+        "trained LightGCN (with content), the closed-form graph filter over co-occurrence, and "
+        "the same filter over time-weighted co-occurrence (items a user chose close together "
+        "in time; needs timestamps).")
     blend: float | Literal["auto"] = Field(
-        "auto", description="LightGCN's share of the blended, std-normalised scores (the "
-        "filter has the rest); auto: the best on validation over 0, 0.1, ..., 1.")
+        "auto", description="With lightgcn and filter alone: LightGCN's share of the blended, "
+        "std-normalised scores (the filter has the rest). auto: the weights (steps of 0.1, "
+        "summing to 1, any number of components) that validation ranks best.")
     filter: FilterConfig = FilterConfig()
+    time_scale: float = Field(3600.0, gt=0, description="time_filter: tau in exp(-|t_a - t_b| "
+                              "/ tau), in the timestamps' unit (seconds for Unix time).")
+    time_window: int = Field(1000, ge=1, description="time_filter: pairs at most this many "
+                             "interactions apart in a user's time order.")
     dim: int = Field(64, ge=1)
     layers: int = Field(3, ge=0)
     propagations_per_epoch: int = Field(
@@ -224,6 +231,9 @@ class TeacherConfig(OptimConfig):
             raise ValueError("teacher.components lists a component twice")
         if isinstance(self.blend, float) and not 0 <= self.blend <= 1:
             raise ValueError("teacher.blend must be 'auto' or a number from 0 to 1")
+        if isinstance(self.blend, float) and set(self.components) != {"lightgcn", "filter"}:
+            raise ValueError("teacher.blend as a number is LightGCN's share against the filter: "
+                             "it needs components [lightgcn, filter]; use 'auto' otherwise")
         if self.content == "graph" and not self.item_graph:
             raise ValueError("teacher.content 'graph' needs teacher.item_graph: true (the "
                              "item–item graph is where its content goes)")

@@ -118,6 +118,11 @@ CASES: dict[str, Case] = {
         {"inter.csv": GOOD.replace("1,10,5,1", "1,10,-5,1").replace("2,12,1,4", "2,12,-1,4")},
         ["must be finite and positive", "inter.csv", "interaction_weight: none"],
         {"graph": {"interaction_weight": "rating"}}, ("run", "--config", "{config}")),
+    "time-filter-without-timestamps": Case(
+        {"inter.csv": GOOD}, ["time_filter needs the interactions' timestamps", "inter.csv",
+                              "data.columns.timestamp"],
+        {**IDS_ONLY, "teacher": {"epochs": 1, "components": ["filter", "time_filter"]}},
+        ("run", "--config", "{config}")),
     "config-prepare-option": Case({"inter.csv": GOOD}, ["prepare_options: num_itemz"],
                                   {"data": {"prepare": "fashion-demo",
                                             "prepare_options": {"num_itemz": 5}}}),

@@ -20,6 +20,7 @@ Shapes: ``users [U, d_c]`` and ``items [I, d_c]`` per component → ``[U, sum d_
 
 from __future__ import annotations
 
+import itertools
 from typing import Callable
 
 import torch
@@ -56,13 +57,20 @@ def blend_embeddings(parts: dict[str, Embeddings], weights: dict[str, float],
     return users, items
 
 
-def choose_blend(parts: dict[str, Embeddings], first: str, score: Callable[[Embeddings], float],
-                 stds: dict[str, float], weight: float | None = None, steps: int = 10
-                 ) -> tuple[float, dict[float, float]]:
-    """Weight of component ``first`` in a two-component blend (the other gets ``1 - w``):
-    ``weight`` when given, else the best ``score`` (a validation metric) over ``0, 1/steps,
-    ..., 1``. Returns the weight and every tried weight's score."""
-    (other,) = set(parts) - {first}
-    grid = [weight] if weight is not None else [i / steps for i in range(steps + 1)]
-    tried = {w: score(blend_embeddings(parts, {first: w, other: 1 - w}, stds)) for w in grid}
-    return max(tried, key=tried.get), tried
+def choose_blend(parts: dict[str, Embeddings], score: Callable[[Embeddings], float],
+                 stds: dict[str, float], steps: int = 10
+                 ) -> tuple[dict[str, float], dict[str, float]]:
+    """The components' weights (multiples of ``1/steps`` summing to 1) that ``score`` (a
+    validation metric) ranks best; ``C(steps + n - 1, n - 1)`` blends for ``n`` components
+    (11 for two, 66 for three). Returns the weights and every tried blend's score, keyed
+    ``"name=w,name=w"``."""
+    names, tried, best = list(parts), {}, (float("-inf"), {})
+    for counts in itertools.product(range(steps + 1), repeat=len(names) - 1):
+        if sum(counts) > steps:
+            continue
+        weights = dict(zip(names, [c / steps for c in (*counts, steps - sum(counts))]))
+        value = score(blend_embeddings(parts, weights, stds))
+        tried[",".join(f"{n}={w:g}" for n, w in weights.items())] = value
+        if value > best[0]:
+            best = (value, weights)
+    return best[1], tried

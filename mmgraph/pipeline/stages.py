@@ -20,7 +20,7 @@ from data_prep import PREPARERS
 from mmgraph.config import OptimConfig, RunConfig, StudentConfig, section_hash
 from mmgraph.data.ids import IdMap
 from mmgraph.data.split import split_per_user
-from mmgraph.data.tables import (ITEM, RATING, USER, load_interactions, load_items,
+from mmgraph.data.tables import (ITEM, RATING, TIMESTAMP, USER, load_interactions, load_items,
                                   require_file)
 from mmgraph.distill.coldstart import content_vectors, fit_coldstart_mapper
 from mmgraph.errors import ConfigError, DataError
@@ -33,7 +33,7 @@ from mmgraph.io import (file_sha256, read_json, read_parquet, read_tensors, writ
                         write_parquet, write_tensors)
 from mmgraph.lock import exclusive_writer
 from mmgraph.models.blend import blend_embeddings, choose_blend, score_stds
-from mmgraph.models.spectral import tuned_filter
+from mmgraph.models.spectral import time_weighted_cooccurrence, tuned_filter
 from mmgraph.models.student import IDStudent
 from mmgraph.models.teacher import MultimodalTeacher
 from mmgraph.pipeline.artifacts import (SPLITS, IndexedSplit, load_split, recommendation_frame,
@@ -176,15 +176,25 @@ def _features(run: RunDir) -> dict[str, torch.Tensor]:
     return read_tensors(run.path("features", "features.safetensors"))
 
 
+def _train_pairs_and(run: RunDir, data: IndexedSplit, column: str, source: Path,
+                     needed_by: str) -> tuple[torch.Tensor, pd.DataFrame]:
+    """Training pairs ``[2, E]`` and the train split (with its ``column`` ``[E]``); a
+    :class:`ConfigError` saying that ``needed_by`` needs ``column`` when ``source`` lacks it."""
+    path = run.path("splits", "train.parquet")
+    train = read_parquet(path)
+    if column not in train:
+        raise ConfigError(f"{needed_by} needs the interactions' {column}s, but {source} has no "
+                          f"{column} column; set data.columns.{column} or change {needed_by}.")
+    pairs = torch.from_numpy(np.stack([data.users.indices(train[USER], str(path)),
+                                       data.items.indices(train[ITEM], str(path))]))
+    return pairs, train
+
+
 def _rated_train_pairs(run: RunDir, data: IndexedSplit, source: Path
                        ) -> tuple[torch.Tensor, torch.Tensor]:
     """Training pairs ``[2, E]`` and their ratings ``[E]`` (for rating-weighted edges); ratings
     that cannot weigh an edge are a :class:`DataError` naming pairs of ``source``."""
-    path = run.path("splits", "train.parquet")
-    train = read_parquet(path)
-    if RATING not in train:
-        raise ConfigError("graph.interaction_weight is 'rating' but the interactions have no "
-                          "rating column; set data.columns.rating or use 'none'.")
+    pairs, train = _train_pairs_and(run, data, RATING, source, "graph.interaction_weight 'rating'")
     ratings = train[RATING].to_numpy(np.float64).astype(np.float32)  # 1e39 → inf: caught
     bad = np.flatnonzero(~np.isfinite(ratings) | (ratings <= 0))
     if len(bad):
@@ -194,8 +204,6 @@ def _rated_train_pairs(run: RunDir, data: IndexedSplit, source: Path
                         f"must be finite and positive (at most 3.4e38); {len(bad)} are not "
                         f"({examples}). Fix or drop those rows of {source}, or set "
                         f"graph.interaction_weight: none.")
-    pairs = torch.from_numpy(np.stack([data.users.indices(train[USER], str(path)),
-                                       data.items.indices(train[ITEM], str(path))]))
     return pairs, torch.from_numpy(ratings)
 
 
@@ -290,10 +298,11 @@ def _train_lightgcn(cfg: RunConfig, run: RunDir, data: IndexedSplit, built, devi
 
 
 def teacher(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
-    """Build the teacher from its components (``teacher.components``): the trained LightGCN
-    and/or the closed-form graph filter, blended by a weight chosen on validation (see
-    :mod:`mmgraph.models.blend`). Saves the blended user/item embeddings (the student's soft
-    labels come from these) and, in ``state.json``, every component's validation metric."""
+    """Build the teacher from its components (``teacher.components``): the trained LightGCN,
+    the closed-form graph filter over item co-occurrence and/or over time-weighted
+    co-occurrence, blended by weights chosen on validation (see :mod:`mmgraph.models.blend`).
+    Saves the blended user/item embeddings (the student's soft labels come from these) and, in
+    ``state.json``, every component's validation metric."""
     tcfg, metric = cfg.teacher, cfg.evaluation.early_stopping_metric
     fingerprint = section_hash(tcfg, cfg.evaluation, cfg.seed, run.fingerprint("graph"))
     outputs = ["teacher/state.json", "teacher/embeddings.safetensors"]
@@ -322,23 +331,32 @@ def teacher(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
                 extra["content"] = trained[2]
         if not distributed_context().is_main:
             return
-        if "filter" in tcfg.components:
+        graphs = {"filter": None}
+        if "time_filter" in tcfg.components:
+            pairs, train = _train_pairs_and(run, data, TIMESTAMP, cfg.data.interactions,
+                                            "teacher.components time_filter")
+            graphs["time_filter"] = time_weighted_cooccurrence(
+                pairs, torch.from_numpy(train[TIMESTAMP].to_numpy(np.float64)), len(data.items),
+                tcfg.time_scale, tcfg.time_window)
+        for name, cooccurrence in graphs.items():
+            if name not in tcfg.components:
+                continue
             content_graph = None
             if tcfg.content != "none" and SIMILAR in built.edge_types:
                 content_graph = (built[SIMILAR].edge_index, built[SIMILAR].edge_weight)
             options = tcfg.filter.model_dump(exclude={"degree_exponent", "ridge"})
-            parts["filter"], settings = tuned_filter(
+            parts[name], settings = tuned_filter(
                 data.train_pairs, len(data.users), len(data.items), validation,
                 tcfg.filter.degree_exponent, tcfg.filter.ridge, content_graph=content_graph,
-                seed=cfg.seed, **options)
-            components["filter"] = max(settings.values())  # already validated: the best kept
-            extra_state[f"valid_{metric}_by_filter_setting"] = settings
+                seed=cfg.seed, cooccurrence=cooccurrence, **options)
+            components[name] = max(settings.values())  # already validated: the best kept
+            extra_state[f"valid_{metric}_by_{name}_setting"] = settings
 
         weights, stds, tried = {name: 1.0 for name in parts}, score_stds(parts, cfg.seed), {}
-        if len(parts) == 2:
-            share, tried = choose_blend(parts, "lightgcn", validation, stds,
-                                        None if tcfg.blend == "auto" else tcfg.blend)
-            weights = {"lightgcn": share, "filter": 1 - share}
+        if isinstance(tcfg.blend, float):
+            weights = {"lightgcn": tcfg.blend, "filter": 1 - tcfg.blend}
+        elif len(parts) > 1:
+            weights, tried = choose_blend(parts, validation, stds)
         users, items = blend_embeddings(parts, weights, stds)
         write_tensors(run.path("teacher", "embeddings.safetensors"),
                       {"users": users, "items": items, **extra})
@@ -347,7 +365,7 @@ def teacher(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
         write_json(state_path, {**state, **extra_state, "components": list(parts),
                                 "weights": weights,
                                 f"valid_{metric}_by_component": components,
-                                f"valid_{metric}_by_blend": {str(w): v for w, v in tried.items()},
+                                f"valid_{metric}_by_blend": tried,
                                 f"valid_{metric}_blended": validation((users, items))})
         log.info("teacher: valid %s %s, blended with weights %s", metric, components, weights)
 

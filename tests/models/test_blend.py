@@ -28,15 +28,21 @@ def test_a_zero_weight_drops_the_component():
     assert users.shape == (20, 6)
 
 
-def test_choose_blend_takes_the_best_validation_weight_or_the_given_one():
+@pytest.mark.parametrize("target", [{"lightgcn": 0.3, "filter": 0.7},
+                                    {"lightgcn": 0.2, "filter": 0.5, "time_filter": 0.3}])
+def test_choose_blend_takes_the_weights_validation_ranks_best(target):
     parts = _parts()
+    if "time_filter" in target:
+        parts["time_filter"] = (torch.randn(20, 3), torch.randn(30, 3))
     stds = score_stds(parts)
-    target = blend_embeddings(parts, {"lightgcn": 0.3, "filter": 0.7}, stds)
-    target_scores = target[0] @ target[1].T
+    wanted = blend_embeddings(parts, target, stds)
+    wanted_scores = wanted[0] @ wanted[1].T
 
     def closeness(embeddings):
-        return -float(((embeddings[0] @ embeddings[1].T) - target_scores).abs().mean())
+        return -float(((embeddings[0] @ embeddings[1].T) - wanted_scores).abs().mean())
 
-    weight, tried = choose_blend(parts, "lightgcn", closeness, stds)
-    assert weight == pytest.approx(0.3) and len(tried) == 11
-    assert choose_blend(parts, "lightgcn", closeness, stds, weight=0.8)[0] == 0.8
+    weights, tried = choose_blend(parts, closeness, stds)
+    assert weights == pytest.approx(target)
+    assert len(tried) == (11 if len(parts) == 2 else 66)  # every 0.1 step summing to 1
+    assert all(abs(sum(float(kv.split("=")[1]) for kv in key.split(",")) - 1) < 1e-9
+               for key in tried)

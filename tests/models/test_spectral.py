@@ -3,7 +3,8 @@ import pytest
 import torch
 
 from mmgraph.graph import knn_graph
-from mmgraph.models.spectral import interaction_matrix, spectral_filter
+from mmgraph.models.spectral import (filter_basis, interaction_matrix, spectral_filter,
+                                     time_weighted_cooccurrence)
 
 
 def _graph(num_users: int, num_items: int, seed: int = 0) -> torch.Tensor:
@@ -83,3 +84,34 @@ def test_tuned_filter_keeps_the_setting_validation_ranks_best():
     assert max(tried, key=tried.get) == "b=0.5,rho=0.1"
     np.testing.assert_allclose((users @ items.T).numpy(), (target[0] @ target[1].T).numpy(),
                                atol=1e-6)
+
+
+def test_time_weighted_cooccurrence_is_its_formula_and_tends_to_the_plain_one():
+    """G_ij = sum over each user's pairs of exp(-|t_a - t_b| / tau); tau → inf gives R^T R, and
+    the window / min_weight cuts only drop pairs that far apart."""
+    rng = np.random.default_rng(4)
+    pairs = _graph(7, 10, seed=4)
+    times = torch.from_numpy(rng.uniform(0, 100, pairs.shape[1]))
+    expected, (users, items), stamps = np.zeros((10, 10)), pairs.numpy(), times.numpy()
+    for a in range(len(users)):
+        for b in range(len(users)):
+            if users[a] == users[b]:
+                expected[items[a], items[b]] += np.exp(-abs(stamps[a] - stamps[b]) / 20.0)
+    graph = time_weighted_cooccurrence(pairs, times, 10, time_scale=20.0, min_weight=1e-12)
+    np.testing.assert_allclose(graph.toarray(), expected, atol=1e-9)
+    plain = interaction_matrix(pairs, 7, 10)
+    np.testing.assert_allclose(time_weighted_cooccurrence(pairs, times, 10, 1e12).toarray(),
+                               (plain.T @ plain).toarray(), atol=1e-6)
+    near = time_weighted_cooccurrence(pairs, times, 10, 20.0, window=1).toarray()
+    assert (near <= expected + 1e-9).all() and near.trace() == expected.trace()
+
+
+def test_filter_over_a_given_cooccurrence_equals_the_default_on_r_transpose_r():
+    pairs = _graph(9, 12, seed=5)
+    plain = interaction_matrix(pairs, 9, 12)
+    for dense_items in (100, 5):  # the dense and the Lanczos path
+        given = filter_basis(pairs, 9, 12, 0.3, cooccurrence=plain.T @ plain, rank=8,
+                             dense_items=dense_items).embeddings(0.05)
+        default = filter_basis(pairs, 9, 12, 0.3, rank=8, dense_items=dense_items).embeddings(0.05)
+        np.testing.assert_allclose((given[0] @ given[1].T).numpy(),
+                                   (default[0] @ default[1].T).numpy(), atol=1e-4)

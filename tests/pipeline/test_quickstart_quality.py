@@ -1,5 +1,5 @@
-"""The quickstart's claims on the full, real ml-100k: the teacher beats the best tuned peer and
-the distilled 32-d student, served through FAISS, still beats it. Runs the pipeline API
+"""The quickstart's claims on the full, real ml-100k: the teacher beats the best tuned peer by 3%
+and the distilled 32-d student, served through FAISS, still beats it. Runs the pipeline API
 with configs/quickstart.yaml; the peer figures come from `python bench/peers.py` on the same
 split (docs/benchmarks.md)."""
 
@@ -22,7 +22,7 @@ def test_quickstart_teacher_and_student_beat_the_best_tuned_peer(ml100k_tables, 
     metrics = run_all(cfg, progress=False)
     student, teacher = metrics["student"]["test"], metrics["teacher"]["test"]
     assert metrics["protocol"]["users"]["test"] == 943
-    assert teacher["ndcg@20"] >= 1.01 * BEST_PEER_NDCG, metrics
+    assert teacher["ndcg@20"] >= 1.03 * BEST_PEER_NDCG, metrics  # issue 13's goal
     assert student["ndcg@20"] >= BEST_PEER_NDCG, metrics
     assert min(teacher["recall@20"], student["recall@20"]) >= BEST_PEER_RECALL, metrics
     assert student["ndcg@20"] > 2 * metrics["popularity"]["test"]["ndcg@20"], metrics
