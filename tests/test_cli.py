@@ -226,7 +226,7 @@ def test_malformed_tables_name_file_column_and_row(tmp_path):
     items.write_text("item_id,title\n2,A\n")
     bad.write_text("user_id,item_id,rating,timestamp\n1,2,5,1\n1,3,4,2\n")
     _assert_clean_error(mmgraph("split", "--config", str(write_config(tmp_path, bad, items))),
-                        "inter.csv", "[3]")
+                        "inter.csv", "['3']")  # CSV ids are the strings as written
 
 
 def test_bad_config_and_debug_traceback(tmp_path):
@@ -272,7 +272,7 @@ def test_encode_stage_with_real_images_and_audio_under_a_media_root(tmp_path):
     for stage in ("split", "encode"):
         result = mmgraph(stage, "--config", str(config))
         assert result.returncode == 0, result.stderr
-    assert "item 2: 'img/missing.jpg' (file not found)" in result.stderr
+    assert "item '2': 'img/missing.jpg' (file not found)" in result.stderr
     from safetensors.torch import load_file
 
     run = tmp_path / "runs" / "e2e" / "features"

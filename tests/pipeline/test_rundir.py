@@ -26,8 +26,10 @@ def test_cli_stage_names_match_the_pipeline():
 def test_stray_temporary_files_are_removed_and_artifacts_kept(tmp_path):
     run = RunDir(tmp_path)
     (tmp_path / "teacher").mkdir()
-    (tmp_path / "teacher" / ".model.safetensors.abc123.tmp").write_bytes(b"half")
+    (tmp_path / "teacher" / ".model.safetensors.abc123.mmgraph.tmp").write_bytes(b"half")
+    (tmp_path / "teacher" / ".notes.tmp").write_bytes(b"not ours")  # never touched
     (tmp_path / "teacher" / "model.safetensors").write_bytes(b"whole")
     assert run.remove_stray_temp_files() == 1
-    assert [p.name for p in (tmp_path / "teacher").iterdir()] == ["model.safetensors"]
+    assert sorted(p.name for p in (tmp_path / "teacher").iterdir()) == [
+        ".notes.tmp", "model.safetensors"]
     assert RunDir(tmp_path / "absent").remove_stray_temp_files() == 0
