@@ -135,6 +135,9 @@ def _dispatch(args: argparse.Namespace, console: Console) -> None:
     from mmgraph.lock import exclusive_writer
 
     progress = not args.quiet
+    # Under torchrun (or a job array) every rank runs the command; rank 0 alone writes shared
+    # files, holds the folder's writer lock, shows progress and prints.
+    main_rank = int(os.environ.get("RANK", "0")) == 0
     if args.command == "prepare":
         from data_prep import PREPARERS
 
@@ -153,7 +156,6 @@ def _dispatch(args: argparse.Namespace, console: Console) -> None:
 
         refuse_run_artifact_folder(args.out, "mmgraph export --out")
         # Ranks of one export write their own shards side by side: rank 0 holds the lock.
-        main_rank = int(os.environ.get("RANK", "0")) == 0
         with exclusive_writer(args.out) if main_rank else contextlib.nullcontext():
             manifest = _export(args, progress, console)
         if manifest is None:
@@ -165,9 +167,7 @@ def _dispatch(args: argparse.Namespace, console: Console) -> None:
         return
     config_path = _quickstart_config(args.config) if args.command == "quickstart" else args.config
     cfg = load_config(config_path)
-    # Under torchrun every rank runs the stages (see mmgraph.training.distributed); rank 0
-    # alone writes, holds the run's writer lock, shows progress and prints.
-    main_rank = int(os.environ.get("RANK", "0")) == 0
+    # Every rank runs the stages (see mmgraph.training.distributed).
     with exclusive_writer(cfg.run_dir) if main_rank else contextlib.nullcontext():
         _run_stages(args, cfg, progress and main_rank, main_rank, console)
 

@@ -11,9 +11,8 @@ import os
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
-import faiss
 import pandas as pd
 import pyarrow as pa
 import torch
@@ -21,6 +20,9 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from mmgraph.errors import RunDirError
+
+if TYPE_CHECKING:
+    import faiss
 
 __all__ = [
     "atomic_path",
@@ -105,6 +107,8 @@ def read_parquet(path: str | os.PathLike, columns: list[str] | None = None) -> p
 
 
 def read_faiss_index(path: str | os.PathLike) -> faiss.Index:
+    import faiss  # here, not at the top: most users of this module never read an index
+
     path = _existing(path)
     try:
         return faiss.read_index(str(path))

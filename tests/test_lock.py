@@ -63,7 +63,7 @@ def test_the_cli_refuses_a_locked_run_with_exit_2(holder, tmp_path, capsys):
 
 def test_the_lock_nests_in_one_process_and_is_released(tmp_path):
     with exclusive_writer(tmp_path):
-        with exclusive_writer(tmp_path / "." ):  # the same folder: nests
+        with exclusive_writer(tmp_path / "."):  # the same folder: nests
             pass
         assert (tmp_path / f"{LOCK_NAME}.json").is_file()
     assert not (tmp_path / f"{LOCK_NAME}.json").exists()

@@ -80,11 +80,12 @@ def time_weighted_cooccurrence(user_item: torch.Tensor, timestamps: torch.Tensor
     alive = np.arange(len(items))  # interactions whose partner `step` later may still count
     for step in range(1, window + 1):
         alive = alive[alive + step < len(items)]
-        gap = times[np.minimum(alive + step, len(items) - 1)] - times[alive]
-        alive = alive[(users[alive + step] == users[alive]) & (gap <= cutoff)]
+        gap = times[alive + step] - times[alive]
+        keep = (users[alive + step] == users[alive]) & (gap <= cutoff)
+        alive, gap = alive[keep], gap[keep]
         if not len(alive):  # sorted times: a pair past the cutoff stays past it further on
             break
-        weight = np.exp(-(times[alive + step] - times[alive]) / time_scale)
+        weight = np.exp(-gap / time_scale)
         rows += [items[alive], items[alive + step]]
         cols += [items[alive + step], items[alive]]
         weights += [weight, weight]

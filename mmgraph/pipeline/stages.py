@@ -331,20 +331,18 @@ def teacher(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
                 extra["content"] = trained[2]
         if not distributed_context().is_main:
             return
-        graphs = {"filter": None}
+        graphs = {"filter": None} if "filter" in tcfg.components else {}  # None: R^T R
         if "time_filter" in tcfg.components:
             pairs, train = _train_pairs_and(run, data, TIMESTAMP, cfg.data.interactions,
                                             "teacher.components time_filter")
             graphs["time_filter"] = time_weighted_cooccurrence(
                 pairs, torch.from_numpy(train[TIMESTAMP].to_numpy(np.float64)), len(data.items),
                 tcfg.time_scale, tcfg.time_window)
+        content_graph = None
+        if tcfg.content != "none" and SIMILAR in built.edge_types:
+            content_graph = (built[SIMILAR].edge_index, built[SIMILAR].edge_weight)
+        options = tcfg.filter.model_dump(exclude={"degree_exponent", "ridge"})
         for name, cooccurrence in graphs.items():
-            if name not in tcfg.components:
-                continue
-            content_graph = None
-            if tcfg.content != "none" and SIMILAR in built.edge_types:
-                content_graph = (built[SIMILAR].edge_index, built[SIMILAR].edge_weight)
-            options = tcfg.filter.model_dump(exclude={"degree_exponent", "ridge"})
             parts[name], settings = tuned_filter(
                 data.train_pairs, len(data.users), len(data.items), validation,
                 tcfg.filter.degree_exponent, tcfg.filter.ridge, content_graph=content_graph,
