@@ -249,6 +249,10 @@ class StudentConfig(OptimConfig):
         "once per epoch). Steps are sparse (SparseAdam: a step costs its batch's rows), and a "
         "bounded step count also bounds the per-step overheads.")
     dim: int = Field(32, ge=1)
+    init: Literal["teacher", "random"] = Field(
+        "teacher", description="'teacher': start from the best rank-dim factorisation of the "
+        "teacher's scores, each user's divided by that user's soft-label unit (so the start "
+        "already matches the soft labels); 'random': normal(0, 0.1).")
     temperature: float = Field(1.0, gt=0, description="Soft-label temperature, on each "
                                "user's teacher scores divided by their std over the user's "
                                "top kd_topk.")

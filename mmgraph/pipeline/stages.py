@@ -23,6 +23,7 @@ from mmgraph.data.split import split_per_user
 from mmgraph.data.tables import (ITEM, RATING, TIMESTAMP, USER, load_interactions, load_items,
                                   require_file)
 from mmgraph.distill.coldstart import content_vectors, fit_coldstart_mapper
+from mmgraph.distill.warm_start import start_from_teacher
 from mmgraph.errors import ConfigError, DataError
 from mmgraph.evaluation.metrics import ranking_metrics
 from mmgraph.evaluation.ranking import evaluate_embeddings, popularity_scores, topk_items
@@ -392,6 +393,9 @@ def student(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
             top = topk_items(frozen["users"], frozen["items"], np.arange(len(data.users)),
                              depth, data.parts["train"], cfg.evaluation.user_batch_size)
             teacher_topk = torch.from_numpy(top).to(device)
+        if scfg.init == "teacher":
+            start_from_teacher(model, frozen["users"], frozen["items"], teacher_topk,
+                               scfg.kd_topk)
         valid_users = data.validation_users(cfg.evaluation.valid_users, cfg.seed)
 
         def validate() -> dict[str, float]:

@@ -11,6 +11,7 @@ import torch
 
 from mmgraph.config import StudentConfig
 from mmgraph.data.user_items import UserItems
+from mmgraph.distill.soft_labels import teacher_top_scores
 from mmgraph.distill.losses import (bpr_loss, hint_loss, info_nce_loss, rank_weights,
                                     ranking_distillation_loss, sampled_softmax_loss,
                                     soft_label_kd_loss)
@@ -131,11 +132,9 @@ def student_distillation(student: IDStudent, teacher_users: torch.Tensor,
     top_scores = None  # the teacher's scores of its own top items, [U, kd_topk], once
     spread = torch.ones(len(teacher_users), 1, device=teacher_items.device)
     if cfg.kd_weight > 0 and cfg.kd_topk > 0:
-        top = teacher_topk[:, :cfg.kd_topk]
-        top_scores = torch.cat([
-            (teacher_users[rows, None, :] * teacher_items[top[rows].clamp(min=0)]).sum(-1)
-            for rows in torch.arange(len(top)).split(256)])
-        spread = _row_std(top_scores, top >= 0)[:, None]
+        top_scores, spread = teacher_top_scores(teacher_users, teacher_items,
+                                                teacher_topk[:, :cfg.kd_topk])
+        spread = spread[:, None]
 
     def alignment(rows: torch.Tensor, table: torch.nn.Embedding,
                   teacher: torch.Tensor) -> torch.Tensor:
@@ -208,16 +207,6 @@ def student_distillation(student: IDStudent, teacher_users: torch.Tensor,
         return total + cfg.reg * penalty / (2 * len(users))
 
     return loss
-
-
-def _row_std(values: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-    """Std of each row of ``values [U, K]`` over its ``valid [U, K]`` entries, ``[U]``; rows with
-    fewer than two entries or no spread get 1 (their scores are left as they are)."""
-    count = valid.sum(1)
-    mean = (values * valid).sum(1) / count.clamp(min=1)
-    variance = ((values - mean[:, None]) ** 2 * valid).sum(1) / (count - 1).clamp(min=1)
-    std = variance.sqrt()
-    return torch.where((count > 1) & (std > 1e-6), std, torch.ones_like(std))
 
 
 def _row_isin(shared: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:

@@ -129,7 +129,7 @@ def test_row_isin_matches_a_direct_comparison():
 
 
 def test_row_std_uses_only_valid_entries_and_guards_flat_rows():
-    from mmgraph.training.objectives import _row_std
+    from mmgraph.distill.soft_labels import _row_std
 
     values = torch.tensor([[1.0, 3.0, 100.0], [2.0, 2.0, 2.0], [5.0, 0.0, 0.0]])
     valid = torch.tensor([[True, True, False], [True, True, True], [True, False, False]])
