@@ -65,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     recommend.add_argument("--run", type=Path, required=True, help="run directory")
     recommend.add_argument("--user", required=True, nargs="+", help="user id(s)")
     recommend.add_argument("-k", type=int, default=10)
+    recommend.add_argument("--exclude", choices=("interacted", "train"), default="interacted",
+                           help="items left out: every item the user interacted with (default, "
+                                "for serving) or only the training split's (as evaluated)")
 
     export = commands.add_parser(
         "export", help="write a run's embeddings as sharded files",
@@ -149,7 +152,7 @@ def _dispatch(args: argparse.Namespace, console: Console) -> None:
 
         recommender = Recommender.load(args.run)
         users = _parse_user_ids(args.user, recommender.data.users)
-        console.print(recommender.recommend(users, args.k).to_string(index=False))
+        console.print(recommender.recommend(users, args.k, args.exclude).to_string(index=False))
         return
     if args.command == "export":
         from mmgraph.pipeline.rundir import refuse_run_artifact_folder

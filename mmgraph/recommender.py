@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -10,13 +12,15 @@ import pandas as pd
 from mmgraph.index.retrieval import RetrievalIndex
 from mmgraph.pipeline.artifacts import (IndexedSplit, load_split, recommendation_frame,
                                         served_embeddings, verify_served_files)
+from mmgraph.data.user_items import UserItems
 from mmgraph.pipeline.rundir import RunDir
 
 __all__ = ["Recommender", "recommendation_frame"]
 
 
 class Recommender:
-    """Top-k unseen items for known users, from the student's embeddings via the FAISS index."""
+    """Top-k items for known users that they have not interacted with, from the student's
+    embeddings via the FAISS index."""
 
     def __init__(self, user_vectors: np.ndarray, index: RetrievalIndex, data: IndexedSplit):
         self.user_vectors, self.index, self.data = user_vectors, index, data
@@ -30,12 +34,24 @@ class Recommender:
         index = RetrievalIndex.load(run.path("index"), expected_model_hash=model_hash)
         return cls(vectors, index, load_split(run))
 
-    def recommend(self, user_ids: list, k: int = 10) -> pd.DataFrame:
-        """``user_id, item_id, rank, score`` rows; items the user has in train are excluded.
-        ``k`` is at least 1; past the catalogue's size it is cut to it."""
+    @cached_property
+    def interacted(self) -> UserItems:
+        """Every user's items in train, valid and test (built on first use)."""
+        return self.data.interacted()
+
+    def recommend(self, user_ids: list, k: int = 10,
+                  exclude: Literal["interacted", "train"] = "interacted") -> pd.DataFrame:
+        """``user_id, item_id, rank, score`` rows, best first. ``exclude="interacted"`` (the
+        default, for serving) leaves out every item the user interacted with in any part of
+        the split; ``"train"`` only the training items, as the evaluation ranks (so that its
+        held-out items can be found). ``k`` is at least 1; past the catalogue's size it is
+        cut to it."""
+        if exclude not in ("interacted", "train"):
+            raise ValueError(f"exclude={exclude!r}: use 'interacted' (serving) or 'train' "
+                             f"(the evaluation's protocol).")
         users = self.data.users.indices(pd.Series(user_ids), "recommend", "This run knows "
                                         "the users of its interactions table.")
-        items, scores = self.index.search(self.user_vectors[users], k, self.data.parts["train"],
-                                          users)
+        seen = self.interacted if exclude == "interacted" else self.data.parts["train"]
+        items, scores = self.index.search(self.user_vectors[users], k, seen, users)
         return recommendation_frame(users, items, scores, self.data.users,
                                     self.index.item_ids)

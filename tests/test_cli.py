@@ -124,7 +124,8 @@ def test_rerun_skips_finished_stages_and_recommend_serves(finished_run):
     assert again.returncode == 0, again.stderr
     for stage in STAGES:
         assert f"{stage}: up to date, skipped" in again.stderr
-    served = mmgraph("recommend", "--run", str(run), "--user", "1", "7", "-k", "5")
+    served = mmgraph("recommend", "--run", str(run), "--user", "1", "7", "-k", "5",
+                     "--exclude", "train")  # as recommendations.parquet: ranked as evaluated
     assert served.returncode == 0, served.stderr
     rows = [line.split() for line in served.stdout.strip().splitlines()[1:]]
     assert len(rows) == 10 and {r[0] for r in rows} == {"1", "7"}
@@ -301,13 +302,43 @@ def test_recommend_bounds_k_and_reads_user_ids_as_written(finished_run, capsys):
         assert main(["-q", "recommend", "--run", str(run), "--user", user, "-k", k]) == 2
         assert "k must be a whole number of at least 1" in capsys.readouterr().err
     recommender = Recommender.load(run)
+    row = recommender.data.users.indices(pd.Series([int(user)]), "test")[0]
+    interacted = recommender.interacted.counts[row]
+    assert interacted > recommender.data.parts["train"].counts[row]  # valid/test items too
     everything = recommender.recommend([int(user)], 10**12)
-    seen = recommender.data.parts["train"].counts[recommender.data.users.indices(
-        pd.Series([int(user)]), "test")][0]
-    assert len(everything) == len(recommender.data.items) - seen
+    assert len(everything) == len(recommender.data.items) - interacted
     assert main(["-q", "recommend", "--run", str(run), "--user", user[:1] + "_" + user[1:]
                  if len(user) > 1 else "1_0"]) == 2
     assert "written in digits" in capsys.readouterr().err
+
+
+def test_serving_never_repeats_what_the_user_interacted_with(finished_run, capsys):
+    """By default no item of the user's train, valid or test split is served; ``exclude
+    train`` serves as the evaluation ranks, where held-out items can come back."""
+    from mmgraph.cli import main
+    from mmgraph.recommender import Recommender
+
+    run, _, _ = finished_run
+    recommender = Recommender.load(run)
+    data = recommender.data
+    users = data.parts["test"].users_with_items()
+    user_ids = data.users.to_ids(users).tolist()
+    k = len(data.items)
+    served = recommender.recommend(user_ids, k)
+    as_evaluated = recommender.recommend(user_ids, k, exclude="train")
+    for frame, parts in ((served, ("train", "valid", "test")), (as_evaluated, ("train",))):
+        pairs = set(zip(frame["user_id"], frame["item_id"]))
+        for part in ("train", "valid", "test"):
+            held = data.parts[part]
+            pairs_of_part = {(user_id, item) for row, user_id in zip(users, user_ids)
+                             for item in data.items.to_ids(held.row(row))}
+            assert not pairs & pairs_of_part if part in parts else pairs_of_part <= pairs
+    with pytest.raises(ValueError, match="exclude='valid'"):
+        recommender.recommend(user_ids, 3, exclude="valid")
+    user = str(user_ids[0])
+    assert main(["-q", "recommend", "--run", str(run), "--user", user, "--exclude",
+                 "train"]) == 0
+    assert user in capsys.readouterr().out
 
 
 def test_changed_served_files_are_named_and_added_items_are_served(finished_run, tmp_path):

@@ -36,6 +36,14 @@ class IndexedSplit:
         users = np.repeat(np.arange(train.num_users), train.counts)
         return torch.from_numpy(np.stack([users, train.indices]))
 
+    def interacted(self) -> UserItems:
+        """Every user's items in any part (train, valid and test): what serving never repeats
+        (evaluation excludes only train, so that valid and test items can be found)."""
+        parts = list(self.parts.values())
+        users = np.concatenate([np.repeat(np.arange(p.num_users), p.counts) for p in parts])
+        return UserItems(users, np.concatenate([p.indices for p in parts]), len(self.users),
+                         len(self.items))
+
     def validation_users(self, limit: int, seed: int) -> np.ndarray | None:
         """Users ranked by validation during training: every user with valid items (``None``),
         or a seeded sample of ``limit`` of them (sorted) when there are more."""
