@@ -58,15 +58,20 @@ class _Strict(BaseModel):
 class ColumnsConfig(_Strict):
     """Names of the columns in the user's interactions/items tables."""
 
-    user: str = "user_id"
-    item: str = "item_id"
-    rating: str | None = "rating"
-    timestamp: str | None = "timestamp"
+    user: str = Field("user_id", description="User id column of the interactions table.")
+    item: str = Field("item_id", description="Item id column of both tables.")
+    rating: str | None = Field("rating", description="Rating column, used by "
+                               "graph.interaction_weight: rating; null when there is none.")
+    timestamp: str | None = Field("timestamp", description="Time column (numbers, e.g. Unix "
+                                  "seconds), needed by the time_filter component.")
 
 
 class DataConfig(_Strict):
-    interactions: Path
-    items: Path | None = None
+    interactions: Path = Field(description="Table of user–item interactions (Parquet, CSV or "
+                               "TSV), one row per interaction.")
+    items: Path | None = Field(None, description="Table of items and their content columns "
+                               "(text, media paths, attributes); items absent from the "
+                               "interactions are cold and placed from their content.")
     columns: ColumnsConfig = ColumnsConfig()
     media_root: Path | None = Field(None, description="Folder that item media paths are "
                                                       "relative to (they cannot leave it).")
@@ -97,16 +102,20 @@ class DataConfig(_Strict):
 class SplitConfig(_Strict):
     """Per-user random split of interactions into train/valid/test."""
 
-    valid: float = Field(0.1, ge=0.0, lt=0.5)
-    test: float = Field(0.1, gt=0.0, lt=0.5)
+    valid: float = Field(0.1, ge=0.0, lt=0.5, description="Share of each user's "
+                         "interactions held out for validation (early stopping, tuning).")
+    test: float = Field(0.1, gt=0.0, lt=0.5, description="Share of each user's interactions "
+                        "held out for the reported test metrics.")
 
 
 class TextEncoderConfig(_Strict):
-    model: str = "sentence-transformers/all-MiniLM-L6-v2"
+    model: str = Field("sentence-transformers/all-MiniLM-L6-v2", description="Hugging Face "
+                       "model name or local folder (from_pretrained).")
     template: str = Field("{title}", description="Python format string over item columns.")
-    pooling: Literal["mean", "cls"] = "mean"
-    batch_size: int = Field(64, ge=1)
-    max_length: int = Field(128, ge=8)
+    pooling: Literal["mean", "cls"] = Field("mean", description="Token vectors to one text "
+                                            "vector: masked mean or the first token.")
+    batch_size: int = Field(64, ge=1, description="Texts per encoder forward pass.")
+    max_length: int = Field(128, ge=8, description="Tokens kept per text (longer are cut).")
 
 
 class CategoricalEncoderConfig(_Strict):
@@ -119,14 +128,14 @@ class ImageEncoderConfig(_Strict):
                        "torchvision/<arch> (with weights), or a Hugging Face name/folder.")
     weights: str | None = Field(None, description="Local state-dict file for torchvision/<arch>.")
     column: str = Field("image", description="Items column of paths under data.media_root.")
-    batch_size: int = Field(32, ge=1)
+    batch_size: int = Field(32, ge=1, description="Images per encoder forward pass.")
 
 
 class AudioEncoderConfig(_Strict):
     model: str = Field("musicnn-MSD", description="musicnn-MSD, musicnn-MTT, or a Hugging Face "
                        "audio model name/folder.")
     column: str = Field("audio", description="Items column of paths under data.media_root.")
-    batch_size: int = Field(8, ge=1)
+    batch_size: int = Field(8, ge=1, description="Clips per encoder forward pass.")
 
 
 class EncodersConfig(_Strict):
@@ -151,11 +160,13 @@ class GraphConfig(_Strict):
 
 
 class OptimConfig(_Strict):
-    lr: float = Field(1e-3, gt=0)
+    lr: float = Field(1e-3, gt=0, description="Adam's learning rate.")
     reg: float = Field(1e-4, ge=0, description="L2 penalty on the batch's ego embeddings.")
-    batch_size: int = Field(2048, ge=1)
-    epochs: int = Field(200, ge=1)
-    eval_every: int = Field(5, ge=1)
+    batch_size: int = Field(2048, ge=1, description="Training interactions per batch.")
+    epochs: int = Field(200, ge=1, description="At most this many epochs (early stopping "
+                        "usually ends sooner; a stopped run resumes from its checkpoint).")
+    eval_every: int = Field(5, ge=1, description="Epochs between validations (and "
+                            "checkpoints).")
     patience: int = Field(5, ge=1, description="Evaluations without improvement before stopping.")
     min_improvement: float = Field(0.0, ge=0, description="Relative gain in the validation "
                                    "metric that counts as an improvement for patience (the "
@@ -202,8 +213,9 @@ class TeacherConfig(OptimConfig):
                               "/ tau), in the timestamps' unit (seconds for Unix time).")
     time_window: int = Field(1000, ge=1, description="time_filter: pairs at most this many "
                              "interactions apart in a user's time order.")
-    dim: int = Field(64, ge=1)
-    layers: int = Field(3, ge=0)
+    dim: int = Field(64, ge=1, description="LightGCN's embedding width.")
+    layers: int = Field(3, ge=0, description="LightGCN propagation layers over the user–item "
+                        "graph.")
     propagations_per_epoch: int = Field(
         40, ge=1, description="At most this many full-graph propagations (batches) per epoch: "
         "past batch_size × this many interactions the batch grows with the data, so an epoch "
@@ -220,8 +232,11 @@ class TeacherConfig(OptimConfig):
     unobserved_weight: float = Field(0.5, gt=0, description="whole loss: weight of every "
                                      "user–item pair's pull to 0 against 1 for an interaction.")
     num_negatives: int = Field(64, ge=1, description="Sampled negatives per user (softmax).")
-    softmax_temperature: float = Field(0.2, gt=0)
-    fusion: Literal["sum", "concat_mlp", "attention", "gated"] = "sum"
+    softmax_temperature: float = Field(0.2, gt=0, description="Temperature of the softmax "
+                                       "loss.")
+    fusion: Literal["sum", "concat_mlp", "attention", "gated"] = Field(
+        "sum", description="How content modalities and the ID embedding are fused (content: "
+        "fused): see mmgraph/models/fusion.py.")
     item_graph: bool = Field(True, description="Propagate over the item–item kNN graph too.")
     item_layers: int = Field(1, ge=1, description="Propagation steps over the item–item graph.")
 
@@ -248,7 +263,7 @@ class StudentConfig(OptimConfig):
         "many training users the batch grows with the users (each user's row is still updated "
         "once per epoch). Steps are sparse (SparseAdam: a step costs its batch's rows), and a "
         "bounded step count also bounds the per-step overheads.")
-    dim: int = Field(32, ge=1)
+    dim: int = Field(32, ge=1, description="The served embedding width.")
     init: Literal["teacher", "random"] = Field(
         "teacher", description="'teacher': start from the best rank-dim factorisation of the "
         "teacher's scores, each user's divided by that user's soft-label unit (so the start "
@@ -263,10 +278,11 @@ class StudentConfig(OptimConfig):
                                "batch) that stand for the rest of the catalogue in the soft "
                                "labels.")
     rd_weight: float = Field(0.0, ge=0, description="Ranking distillation of the teacher's top-K.")
-    rd_topk: int = Field(10, ge=1)
+    rd_topk: int = Field(10, ge=1, description="The teacher's top items distilled by ranking "
+                         "distillation.")
     rd_decay: float = Field(5.0, gt=0, description="Position weights exp(-rank / rd_decay).")
     contrastive_weight: float = Field(0.0, ge=0, description="InfoNCE student→teacher alignment.")
-    contrastive_temperature: float = Field(0.2, gt=0)
+    contrastive_temperature: float = Field(0.2, gt=0, description="InfoNCE temperature.")
     hint_weight: float = Field(0.0, ge=0, description="MSE of projected student to teacher.")
     coldstart_steps: int = Field(500, ge=0, description="Cold-start mapper training steps.")
 
@@ -276,9 +292,11 @@ class StudentConfig(OptimConfig):
 
 
 class EvaluationConfig(_Strict):
-    ks: tuple[int, ...] = (10, 20)
-    early_stopping_metric: str = "ndcg@20"
-    user_batch_size: int = Field(1024, ge=1)
+    ks: tuple[int, ...] = Field((10, 20), description="Cut-offs of recall@k and ndcg@k.")
+    early_stopping_metric: str = Field("ndcg@20", description="recall@k or ndcg@k for a k in "
+                                       "ks: what validation maximises.")
+    user_batch_size: int = Field(1024, ge=1, description="Users scored per block in ranking "
+                                 "(memory: block × items scores).")
     valid_users: int = Field(20_000, ge=1, description="Validation during training (early "
                              "stopping, the teacher's blend) ranks at most this many users, a "
                              "seeded sample, so its cost does not grow with the user count.")
@@ -292,7 +310,7 @@ class EvaluationConfig(_Strict):
 
 
 class RecommendConfig(_Strict):
-    k: int = Field(20, ge=1)
+    k: int = Field(20, ge=1, description="Items per user in recommendations.parquet.")
     index_factory: str = Field("Flat", min_length=1, description="FAISS index-factory string "
                                "for the served index: Flat (exact), SQfp16 / SQ8 (2× / 4× "
                                "smaller), HNSW32, IVF256,Flat, ...")
@@ -306,7 +324,8 @@ class RunConfig(_Strict):
     seed: int = Field(2026, ge=0, lt=2**32, description="Seeds Python, NumPy and torch.")
     device: str = Field("auto", pattern=r"^(auto|cpu|mps|(cuda|xpu)(:[0-9]+)?)$",
                         description="auto (CUDA when present), cpu, cuda, cuda:N, mps.")
-    runs_root: Path = Path("runs")
+    runs_root: Path = Field(Path("runs"), description="Folder that holds run folders; the run "
+                            "writes to runs_root/name.")
     data: DataConfig
     split: SplitConfig = SplitConfig()
     encoders: EncodersConfig = EncodersConfig()

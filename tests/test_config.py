@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 
 from mmgraph.config import load_config
@@ -53,3 +55,34 @@ def test_bad_configs_name_the_key(tmp_path, text, message):
 def test_missing_config_file(tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
         load_config(tmp_path / "nope.yaml")
+
+
+def test_config_reference_is_in_step_with_the_schema():
+    """docs/config.md is what ``python -m mmgraph.config_reference`` writes, and it names
+    every key of every section; every key that is not a section has a description."""
+    from pydantic import BaseModel
+
+    from mmgraph.config import RunConfig
+    from mmgraph.config_reference import config_reference
+
+    reference = config_reference()
+    written = (Path(__file__).resolve().parents[1] / "docs" / "config.md").read_text("utf-8")
+    assert written == reference, ("docs/config.md is stale: run `python -m "
+                                  "mmgraph.config_reference > docs/config.md`")
+
+    def keys(model: type[BaseModel], prefix: str) -> list[str]:
+        found = []
+        for name, info in model.model_fields.items():
+            found.append(prefix + name)
+            sections = [section for section in (info.annotation,
+                                                *getattr(info.annotation, "__args__", ()))
+                        if isinstance(section, type) and issubclass(section, BaseModel)]
+            assert sections or info.description, f"{prefix + name} has no description"
+            for section in sections:
+                found += keys(section, f"{prefix}{name}.")
+        return found
+
+    every_key = keys(RunConfig, "")
+    assert len(every_key) > 100
+    for key in every_key:
+        assert f"| `{key}` |" in reference, key
