@@ -152,7 +152,8 @@ def _dispatch(args: argparse.Namespace, console: Console) -> None:
 
         recommender = Recommender.load(args.run)
         users = _parse_user_ids(args.user, recommender.data.users)
-        console.print(recommender.recommend(users, args.k, args.exclude).to_string(index=False))
+        served = recommender.describe(recommender.recommend(users, args.k, args.exclude))
+        console.out(served.to_string(index=False), highlight=False)  # titles are not markup
         return
     if args.command == "export":
         from mmgraph.pipeline.rundir import refuse_run_artifact_folder

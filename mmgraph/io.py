@@ -13,16 +13,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
-import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
 
 from mmgraph.errors import RunDirError
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # imported where used: serving reads arrays and starts without torch
     import faiss
+    import torch
 
 __all__ = [
     "atomic_path",
@@ -31,6 +31,7 @@ __all__ = [
     "write_parquet",
     "write_tensors",
     "read_tensors",
+    "read_arrays",
     "read_parquet",
     "read_faiss_index",
     "file_sha256",
@@ -83,12 +84,28 @@ def write_parquet(path: str | os.PathLike, frame: pd.DataFrame) -> None:
 def write_tensors(path: str | os.PathLike, tensors: dict[str, torch.Tensor],
                   metadata: dict[str, str] | None = None) -> None:
     """Save tensors as safetensors (no code execution on load, unlike pickle)."""
+    from safetensors.torch import save_file
+
     with atomic_path(path) as tmp:
         save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp),
                   metadata=metadata)
 
 
 def read_tensors(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """A safetensors file as torch tensors."""
+    from safetensors.torch import load_file
+
+    return _read_safetensors(path, load_file)
+
+
+def read_arrays(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """A safetensors file as NumPy arrays (no torch import: what serving reads)."""
+    from safetensors.numpy import load_file
+
+    return _read_safetensors(path, load_file)
+
+
+def _read_safetensors(path: str | os.PathLike, load_file: Any) -> dict[str, Any]:
     path = _existing(path)
     try:
         return load_file(str(path))

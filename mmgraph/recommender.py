@@ -9,10 +9,11 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from mmgraph.data.tables import ITEM, load_items
+from mmgraph.data.user_items import UserItems
 from mmgraph.index.retrieval import RetrievalIndex
 from mmgraph.pipeline.artifacts import (IndexedSplit, load_split, recommendation_frame,
                                         served_embeddings, verify_served_files)
-from mmgraph.data.user_items import UserItems
 from mmgraph.pipeline.rundir import RunDir
 
 __all__ = ["Recommender", "recommendation_frame"]
@@ -22,8 +23,10 @@ class Recommender:
     """Top-k items for known users that they have not interacted with, from the student's
     embeddings via the FAISS index."""
 
-    def __init__(self, user_vectors: np.ndarray, index: RetrievalIndex, data: IndexedSplit):
+    def __init__(self, user_vectors: np.ndarray, index: RetrievalIndex, data: IndexedSplit,
+                 items_table: Path | None = None, item_column: str = ITEM):
         self.user_vectors, self.index, self.data = user_vectors, index, data
+        self.items_table, self.item_column = items_table, item_column
 
     @classmethod
     def load(cls, run_dir: str | Path) -> "Recommender":
@@ -32,7 +35,10 @@ class Recommender:
         verify_served_files(run)
         vectors, _, model_hash = served_embeddings(run)
         index = RetrievalIndex.load(run.path("index"), expected_model_hash=model_hash)
-        return cls(vectors, index, load_split(run))
+        cfg = run.read_config()
+        if cfg is None:
+            return cls(vectors, index, load_split(run))
+        return cls(vectors, index, load_split(run), cfg.data.items, cfg.data.columns.item)
 
     @cached_property
     def interacted(self) -> UserItems:
@@ -55,3 +61,16 @@ class Recommender:
         items, scores = self.index.search(self.user_vectors[users], k, seen, users)
         return recommendation_frame(users, items, scores, self.data.users,
                                     self.index.item_ids)
+
+    def describe(self, frame: pd.DataFrame, columns: tuple[str, ...] = ("title",)
+                 ) -> pd.DataFrame:
+        """``frame`` (rows with an ``item_id``, e.g. :meth:`recommend`'s) with the run's items
+        table's ``columns`` joined on the item id; columns the table lacks are skipped, and
+        without an items table (or when it is gone) ``frame`` is returned as it is."""
+        if self.items_table is None or not Path(self.items_table).is_file():
+            return frame
+        items = load_items(self.items_table, self.item_column)
+        wanted = [column for column in columns if column in items.columns]
+        if not wanted:
+            return frame
+        return frame.merge(items[[ITEM, *wanted]], on=ITEM, how="left")

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
+
+if TYPE_CHECKING:  # imported where used: serving starts without torch
+    import torch
 
 __all__ = ["UserItems"]
 
@@ -72,6 +76,8 @@ class UserItems:
 
     def mask_scores(self, scores: torch.Tensor, users: np.ndarray) -> torch.Tensor:
         """Set ``scores[b, i] = -inf`` for every item of ``users[b]`` (in place); ``[B, I]``."""
+        import torch
+
         rows, cols = self.batch_coo(users)
         scores[torch.from_numpy(rows), torch.from_numpy(cols)] = float("-inf")
         return scores

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
-import torch
 
 from mmgraph.data.ids import IdMap
 from mmgraph.data.tables import ITEM, USER
 from mmgraph.data.user_items import UserItems
 from mmgraph.errors import RunDirError
-from mmgraph.io import file_sha256, read_json, read_parquet, read_tensors, write_json
+from mmgraph.io import file_sha256, read_arrays, read_json, read_parquet, write_json
 from mmgraph.pipeline.rundir import RunDir
+
+if TYPE_CHECKING:  # imported where used: serving starts without torch
+    import torch
 
 __all__ = ["IndexedSplit", "load_split", "served_embeddings", "recommendation_frame", "SPLITS",
            "SERVED_FILES", "record_served_files", "verify_served_files"]
@@ -32,6 +36,8 @@ class IndexedSplit:
     @property
     def train_pairs(self) -> torch.Tensor:
         """Training interactions as ``[2, E]`` (user index, item index)."""
+        import torch
+
         train = self.parts["train"]
         users = np.repeat(np.arange(train.num_users), train.counts)
         return torch.from_numpy(np.stack([users, train.indices]))
@@ -73,8 +79,8 @@ def served_embeddings(run: RunDir, model: str = "student"
     vectors as served, and the hash of the file they came from (the index's model hash)."""
     run.fingerprint(model)  # a clear error unless that stage finished
     path = run.path(model, "embeddings.safetensors")
-    tensors = read_tensors(path)
-    return tensors["users"].numpy(), tensors["items"].numpy(), file_sha256(path)
+    arrays = read_arrays(path)
+    return arrays["users"], arrays["items"], file_sha256(path)
 
 
 def recommendation_frame(users: np.ndarray, items: np.ndarray, scores: np.ndarray,

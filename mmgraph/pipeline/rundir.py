@@ -70,6 +70,17 @@ class RunDir:
             stray.unlink(missing_ok=True)
         return len(strays)
 
+    def read_config(self) -> RunConfig | None:
+        """The config this run last ran with (``config.yaml``), or ``None`` without one."""
+        path = self.path("config.yaml")
+        if not path.is_file():
+            return None
+        try:
+            return RunConfig.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+        except (yaml.YAMLError, ValueError) as exc:
+            raise RunDirError(f"{path} is not a valid run config ({exc}); rerun `mmgraph "
+                              f"run` to rewrite it.") from exc
+
     def write_config(self, config: RunConfig) -> None:
         with atomic_path(self.path("config.yaml")) as tmp:
             tmp.write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False),
