@@ -32,8 +32,7 @@ class Recommender:
     def load(cls, run_dir: str | Path) -> "Recommender":
         run = RunDir(run_dir)
         run.fingerprint("index")  # a clear error unless this folder holds a finished run
-        verify_served_files(run)
-        vectors, _, model_hash = served_embeddings(run)
+        vectors, _, model_hash = served_embeddings(run, digests=verify_served_files(run))
         index = RetrievalIndex.load(run.path("index"), expected_model_hash=model_hash)
         cfg = run.read_config()
         if cfg is None:

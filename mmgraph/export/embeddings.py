@@ -49,9 +49,9 @@ def run_embeddings(run_dir: str | Path, model: str = "student") -> tuple[dict, s
     """The served embeddings of a finished run's ``model`` (``student`` or ``teacher``) with
     their original ids, and the hash of the file they came from."""
     run = RunDir(run_dir)
-    verify_served_files(run, ("ids/users.parquet", "ids/items.parquet",
-                              f"{model}/embeddings.safetensors"))
-    user_vectors, item_vectors, model_hash = served_embeddings(run, model)
+    digests = verify_served_files(run, ("ids/users.parquet", "ids/items.parquet",
+                                        f"{model}/embeddings.safetensors"))
+    user_vectors, item_vectors, model_hash = served_embeddings(run, model, digests)
     users = IdMap.load(run.path("ids", "users.parquet")).ids.to_numpy()
     items = IdMap.load(run.path("ids", "items.parquet")).ids.to_numpy()
     return {"users": (users, user_vectors), "items": (items, item_vectors)}, model_hash

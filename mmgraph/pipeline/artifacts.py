@@ -73,14 +73,16 @@ def load_split(run: RunDir) -> IndexedSplit:
     return IndexedSplit(users, items, parts)
 
 
-def served_embeddings(run: RunDir, model: str = "student"
+def served_embeddings(run: RunDir, model: str = "student", digests: dict[str, str] | None = None
                       ) -> tuple[np.ndarray, np.ndarray, str]:
     """A finished ``model``'s (``student`` or ``teacher``) user ``[U, d]`` and item ``[I, d]``
-    vectors as served, and the hash of the file they came from (the index's model hash)."""
+    vectors as served, and the hash of the file they came from (the index's model hash;
+    taken from ``digests``, :func:`verify_served_files`'s answer, when it holds the file)."""
     run.fingerprint(model)  # a clear error unless that stage finished
-    path = run.path(model, "embeddings.safetensors")
-    arrays = read_arrays(path)
-    return arrays["users"], arrays["items"], file_sha256(path)
+    name = f"{model}/embeddings.safetensors"
+    arrays = read_arrays(run.path(name))
+    digest = (digests or {}).get(name) or file_sha256(run.path(name))
+    return arrays["users"], arrays["items"], digest
 
 
 def recommendation_frame(users: np.ndarray, items: np.ndarray, scores: np.ndarray,
@@ -106,21 +108,25 @@ def record_served_files(run: RunDir) -> None:
                {name: file_sha256(run.path(name)) for name in SERVED_FILES})
 
 
-def verify_served_files(run: RunDir, names: tuple[str, ...] = SERVED_FILES) -> None:
+def verify_served_files(run: RunDir, names: tuple[str, ...] = SERVED_FILES
+                        ) -> dict[str, str]:
     """Raise :class:`RunDirError` naming each of ``names`` that changed (or vanished) since the
     index stage recorded it: ids reordered or embeddings swapped would otherwise serve other
-    users' answers. A run without an index stage has nothing recorded to check."""
+    users' answers. Returns the sha256 of each checked file (each file is hashed once). A run
+    without an index stage has nothing recorded to check (``{}``)."""
     path = run.path("index", "served_files.json")
     if not path.is_file():
-        return
+        return {}
     recorded = read_json(path)
     if not isinstance(recorded, dict):
         raise RunDirError(f"{path} should map file names to sha256 digests; rerun `mmgraph "
                           f"index`.")
-    changed = [name for name in names if name in recorded and (
-        not run.path(name).is_file() or file_sha256(run.path(name)) != recorded[name])]
+    digests = {name: file_sha256(run.path(name)) for name in names
+               if name in recorded and run.path(name).is_file()}
+    changed = [name for name in names if name in recorded and digests.get(name) != recorded[name]]
     if changed:
         raise RunDirError(f"{', '.join(str(run.path(n)) for n in changed)} changed since the "
                           f"index of {run.root} was built (sha256 differs), so served answers "
                           f"could belong to other users or items. Restore the file(s), or "
                           f"rerun the stages from the one that writes them (`mmgraph run`).")
+    return digests
