@@ -165,11 +165,13 @@ TEACHERS = {  # ablation: each row one config change from configs/quickstart.yam
     "teacher: LightGCN + text + filter + time filter (quickstart)": {},
 }
 STUDENTS = {
-    "student 32-d via FAISS: BPR only (no distillation)": {"student": {"kd_weight": 0.0,
-        "rd_weight": 0.0, "contrastive_weight": 0.0, "hint_weight": 0.0}},
-    "student 32-d via FAISS: listwise soft labels only": {"student": {"kd_weight": 1.0,
-        "rd_weight": 0.0, "contrastive_weight": 0.0, "hint_weight": 0.0}},
-    "student 32-d via FAISS: quickstart": {},
+    "student 32-d via FAISS: BPR only from a random start (no distillation)": {"student": {
+        "kd_weight": 0.0, "rd_weight": 0.0, "contrastive_weight": 0.0, "hint_weight": 0.0,
+        "init": "random"}},
+    "student 32-d via FAISS: soft labels from a random start": {"student": {"init": "random"}},
+    "student 32-d via FAISS: the teacher's rank-32 start alone (no training)": {"student": {
+        "epochs": 1, "eval_every": 1, "lr": 1e-9}},
+    "student 32-d via FAISS: quickstart (soft labels from the teacher's start)": {},
 }
 
 

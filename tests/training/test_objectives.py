@@ -57,6 +57,9 @@ def test_whole_data_loss_equals_the_sum_over_every_user_item_pair():
     expected = (((observed[half] - 1) ** 2).mean()
                 + (weight * scores.pow(2).sum() + reg * ego) / edges)
     assert torch.allclose(objective(pairs[0][half], pairs[1][half]), expected, rtol=1e-5)
+    shuffled = torch.randperm(edges)  # the full batch in another order: the same loss
+    assert torch.allclose(objective(pairs[0][shuffled], pairs[1][shuffled]), by_hand / edges,
+                          rtol=1e-5)
     optimizer = torch.optim.Adam(model.parameters(), lr=0.05)
     first = objective(pairs[0], pairs[1]).item()
     for _ in range(30):
