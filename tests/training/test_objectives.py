@@ -60,6 +60,16 @@ def test_whole_data_loss_equals_the_sum_over_every_user_item_pair():
     shuffled = torch.randperm(edges)  # the full batch in another order: the same loss
     assert torch.allclose(objective(pairs[0][shuffled], pairs[1][shuffled]), by_hand / edges,
                           rtol=1e-5)
+    params = list(model.parameters())  # the sparse scores' backward = autograd of the dense
+    padded = torch.cat([half, half[:3]])  # a batch that repeats pairs (distributed padding)
+    expected = (((observed[padded] - 1) ** 2).mean()
+                + (weight * scores.pow(2).sum() + reg * ego) / edges)
+    for value, reference in ((objective(pairs[0], pairs[1]), by_hand / edges),
+                             (objective(pairs[0][padded], pairs[1][padded]), expected)):
+        got = torch.autograd.grad(value, params, allow_unused=True)
+        want = torch.autograd.grad(reference, params, retain_graph=True, allow_unused=True)
+        for g, w in zip(got, want):
+            assert (g is None) == (w is None) and (g is None or torch.allclose(g, w, atol=1e-6))
     optimizer = torch.optim.Adam(model.parameters(), lr=0.05)
     first = objective(pairs[0], pairs[1]).item()
     for _ in range(30):
