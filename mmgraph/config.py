@@ -292,7 +292,8 @@ class StudentConfig(OptimConfig):
 
 
 class EvaluationConfig(_Strict):
-    ks: tuple[int, ...] = Field((10, 20), description="Cut-offs of recall@k and ndcg@k.")
+    ks: tuple[Annotated[int, Field(ge=1)], ...] = Field(
+        (10, 20), min_length=1, description="Cut-offs of recall@k and ndcg@k.")
     early_stopping_metric: str = Field("ndcg@20", description="recall@k or ndcg@k for a k in "
                                        "ks: what validation maximises.")
     user_batch_size: int = Field(1024, ge=1, description="Users scored per block in ranking "
@@ -314,8 +315,9 @@ class RecommendConfig(_Strict):
     index_factory: str = Field("Flat", min_length=1, description="FAISS index-factory string "
                                "for the served index: Flat (exact), SQfp16 / SQ8 (2× / 4× "
                                "smaller), HNSW32, IVF256,Flat, ...")
-    index_params: dict[str, float] = Field(default_factory=dict, description="FAISS search "
-                                           "parameters, e.g. {nprobe: 16} or {efSearch: 128}.")
+    index_params: dict[str, Annotated[float, Field(gt=0)]] = Field(
+        default_factory=dict, description="FAISS search parameters, e.g. {nprobe: 16} or "
+        "{efSearch: 128} (positive).")
 
 
 class RunConfig(_Strict):

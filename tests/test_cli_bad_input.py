@@ -114,6 +114,20 @@ CASES: dict[str, Case] = {
                             ["seed: Input should be greater than or equal to 0"], {"seed": -1}),
     "config-bad-device": Case({"inter.csv": GOOD}, ["device: String should match pattern"],
                               {"device": "banana"}),
+    "config-cutoff-not-positive": Case({"inter.csv": GOOD},
+                                       ["evaluation.ks.0: Input should be greater than or "
+                                        "equal to 1"], {"evaluation": {"ks": [-5, 20]}}),
+    "config-search-parameter-not-positive": Case(
+        {"inter.csv": GOOD}, ["recommend.index_params.nprobe: Input should be greater than 0"],
+        {"recommend": {"index_params": {"nprobe": -4}}}),
+    "index-cannot-train": Case(
+        {"inter.csv": GOOD}, ["FAISS cannot train index 'IVF64,Flat' on 3 items",
+                              "pick an index for this catalogue size"],
+        {**IDS_ONLY, "recommend": {"index_factory": "IVF64,Flat"}},
+        ("run", "--config", "{config}")),
+    "stages-file-edited": Case({"runs/bad/stages.json": "null"},
+                               ["stages.json should map stage names to fingerprints"],
+                               command=("recommend", "--run", "{dir}/runs/bad", "--user", "1")),
     "rating-weight-not-positive": Case(
         {"inter.csv": GOOD.replace("1,10,5,1", "1,10,-5,1").replace("2,12,1,4", "2,12,-1,4")},
         ["must be finite and positive", "inter.csv", "interaction_weight: none"],

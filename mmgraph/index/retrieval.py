@@ -57,7 +57,14 @@ class RetrievalIndex:
                               f"vectors ({reason}); see the FAISS index-factory docs, e.g. "
                               f"Flat, SQfp16, HNSW32, IVF256,Flat") from exc
         if not index.is_trained:
-            index.train(vectors)
+            try:
+                index.train(vectors)
+            except RuntimeError as exc:  # e.g. IVF with more lists than items, PQ too few
+                reason = str(exc).strip().splitlines()[-1]
+                raise ConfigError(f"FAISS cannot train index '{factory}' on {len(vectors)} "
+                                  f"items ({reason}); pick an index for this catalogue size, "
+                                  f"e.g. Flat, or IVF with at most about items / 39 lists."
+                                  ) from exc
         index.add_with_ids(vectors, np.arange(len(vectors), dtype=np.int64))
         return cls(index, item_ids, metric, factory, model_hash)
 

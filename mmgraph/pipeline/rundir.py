@@ -43,7 +43,11 @@ class RunDir:
 
     def _stages(self) -> dict[str, str]:
         file = self.path("stages.json")
-        return read_json(file) if file.is_file() else {}
+        stages = read_json(file) if file.is_file() else {}
+        if not isinstance(stages, dict) or not all(isinstance(v, str) for v in stages.values()):
+            raise RunDirError(f"{file} should map stage names to fingerprints; it was edited. "
+                              f"Delete it and rerun `mmgraph run` (finished stages rerun).")
+        return stages
 
     def fingerprint(self, stage: str) -> str:
         """Fingerprint of a finished stage; a clear error if it has not run in this folder."""
