@@ -49,7 +49,12 @@ def exclusive_writer(folder: str | Path) -> Iterator[None]:
         finally:
             _held[folder] -= 1
         return
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError, FileNotFoundError) as exc:
+        raise RunDirError(f"Cannot create the folder {folder} ({exc.strerror}: {exc.filename}): "
+                          f"a file is in the way or the path cannot hold folders. Choose "
+                          f"another runs_root, name or --out.") from exc
     lock = FileLock(folder / LOCK_NAME, timeout=0)
     try:
         lock.acquire()
