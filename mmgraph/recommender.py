@@ -11,9 +11,12 @@ import pandas as pd
 
 from mmgraph.data.tables import ITEM, load_items
 from mmgraph.data.user_items import UserItems
+from mmgraph.errors import DataError
+from mmgraph.index.foldin import FoldIn
 from mmgraph.index.retrieval import RetrievalIndex
 from mmgraph.pipeline.artifacts import (IndexedSplit, load_split, recommendation_frame,
                                         served_embeddings, verify_served_files)
+from mmgraph.io import read_json
 from mmgraph.pipeline.rundir import RunDir
 
 __all__ = ["Recommender", "recommendation_frame"]
@@ -24,20 +27,38 @@ class Recommender:
     embeddings via the FAISS index."""
 
     def __init__(self, user_vectors: np.ndarray, index: RetrievalIndex, data: IndexedSplit,
-                 items_table: Path | None = None, item_column: str = ITEM):
+                 items_table: Path | None = None, item_column: str = ITEM,
+                 foldin: FoldIn | None = None, item_vectors: np.ndarray | None = None):
         self.user_vectors, self.index, self.data = user_vectors, index, data
         self.items_table, self.item_column = items_table, item_column
+        self.foldin = foldin or FoldIn()
+        self._item_vectors = (np.empty((0, index.dim), np.float32) if item_vectors is None
+                              else np.asarray(item_vectors, np.float32))
+        self._gramian: np.ndarray | None = None
+
+    @property
+    def item_vectors(self) -> np.ndarray:
+        """``[I, d]`` served item vectors by index label, for fold-in and similar items; items
+        added to the index since are read back from it."""
+        known, total = len(self._item_vectors), len(self.index.item_ids)
+        if known < total:
+            added = np.stack([self.index.index.reconstruct(label)
+                              for label in range(known, total)])
+            self._item_vectors = np.concatenate([self._item_vectors, added])
+            self._gramian = None
+        return self._item_vectors
 
     @classmethod
     def load(cls, run_dir: str | Path) -> "Recommender":
         run = RunDir(run_dir)
         run.fingerprint("index")  # a clear error unless this folder holds a finished run
-        vectors, _, model_hash = served_embeddings(run, digests=verify_served_files(run))
+        vectors, items, model_hash = served_embeddings(run, digests=verify_served_files(run))
         index = RetrievalIndex.load(run.path("index"), expected_model_hash=model_hash)
-        cfg = run.read_config()
-        if cfg is None:
-            return cls(vectors, index, load_split(run))
-        return cls(vectors, index, load_split(run), cfg.data.items, cfg.data.columns.item)
+        cfg, settings = run.read_config(), run.path("index", "foldin.json")
+        foldin = FoldIn(**{k: float(v) for k, v in read_json(settings).items()
+                           if k in ("unobserved_weight", "ridge")}) if settings.is_file() else None
+        table, column = (cfg.data.items, cfg.data.columns.item) if cfg else (None, ITEM)
+        return cls(vectors, index, load_split(run), table, column, foldin, items)
 
     @cached_property
     def interacted(self) -> UserItems:
@@ -73,3 +94,41 @@ class Recommender:
         if not wanted:
             return frame
         return frame.merge(items[[ITEM, *wanted]], on=ITEM, how="left")
+
+    def recommend_for_history(self, item_ids: list, k: int = 10) -> pd.DataFrame:
+        """``item_id, rank, score`` rows for a user known only by the items they chose (a new
+        user, or a session): their vector is folded in against the served item vectors
+        (:mod:`mmgraph.index.foldin`, settings chosen on validation), no retraining; the
+        history's items are not served. Unknown item ids are an error."""
+        if not len(item_ids):
+            raise DataError("recommend_for_history needs at least one item id; for a user "
+                            "with no history, serve popular items.")
+        rows = self.index.item_ids.indices(pd.Series(item_ids), "recommend_for_history",
+                                           "Fold-in takes items of this run's index.")
+        items_now = self.item_vectors
+        if self._gramian is None:  # shared by every fold-in until items are added
+            self._gramian = items_now.astype(np.float64).T @ items_now.astype(np.float64)
+        vector = self.foldin.user_vectors(items_now, [rows], self._gramian)
+        seen = UserItems(np.zeros(len(rows), np.int64), rows, 1, len(self.index.item_ids))
+        items, scores = self.index.search(vector, k, seen, np.zeros(1, np.int64))
+        kept = items[0] >= 0
+        return pd.DataFrame({ITEM: self.index.item_ids.to_ids(items[0][kept]),
+                             "rank": np.arange(1, kept.sum() + 1),
+                             "score": scores[0][kept].astype(np.float32)})
+
+    def similar_items(self, item_id, k: int = 10) -> pd.DataFrame:
+        """``item_id, rank, score`` rows: the ``k`` items nearest to ``item_id`` by cosine
+        over the served item vectors ("more like this"). Cosine, not the inner product the
+        index ranks users by: inner products favour items with long vectors (popular ones)."""
+        row = self.index.item_ids.indices(pd.Series([item_id]), "similar_items",
+                                          "Similar items takes an item of this run's index.")[0]
+        unit = self.item_vectors / np.maximum(
+            np.linalg.norm(self.item_vectors, axis=1, keepdims=True), 1e-12)
+        scores = unit @ unit[row]
+        scores[row] = -np.inf  # not itself
+        scores[self.index.removed[:len(scores)]] = -np.inf
+        k = max(1, min(int(k), int(np.isfinite(scores).sum())))
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return pd.DataFrame({ITEM: self.index.item_ids.to_ids(top), "rank": np.arange(1, k + 1),
+                             "score": scores[top].astype(np.float32)})

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -371,6 +372,51 @@ def test_recommend_shows_titles_and_serving_starts_without_torch(finished_run, t
                               text=True)
     assert imported.returncode == 0, imported.stderr
     assert imported.stdout.strip() == "[]"
+
+
+def test_fold_in_and_similar_items_serve_without_retraining(finished_run):
+    """A history folds into a user vector that ranks the user's test items about as well as
+    the trained vector (settings chosen on valid by the index stage); the history is never
+    served back; "more like this" is cosine over the served item vectors, never the item
+    itself; unknown ids are errors."""
+    from mmgraph.errors import DataError
+    from mmgraph.evaluation.ranking import evaluate_embeddings
+    from mmgraph.recommender import Recommender
+
+    run, _, _ = finished_run
+    settings = json.loads((run / "index" / "foldin.json").read_text())
+    assert {"unobserved_weight", "ridge", "valid_ndcg@20_by_setting"} <= set(settings)
+    recommender = Recommender.load(run)
+    data = recommender.data
+    train, test = data.parts["train"], data.parts["test"]
+    users = test.users_with_items()
+    folded = recommender.user_vectors.copy()
+    folded[users] = recommender.foldin.user_vectors(recommender.item_vectors,
+                                                    [train.row(u) for u in users])
+    scores = {name: evaluate_embeddings(torch.from_numpy(vectors),
+                                        torch.from_numpy(recommender.item_vectors), test, train,
+                                        (20,))["ndcg@20"]
+              for name, vectors in (("trained", recommender.user_vectors), ("folded", folded))}
+    assert scores["folded"] >= 0.85 * scores["trained"], scores
+
+    user = int(users[0])
+    history = data.items.to_ids(train.row(user)).tolist()
+    served = recommender.recommend_for_history(history, 10)
+    assert len(served) == 10 and not set(served["item_id"]) & set(history)
+    assert served["score"].is_monotonic_decreasing
+    item = history[0]
+    similar = recommender.similar_items(item, 5)
+    unit = recommender.item_vectors / np.linalg.norm(recommender.item_vectors, axis=1,
+                                                     keepdims=True)
+    row = recommender.index.item_ids.indices(pd.Series([item]), "test")[0]
+    cosine = unit @ unit[row]
+    cosine[row] = -np.inf
+    assert similar["item_id"].tolist() == recommender.index.item_ids.to_ids(
+        np.argsort(-cosine, kind="stable")[:5]).tolist()
+    with pytest.raises(DataError, match="not among"):
+        recommender.similar_items(10**9)
+    with pytest.raises(DataError, match="at least one item"):
+        recommender.recommend_for_history([], 5)
 
 
 def test_changed_served_files_are_named_and_added_items_are_served(finished_run, tmp_path):

@@ -29,6 +29,7 @@ from mmgraph.evaluation.metrics import ranking_metrics
 from mmgraph.evaluation.ranking import evaluate_embeddings, popularity_scores, topk_items
 from mmgraph.graph.adjacency import bipartite_adjacency, item_adjacency
 from mmgraph.graph.build import INTERACTS, SIMILAR, build_item_graph, load_graph, save_graph
+from mmgraph.index.foldin import FOLDIN_USERS, FoldIn, tune_foldin
 from mmgraph.index.retrieval import RetrievalIndex
 from mmgraph.io import (file_sha256, read_json, read_parquet, read_tensors, write_json,
                         write_parquet, write_tensors)
@@ -439,12 +440,15 @@ def _place_cold_items(run: RunDir, items: torch.Tensor, teacher_outputs: dict[st
 
 
 def index(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
-    """FAISS index over the student's items; top-K recommendations for every test user."""
-    fingerprint = section_hash(cfg.recommend, run.fingerprint("student"))
+    """FAISS index over the student's items; top-K recommendations for every test user; the
+    fold-in settings chosen on validation (``index/foldin.json``)."""
+    fingerprint = section_hash(cfg.recommend, cfg.evaluation, cfg.seed,
+                               run.fingerprint("student"))
 
     def work() -> None:
         data = load_split(run)
         user_vectors, item_vectors, model_hash = served_embeddings(run)
+        _tune_foldin(cfg, run, data, item_vectors)
         retrieval = RetrievalIndex.build(item_vectors, data.items, "ip",
                                          cfg.recommend.index_factory, model_hash)
         retrieval.set_params(**cfg.recommend.index_params)
@@ -458,7 +462,34 @@ def index(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
         record_served_files(run)
 
     _once(cfg, run, "index", fingerprint, ["index/index.faiss", "index/served_files.json",
-                                           "recommendations.parquet"], work)
+                                           "index/foldin.json", "recommendations.parquet"],
+          work)
+
+
+def _tune_foldin(cfg: RunConfig, run: RunDir, data: IndexedSplit, items: np.ndarray) -> None:
+    """Choose the fold-in settings on validation: the valid users' training histories, folded
+    in against the served item vectors, rank their valid items (a seeded sample of at most
+    ``FOLDIN_USERS``: 15 settings, each a ranking of the sample); writes the choice and every
+    setting's score."""
+    metric, train, valid = cfg.evaluation.early_stopping_metric, data.parts["train"], \
+        data.parts["valid"]
+    users = data.validation_users(min(cfg.evaluation.valid_users, FOLDIN_USERS), cfg.seed)
+    users = valid.users_with_items() if users is None else users
+    if not len(users):
+        write_json(run.path("index", "foldin.json"), FoldIn().to_dict())
+        return
+
+    def score(vectors: np.ndarray) -> float:
+        full = np.zeros((len(data.users), items.shape[1]), np.float32)
+        full[users] = vectors
+        return evaluate_embeddings(torch.from_numpy(full), torch.from_numpy(items), valid, train,
+                                   cfg.evaluation.ks, cfg.evaluation.user_batch_size,
+                                   users)[metric]
+
+    best, scores = tune_foldin(items, [train.row(u) for u in users], score)
+    write_json(run.path("index", "foldin.json"),
+               {**best.to_dict(), f"valid_{metric}_by_setting": scores})
+    log.info("index: fold-in %s, valid %s %.4f", best, metric, max(scores.values()))
 
 
 def evaluate(cfg: RunConfig, run: RunDir, progress: bool = True) -> dict:
