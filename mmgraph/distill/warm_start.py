@@ -13,26 +13,23 @@ from __future__ import annotations
 
 import torch
 
-from mmgraph.distill.soft_labels import teacher_top_scores
 from mmgraph.models.student import IDStudent, low_rank_factors
 
 __all__ = ["start_from_teacher"]
 
 
 def start_from_teacher(student: IDStudent, teacher_users: torch.Tensor,
-                       teacher_items: torch.Tensor, teacher_topk: torch.Tensor | None,
-                       kd_topk: int) -> None:
+                       teacher_items: torch.Tensor, spread: torch.Tensor | None) -> None:
     """Set ``student``'s tables to the best rank-``dim`` factorisation of
     ``diag(1 / spread) teacher_users @ teacher_items.T``.
 
-    Shapes: ``teacher_users [U, D]``, ``teacher_items [I, D]``, ``teacher_topk [U, K]`` (the
-    teacher's top unseen items per user, ``-1`` pads; ``None`` or ``kd_topk == 0``: no
-    per-user scaling).
+    Shapes: ``teacher_users [U, D]``, ``teacher_items [I, D]``, ``spread [U]`` (each user's
+    soft-label unit, :func:`mmgraph.distill.teacher_top_scores`; ``None``: no per-user
+    scaling, as when the student learns without soft labels).
     """
     users, items = teacher_users.cpu(), teacher_items.cpu()
-    if teacher_topk is not None and kd_topk > 0:
-        spread = teacher_top_scores(users, items, teacher_topk[:, :kd_topk].cpu())[1]
-        users = users / spread[:, None]
+    if spread is not None:
+        users = users / spread.cpu()[:, None]
     device = student.user_embedding.weight.device
     student.start_from(*(t.to(device) for t in
                          low_rank_factors(users, items, student.user_embedding.embedding_dim)))

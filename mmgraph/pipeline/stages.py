@@ -23,6 +23,7 @@ from mmgraph.data.split import split_per_user
 from mmgraph.data.tables import (ITEM, RATING, TIMESTAMP, USER, load_interactions, load_items,
                                   require_file)
 from mmgraph.distill.coldstart import content_vectors, fit_coldstart_mapper
+from mmgraph.distill.soft_labels import teacher_top_scores
 from mmgraph.distill.warm_start import start_from_teacher
 from mmgraph.errors import ConfigError, DataError
 from mmgraph.evaluation.metrics import ranking_metrics
@@ -394,9 +395,13 @@ def student(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
             top = topk_items(frozen["users"], frozen["items"], np.arange(len(data.users)),
                              depth, data.parts["train"], cfg.evaluation.user_batch_size)
             teacher_topk = torch.from_numpy(top).to(device)
+        unit = None  # each user's soft-label unit, once for the start and the loss
+        if teacher_topk is not None and scfg.kd_weight > 0 and scfg.kd_topk > 0:
+            unit = teacher_top_scores(frozen["users"].to(device), frozen["items"].to(device),
+                                      teacher_topk[:, :scfg.kd_topk])
         if scfg.init == "teacher":
-            start_from_teacher(model, frozen["users"], frozen["items"], teacher_topk,
-                               scfg.kd_topk)
+            start_from_teacher(model, frozen["users"], frozen["items"],
+                               None if unit is None else unit[1])
         valid_users = data.validation_users(cfg.evaluation.valid_users, cfg.seed)
 
         def validate() -> dict[str, float]:
@@ -406,7 +411,7 @@ def student(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
                                        valid_users)
 
         loss = student_distillation(model, frozen["users"].to(device), frozen["items"].to(device),
-                                    data.parts["train"], scfg, generator, teacher_topk)
+                                    data.parts["train"], scfg, generator, teacher_topk, unit)
         train_users = torch.from_numpy(data.parts["train"].users_with_items())
         batch = batch_for_steps(len(train_users), scfg.batch_size, scfg.steps_per_epoch)
         _fit_and_save(run, "student", model, loss, (train_users,), validate,

@@ -153,7 +153,8 @@ class _PairScores(torch.autograd.Function):
 
 def student_distillation(student: IDStudent, teacher_users: torch.Tensor,
                          teacher_items: torch.Tensor, seen: UserItems, cfg: StudentConfig,
-                         generator: torch.Generator, teacher_topk: torch.Tensor | None = None
+                         generator: torch.Generator, teacher_topk: torch.Tensor | None = None,
+                         soft_label_unit: tuple[torch.Tensor, torch.Tensor] | None = None
                          ) -> Callable[[torch.Tensor], torch.Tensor]:
     """The student's loss on a batch of training users ``[B]``, every term weighted by ``cfg``:
 
@@ -175,8 +176,10 @@ def student_distillation(student: IDStudent, teacher_users: torch.Tensor,
     user (on generated 1M-interaction data, valid NDCG@20 0.09 → 0.12 for the 32-d student).
     ``teacher_users [U, d_t]`` and ``teacher_items [I, d_t]`` are the frozen teacher outputs;
     ``teacher_topk [U, K]`` the teacher's top unseen items per user in rank order,
-    ``K >= max(kd_topk, rd_topk)`` for the terms in use (``-1`` pads are ignored). Contrastive
-    and hint terms align the batch's users and positive items through ``student.projection``.
+    ``K >= max(kd_topk, rd_topk)`` for the terms in use (``-1`` pads are ignored);
+    ``soft_label_unit``: :func:`mmgraph.distill.teacher_top_scores` of its first ``kd_topk``
+    columns when the caller has them already (computed here otherwise). Contrastive and hint
+    terms align the batch's users and positive items through ``student.projection``.
     """
     num_items = teacher_items.shape[0]
     if cfg.needs_projection and student.projection is None:
@@ -189,8 +192,8 @@ def student_distillation(student: IDStudent, teacher_users: torch.Tensor,
     top_scores = None  # the teacher's scores of its own top items, [U, kd_topk], once
     spread = torch.ones(len(teacher_users), 1, device=teacher_items.device)
     if cfg.kd_weight > 0 and cfg.kd_topk > 0:
-        top_scores, spread = teacher_top_scores(teacher_users, teacher_items,
-                                                teacher_topk[:, :cfg.kd_topk])
+        top_scores, spread = soft_label_unit or teacher_top_scores(
+            teacher_users, teacher_items, teacher_topk[:, :cfg.kd_topk])
         spread = spread[:, None]
 
     def alignment(rows: torch.Tensor, table: torch.nn.Embedding,

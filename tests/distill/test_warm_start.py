@@ -40,8 +40,8 @@ def test_a_student_as_wide_as_the_teacher_starts_at_its_soft_labels():
         torch.manual_seed(0)
         student = IDStudent(12, 20, dim=4)
         if init == "teacher":
-            start_from_teacher(student, users, items, top, cfg.kd_topk)
             spread = teacher_top_scores(users, items, top)[1]
+            start_from_teacher(student, users, items, spread)
             assert torch.allclose(student.user_embedding.weight @ student.item_embedding.weight.T,
                                   (users @ items.T) / spread[:, None], atol=1e-3)
         objective = student_distillation(student, users, items, seen, cfg,
