@@ -14,9 +14,9 @@ from mmgraph.data.user_items import UserItems
 from mmgraph.errors import DataError
 from mmgraph.index.foldin import FoldIn
 from mmgraph.index.retrieval import RetrievalIndex
+from mmgraph.io import read_json
 from mmgraph.pipeline.artifacts import (IndexedSplit, load_split, recommendation_frame,
                                         served_embeddings, verify_served_files)
-from mmgraph.io import read_json
 from mmgraph.pipeline.rundir import RunDir
 
 __all__ = ["Recommender", "recommendation_frame"]
@@ -34,7 +34,8 @@ class Recommender:
         self.foldin = foldin or FoldIn()
         self._item_vectors = (np.empty((0, index.dim), np.float32) if item_vectors is None
                               else np.asarray(item_vectors, np.float32))
-        self._gramian: np.ndarray | None = None
+        self._derived: dict[str, np.ndarray] = {}  # of the item vectors; reset when items grow
+        self._items_frame: tuple[Path, pd.DataFrame] | None = None
 
     @property
     def item_vectors(self) -> np.ndarray:
@@ -45,8 +46,20 @@ class Recommender:
             added = np.stack([self.index.index.reconstruct(label)
                               for label in range(known, total)])
             self._item_vectors = np.concatenate([self._item_vectors, added])
-            self._gramian = None
+            self._derived = {}
         return self._item_vectors
+
+    def _derived_from_items(self, name: str) -> np.ndarray:
+        """``gramian`` (``[d, d]`` float64, shared by every fold-in) or ``unit`` (``[I, d]``
+        L2-normalised rows, for cosine), computed once per item set."""
+        items = self.item_vectors
+        if name not in self._derived:
+            if name == "gramian":
+                self._derived[name] = items.astype(np.float64).T @ items.astype(np.float64)
+            else:
+                self._derived[name] = items / np.maximum(
+                    np.linalg.norm(items, axis=1, keepdims=True), 1e-12)
+        return self._derived[name]
 
     @classmethod
     def load(cls, run_dir: str | Path) -> "Recommender":
@@ -89,7 +102,10 @@ class Recommender:
         without an items table (or when it is gone) ``frame`` is returned as it is."""
         if self.items_table is None or not Path(self.items_table).is_file():
             return frame
-        items = load_items(self.items_table, self.item_column)
+        if self._items_frame is None or self._items_frame[0] != Path(self.items_table):
+            table = Path(self.items_table)  # read and checked once, not on every call
+            self._items_frame = (table, load_items(table, self.item_column))
+        items = self._items_frame[1]
         wanted = [column for column in columns if column in items.columns]
         if not wanted:
             return frame
@@ -105,10 +121,8 @@ class Recommender:
                             "with no history, serve popular items.")
         rows = self.index.item_ids.indices(pd.Series(item_ids), "recommend_for_history",
                                            "Fold-in takes items of this run's index.")
-        items_now = self.item_vectors
-        if self._gramian is None:  # shared by every fold-in until items are added
-            self._gramian = items_now.astype(np.float64).T @ items_now.astype(np.float64)
-        vector = self.foldin.user_vectors(items_now, [rows], self._gramian)
+        vector = self.foldin.user_vectors(self.item_vectors, [rows],
+                                          self._derived_from_items("gramian"))
         seen = UserItems(np.zeros(len(rows), np.int64), rows, 1, len(self.index.item_ids))
         items, scores = self.index.search(vector, k, seen, np.zeros(1, np.int64))
         kept = items[0] >= 0
@@ -122,8 +136,7 @@ class Recommender:
         index ranks users by: inner products favour items with long vectors (popular ones)."""
         row = self.index.item_ids.indices(pd.Series([item_id]), "similar_items",
                                           "Similar items takes an item of this run's index.")[0]
-        unit = self.item_vectors / np.maximum(
-            np.linalg.norm(self.item_vectors, axis=1, keepdims=True), 1e-12)
+        unit = self._derived_from_items("unit")
         scores = unit @ unit[row]
         scores[row] = -np.inf  # not itself
         scores[self.index.removed[:len(scores)]] = -np.inf

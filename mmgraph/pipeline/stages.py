@@ -395,9 +395,10 @@ def student(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
             top = topk_items(frozen["users"], frozen["items"], np.arange(len(data.users)),
                              depth, data.parts["train"], cfg.evaluation.user_batch_size)
             teacher_topk = torch.from_numpy(top).to(device)
+        teacher_users, teacher_items = frozen["users"].to(device), frozen["items"].to(device)
         unit = None  # each user's soft-label unit, once for the start and the loss
         if teacher_topk is not None and scfg.kd_weight > 0 and scfg.kd_topk > 0:
-            unit = teacher_top_scores(frozen["users"].to(device), frozen["items"].to(device),
+            unit = teacher_top_scores(teacher_users, teacher_items,
                                       teacher_topk[:, :scfg.kd_topk])
         if scfg.init == "teacher":
             start_from_teacher(model, frozen["users"], frozen["items"],
@@ -410,8 +411,8 @@ def student(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
                                        cfg.evaluation.ks, cfg.evaluation.user_batch_size,
                                        valid_users)
 
-        loss = student_distillation(model, frozen["users"].to(device), frozen["items"].to(device),
-                                    data.parts["train"], scfg, generator, teacher_topk, unit)
+        loss = student_distillation(model, teacher_users, teacher_items, data.parts["train"],
+                                    scfg, generator, teacher_topk, unit)
         train_users = torch.from_numpy(data.parts["train"].users_with_items())
         batch = batch_for_steps(len(train_users), scfg.batch_size, scfg.steps_per_epoch)
         _fit_and_save(run, "student", model, loss, (train_users,), validate,
