@@ -63,11 +63,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     recommend = commands.add_parser("recommend", help="top-k items for users of a finished run")
     recommend.add_argument("--run", type=Path, required=True, help="run directory")
-    recommend.add_argument("--user", required=True, nargs="+", help="user id(s)")
+    who = recommend.add_mutually_exclusive_group(required=True)
+    who.add_argument("--user", nargs="+", help="user id(s)")
+    who.add_argument("--history", nargs="+", metavar="ITEM",
+                     help="item ids a user chose: serve that user by fold-in (no retraining)")
     recommend.add_argument("-k", type=int, default=10)
     recommend.add_argument("--exclude", choices=("interacted", "train"), default="interacted",
                            help="items left out: every item the user interacted with (default, "
                                 "for serving) or only the training split's (as evaluated)")
+    recommend.add_argument("--unknown", choices=("popular", "error"), default="popular",
+                           help="users the run does not know: serve the most popular items "
+                                "(default; their rows say source 'popular') or fail")
 
     export = commands.add_parser(
         "export", help="write a run's embeddings as sharded files",
@@ -95,14 +101,14 @@ def _quickstart_config(given: Path | None) -> Path:
     return Path(__file__).resolve().parents[1] / QUICKSTART_CONFIG
 
 
-def _parse_user_ids(values: list[str], known) -> list:
-    """User ids arrive as strings; in a run whose ids are integers, only plain decimal digits
-    are one (``1_0``, `` 7`` or ``+7`` are not user 10 or 7)."""
+def _parse_ids(values: list[str], known) -> list:
+    """User or item ids arrive as strings; in a run whose ids (``known``, an IdMap) are
+    integers, only plain decimal digits are one (``1_0``, `` 7`` or ``+7`` are not 10 or 7)."""
     if known.ids.dtype.kind in "iu":
         malformed = [v for v in values if not re.fullmatch(r"-?[0-9]+", v)]
         if malformed:
-            raise MmgraphError(f"User ids in this run are integers written in digits; got "
-                               f"{malformed}.")
+            raise MmgraphError(f"{known.name} values in this run are integers written in "
+                               f"digits; got {malformed}.")
         return [int(v) for v in values]
     return values
 
@@ -151,8 +157,13 @@ def _dispatch(args: argparse.Namespace, console: Console) -> None:
         from mmgraph.recommender import Recommender
 
         recommender = Recommender.load(args.run)
-        users = _parse_user_ids(args.user, recommender.data.users)
-        served = recommender.describe(recommender.recommend(users, args.k, args.exclude))
+        if args.history:
+            history = _parse_ids(args.history, recommender.index.item_ids)
+            served = recommender.recommend_for_history(history, args.k)
+        else:
+            users = _parse_ids(args.user, recommender.data.users)
+            served = recommender.recommend(users, args.k, args.exclude, args.unknown)
+        served = recommender.describe(served)
         console.out(served.to_string(index=False), highlight=False)  # titles are not markup
         return
     if args.command == "export":

@@ -9,7 +9,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from mmgraph.data.tables import ITEM, load_items
+from mmgraph.data.tables import ITEM, USER, load_items
 from mmgraph.data.user_items import UserItems
 from mmgraph.errors import DataError
 from mmgraph.index.foldin import FoldIn
@@ -23,8 +23,9 @@ __all__ = ["Recommender", "recommendation_frame"]
 
 
 class Recommender:
-    """Top-k items for known users that they have not interacted with, from the student's
-    embeddings via the FAISS index."""
+    """Top-k items that users have not interacted with, from the student's embeddings via the
+    FAISS index; users met after training are served from their history by fold-in
+    (:meth:`update`, :meth:`recommend_for_history`), users without any by popularity."""
 
     def __init__(self, user_vectors: np.ndarray, index: RetrievalIndex, data: IndexedSplit,
                  items_table: Path | None = None, item_column: str = ITEM,
@@ -36,6 +37,8 @@ class Recommender:
                               else np.asarray(item_vectors, np.float32))
         self._derived: dict[str, np.ndarray] = {}  # of the item vectors; reset when items grow
         self._items_frame: tuple[Path, pd.DataFrame] | None = None
+        # user id -> (item labels of their whole history, folded-in [d] vector), from update()
+        self._updated: dict[object, tuple[np.ndarray, np.ndarray]] = {}
 
     @property
     def item_vectors(self) -> np.ndarray:
@@ -79,21 +82,72 @@ class Recommender:
         return self.data.interacted()
 
     def recommend(self, user_ids: list, k: int = 10,
-                  exclude: Literal["interacted", "train"] = "interacted") -> pd.DataFrame:
-        """``user_id, item_id, rank, score`` rows, best first. ``exclude="interacted"`` (the
-        default, for serving) leaves out every item the user interacted with in any part of
-        the split; ``"train"`` only the training items, as the evaluation ranks (so that its
-        held-out items can be found). ``k`` is at least 1; past the catalogue's size it is
-        cut to it."""
+                  exclude: Literal["interacted", "train"] = "interacted",
+                  unknown: Literal["popular", "error"] = "popular") -> pd.DataFrame:
+        """``user_id, item_id, rank, score, source`` rows, best first, per user in the order
+        given. ``source`` says how each user was served:
+
+        - ``"model"``: a user of the run, by their trained vector. ``exclude="interacted"`` (the
+          default, for serving) leaves out every item they interacted with in any part of the
+          split; ``"train"`` only their training items, as the evaluation ranks (so that its
+          held-out items can be found).
+        - ``"history"``: a user given a history by :meth:`update`, by their folded-in vector;
+          their whole history is left out.
+        - ``"popular"``: any other user, by the items most interacted with in the run (score:
+          the count); ``unknown="error"`` makes such a user a :class:`DataError` instead.
+
+        ``k`` is at least 1; past the catalogue's size it is cut to it."""
         if exclude not in ("interacted", "train"):
             raise ValueError(f"exclude={exclude!r}: use 'interacted' (serving) or 'train' "
                              f"(the evaluation's protocol).")
-        users = self.data.users.indices(pd.Series(user_ids), "recommend", "This run knows "
-                                        "the users of its interactions table.")
-        seen = self.interacted if exclude == "interacted" else self.data.parts["train"]
-        items, scores = self.index.search(self.user_vectors[users], k, seen, users)
-        return recommendation_frame(users, items, scores, self.data.users,
-                                    self.index.item_ids)
+        if unknown not in ("popular", "error"):
+            raise ValueError(f"unknown={unknown!r}: use 'popular' or 'error'.")
+        ids = pd.Index(user_ids)
+        positions = self.data.users.positions(ids, "recommend")
+        updated = np.array([user in self._updated for user in ids], bool)
+        popular = (positions < 0) & ~updated
+        if unknown == "error" and popular.any():
+            self.data.users.indices(ids[popular], "recommend", "This run knows the users of "
+                                    "its interactions table; give new users a history with "
+                                    "Recommender.update, or serve them popular items.")
+        k = self.index.bounded_k(k)
+        items = np.full((len(ids), k), -1, np.int64)
+        scores = np.full((len(ids), k), -np.inf, np.float32)
+        model = ~updated & ~popular
+        if model.any():
+            seen = self.interacted if exclude == "interacted" else self.data.parts["train"]
+            items[model], scores[model] = self.index.search(
+                self.user_vectors[positions[model]], k, seen, positions[model])
+        for row in np.flatnonzero(updated):
+            history, vector = self._updated[ids[row]]
+            items[row], scores[row] = self._search_excluding(vector, history, k)
+        if popular.any():
+            items[popular], scores[popular] = self._most_popular(k)
+        source = np.where(updated, "history", np.where(popular, "popular", "model"))
+        rows, ranks = np.nonzero(items >= 0)
+        return pd.DataFrame({USER: ids.to_numpy()[rows],
+                             ITEM: self.index.item_ids.to_ids(items[rows, ranks]),
+                             "rank": ranks + 1, "score": scores[rows, ranks],
+                             "source": source[rows]})
+
+    def update(self, user_id, item_ids: list) -> None:
+        """Add ``item_ids`` (items of this run's index) to ``user_id``'s history and fold the
+        whole history into a new vector against the served item vectors, no retraining (as
+        implicit's ``recalculate_user``): a user of the run starts from everything they
+        interacted with, a new user from nothing. Later :meth:`recommend` calls serve the user
+        from this vector (``source`` ``"history"``) and never serve their history back. Kept
+        in memory, not written to the run."""
+        rows = self._item_rows(item_ids, "update")
+        user = pd.Index([user_id])
+        position = self.data.users.positions(user, "update")[0]
+        if user[0] in self._updated:
+            history = self._updated[user[0]][0]
+        else:
+            history = self.interacted.row(position) if position >= 0 else rows[:0]
+        history = np.union1d(history, rows)
+        vector = self.foldin.user_vectors(self.item_vectors, [history],
+                                          self._derived_from_items("gramian"))[0]
+        self._updated[user[0]] = (history, vector)
 
     def describe(self, frame: pd.DataFrame, columns: tuple[str, ...] = ("title",)
                  ) -> pd.DataFrame:
@@ -116,19 +170,40 @@ class Recommender:
         user, or a session): their vector is folded in against the served item vectors
         (:mod:`mmgraph.index.foldin`, settings chosen on validation), no retraining; the
         history's items are not served. Unknown item ids are an error."""
-        if not len(item_ids):
-            raise DataError("recommend_for_history needs at least one item id; for a user "
-                            "with no history, serve popular items.")
-        rows = self.index.item_ids.indices(pd.Series(item_ids), "recommend_for_history",
-                                           "Fold-in takes items of this run's index.")
+        rows = self._item_rows(item_ids, "recommend_for_history")
         vector = self.foldin.user_vectors(self.item_vectors, [rows],
-                                          self._derived_from_items("gramian"))
-        seen = UserItems(np.zeros(len(rows), np.int64), rows, 1, len(self.index.item_ids))
-        items, scores = self.index.search(vector, k, seen, np.zeros(1, np.int64))
-        kept = items[0] >= 0
-        return pd.DataFrame({ITEM: self.index.item_ids.to_ids(items[0][kept]),
-                             "rank": np.arange(1, kept.sum() + 1),
-                             "score": scores[0][kept].astype(np.float32)})
+                                          self._derived_from_items("gramian"))[0]
+        items, scores = self._search_excluding(vector, rows, self.index.bounded_k(k))
+        kept = items >= 0
+        return pd.DataFrame({ITEM: self.index.item_ids.to_ids(items[kept]),
+                             "rank": np.arange(1, kept.sum() + 1), "score": scores[kept]})
+
+    def _item_rows(self, item_ids: list, source: str) -> np.ndarray:
+        """Index labels of a history's ``item_ids`` (at least one, all known to the index)."""
+        if not len(item_ids):
+            raise DataError(f"{source} needs at least one item id; a user with no history is "
+                            f"served popular items by recommend.")
+        return np.unique(self.index.item_ids.indices(
+            pd.Series(item_ids), source, "Fold-in takes items of this run's index."))
+
+    def _search_excluding(self, vector: np.ndarray, history: np.ndarray, k: int
+                          ) -> tuple[np.ndarray, np.ndarray]:
+        """The top ``k`` labels and scores (``[k]`` each, ``-1``-padded) for one ``[d]`` user
+        vector, leaving out the labels in ``history``."""
+        seen = UserItems(np.zeros(len(history), np.int64), history, 1,
+                         len(self.index.item_ids))
+        items, scores = self.index.search(vector[None], k, seen, np.zeros(1, np.int64))
+        return items[0], scores[0]
+
+    def _most_popular(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` searchable items most interacted with in the run (train, valid and test),
+        ties by label; ``[k]`` labels and their counts as scores."""
+        counts = np.zeros(len(self.index.item_ids), np.float32)
+        trained = self.interacted.item_counts
+        counts[:len(trained)] = trained
+        counts[self.index.removed] = -np.inf
+        top = np.argsort(-counts, kind="stable")[:k]
+        return np.where(np.isfinite(counts[top]), top, -1), counts[top]
 
     def similar_items(self, item_id, k: int = 10) -> pd.DataFrame:
         """``item_id, rank, score`` rows: the ``k`` items nearest to ``item_id`` by cosine

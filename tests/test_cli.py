@@ -243,7 +243,8 @@ def test_recommend_unknown_run_and_user(finished_run, tmp_path):
     run, _, _ = finished_run
     _assert_clean_error(mmgraph("recommend", "--run", str(tmp_path), "--user", "1"),
                         "no finished")
-    _assert_clean_error(mmgraph("recommend", "--run", str(run), "--user", "99999"), "99999")
+    _assert_clean_error(mmgraph("recommend", "--run", str(run), "--user", "99999",
+                                "--unknown", "error"), "99999")
 
 
 @pytest.mark.slow
@@ -353,11 +354,11 @@ def test_recommend_shows_titles_and_serving_starts_without_torch(finished_run, t
     served = mmgraph("recommend", "--run", str(run), "--user", "1", "-k", "3")
     assert served.returncode == 0, served.stderr
     header, *rows = served.stdout.strip().splitlines()
-    assert header.split() == ["user_id", "item_id", "rank", "score", "title"]
+    assert header.split() == ["user_id", "item_id", "rank", "score", "source", "title"]
     recommender = Recommender.load(run)
     items = pd.read_parquet(recommender.items_table).set_index("item_id")["title"]
     for row in rows:
-        assert row.split(None, 4)[4] == items[int(row.split()[1])]
+        assert row.split(None, 5)[5] == items[int(row.split()[1])]
     frame = recommender.recommend([1], 3)
     assert recommender.describe(frame, ("no_such_column",)).equals(frame)
     copy = tmp_path / "moved"
@@ -417,6 +418,61 @@ def test_fold_in_and_similar_items_serve_without_retraining(finished_run):
         recommender.similar_items(10**9)
     with pytest.raises(DataError, match="at least one item"):
         recommender.recommend_for_history([], 5)
+
+
+def test_update_refolds_a_user_and_unknown_users_get_popular_items(finished_run, capsys):
+    """``update`` folds a user's whole history (theirs from the run plus the new items) into
+    the vector later ``recommend`` calls serve, and never serves the history back; a new user
+    is served from the items given; users never seen get the run's most popular items (or an
+    error with ``unknown="error"``), each row saying how it was served; the CLI serves a
+    history by fold-in."""
+    from mmgraph.cli import main
+    from mmgraph.errors import DataError
+    from mmgraph.recommender import Recommender
+
+    run, _, _ = finished_run
+    recommender = Recommender.load(run)
+    data = recommender.data
+    known, newcomer, stranger = data.users.to_ids(np.array([0]))[0], 10**8, 10**8 + 1
+    before = recommender.recommend([known], 5)
+    new_items = before["item_id"].tolist()[:2]
+    recommender.update(known, new_items)
+    recommender.update(newcomer, new_items)
+    served = recommender.recommend([stranger, known, newcomer, known], 5)
+    assert served.groupby("user_id", sort=False)["source"].first().to_dict() == {
+        stranger: "popular", known: "history", newcomer: "history"}
+    assert served["user_id"].drop_duplicates().tolist() == [stranger, known, newcomer]
+    history = np.union1d(recommender.interacted.row(0),
+                         recommender.index.item_ids.indices(pd.Series(new_items), "test"))
+    vector = recommender.foldin.user_vectors(recommender.item_vectors, [history])
+    ranked, _ = recommender.index.search(vector, 5 + len(history))
+    expected = [label for label in ranked[0] if label not in history][:5]
+    again = served[served["user_id"] == known]
+    assert len(again) == 10  # asked twice
+    assert again["item_id"].tolist()[:5] == data.items.to_ids(np.array(expected)).tolist()
+    assert not set(again["item_id"]) & set(data.items.to_ids(history))
+    fresh = served[served["user_id"] == newcomer]
+    assert fresh["item_id"].tolist() == recommender.recommend_for_history(new_items, 5)[
+        "item_id"].tolist()
+    counts = recommender.interacted.item_counts
+    popular = served[served["user_id"] == stranger]
+    assert popular["score"].tolist() == sorted(counts, reverse=True)[:5]
+    assert popular["item_id"].tolist() == data.items.to_ids(
+        np.argsort(-counts, kind="stable")[:5]).tolist()
+    with pytest.raises(DataError, match=str(stranger)):
+        recommender.recommend([known, stranger], 5, unknown="error")
+    with pytest.raises(DataError, match="not among"):
+        recommender.update(known, [10**9])
+
+    item = str(new_items[0])
+    assert main(["-q", "recommend", "--run", str(run), "--history", item, "-k", "3"]) == 0
+    out = capsys.readouterr().out
+    assert len(out.strip().splitlines()) == 4 and "item_id" in out
+    assert main(["-q", "recommend", "--run", str(run), "--user", str(stranger)]) == 0
+    assert "popular" in capsys.readouterr().out
+    assert main(["-q", "recommend", "--run", str(run), "--user", str(stranger),
+                 "--unknown", "error"]) == 2
+    assert str(stranger) in capsys.readouterr().err
 
 
 def test_changed_served_files_are_named_and_added_items_are_served(finished_run, tmp_path):

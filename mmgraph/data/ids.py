@@ -31,15 +31,19 @@ class IdMap:
         """Internal indices of ``values``; an unknown id, or an id of the other kind (the
         string ``"7"`` where ids are integers), is a :class:`DataError` naming it (and
         ``fix``, what to do about it)."""
-        values = self._same_kind(values, source)
-        positions = self.ids.get_indexer(values)
+        positions = self.positions(values, source)
         unknown = positions < 0
         if unknown.any():
-            examples = values[unknown].unique()[:5].tolist()
+            examples = pd.Index(values)[unknown].unique()[:5].tolist()
             raise DataError(f"{source}: {int(unknown.sum())} {self.name} value(s) are not "
                             f"among the {len(self)} known {self.name}s, e.g. {examples}. "
                             f"{fix}".rstrip())
-        return positions.astype(np.int64)
+        return positions
+
+    def positions(self, values: pd.Series | np.ndarray | list, source: str) -> np.ndarray:
+        """Internal indices of ``values``, ``-1`` where an id is unknown; ids of the other kind
+        are a :class:`DataError` as in :meth:`indices`."""
+        return self.ids.get_indexer(self._same_kind(values, source)).astype(np.int64)
 
     def extended(self, new_ids: pd.Index | np.ndarray | list, source: str) -> "IdMap":
         """A new map with ``new_ids`` appended (of the same kind; none already known)."""

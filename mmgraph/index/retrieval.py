@@ -137,7 +137,7 @@ class RetrievalIndex:
         indexes return exactly the top ``k`` unseen items. Missing slots are ``-1`` / ``-inf``.
         ``k`` past the index's size is cut to it (the result is ``[B, ntotal]``).
         """
-        k = self._bounded_k(k)
+        k = self.bounded_k(k)
         queries = self._prepare(queries, self.metric)
         extra = int(exclude.counts[users].max()) if exclude is not None and len(users) else 0
         fetch = max(min(k + extra + self._tombstones, self.index.ntotal), 1)
@@ -164,7 +164,7 @@ class RetrievalIndex:
         """:meth:`search` for ``users [B]`` (rows of ``user_vectors``), ``batch_size`` at a time;
         returns item indices and scores, ``[B, k]`` each. Users are batched in order of their
         seen counts, so each batch over-fetches only as much as its own users need."""
-        k = self._bounded_k(k)
+        k = self.bounded_k(k)
         order = np.argsort(exclude.counts[users], kind="stable") if exclude is not None \
             else np.arange(len(users))
         ordered = users[order]
@@ -177,7 +177,7 @@ class RetrievalIndex:
         scores[order] = np.concatenate([f[1] for f in found])
         return items, scores
 
-    def _bounded_k(self, k: int) -> int:
+    def bounded_k(self, k: int) -> int:
         """``k`` as an int in ``[1, ntotal]``: no allocation larger than the catalogue."""
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
             raise ConfigError(f"k must be a whole number of at least 1 (the items to return "
