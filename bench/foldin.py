@@ -5,7 +5,8 @@ For every test user, the training history is folded in (`Recommender.recommend_f
 vector: the ridge solution of iALS's loss against the served item vectors, settings chosen on
 valid by the index stage) and ranks the catalogue (train items excluded); test NDCG@20 and
 Recall@20 against the same users' trained vectors. Latency: `recommend_for_history` for 20-item
-histories and `similar_items`, one call at a time (DataFrame out), 1,000 calls each.
+histories, `update` of a known user with 5 new items followed by `recommend`, and
+`similar_items`, one call at a time (DataFrame out), 1,000 calls each.
 
 Usage:
     python bench/foldin.py                     # runs/quickstart (make quickstart first)
@@ -58,6 +59,13 @@ def main() -> None:
     ids = data.items.ids.to_numpy()
     histories = [(rng.choice(ids, 20, replace=False).tolist(), 20) for _ in range(1000)]
     singles = [(item, 20) for item in rng.choice(ids, 1000)]
+    updates = [(user, rng.choice(ids, 5, replace=False).tolist())
+               for user in rng.choice(data.users.ids.to_numpy(), 1000)]
+
+    def update_then_recommend(user, new_items: list):
+        recommender.update(user, new_items)
+        return recommender.recommend([user], 20)
+
     print(f"{args.run}, {len(users)} test users; {platform.machine()}, "
           f"{torch.get_num_threads()} threads; fold-in {recommender.foldin}\n")
     print("| user vectors | recall@20 | ndcg@20 | vs trained |\n|---|---|---|---|")
@@ -69,6 +77,7 @@ def main() -> None:
     for name, call, arguments in (
             ("recommend_for_history (20 items, k=20)", recommender.recommend_for_history,
              histories),
+            ("update (5 new items) + recommend (k=20)", update_then_recommend, updates),
             ("similar_items (k=20)", recommender.similar_items, singles)):
         p50, p99 = latency_ms(call, arguments)
         print(f"{name}: p50 {p50:.2f} ms, p99 {p99:.2f} ms")

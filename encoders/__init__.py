@@ -9,11 +9,12 @@ from encoders.image import ImageEncoder, load_image
 from encoders.items import ItemFeatures, encode_items, item_texts
 from encoders.media import MediaError, resolve_media_path
 from encoders.registry import available_encoders, create_encoder, register_encoder
+from encoders.simple import encode_audio, encode_images, encode_texts
 from encoders.text import HFTextEncoder
 
 __all__ = [
     "Encoder", "HFTextEncoder", "ImageEncoder", "AudioEncoder", "load_image", "load_audio",
     "encode_items", "ItemFeatures", "item_texts", "multi_hot", "MediaError", "resolve_media_path",
     "FeatureCache", "content_hash", "resolve_model", "create_encoder", "register_encoder",
-    "available_encoders",
+    "available_encoders", "encode_texts", "encode_images", "encode_audio",
 ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import string
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -84,9 +85,9 @@ def _integral_floats_as_ints(column: pd.Series) -> pd.Series:
     return column
 
 
-def _encode_cached(encoder: Encoder, keys: list[str], inputs: dict[str, Any], cache: FeatureCache,
-                   batch_size: int, progress: bool, shard: tuple[int, int] | None = None
-                   ) -> dict[str, str]:
+def encode_into_cache(encoder: Encoder, keys: list[str], inputs: dict[str, Any],
+                      cache: FeatureCache, batch_size: int, progress: bool,
+                      shard: tuple[int, int] | None = None) -> dict[str, str]:
     """Encode the inputs of uncached keys in batches (with ``shard=(rank, world)``, only those
     among every world-th key from the rank-th: a split that does not depend on what other ranks
     have cached meanwhile); returns ``{key: reason}`` for inputs that failed (a failing batch is
@@ -155,7 +156,7 @@ def _encode_media(items: pd.DataFrame, column: str, encoder: Encoder, media_root
             continue
         keys[row], inputs[key] = key, path
     cache = FeatureCache(cache_root, encoder.name)
-    failures = _encode_cached(encoder, list(keys.values()), inputs, cache, batch_size, progress,
+    failures = encode_into_cache(encoder, list(keys.values()), inputs, cache, batch_size, progress,
                               shard)
     if shard is not None:  # filling the cache only: rank 0 reports problems afterwards
         return torch.empty(0), torch.empty(0)
@@ -186,16 +187,27 @@ def _encode_media(items: pd.DataFrame, column: str, encoder: Encoder, media_root
     return matrix, mask
 
 
-def encode_items(items: pd.DataFrame, config: EncodersConfig, cache_dir: str | Path,
+def encode_items(items: pd.DataFrame, config: EncodersConfig, cache_dir: str | Path | None = None,
                  media_root: str | Path | None = None, device: torch.device | str = "cpu",
                  progress: bool = True, shard: tuple[int, int] | None = None) -> ItemFeatures:
     """Features per configured modality, each ``[num_items, d]`` in ``items`` row order.
+
+    Args:
+        items: the items table (``item_id`` plus the content columns ``config`` names).
+        config: a :class:`mmgraph.config.EncodersConfig`, e.g.
+            ``EncodersConfig(text={"template": "{title}"}, categorical={"columns": ["genre"]})``.
+        cache_dir: the feature cache's folder (content already encoded there is not encoded
+            again); ``None`` uses a temporary one.
+        media_root: the folder the image/audio columns' relative paths are under.
 
     With ``shard=(rank, world_size)``, only put this rank's share of the content not cached yet
     into the cache and return no features: ranks encode side by side, then one call without
     ``shard`` assembles the matrices from the cache (this is how the encode stage runs under
     torchrun or any scheduler that sets RANK/WORLD_SIZE).
     """
+    if cache_dir is None:
+        with tempfile.TemporaryDirectory() as scratch:
+            return encode_items(items, config, scratch, media_root, device, progress, shard)
     out, cache_root = ItemFeatures(), Path(cache_dir)
     media_root = Path(media_root) if media_root is not None else None
     if config.text is not None:
@@ -207,7 +219,7 @@ def encode_items(items: pd.DataFrame, config: EncodersConfig, cache_dir: str | P
         keys = [content_hash(t) for t in texts]
         by_key = dict(zip(keys, texts))
         todo_sorted = sorted(dict.fromkeys(keys), key=lambda k: len(by_key[k]))  # less padding
-        _encode_cached(encoder, todo_sorted, by_key, cache, cfg.batch_size, progress, shard)
+        encode_into_cache(encoder, todo_sorted, by_key, cache, cfg.batch_size, progress, shard)
         if shard is None:
             out.features["text"] = cache.stack(keys)
     for modality, cfg in (("image", config.image), ("audio", config.audio)):

@@ -12,12 +12,14 @@ where the index type supports it (Flat, IVF) and a tombstone filtered at search 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Sequence
 
 import faiss
 import numpy as np
 import pandas as pd
 
 from mmgraph.data.ids import IdMap
+from mmgraph.data.tables import ITEM
 from mmgraph.data.user_items import UserItems
 from mmgraph.errors import ConfigError, DataError, RunDirError
 from mmgraph.io import (atomic_path, file_sha256, read_faiss_index, read_json, read_parquet,
@@ -29,14 +31,10 @@ _METRICS = {"ip": faiss.METRIC_INNER_PRODUCT, "cosine": faiss.METRIC_INNER_PRODU
 
 
 class RetrievalIndex:
-    """Top-k item search for query vectors.
-
-    Args:
-        item_vectors: ``[num_items, dim]`` float32; row ``i`` is item ``item_ids.ids[i]``.
-        metric: ``"ip"`` (dot product, the models' score) or ``"cosine"``.
-        factory: FAISS index-factory string.
-        model_hash: identifies the model the vectors came from; checked on load.
-    """
+    """Top-k item search for query vectors: a FAISS index whose labels are positions in
+    ``item_ids`` (an :class:`~mmgraph.data.ids.IdMap`), plus the ``removed`` flags. Make one
+    with :meth:`build` or :meth:`load`; :meth:`top_items` answers in item ids, :meth:`search`
+    in labels."""
 
     def __init__(self, index: faiss.Index, item_ids: IdMap, metric: str, factory: str,
                  model_hash: str, removed: np.ndarray | None = None):
@@ -46,8 +44,23 @@ class RetrievalIndex:
         self.removed = np.zeros(len(item_ids), bool) if removed is None else removed
 
     @classmethod
-    def build(cls, item_vectors: np.ndarray, item_ids: IdMap, metric: str = "ip",
+    def build(cls, item_vectors: np.ndarray, item_ids: IdMap | Sequence, metric: str = "ip",
               factory: str = "Flat", model_hash: str = "") -> "RetrievalIndex":
+        """Index ``item_vectors``.
+
+        Args:
+            item_vectors: ``[num_items, dim]`` float32; row ``i`` is the ``i``-th item id.
+            item_ids: the items' ids (a list, array or pandas index of unique ids, or an
+                :class:`~mmgraph.data.ids.IdMap`).
+            metric: ``"ip"`` (dot product, the models' score) or ``"cosine"``.
+            factory: FAISS index-factory string (``"Flat"``, ``"HNSW32"``, ``"IVF256,Flat"``).
+            model_hash: identifies the model the vectors came from; checked on load.
+        """
+        if not isinstance(item_ids, IdMap):
+            item_ids = IdMap(list(item_ids), ITEM)
+        if np.ndim(item_vectors) != 2 or len(item_vectors) != len(item_ids):
+            raise DataError(f"RetrievalIndex.build: {len(item_ids)} item ids for vectors of "
+                            f"shape {tuple(np.shape(item_vectors))}; pass one [dim] row per id.")
         vectors = cls._prepare(item_vectors, metric)
         try:
             index = faiss.index_factory(vectors.shape[1], f"IDMap2,{factory}", _METRICS[metric])
@@ -157,6 +170,14 @@ class RetrievalIndex:
             top_items = np.pad(top_items, ((0, 0), (0, pad)), constant_values=-1)
             top_scores = np.pad(top_scores, ((0, 0), (0, pad)), constant_values=-np.inf)
         return top_items, top_scores
+
+    def top_items(self, queries: np.ndarray, k: int) -> pd.DataFrame:
+        """``query, item_id, rank, score`` rows, best first: the top ``k`` items (by id) for
+        each of the ``[B, dim]`` ``queries`` (``query`` is its row)."""
+        items, scores = self.search(np.atleast_2d(queries), k)
+        rows, ranks = np.nonzero(items >= 0)
+        return pd.DataFrame({"query": rows, ITEM: self.item_ids.to_ids(items[rows, ranks]),
+                             "rank": ranks + 1, "score": scores[rows, ranks]})
 
     def search_users(self, user_vectors: np.ndarray, users: np.ndarray, k: int,
                      exclude: UserItems | None = None, batch_size: int = 256

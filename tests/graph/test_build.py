@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from mmgraph.graph import (INTERACTS, SIMILAR, bipartite_adjacency, build_item_graph, load_graph,
@@ -62,3 +63,24 @@ def test_items_without_a_modality_get_no_edges_in_its_knn_graph():
     audio_edges = graph["item", "similar_audio", "item"].edge_index
     assert not torch.isin(audio_edges, torch.tensor([2, 4])).any()
     assert torch.isin(torch.tensor([2, 4]), graph[SIMILAR].edge_index).all()  # text links them
+
+
+def test_a_frame_of_original_ids_builds_the_same_graph_and_maps_back():
+    """Interactions as a DataFrame of ids (items ordered by ``item_ids``, as the features'
+    rows) give the graph the index tensor gives, with id maps back to the original ids."""
+    import pandas as pd
+
+    from mmgraph.errors import DataError
+
+    frame = pd.DataFrame({"user_id": ["u2", "u1", "u2"], "item_id": [30, 10, 20]})
+    features = {"text": torch.randn(3, 4)}
+    graph = build_item_graph(frame, features=features, k=1, item_ids=[10, 20, 30])
+    by_index = build_item_graph(torch.tensor([[0, 1, 0], [2, 0, 1]]), 2, 3, features, k=1)
+    assert graph["user"].ids.ids.tolist() == ["u2", "u1"]
+    assert graph["item"].ids.ids.tolist() == [10, 20, 30]
+    for edge_type in by_index.edge_types:
+        assert torch.equal(graph[edge_type].edge_index, by_index[edge_type].edge_index)
+    with pytest.raises(DataError, match="must be among item_ids"):
+        build_item_graph(frame, item_ids=[10, 20])
+    with pytest.raises(DataError, match="no \\['user_id'\\] column"):
+        build_item_graph(frame.rename(columns={"user_id": "who"}))

@@ -144,3 +144,24 @@ def test_a_changed_index_file_is_named_not_served(tmp_path):
     (tmp_path / "manifest.json").write_text(manifest.replace('"ntotal"', '"n_total"'))
     with pytest.raises(RunDirError, match=r"lacks or mistypes \['ntotal'\]"):
         RetrievalIndex.load(tmp_path)
+
+
+def test_plain_ids_in_ids_out():
+    """``build`` takes a plain list of ids and ``top_items`` answers in them, best first;
+    a count mismatch is named."""
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(6, 4)).astype(np.float32)
+    ids = ["a", "b", "c", "d", "e", "f"]
+    index = RetrievalIndex.build(vectors, ids)
+    queries = vectors[[2, 5]] * 10
+    top = index.top_items(queries, 3)
+    assert top.columns.tolist() == ["query", "item_id", "rank", "score"]
+    expected = np.argsort(-(queries @ vectors.T), axis=1)[:, :3]
+    for query in (0, 1):
+        rows = top[top["query"] == query]
+        assert rows["item_id"].tolist() == [ids[i] for i in expected[query]]
+        assert rows["rank"].tolist() == [1, 2, 3]
+    index.remove(["c"])
+    assert "c" not in index.top_items(vectors[2], 6)["item_id"].tolist()
+    with pytest.raises(DataError, match="5 item ids for vectors of shape"):
+        RetrievalIndex.build(vectors, ids[:5])
