@@ -30,7 +30,8 @@ from tqdm.auto import tqdm
 
 from mmgraph.data.ids import IdMap
 from mmgraph.errors import ConfigError, RunDirError
-from mmgraph.io import TEMP_SUFFIX, atomic_path, file_sha256, read_json, write_json
+from mmgraph.export.manifest import Manifest, PartialManifest, RankManifest, read_manifest
+from mmgraph.io import TEMP_SUFFIX, atomic_path, file_sha256, write_json
 from mmgraph.pipeline.artifacts import served_embeddings, verify_served_files
 from mmgraph.pipeline.rundir import RunDir
 
@@ -118,8 +119,7 @@ def export_embeddings(model: str | Path | Embeddings, out_dir: str | Path,
                 "shard_rows": shard_rows}
     partial_path = out_dir / ("manifest.partial.json" if world_size == 1
                               else f"manifest.rank-{rank:05d}.json")
-    partial = read_json(partial_path) if partial_path.is_file() else {}
-    done = partial.get("shards", {}) if partial.get("settings") == settings else {}
+    done = _finished_shards(partial_path, world_size, settings)
     manifest = {**settings, "tables": {}}
     for table in what:
         ids, vectors = tables[table]
@@ -156,16 +156,31 @@ def export_embeddings(model: str | Path | Embeddings, out_dir: str | Path,
     return manifest
 
 
+def _finished_shards(partial_path: Path, world_size: int, settings: dict) -> dict:
+    """The shards an earlier export with the same ``settings`` recorded in ``partial_path``
+    (name → rows, start, sha256); none when there is no such file or it cannot be trusted."""
+    if not partial_path.is_file():
+        return {}
+    try:
+        partial = read_manifest(partial_path, RankManifest if world_size > 1
+                                else PartialManifest)
+    except RunDirError as exc:
+        log.warning("%s; every shard is written again", exc)
+        return {}
+    return partial["shards"] if partial["settings"] == settings else {}
+
+
 def merge_export_manifests(out_dir: str | Path) -> dict:
     """Join the ranks' ``manifest.rank-*.json`` into ``manifest.json`` once every rank has
     finished and every shard is on disk with its checksum; returns the manifest."""
     out_dir = Path(out_dir)
-    parts = [read_json(p) for p in sorted(out_dir.glob("manifest.rank-*.json"))]
+    parts = [read_manifest(p, RankManifest)
+             for p in sorted(out_dir.glob("manifest.rank-*.json"))]
     if not parts:
         raise RunDirError(f"{out_dir} has no manifest.rank-*.json: run the export on every rank "
                           f"(RANK/WORLD_SIZE set) first")
     world = parts[0]["world_size"]
-    if len(parts) != world or not all(p.get("complete") for p in parts) or any(
+    if len(parts) != world or not all(p["complete"] for p in parts) or any(
             (p["settings"], p["world_size"], p["tables"]) != (parts[0]["settings"], world,
                                                               parts[0]["tables"]) for p in parts):
         raise RunDirError(f"{out_dir}: {len(parts)} finished rank manifest(s) with matching "
@@ -189,7 +204,7 @@ def merge_export_manifests(out_dir: str | Path) -> dict:
 def read_embeddings(out_dir: str | Path, table: str) -> tuple[np.ndarray, np.ndarray]:
     """One exported table back: ids ``[N]`` and vectors ``[N, dim]`` (checksums verified)."""
     out_dir = Path(out_dir)
-    manifest = read_json(out_dir / "manifest.json")
+    manifest = read_manifest(out_dir / "manifest.json", Manifest)
     if table not in manifest["tables"]:
         raise RunDirError(f"{out_dir} has no exported '{table}'; it holds "
                           f"{sorted(manifest['tables'])}")
