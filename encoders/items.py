@@ -213,6 +213,8 @@ def encode_items(items: pd.DataFrame, config: EncodersConfig, cache_dir: str | P
     if config.text is not None:
         cfg = config.text
         texts = item_texts(items, cfg.template)
+        log.info("text: template %r renders items as, e.g., %s", cfg.template,
+                 "; ".join(repr(text) for text in texts[:3]))
         encoder = create_encoder("text", model=cfg.model, pooling=cfg.pooling,
                                  max_length=cfg.max_length, device=device)
         cache = FeatureCache(cache_root, encoder.name)

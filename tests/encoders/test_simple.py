@@ -22,7 +22,8 @@ TEXTS = ["A man is playing a guitar.", "The stock market fell sharply today.",
          "A man is playing a guitar."]
 
 
-def test_encode_texts_equals_the_encoder_and_the_pipeline_and_shares_its_cache(tmp_path):
+def test_encode_texts_equals_the_encoder_and_the_pipeline_and_shares_its_cache(tmp_path,
+                                                                               caplog):
     vectors = encode_texts(TEXTS, progress=False)
     direct = HFTextEncoder("sentence-transformers/all-MiniLM-L6-v2").encode(TEXTS).numpy()
     assert vectors.shape == (3, 384) and vectors.dtype == np.float32
@@ -30,7 +31,9 @@ def test_encode_texts_equals_the_encoder_and_the_pipeline_and_shares_its_cache(t
     np.testing.assert_array_equal(vectors[0], vectors[2])
 
     items = pd.DataFrame({"item_id": [1, 2], "title": TEXTS[:2]})
-    encode_items(items, EncodersConfig(), tmp_path, progress=False)  # the pipeline's cache
+    with caplog.at_level(logging.INFO, logger="encoders.items"):
+        encode_items(items, EncodersConfig(), tmp_path, progress=False)  # the pipeline's cache
+    assert "renders items as, e.g., 'A man is playing a guitar.'" in caplog.text
     shards = sorted(tmp_path.rglob("shard-*.safetensors"))
     cached = encode_texts(TEXTS, cache_dir=tmp_path, progress=False)
     assert sorted(tmp_path.rglob("shard-*.safetensors")) == shards  # nothing encoded again
