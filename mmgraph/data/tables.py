@@ -102,13 +102,15 @@ def _check_numeric(frame: pd.DataFrame, path: Path, column: str) -> pd.Series:
 
 
 def load_interactions(path: str | Path, columns: ColumnsConfig = ColumnsConfig()) -> pd.DataFrame:
-    """Load interactions as a frame with ``user_id, item_id`` and, if configured, ``rating,
-    timestamp``. Every interaction counts as a positive."""
+    """Load interactions as a frame with ``user_id, item_id`` and, when present, ``rating,
+    timestamp``. Every interaction counts as a positive. A rating or timestamp column named in
+    the config must exist; left at its default name, it is used when the table has it."""
     path = Path(path)
     frame = read_table(path, (columns.user, columns.item))
     roles = {USER: columns.user, ITEM: columns.item}
     roles.update({role: col for role, col in ((RATING, columns.rating),
-                                              (TIMESTAMP, columns.timestamp)) if col})
+                                              (TIMESTAMP, columns.timestamp))
+                  if col and (col in frame.columns or role in columns.model_fields_set)})
     _require_columns(frame, path, roles)
     frame = frame[list(roles.values())].rename(columns={v: k for k, v in roles.items()})
     for column in (USER, ITEM):

@@ -50,6 +50,16 @@ def test_missing_column_names_file_and_column(tmp_path, tiny_interactions):
         load_interactions(path)
 
 
+def test_rating_and_time_columns_are_optional_unless_named(tmp_path, tiny_interactions):
+    """A table of user and item ids alone loads with the default config; a rating or time
+    column the config names explicitly must be there."""
+    path = tmp_path / "inter.csv"
+    tiny_interactions[["user_id", "item_id"]].to_csv(path, index=False)
+    assert list(load_interactions(path).columns) == ["user_id", "item_id"]
+    with pytest.raises(DataError, match=r"lacks column\(s\) 'rating' \(rating\)"):
+        load_interactions(path, ColumnsConfig(rating="rating"))
+
+
 def test_nan_and_text_ratings_name_rows(tmp_path, tiny_interactions):
     frame = tiny_interactions.astype({"rating": object})
     frame.loc[3, "rating"] = np.nan

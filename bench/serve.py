@@ -1,0 +1,123 @@
+"""`mmgraph serve` under load: throughput and latency of POST /recommend at several
+concurrencies, and a run swap in the middle of the busiest one.
+
+The service runs as `mmgraph serve` in its own process (uvicorn, one worker); the client is
+httpx's async client in this process, `concurrency` requests in flight at all times, each for
+one random user of the run (k = 10). Client and server share the machine's cores. A swap to a
+copy of the run (placed beside it) is requested half-way through the last level; every request
+must still succeed.
+
+Usage:
+    python bench/serve.py                          # runs/quickstart (make quickstart first)
+    python bench/serve.py --run DIR --seconds 60 --concurrency 1 8 32
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def start_server(run: Path, port: int) -> subprocess.Popen:
+    """`mmgraph serve` on ``port``, once /health answers."""
+    server = subprocess.Popen([str(Path(sys.executable).parent / "mmgraph"), "-q", "serve",
+                               "--run", str(run), "--port", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200:
+                return server
+        except httpx.TransportError:
+            time.sleep(0.2)
+    server.kill()
+    raise RuntimeError(f"mmgraph serve did not start: {server.stderr.read()}")
+
+
+async def load(url: str, users: np.ndarray, concurrency: int, seconds: float,
+               swap_to: str | None) -> dict:
+    """Keep ``concurrency`` requests in flight for ``seconds``; optionally swap half-way."""
+    latencies, errors = [], []
+    rng = np.random.default_rng(concurrency)
+    limits = httpx.Limits(max_connections=concurrency)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as client:
+        stop = time.perf_counter() + seconds
+
+        async def worker() -> None:
+            while time.perf_counter() < stop:
+                body = {"users": [int(rng.choice(users))], "k": 10}
+                started = time.perf_counter()
+                try:
+                    answer = await client.post("/recommend", json=body)
+                    ok = answer.status_code == 200 and answer.json()["recommendations"][0][
+                        "items"]
+                except httpx.HTTPError as exc:
+                    ok, answer = False, exc
+                latencies.append(time.perf_counter() - started)
+                if not ok:
+                    errors.append(str(answer))
+
+        async def swap() -> None:
+            await asyncio.sleep(seconds / 2)
+            answer = await client.post("/admin/swap", json={"run": swap_to})
+            if answer.status_code != 200:
+                errors.append(f"swap: {answer.text}")
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)),
+                             *([swap()] if swap_to else []))
+        elapsed = time.perf_counter() - started
+    milliseconds = np.array(latencies) * 1e3
+    return {"requests": len(latencies), "per_second": len(latencies) / elapsed,
+            "p50": float(np.percentile(milliseconds, 50)),
+            "p99": float(np.percentile(milliseconds, 99)), "errors": errors}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run", type=Path, default=ROOT / "runs" / "quickstart")
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
+    parser.add_argument("--port", type=int, default=8765)
+    args = parser.parse_args()
+    run = args.run.resolve()
+    swap_copy = run.parent / f"{run.name}-swap"
+    shutil.rmtree(swap_copy, ignore_errors=True)
+    shutil.copytree(run, swap_copy)
+    users = pd.read_parquet(run / "ids" / "users.parquet").iloc[:, 0].to_numpy()
+    server = start_server(run, args.port)
+    try:
+        print(f"{run}, {len(users)} users; {platform.machine()}, {os.cpu_count()} cores "
+              f"(client and server share them); {args.seconds:.0f} s per level\n")
+        print("| concurrency | requests | requests/s | p50 ms | p99 ms | errors | swap |")
+        print("|---|---|---|---|---|---|---|")
+        for level in args.concurrency:
+            swap = swap_copy.name if level == args.concurrency[-1] else None
+            result = asyncio.run(load(f"http://127.0.0.1:{args.port}", users, level,
+                                      args.seconds, swap))
+            print(f"| {level} | {result['requests']} | {result['per_second']:.0f} | "
+                  f"{result['p50']:.1f} | {result['p99']:.1f} | {len(result['errors'])} | "
+                  f"{'half-way' if swap else ''} |", flush=True)
+            for error in result["errors"][:5]:
+                print(f"  error: {error}")
+    finally:
+        server.terminate()
+        server.wait(10)
+        shutil.rmtree(swap_copy, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,5 @@
+"""`mmgraph serve`: a finished run served over HTTP (FastAPI + uvicorn, the ``serve`` extra)."""
+
+from mmgraph.serve.app import MAX_BODY_BYTES, MAX_IDS, MAX_K, create_app
+
+__all__ = ["create_app", "MAX_BODY_BYTES", "MAX_K", "MAX_IDS"]

@@ -1,0 +1,161 @@
+"""`mmgraph serve`: the HTTP service answers as the Python API does, refuses bad requests with a
+clear 4xx, swaps runs, and counts requests (FastAPI's TestClient, a tiny finished run)."""
+
+import shutil
+import threading
+
+import numpy as np
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+
+from mmgraph.config import load_config
+from mmgraph.pipeline import run_all
+from mmgraph.recommender import Recommender
+from mmgraph.serve import MAX_BODY_BYTES, create_app
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """A finished ID-only run on 40 users × 30 items (each user's ~40% random items), plus a
+    copy beside it to swap to."""
+    folder = tmp_path_factory.mktemp("serve")
+    users, items = np.nonzero(np.random.default_rng(0).random((40, 30)) < 0.4)
+    pd.DataFrame({"user_id": users, "item_id": items}).to_parquet(folder / "inter.parquet")
+    (folder / "c.yaml").write_text(
+        f"name: served\nruns_root: {folder / 'runs'}\nseed: 1\n"
+        f"data: {{interactions: {folder / 'inter.parquet'}}}\nencoders: {{text: null}}\n"
+        "teacher: {epochs: 4, eval_every: 2, dim: 8}\n"
+        "student: {epochs: 4, eval_every: 2, dim: 8}\n")
+    run_all(load_config(folder / "c.yaml"), progress=False)
+    shutil.copytree(folder / "runs" / "served", folder / "runs" / "other")
+    return folder / "runs" / "served"
+
+
+@pytest.fixture
+def client(run):
+    with TestClient(create_app(run)) as client:
+        yield client
+
+
+def test_answers_equal_the_python_api(run, client):
+    reference = Recommender.load(run)
+    expected = reference.recommend([3, 7], 5)
+    answer = client.post("/recommend", json={"users": [3, 7], "k": 5})
+    assert answer.status_code == 200
+    for entry in answer.json()["recommendations"]:
+        rows = expected[expected["user_id"] == entry["user_id"]]
+        assert [i["item_id"] for i in entry["items"]] == rows["item_id"].tolist()
+        assert np.allclose([i["score"] for i in entry["items"]], rows["score"], atol=1e-6)
+        assert entry["source"] == "model"
+    history = client.post("/recommend_for_history", json={"items": [1, 2], "k": 4}).json()
+    assert [i["item_id"] for i in history["items"]] == reference.recommend_for_history(
+        [1, 2], 4)["item_id"].tolist()
+    similar = client.post("/similar", json={"item": 5, "k": 3}).json()
+    assert [i["item_id"] for i in similar["items"]] == reference.similar_items(5, 3)[
+        "item_id"].tolist()
+    stranger = client.post("/recommend", json={"users": [999], "k": 2}).json()
+    assert stranger["recommendations"][0]["source"] == "popular"
+    assert client.post("/update", json={"user": 999, "items": [1, 2]}).status_code == 200
+    updated = client.post("/recommend", json={"users": [999], "k": 2}).json()
+    assert updated["recommendations"][0]["source"] == "history"
+    assert client.get("/health").json() == {"status": "ok", "run": "served", "users": 40,
+                                            "items": 30}
+
+
+def test_items_are_added_and_removed_at_once(run, client):
+    user = client.post("/recommend", json={"users": [3], "k": 1}).json()
+    best = user["recommendations"][0]["items"][0]["item_id"]
+    assert client.request("DELETE", "/items", json={"ids": [best]}).json() == {"removed": 1}
+    after = client.post("/recommend", json={"users": [3], "k": 30}).json()
+    assert best not in [i["item_id"] for i in after["recommendations"][0]["items"]]
+    reference = Recommender.load(run)
+    vector = reference.user_vectors[reference.data.users.indices([3], "test")[0]] * 1000
+    assert client.post("/items", json={"ids": [500], "vectors": [vector.tolist()]}).json() == {
+        "added": 1}
+    top = client.post("/recommend", json={"users": [3], "k": 1}).json()
+    assert top["recommendations"][0]["items"][0]["item_id"] == 500
+    width = client.post("/items", json={"ids": [501], "vectors": [[0.0]]})
+    assert width.status_code == 422 and "shape" in width.json()["error"]
+
+
+@pytest.mark.parametrize("path, body, status, fragment", [
+    ("/recommend", {"users": [3], "k": 0}, 422, "k: Input should be greater than or equal to 1"),
+    ("/recommend", {"users": [3], "k": 10**9}, 422, "k: Input should be less than or equal"),
+    ("/recommend", {"users": []}, 422, "users: List should have at least 1 item"),
+    ("/recommend", {"users": [3], "kk": 1}, 422, "kk: Extra inputs are not permitted"),
+    ("/recommend", {"users": [999], "unknown": "error"}, 422, "999"),
+    ("/recommend", {"users": ["3"]}, 422, "ids here are integers"),
+    ("/recommend", {"users": [True]}, 422, "malformed request"),
+    ("/recommend_for_history", {"items": [10**6]}, 422, "not among"),
+    ("/similar", {"item": 10**6}, 422, "not among"),
+    ("/admin/swap", {"run": "../served"}, 422, "run: String should match pattern"),
+    ("/admin/swap", {"run": "missing"}, 422, "no finished"),
+])
+def test_bad_requests_get_a_clear_4xx(client, path, body, status, fragment):
+    answer = client.post(path, json=body)
+    assert answer.status_code == status
+    assert fragment in answer.json()["error"], answer.json()
+
+
+def test_oversized_and_lengthless_bodies_are_refused(client):
+    big = client.post("/recommend", content=b"{" + b" " * MAX_BODY_BYTES + b"}",
+                      headers={"content-type": "application/json"})
+    assert big.status_code == 413 and "limited" in big.json()["error"]
+    chunked = client.post("/recommend", content=iter([b'{"users": [3]}']),
+                          headers={"content-type": "application/json"})
+    assert chunked.status_code == 411
+
+
+def test_a_swap_under_load_drops_no_request_and_metrics_count_them(client):
+    failures, answered = [], []
+
+    def load():
+        for _ in range(40):
+            answer = client.post("/recommend", json={"users": [3, 7], "k": 5})
+            (answered if answer.status_code == 200 else failures).append(answer.status_code)
+
+    workers = [threading.Thread(target=load) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    assert client.post("/admin/swap", json={"run": "other"}).json() == {"serving": "other"}
+    for worker in workers:
+        worker.join()
+    assert not failures and len(answered) == 160
+    assert client.get("/health").json()["run"] == "other"
+    metrics = client.get("/metrics").text
+    assert 'mmgraph_requests_total{endpoint="/recommend",status="200"} 160.0' in metrics
+    assert 'mmgraph_request_seconds_count{endpoint="/recommend"} 160.0' in metrics
+
+
+def test_the_command_serves_over_http_and_refuses_a_bad_run(run, tmp_path):
+    import socket
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    import httpx
+
+    command = str(Path(sys.executable).parent / "mmgraph")
+    bad = subprocess.run([command, "serve", "--run", str(tmp_path)], capture_output=True,
+                         text=True, timeout=60)
+    assert bad.returncode == 2 and "no finished" in bad.stderr and "Traceback" not in bad.stderr
+    with socket.socket() as probe:  # a free port
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([command, "-q", "serve", "--run", str(run), "--port", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline, health = time.monotonic() + 60, None
+        while health is None and time.monotonic() < deadline:
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/health").json()
+            except httpx.TransportError:
+                time.sleep(0.2)
+        assert health is not None and health["status"] == "ok"
+        answer = httpx.post(f"http://127.0.0.1:{port}/recommend", json={"users": [3], "k": 2})
+        assert len(answer.json()["recommendations"][0]["items"]) == 2
+    finally:
+        server.terminate()
+        server.wait(10)
