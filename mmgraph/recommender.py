@@ -12,7 +12,7 @@ import pandas as pd
 from mmgraph.data.tables import ITEM, USER, load_items
 from mmgraph.data.user_items import UserItems
 from mmgraph.errors import DataError
-from mmgraph.index.foldin import FoldIn
+from mmgraph.index.foldin import FoldIn, ItemBasis
 from mmgraph.index.retrieval import RetrievalIndex
 from mmgraph.io import read_json
 from mmgraph.pipeline.artifacts import (IndexedSplit, load_split, recommendation_frame,
@@ -35,7 +35,7 @@ class Recommender:
         self.foldin = foldin or FoldIn()
         self._item_vectors = (np.empty((0, index.dim), np.float32) if item_vectors is None
                               else np.asarray(item_vectors, np.float32))
-        self._derived: dict[str, np.ndarray] = {}  # of the item vectors; reset when items grow
+        self._derived: dict[str, object] = {}  # of the item vectors; reset when items grow
         self._items_frame: tuple[Path, pd.DataFrame] | None = None
         # user id -> (item labels of their whole history, folded-in [d] vector), from update()
         self._updated: dict[object, tuple[np.ndarray, np.ndarray]] = {}
@@ -52,13 +52,13 @@ class Recommender:
             self._derived = {}
         return self._item_vectors
 
-    def _derived_from_items(self, name: str) -> np.ndarray:
-        """``gramian`` (``[d, d]`` float64, shared by every fold-in) or ``unit`` (``[I, d]``
-        L2-normalised rows, for cosine), computed once per item set."""
+    def _derived_from_items(self, name: str) -> ItemBasis | np.ndarray:
+        """``basis`` (the items' :class:`ItemBasis`, shared by every fold-in) or ``unit``
+        (``[I, d]`` L2-normalised rows, for cosine), computed once per item set."""
         items = self.item_vectors
         if name not in self._derived:
-            if name == "gramian":
-                self._derived[name] = items.astype(np.float64).T @ items.astype(np.float64)
+            if name == "basis":
+                self._derived[name] = ItemBasis(items)
             else:
                 self._derived[name] = items / np.maximum(
                     np.linalg.norm(items, axis=1, keepdims=True), 1e-12)
@@ -146,7 +146,7 @@ class Recommender:
             history = self.interacted.row(position) if position >= 0 else rows[:0]
         history = np.union1d(history, rows)
         vector = self.foldin.user_vectors(self.item_vectors, [history],
-                                          self._derived_from_items("gramian"))[0]
+                                          self._derived_from_items("basis"))[0]
         self._updated[user[0]] = (history, vector)
 
     def describe(self, frame: pd.DataFrame, columns: tuple[str, ...] = ("title",)
@@ -172,7 +172,7 @@ class Recommender:
         history's items are not served. Unknown item ids are an error."""
         rows = self._item_rows(item_ids, "recommend_for_history")
         vector = self.foldin.user_vectors(self.item_vectors, [rows],
-                                          self._derived_from_items("gramian"))[0]
+                                          self._derived_from_items("basis"))[0]
         items, scores = self._search_excluding(vector, rows, self.index.bounded_k(k))
         kept = items >= 0
         return pd.DataFrame({ITEM: self.index.item_ids.to_ids(items[kept]),

@@ -9,10 +9,15 @@ The ridge solution of iALS's loss for one user (Hu et al., ICDM 2008; implicit's
         + \lambda \lVert p \rVert^2
       = \big(\alpha Q^\top Q + (1 - \alpha) Q_H^\top Q_H + \lambda I\big)^{-1} \sum_{i \in H} q_i,
 
-one ``d × d`` solve per user after the shared Gramian :math:`Q^\top Q`: :math:`O(|H| d^2 + d^3)`.
-:math:`\lambda` is ``ridge`` times the mean squared norm of the item vectors, so one grid fits
-any scale. The index stage chooses both on validation (``index/foldin.json``): the users' own
-training histories, folded in, rank their valid items. NumPy only: serving starts without torch.
+solved in the eigenbasis of the items' Gramian :math:`Q^\top Q = V \operatorname{diag}(s)
+V^\top` (computed once, :class:`ItemBasis`), where :math:`\alpha Q^\top Q + \lambda I` is the
+diagonal :math:`D = \alpha s + \lambda`: a history of :math:`h < r` items is a rank-:math:`h`
+update of it, solved by the Woodbury identity in :math:`O(h^2 r + h^3)`; a longer one directly
+in :math:`O(h r^2 + r^3)`, where :math:`r = \min(I, d)` (the span of the item vectors holds every
+user vector, so wide vectors over few items cost :math:`r`, not :math:`d`). :math:`\lambda` is
+``ridge`` times the mean squared norm of the item vectors, so one grid fits any scale. The
+index stage chooses both on validation (``index/foldin.json``): the users' own training
+histories, folded in, rank their valid items. NumPy only: serving starts without torch.
 
 Shapes: ``items [I, d]``, histories of item rows, user vectors ``[B, d]``.
 """
@@ -24,7 +29,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-__all__ = ["FoldIn", "tune_foldin", "FOLDIN_GRID", "FOLDIN_USERS"]
+__all__ = ["FoldIn", "ItemBasis", "tune_foldin", "FOLDIN_GRID", "FOLDIN_USERS"]
 
 #: Settings tried on validation: unobserved weight alpha × relative ridge.
 FOLDIN_GRID = {"unobserved_weight": (0.1, 0.3, 1.0), "ridge": (1.0, 3.0, 10.0, 30.0, 100.0)}
@@ -32,6 +37,23 @@ FOLDIN_GRID = {"unobserved_weight": (0.1, 0.3, 1.0), "ridge": (1.0, 3.0, 10.0, 3
 #: Valid users (a seeded sample) that choose the setting: enough to order 15 settings, few
 #: enough that the choice costs seconds at 10M interactions.
 FOLDIN_USERS = 2000
+
+
+class ItemBasis:
+    """The item vectors ``[I, d]`` in the eigenbasis of their Gramian, shared by every fold-in
+    against them: ``rotated [I, r]``, ``values [r]`` (the Gramian's nonzero eigenvalues),
+    ``vectors [d, r]`` (back to the items' space) and ``scale``, the mean squared item norm."""
+
+    def __init__(self, items: np.ndarray):
+        items = np.asarray(items, np.float64)
+        if len(items) >= items.shape[1]:
+            values, vectors = np.linalg.eigh(items.T @ items)
+        else:  # fewer items than dimensions: their span is all a user vector can use
+            _, singular, vectors_t = np.linalg.svd(items, full_matrices=False)
+            values, vectors = singular ** 2, vectors_t.T
+        self.values, self.vectors = np.maximum(values, 0.0), vectors
+        self.rotated = items @ vectors
+        self.scale = float(self.values.sum()) / max(len(items), 1)
 
 
 @dataclass(frozen=True)
@@ -43,22 +65,30 @@ class FoldIn:
     ridge: float = 3.0
 
     def user_vectors(self, items: np.ndarray, histories: Sequence[np.ndarray],
-                     gramian: np.ndarray | None = None) -> np.ndarray:
+                     basis: ItemBasis | None = None) -> np.ndarray:
         """``[B, d]`` float32 user vectors for ``histories`` (arrays of row indices into
-        ``items [I, d]``); an empty history gives a zero vector. ``gramian`` (``items.T @
-        items`` in float64) can be passed in when it is reused."""
-        items = np.asarray(items, np.float64)
-        gramian = items.T @ items if gramian is None else gramian
-        scale = np.trace(gramian) / max(len(items), 1)  # the mean squared item norm
-        base = (self.unobserved_weight * gramian
-                + self.ridge * max(scale, 1e-12) * np.eye(items.shape[1]))
-        out = np.zeros((len(histories), items.shape[1]))
+        ``items [I, d]``); an empty history gives a zero vector. ``basis`` (of ``items``) can
+        be passed in when it is reused."""
+        basis = ItemBasis(items) if basis is None else basis
+        diagonal = (self.unobserved_weight * basis.values
+                    + self.ridge * max(basis.scale, 1e-12))  # [r], positive
+        weight = 1 - self.unobserved_weight  # of the history's own term
+        rotated = np.zeros((len(histories), len(diagonal)))
         for row, history in enumerate(histories):
-            chosen = items[np.unique(np.asarray(history, np.int64))]
-            if len(chosen):
-                system = base + (1 - self.unobserved_weight) * chosen.T @ chosen
-                out[row] = np.linalg.solve(system, chosen.sum(0))
-        return out.astype(np.float32)
+            chosen = basis.rotated[np.unique(np.asarray(history, np.int64))]  # [h, r]
+            if not len(chosen):
+                continue
+            target = chosen.sum(0) / diagonal
+            if weight == 0:
+                rotated[row] = target
+            elif len(chosen) < len(diagonal):  # Woodbury: an h × h system
+                scaled = chosen / diagonal
+                inner = scaled @ chosen.T + np.eye(len(chosen)) / weight
+                rotated[row] = target - scaled.T @ np.linalg.solve(inner, chosen @ target)
+            else:
+                system = np.diag(diagonal) + weight * chosen.T @ chosen
+                rotated[row] = np.linalg.solve(system, chosen.sum(0))
+        return (rotated @ basis.vectors.T).astype(np.float32)
 
     def to_dict(self) -> dict[str, float]:
         return asdict(self)
@@ -68,13 +98,13 @@ def tune_foldin(items: np.ndarray, histories: Sequence[np.ndarray],
                 score: Callable[[np.ndarray], float]) -> tuple[FoldIn, dict[str, float]]:
     """The :data:`FOLDIN_GRID` setting whose folded-in vectors of ``histories`` score best by
     ``score`` (e.g. valid NDCG@20 of those users); returns it and every setting's score."""
-    gramian = np.asarray(items, np.float64).T @ np.asarray(items, np.float64)
+    basis = ItemBasis(items)
     scores: dict[str, float] = {}
     best, best_score = FoldIn(), float("-inf")
     for alpha in FOLDIN_GRID["unobserved_weight"]:
         for ridge in FOLDIN_GRID["ridge"]:
             candidate = FoldIn(alpha, ridge)
-            value = score(candidate.user_vectors(items, histories, gramian))
+            value = score(candidate.user_vectors(items, histories, basis))
             scores[f"alpha={alpha},ridge={ridge}"] = value
             if value > best_score:
                 best, best_score = candidate, value

@@ -27,6 +27,23 @@ def test_fold_in_minimises_the_one_user_ials_loss(alpha, ridge):
     assert not FoldIn().user_vectors(items, [np.array([], np.int64)]).any()  # no history: zero
 
 
+@pytest.mark.parametrize("num_items,dim,history", [
+    (40, 6, [3, 7, 7, 21]),       # a short history: the Woodbury update
+    (40, 6, list(range(0, 30, 2))),  # longer than the dimension: the direct solve
+    (5, 12, [0, 2]),              # fewer items than dimensions: their span
+])
+@pytest.mark.parametrize("alpha", [0.1, 1.0])
+def test_every_solve_equals_the_dense_closed_form(num_items, dim, history, alpha):
+    rng = np.random.default_rng(num_items)
+    items = rng.normal(size=(num_items, dim))
+    chosen = items[np.unique(history)]
+    scale = (items ** 2).sum(1).mean()
+    system = alpha * items.T @ items + (1 - alpha) * chosen.T @ chosen + 3.0 * scale * np.eye(dim)
+    expected = np.linalg.solve(system, chosen.sum(0))
+    got = FoldIn(alpha, 3.0).user_vectors(items, [np.asarray(history)])[0]
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-6)
+
+
 def test_tuning_returns_the_best_scored_setting():
     rng = np.random.default_rng(1)
     items = rng.normal(size=(30, 4))
