@@ -77,6 +77,8 @@ def test_items_are_added_and_removed_at_once(run, client):
     assert top["recommendations"][0]["items"][0]["item_id"] == 500
     width = client.post("/items", json={"ids": [501], "vectors": [[0.0]]})
     assert width.status_code == 422 and "shape" in width.json()["error"]
+    nan = client.post("/items", json={"ids": [502], "vectors": [[float("nan")] * len(vector)]})
+    assert nan.status_code == 422 and "NaN or infinite" in nan.json()["error"]
 
 
 @pytest.mark.parametrize("path, body, status, fragment", [

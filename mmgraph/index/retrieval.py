@@ -83,9 +83,14 @@ class RetrievalIndex:
 
     @staticmethod
     def _prepare(vectors: np.ndarray, metric: str) -> np.ndarray:
-        """Contiguous float32 rows; a normalised copy for cosine (the caller's array is kept)."""
+        """Contiguous float32 rows; a normalised copy for cosine (the caller's array is kept).
+        A row with a NaN or infinite value (past float32's range, too) is a :class:`DataError`
+        naming it: it would score every query NaN and be served at random."""
+        with np.errstate(over="ignore"):  # a value past float32's range becomes inf: refused
+            cast = np.ascontiguousarray(vectors, dtype=np.float32)
+        _require_finite(cast)
         if metric != "cosine":
-            return np.ascontiguousarray(vectors, dtype=np.float32)
+            return cast
         vectors = np.array(vectors, dtype=np.float32, order="C", copy=True)
         faiss.normalize_L2(vectors)
         return vectors
@@ -235,6 +240,13 @@ class RetrievalIndex:
                               f"({index.ntotal} vectors, {len(item_ids)} ids); rebuild it.")
         return cls(index, item_ids, manifest["metric"], manifest["factory"],
                    manifest["model_hash"], removed)
+
+
+def _require_finite(vectors: np.ndarray) -> None:
+    bad = np.flatnonzero(~np.isfinite(vectors).all(axis=1)) if vectors.ndim == 2 else []
+    if len(bad):
+        raise DataError(f"vector row(s) {bad[:5].tolist()} hold NaN or infinite values (or "
+                        f"values past float32's range); pass finite vectors.")
 
 
 #: The files of a saved index whose sha256 its manifest records.

@@ -145,14 +145,15 @@ def create_app(run_dir: str | Path) -> FastAPI:
 
     @app.post("/recommend")
     def recommend(body: RecommendBody) -> dict:
+        users = list(dict.fromkeys(body.users))  # each once, in the order asked
         with lock:
-            frame = recommender().recommend(body.users, body.k, body.exclude, body.unknown)
-        by_user = dict(iter(frame.groupby("user_id", sort=False)))
-        return {"recommendations": [
-            {"user_id": user, "source": str(by_user[user]["source"].iloc[0]),
-             "items": _items(by_user[user])} if user in by_user
-            else {"user_id": user, "source": None, "items": []}  # everything already seen
-            for user in dict.fromkeys(body.users)]}
+            frame = recommender().recommend(users, body.k, body.exclude, body.unknown)
+        answers = {user: {"user_id": user, "source": None, "items": []} for user in users}
+        for user, item, score, source in zip(*(frame[c].tolist() for c in (
+                "user_id", "item_id", "score", "source"))):
+            answers[user]["source"] = source  # None only for a user who has seen everything
+            answers[user]["items"].append({"item_id": item, "score": score})
+        return {"recommendations": list(answers.values())}
 
     @app.post("/recommend_for_history")
     def recommend_for_history(body: HistoryBody) -> dict:

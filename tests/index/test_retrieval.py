@@ -165,3 +165,16 @@ def test_plain_ids_in_ids_out():
     assert "c" not in index.top_items(vectors[2], 6)["item_id"].tolist()
     with pytest.raises(DataError, match="5 item ids for vectors of shape"):
         RetrievalIndex.build(vectors, ids[:5])
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, 1e39])
+def test_non_finite_vectors_are_refused_by_row(bad):
+    vectors = np.ones((4, 3), np.float64)
+    vectors[2, 1] = bad
+    with pytest.raises(DataError, match=r"vector row\(s\) \[2\] hold NaN or infinite"):
+        RetrievalIndex.build(vectors, [1, 2, 3, 4])
+    index = RetrievalIndex.build(np.ones((2, 3), np.float32), [1, 2], metric="cosine")
+    with pytest.raises(DataError, match=r"row\(s\) \[0\]"):
+        index.add(vectors[2:3].astype(np.float32) if bad != 1e39 else vectors[2:3], [9])
+    with pytest.raises(DataError, match="NaN or infinite"):
+        index.search(vectors[2:3], 1)
