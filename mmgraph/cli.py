@@ -12,6 +12,7 @@ import errno
 import logging
 import os
 import re
+import socket
 import sys
 import warnings
 from pathlib import Path
@@ -132,8 +133,17 @@ def _serve(args: argparse.Namespace) -> None:
         raise MmgraphError(f"mmgraph serve needs the serve extra ({exc.name} is missing): "
                            f"pip install 'mmgraph[serve]'.") from exc
     app = create_app(args.run)  # a bad run is reported before the port opens
-    uvicorn.run(app, host=args.host, port=args.port,
-                log_level="warning" if args.quiet else "info")
+    listener = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((args.host, args.port))
+    except (OSError, OverflowError) as exc:
+        listener.close()
+        raise MmgraphError(f"mmgraph serve cannot listen on {args.host}:{args.port} "
+                           f"({getattr(exc, 'strerror', None) or exc}); pick a free port "
+                           f"(--port) or another address (--host).") from exc
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning" if args.quiet else "info"))
+    server.run(sockets=[listener])
 
 
 def _export(args: argparse.Namespace, progress: bool, console: Console) -> dict | None:

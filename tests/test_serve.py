@@ -160,6 +160,11 @@ def test_the_command_serves_over_http_and_refuses_a_bad_run(run, tmp_path):
         assert health is not None and health["status"] == "ok"
         answer = httpx.post(f"http://127.0.0.1:{port}/recommend", json={"users": [3], "k": 2})
         assert len(answer.json()["recommendations"][0]["items"]) == 2
+        for taken in (str(port), "99999"):  # in use; out of range
+            refused = subprocess.run([command, "serve", "--run", str(run), "--port", taken],
+                                     capture_output=True, text=True, timeout=60)
+            assert refused.returncode == 2 and "cannot listen on" in refused.stderr
+            assert "Traceback" not in refused.stderr
     finally:
         server.terminate()
         server.wait(10)
