@@ -77,6 +77,8 @@ def test_items_are_added_and_removed_at_once(run, client):
     assert top["recommendations"][0]["items"][0]["item_id"] == 500
     width = client.post("/items", json={"ids": [501], "vectors": [[0.0]]})
     assert width.status_code == 422 and "shape" in width.json()["error"]
+    ragged = client.post("/items", json={"ids": [503, 504], "vectors": [[0.0], [0.0, 1.0]]})
+    assert ragged.status_code == 422 and "same length" in ragged.json()["error"]
     nans = ", ".join(["NaN"] * len(vector))  # raw JSON: httpx refuses to encode NaN
     nan = client.post("/items", headers={"content-type": "application/json"},
                       content=f'{{"ids": [502], "vectors": [[{nans}]]}}')

@@ -55,9 +55,11 @@ class IdMap:
         (``7`` and ``"7"`` never match silently, and a mixed table could not be saved)."""
         values = pd.Index(values)
         integers = pd.api.types.is_integer_dtype(self.ids)
-        if len(values) and len(self) and integers != pd.api.types.is_integer_dtype(values):
-            example = next((v for v in values if isinstance(v, (int, np.integer)) != integers),
-                           values[0])
+        wanted = "integer" if integers else "string"  # of every value, however large
+        if len(values) and len(self) and pd.api.types.infer_dtype(values, skipna=False) != wanted:
+            example = next((v for v in values if not (
+                isinstance(v, (int, np.integer)) and not isinstance(v, bool) if integers
+                else isinstance(v, str))), values[0])
             raise DataError(f"{source}: {self.name} ids here are "
                             f"{'integers' if integers else 'strings'}, but {example!r} is not; "
                             f"pass every {self.name} id as {'an int' if integers else 'a str'}.")

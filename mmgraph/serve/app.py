@@ -34,7 +34,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from prometheus_client import generate_latest
 from pydantic import BaseModel, ConfigDict, Field
 
-from mmgraph.errors import MmgraphError
+from mmgraph.errors import DataError, MmgraphError
 from mmgraph.recommender import Recommender
 
 __all__ = ["create_app", "MAX_BODY_BYTES", "MAX_K", "MAX_IDS"]
@@ -173,6 +173,9 @@ def create_app(run_dir: str | Path) -> FastAPI:
 
     @app.post("/items")
     def add_items(body: AddItemsBody) -> dict:
+        if len({len(row) for row in body.vectors}) > 1:
+            raise DataError("vectors: every row must have the same length (the index's "
+                            "dimension).")
         vectors = np.asarray(body.vectors, np.float32)
         with lock:
             recommender().index.add(vectors, body.ids)

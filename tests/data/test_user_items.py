@@ -39,3 +39,8 @@ def test_id_map_refuses_ids_of_the_other_kind():
     with pytest.raises(DataError, match=r"add: item_id ids here are integers, but 'new' is not"):
         numbers.extended([9, "new"], "add")
     assert numbers.extended([9], "add").indices([9, 7], "x").tolist() == [2, 0]
+    with pytest.raises(DataError, match=r"ids here are strings, but 10{30} is not"):
+        names.positions([10**30], "recommend")  # too large for int64: not a string either
+    for other_kind in ([True], ["8", 8]):
+        with pytest.raises(DataError, match="ids here are"):
+            (numbers if other_kind == [True] else names).positions(other_kind, "x")
