@@ -2,9 +2,13 @@
 
 1. PyG ``LGConv`` over ``edge_index`` (gather/scatter message passing, gcn-normalised);
 2. ``torch.sparse.mm`` on the normalised CSR adjacency (PyG's sparse path);
-3. mmgraph's ``symmetric_spmm`` (CSR; backward reuses A since A is symmetric).
+3. mmgraph's ``symmetric_spmm`` (CSR; backward reuses A since A is symmetric);
+4. the same with users and items renumbered by degree, most connected first (the rows the
+   propagation gathers most often lie together: does locality pay once the embeddings no longer
+   fit in cache?).
 
-Usage: python bench/propagation.py [--interactions 1000000] [--repeats 5]
+Usage: python bench/propagation.py [--users 10000] [--items 20000] [--interactions 1000000]
+       [--repeats 5]
 Prints a Markdown table: median seconds per fwd+bwd of ``layers`` layers and ratios to (3).
 """
 
@@ -68,6 +72,14 @@ def main() -> None:
             x.pow(2).sum().backward()
         return step
 
+    def by_degree(ids: torch.Tensor, count: int) -> torch.Tensor:
+        """New id of each old one: most connected first."""
+        order = torch.argsort(torch.bincount(ids, minlength=count), descending=True, stable=True)
+        return torch.empty_like(order).scatter_(0, order, torch.arange(count))
+
+    sorted_adjacency = bipartite_adjacency(
+        torch.stack([by_degree(user_item[0], args.users)[user_item[0]],
+                     by_degree(user_item[1], args.items)[user_item[1]]]), args.users, args.items)
     results = {
         "PyG LGConv, edge_index": median_seconds(run(lambda x: conv(x, edge_index)),
                                                  args.repeats),
@@ -75,6 +87,8 @@ def main() -> None:
                                                args.repeats),
         "mmgraph symmetric_spmm, CSR": median_seconds(run(lambda x: symmetric_spmm(adjacency, x)),
                                                       args.repeats),
+        "mmgraph symmetric_spmm, CSR, ids by degree": median_seconds(
+            run(lambda x: symmetric_spmm(sorted_adjacency, x)), args.repeats),
     }
     ours = results["mmgraph symmetric_spmm, CSR"]
     print(f"{user_item.shape[1]:,} interactions, {args.users:,} users, {args.items:,} items, "

@@ -61,9 +61,11 @@ class ColumnsConfig(_Strict):
     user: str = Field("user_id", description="User id column of the interactions table.")
     item: str = Field("item_id", description="Item id column of both tables.")
     rating: str | None = Field("rating", description="Rating column, used by "
-                               "graph.interaction_weight: rating; null when there is none.")
+                               "graph.interaction_weight: rating. Left at its default, it is "
+                               "read when the table has it; named here, it must exist.")
     timestamp: str | None = Field("timestamp", description="Time column (numbers, e.g. Unix "
-                                  "seconds), needed by the time_filter component.")
+                                  "seconds), needed by the time_filter component. Left at its "
+                                  "default, it is read when the table has it.")
 
 
 class DataConfig(_Strict):
