@@ -81,6 +81,11 @@ class Recommender:
         """Every user's items in train, valid and test (built on first use)."""
         return self.data.interacted()
 
+    @cached_property
+    def interaction_counts(self) -> np.ndarray:
+        """``[I]`` interactions per item of the run (train, valid and test), for popularity."""
+        return self.interacted.item_counts.astype(np.float32)
+
     def recommend(self, user_ids: list, k: int = 10,
                   exclude: Literal["interacted", "train"] = "interacted",
                   unknown: Literal["popular", "error"] = "popular") -> pd.DataFrame:
@@ -198,9 +203,8 @@ class Recommender:
     def _most_popular(self, k: int) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` searchable items most interacted with in the run (train, valid and test),
         ties by label; ``[k]`` labels and their counts as scores."""
-        counts = np.zeros(len(self.index.item_ids), np.float32)
-        trained = self.interacted.item_counts
-        counts[:len(trained)] = trained
+        counts = np.zeros(len(self.index.item_ids), np.float32)  # added items: none yet
+        counts[:len(self.interaction_counts)] = self.interaction_counts
         counts[self.index.removed] = -np.inf
         top = np.argsort(-counts, kind="stable")[:k]
         return np.where(np.isfinite(counts[top]), top, -1), counts[top]
