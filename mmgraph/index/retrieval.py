@@ -91,9 +91,9 @@ class RetrievalIndex:
         _require_finite(cast)
         if metric != "cosine":
             return cast
-        vectors = np.array(vectors, dtype=np.float32, order="C", copy=True)
-        faiss.normalize_L2(vectors)
-        return vectors
+        normalised = cast.copy()  # cast may be the caller's own array
+        faiss.normalize_L2(normalised)
+        return normalised
 
     @property
     def _tombstones(self) -> int:
