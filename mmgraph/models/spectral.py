@@ -18,10 +18,11 @@ exponent :math:`b` damps popular items as GF-CF's normalisation does. Scores fac
 embeddings: users :math:`r_u D^{-b} V f(\Lambda)`, items :math:`D^{b} V`.
 
 Two solvers: up to ``dense_items`` items, :math:`G` is built densely (``[I, I]``) and fully
-decomposed (exact); past that, only the top ``rank`` eigenpairs are computed by Lanczos
-(``scipy.sparse.linalg.eigsh``) on the operator :math:`x \mapsto \tilde R^\top(\tilde R x)
-+ \beta\lambda_{\max}\tilde S x`, never materialising :math:`G` (cost linear in interactions per
-iteration). Eigen-directions with :math:`\lambda \approx 0` score nothing and are dropped.
+decomposed (exact); past that, only the top ``rank`` eigenpairs are computed, by block subspace
+iteration with Rayleigh–Ritz (:func:`top_eigenpairs`) on the operator
+:math:`X \mapsto \tilde R^\top(\tilde R X) + \beta\lambda_{\max}\tilde S X`, never
+materialising :math:`G` (cost linear in interactions per iteration). Eigen-directions with
+:math:`\lambda \approx 0` score nothing and are dropped.
 The decomposition depends on :math:`b` alone, so :func:`tuned_filter` tries every ridge of a
 grid on one decomposition per :math:`b` and keeps the pair that validation ranks best.
 
@@ -33,16 +34,19 @@ Shapes:
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
 import scipy.sparse as sp
 import torch
-from scipy.sparse.linalg import LinearOperator, eigsh
 
 __all__ = ["spectral_filter", "filter_basis", "FilterBasis", "tuned_filter",
-           "interaction_matrix", "time_weighted_cooccurrence"]
+           "interaction_matrix", "time_weighted_cooccurrence", "top_eigenpairs"]
+
+log = logging.getLogger(__name__)
+
 
 
 def interaction_matrix(user_item: torch.Tensor, num_users: int, num_items: int) -> sp.csr_matrix:
@@ -102,9 +106,52 @@ def _normalised(graph: tuple[torch.Tensor, torch.Tensor], num_items: int) -> sp.
     return sp.diags(inv) @ matrix @ sp.diags(inv)
 
 
-def _top_eigenvalue(operator: LinearOperator, seed: int) -> float:
-    start = np.random.default_rng(seed).standard_normal(operator.shape[0])
-    return float(eigsh(operator, k=1, which="LA", v0=start, return_eigenvectors=False)[0])
+def _torch_csr(matrix: sp.spmatrix) -> torch.Tensor:
+    """A scipy sparse matrix as a float32 torch CSR tensor (multi-threaded products)."""
+    matrix = matrix.tocsr()
+    return torch.sparse_csr_tensor(torch.from_numpy(matrix.indptr.astype(np.int64)),
+                                   torch.from_numpy(matrix.indices.astype(np.int64)),
+                                   torch.from_numpy(matrix.data.astype(np.float32)),
+                                   matrix.shape)
+
+
+def top_eigenpairs(product: Callable[[torch.Tensor], torch.Tensor], size: int, rank: int,
+                   seed: int = 0, tolerance: float = 1e-4, max_iterations: int = 100
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    r"""The ``rank`` largest eigenpairs of a symmetric positive semi-definite ``[size, size]``
+    operator known only by ``product(X) = G X`` for blocks ``X [size, b]``.
+
+    Subspace iteration with Rayleigh–Ritz (Saad, "Numerical Methods for Large Eigenvalue
+    Problems", ch. 5; Halko, Martinsson & Tropp, SIAM Review 2011, alg. 4.4): a block of
+    ``rank`` plus 25% oversampling columns is multiplied by :math:`G` and re-orthonormalised
+    until the top ``rank`` Ritz values change by at most ``tolerance`` times the largest.
+    Each iteration is one block product (for :math:`G = \tilde R^\top \tilde R`, two sparse
+    products over the interactions with a few hundred columns: cache-friendly and
+    multi-threaded) and a QR of ``[size, b]``; on 10M interactions this replaced ARPACK's
+    Lanczos (one matrix–vector product at a time, restarts re-orthogonalising 2 ``rank``
+    vectors) at a fraction of its time.
+
+    Returns values ``[k]`` (descending) and vectors ``[size, k]`` (float64 arrays),
+    ``k = min(rank, size)``.
+    """
+    width = min(size, rank + max(rank // 4, 8))
+    generator = torch.Generator().manual_seed(seed)
+    basis = torch.linalg.qr(torch.randn(size, width, generator=generator)).Q
+    previous = None
+    for iteration in range(1, max_iterations + 1):
+        image = product(basis)
+        values, rotation = torch.linalg.eigh((basis.T @ image).double())  # ascending
+        values = values.flip(0)[:rank]
+        converged = previous is not None and bool(
+            (values - previous).abs().max() <= tolerance * values[0].abs())
+        if converged or width == size:  # a full basis is exact after one product
+            break
+        previous = values
+        basis = torch.linalg.qr(image).Q
+    log.debug("top %d eigenpairs of a %d-row operator in %d block products", rank, size,
+              iteration)
+    vectors = basis.double() @ rotation.flip(1)[:, :rank]
+    return values.numpy(), vectors.numpy()
 
 
 @dataclass
@@ -155,17 +202,23 @@ def filter_basis(user_item: torch.Tensor, num_users: int, num_items: int,
         if not blend:
             top = float(values[-1])
     else:
-        gram = LinearOperator((num_items, num_items), dtype=np.float64,
-                              matvec=lambda x: normalised.T @ (normalised @ x) if graph is None
-                              else graph @ x)
-        top = _top_eigenvalue(gram, seed)
-        operator = gram
+        forward, backward = _torch_csr(normalised), _torch_csr(normalised.T)
+        given = None if graph is None else _torch_csr(graph)
+
+        def gram(block: torch.Tensor) -> torch.Tensor:
+            return backward @ (forward @ block) if given is None else given @ block
+
+        product = gram
         if blend:
-            content = content_weight * top * _normalised(content_graph, num_items)
-            operator = LinearOperator((num_items, num_items), dtype=np.float64,
-                                      matvec=lambda x: gram @ x + content @ x)
-        start = np.random.default_rng(seed).standard_normal(num_items)
-        values, vectors = eigsh(operator, k=min(rank, num_items - 1), which="LA", v0=start)
+            top = float(top_eigenpairs(gram, num_items, 1, seed)[0][0])
+            content = _torch_csr(content_weight * top * _normalised(content_graph, num_items))
+
+            def product(block: torch.Tensor) -> torch.Tensor:
+                return gram(block) + content @ block
+
+        values, vectors = top_eigenpairs(product, num_items, min(rank, num_items), seed)
+        if not blend:
+            top = float(values[0])
     keep = values > 1e-9 * max(top, 1e-300)
     return FilterBasis(normalised, values[keep], vectors[:, keep], scale, top)
 

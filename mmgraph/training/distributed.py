@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Union
 
 import torch
 import torch.distributed as dist
@@ -24,8 +24,8 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DistributedSampler
 
-__all__ = ["Distributed", "distributed_context", "rank_batches", "BatchLossModule", "wrap_loss",
-           "barrier"]
+__all__ = ["Distributed", "distributed_context", "Batch", "rank_batches", "BatchLossModule",
+           "wrap_loss", "barrier"]
 
 
 @dataclass(frozen=True)
@@ -61,15 +61,24 @@ def barrier(ctx: Distributed) -> None:
         dist.barrier()
 
 
+#: The examples of one batch: their indices ``[B]``, or every example (``slice(None)``).
+Batch = Union[torch.Tensor, slice]
+
+
 def rank_batches(num: int, batch_size: int, epoch: int, seed: int, ctx: Distributed,
-                 generator: torch.Generator) -> Iterator[torch.Tensor]:
+                 generator: torch.Generator) -> Iterator[Batch]:
     """Index batches of this rank for one epoch over ``num`` training examples.
 
     One process: a permutation from ``generator`` split into ``batch_size`` chunks (the
-    single-process run is unchanged by this module). N processes: ``DistributedSampler`` (same
-    permutation on every rank, padded so every rank takes the same number of steps), split into
-    ``batch_size // world_size`` chunks.
+    single-process run is unchanged by this module), or, when one batch holds every example,
+    ``slice(None)``: a full batch's order does not matter, and shuffling and gathering 7M
+    indices was 8% of a 10M-interaction full-batch step. N processes: ``DistributedSampler``
+    (same permutation on every rank, padded so every rank takes the same number of steps),
+    split into ``batch_size // world_size`` chunks.
     """
+    if not ctx.enabled and batch_size >= num:
+        yield slice(None)
+        return
     if not ctx.enabled:
         yield from torch.randperm(num, generator=generator).split(batch_size)
         return

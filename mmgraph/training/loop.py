@@ -84,7 +84,8 @@ def fit(model: nn.Module, batch_loss: BatchLoss, examples: tuple[torch.Tensor, .
         model.train()
         started, total, count = time.perf_counter(), 0.0, 0
         for batch in rank_batches(num_examples, cfg.batch_size, epoch, seed, ctx, generator):
-            loss = step_loss(*(column[batch] for column in examples))
+            columns = [column[batch] for column in examples]
+            loss = step_loss(*columns)
             value = loss.item()
             if not math.isfinite(value):
                 raise TrainingDivergedError(
@@ -94,7 +95,7 @@ def fit(model: nn.Module, batch_loss: BatchLoss, examples: tuple[torch.Tensor, .
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            total, count = total + value * len(batch), count + len(batch)
+            total, count = total + value * len(columns[0]), count + len(columns[0])
         train_seconds += time.perf_counter() - started
         epochs_run = epoch
         record = {"epoch": epoch, "loss": total / max(count, 1)}  # this rank's share

@@ -48,7 +48,7 @@ def test_without_degree_normalisation_it_is_ridge_regression_of_items_on_items()
     np.testing.assert_allclose((users @ items.T).numpy(), ridge, atol=1e-5)
 
 
-def test_truncated_lanczos_path_equals_the_dense_one_when_it_keeps_every_direction():
+def test_truncated_path_equals_the_dense_one_when_it_keeps_every_direction():
     pairs = _graph(6, 30, seed=2)  # rank <= 6: 8 eigenpairs hold every non-zero direction
     dense = spectral_filter(pairs, 6, 30, ridge=0.05)
     sparse = spectral_filter(pairs, 6, 30, ridge=0.05, rank=8, dense_items=10)
@@ -109,7 +109,7 @@ def test_time_weighted_cooccurrence_is_its_formula_and_tends_to_the_plain_one():
 def test_filter_over_a_given_cooccurrence_equals_the_default_on_r_transpose_r():
     pairs = _graph(9, 12, seed=5)
     plain = interaction_matrix(pairs, 9, 12)
-    for dense_items in (100, 5):  # the dense and the Lanczos path
+    for dense_items in (100, 5):  # the dense and the subspace-iteration path
         given = filter_basis(pairs, 9, 12, 0.3, cooccurrence=plain.T @ plain, rank=8,
                              dense_items=dense_items).embeddings(0.05)
         default = filter_basis(pairs, 9, 12, 0.3, rank=8, dense_items=dense_items).embeddings(0.05)

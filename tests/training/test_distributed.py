@@ -30,6 +30,9 @@ def test_rank_batches_split_every_global_batch_over_the_ranks():
     single = list(rank_batches(50, 20, 1, 7, Distributed(), torch.Generator().manual_seed(1)))
     assert torch.equal(torch.cat(single), torch.randperm(50, generator=torch.Generator()
                                                                   .manual_seed(1)))
+    generator = torch.Generator().manual_seed(1)
+    assert list(rank_batches(50, 50, 1, 7, Distributed(), generator)) == [slice(None)]
+    assert torch.equal(generator.get_state(), torch.Generator().manual_seed(1).get_state())
 
 
 def _mf_loss(model: IDStudent):
