@@ -20,6 +20,8 @@ items, the user's train items excluded, Recall/NDCG@20):
 Usage:
     python bench/peers.py           # about 15 min on 2 cores
     python bench/peers.py --pyg     # + PyG's LightGCN
+    python bench/peers.py --split temporal_per_user --held-out 1 --quickstart-only
+                                    # leave-last-out by time: quickstart teacher/student + peers
 """
 
 from __future__ import annotations
@@ -40,7 +42,8 @@ from scipy.sparse.linalg import svds
 
 from common import table
 from data_prep import prepare_ml100k
-from mmgraph.config import load_config
+from mmgraph.config import SplitConfig, load_config
+from mmgraph.data import split_description
 from mmgraph.evaluation import evaluate_embeddings, popularity_scores
 from mmgraph.io import file_sha256, read_json, read_tensors
 from mmgraph.models.spectral import interaction_matrix
@@ -179,19 +182,35 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "bench-peers")
     parser.add_argument("--pyg", action="store_true", help="also PyG's LightGCN (~40 min)")
+    parser.add_argument("--split", default="random", help="split.kind (random, "
+                        "temporal_per_user, temporal_global); runs go to <runs>-<kind>")
+    parser.add_argument("--held-out", type=float, default=0.1, help="split.valid and "
+                        "split.test: a share, or a whole number of interactions per user")
+    parser.add_argument("--quickstart-only", action="store_true", help="only the quickstart's "
+                        "teacher and student among the mmgraph rows (no ablation)")
     args = parser.parse_args()
+    held_out = int(args.held_out) if args.held_out >= 1 else args.held_out
+    split = SplitConfig(kind=args.split, valid=held_out, test=held_out)
+    if split != SplitConfig():
+        args.runs = args.runs.with_name(f"{args.runs.name}-{args.split}-{held_out}")
+    teachers, students = TEACHERS, STUDENTS
+    if args.quickstart_only:
+        teachers, students = dict([list(TEACHERS.items())[-1]]), dict([list(STUDENTS.items())[-1]])
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     for noisy in ("mmgraph", "httpx", "transformers"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # implicit's advice for its own threads
     tables = prepare_ml100k(args.runs / "data")
     rows: dict[str, dict] = {}
-    for index, (name, overrides) in enumerate(TEACHERS.items()):
-        rows[name] = pipeline_row(f"teacher-{index}", tables, args.runs, overrides, "teacher")
+    every = {"split": split.model_dump()}
+    for name, overrides in teachers.items():
+        rows[name] = pipeline_row(f"teacher-{list(TEACHERS).index(name)}", tables, args.runs,
+                                  {**every, **overrides}, "teacher")
     # The students share the quickstart teacher's run (last above): only their stages rerun.
     reference = f"teacher-{len(TEACHERS) - 1}"
-    for name, overrides in STUDENTS.items():
-        rows[name] = pipeline_row(reference, tables, args.runs, overrides, "student")
+    for name, overrides in students.items():
+        rows[name] = pipeline_row(reference, tables, args.runs, {**every, **overrides},
+                                  "student")
     reference = RunDir(args.runs / reference)
     data = load_split(reference)
     splits = {row.pop("split") for row in rows.values()}
@@ -205,7 +224,7 @@ def main() -> None:
 
         peers["PyG LightGCN (examples/lightgcn.py recipe)"] = pyg_lightgcn(
             reference, seed=2026, max_epochs=1500)
-    print(f"ml-100k, quickstart split (per-user 80/10/10, seed 2026), test; "
+    print(f"ml-100k, {split_description(split.kind, split.valid, split.test, 2026)}, test; "
           f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}\n")
     print(table({**peers, **rows}, METRICS))
     print("\nGrids (tuned on valid NDCG@20):")
@@ -215,7 +234,7 @@ def main() -> None:
     best_name, best = max(((n, r) for n, r in peers.items()), key=lambda x: x[1]["ndcg@20"])
     print(f"\nbest peer: {best_name} (test NDCG@20 {best['ndcg@20']:.4f}, "
           f"Recall@20 {best['recall@20']:.4f})")
-    for name in (list(TEACHERS)[-1], list(STUDENTS)[-1]):  # the quickstart's rows
+    for name in (list(teachers)[-1], list(students)[-1]):  # the quickstart's rows
         print(f"{name}: {rows[name]['ndcg@20'] / best['ndcg@20']:.3f}x NDCG@20, "
               f"{rows[name]['recall@20'] / best['recall@20']:.3f}x Recall@20")
 

@@ -7,8 +7,9 @@ silently falls back to a default.
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
 from pydantic import (BaseModel, ConfigDict, Field, ValidationError, field_validator,
@@ -39,6 +40,14 @@ __all__ = [
 ]
 
 
+def _is_number(annotation: Any) -> bool:
+    """``int``, ``float`` or a union of them (``float | int``, ``int | None``)."""
+    if annotation in (int, float):
+        return True
+    options = set(get_args(annotation)) - {type(None)}
+    return bool(options) and options <= {int, float}
+
+
 class _Strict(BaseModel):
     """Unknown keys, NaN/inf and booleans where a number belongs are errors."""
 
@@ -50,7 +59,7 @@ class _Strict(BaseModel):
         """YAML's ``yes``/``true`` would pass as 1 for an int or float field."""
         if isinstance(data, dict):
             for name, info in cls.model_fields.items():
-                if isinstance(data.get(name), bool) and info.annotation in (int, float):
+                if isinstance(data.get(name), bool) and _is_number(info.annotation):
                     raise ValueError(f"{name} must be a number, got {data[name]!r}")
         return data
 
@@ -77,6 +86,10 @@ class DataConfig(_Strict):
     columns: ColumnsConfig = ColumnsConfig()
     media_root: Path | None = Field(None, description="Folder that item media paths are "
                                                       "relative to (they cannot leave it).")
+    rating_threshold: float | None = Field(
+        None, description="Keep only interactions rated at least this (e.g. 4 on a 1–5 scale) "
+        "as positives; the rest are dropped before the split. null: every interaction is a "
+        "positive. Needs the rating column.")
     prepare: Literal["ml-100k", "fashion-demo"] | None = Field(
         None, description="Build the tables with data_prep when they do not exist yet (or "
                           "were built with other prepare_options).")
@@ -102,12 +115,32 @@ class DataConfig(_Strict):
 
 
 class SplitConfig(_Strict):
-    """Per-user random split of interactions into train/valid/test."""
+    """How interactions are split into train/valid/test (docs/evaluation.md: what each kind
+    leaks)."""
 
-    valid: float = Field(0.1, ge=0.0, lt=0.5, description="Share of each user's "
-                         "interactions held out for validation (early stopping, tuning).")
-    test: float = Field(0.1, gt=0.0, lt=0.5, description="Share of each user's interactions "
-                        "held out for the reported test metrics.")
+    kind: Literal["random", "temporal_per_user", "temporal_global"] = Field(
+        "random", description="random: each user's interactions shuffled and cut; "
+        "temporal_per_user: each user's latest interactions held out (leave-last-out); "
+        "temporal_global: one cut in time for everyone (nothing of the future leaks). The "
+        "temporal kinds need timestamps (data.columns.timestamp).")
+    valid: float | int = Field(0.1, ge=0, description="Held out for validation (early "
+                               "stopping, tuning): a share below 0.5 (of each user's "
+                               "interactions; of all of them for temporal_global), or an "
+                               "integer count per user (1: the user's last one).")
+    test: float | int = Field(0.1, gt=0, description="Held out for the reported test metrics: "
+                              "a share below 0.5 or an integer count per user, as valid.")
+
+    @model_validator(mode="after")
+    def _shares_or_counts(self) -> "SplitConfig":
+        for name in ("valid", "test"):
+            value = getattr(self, name)
+            if isinstance(value, float) and value >= 0.5:
+                raise ValueError(f"split.{name} {value} is a share and must be below 0.5 (an "
+                                 f"integer such as 1 counts interactions per user)")
+            if isinstance(value, int) and self.kind == "temporal_global":
+                raise ValueError(f"split.{name} is a count ({value}), but temporal_global cuts "
+                                 f"at one time for every user: give a share such as 0.1")
+        return self
 
 
 class TextEncoderConfig(_Strict):
@@ -191,8 +224,9 @@ class FilterConfig(_Strict):
                                   "blended into the item–item graph.")
     rank: int = Field(256, ge=1, description="Eigenpairs kept past dense_items items.")
     dense_items: int = Field(8192, ge=1, description="Up to this many items the item–item "
-                             "graph is decomposed densely and exactly; past it, truncated "
-                             "Lanczos on the sparse graph (never a dense items × items).")
+                             "graph is decomposed densely and exactly; past it, the top rank "
+                             "eigenpairs by subspace iteration on the sparse graph (never a "
+                             "dense items × items).")
 
     @field_validator("degree_exponent", "ridge", mode="before")
     @classmethod
@@ -352,8 +386,40 @@ class RunConfig(_Strict):
         return self.runs_root / self.name
 
 
+#: Config keys that hold paths: relative values written in a config file are read from the
+#: file's folder (so a config works from any current directory).
+PATH_KEYS = (("data", "interactions"), ("data", "items"), ("data", "media_root"),
+             ("runs_root",), ("encoders", "cache_dir"))
+#: Keys that hold a hub model name or a local folder: a folder written ``./x`` or ``../x``
+#: (or absolute) is read from the config file's folder too; anything else is a hub name.
+MODEL_KEYS = (("encoders", "text", "model"), ("encoders", "image", "model"),
+              ("encoders", "audio", "model"))
+
+
+def resolve_paths(raw: dict, folder: Path) -> None:
+    """Rewrite, in place, the relative paths of a config file's ``raw`` mapping as paths from
+    ``folder`` (the file's folder), expressed relative to the current directory when they can
+    be (so run fingerprints do not depend on where the checkout lives)."""
+    for keys in PATH_KEYS + MODEL_KEYS:
+        parent = raw
+        for key in keys[:-1]:
+            parent = parent.get(key) if isinstance(parent, dict) else None
+        value = parent.get(keys[-1]) if isinstance(parent, dict) else None
+        if not isinstance(value, str) or Path(value).is_absolute():
+            continue
+        if keys in MODEL_KEYS and not value.startswith(("./", "../")):
+            continue  # a hub name
+        target = os.path.normpath(folder / value)
+        try:
+            parent[keys[-1]] = os.path.relpath(target)
+        except ValueError:  # another drive (Windows): keep it absolute
+            parent[keys[-1]] = os.path.abspath(target)
+
+
 def load_config(path: str | Path, overrides: dict | None = None) -> RunConfig:
-    """Read and validate a YAML run config; ``overrides`` (nested dict) win over the file."""
+    """Read and validate a YAML run config; ``overrides`` (nested dict) win over the file.
+    Relative paths in the file are read from its folder (:data:`PATH_KEYS`); paths in
+    ``overrides`` from the current directory."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"Config file {path} does not exist. Pass --config with a YAML file "
@@ -368,6 +434,7 @@ def load_config(path: str | Path, overrides: dict | None = None) -> RunConfig:
     if not isinstance(raw, dict):
         raise ConfigError(f"Config file {path} must hold a mapping of sections, got "
                           f"{type(raw).__name__}.")
+    resolve_paths(raw, path.parent)
     merge_nested(raw, overrides or {})
     try:
         return RunConfig.model_validate(raw)

@@ -112,8 +112,11 @@ def config_reference() -> str:
                 "Generated from `mmgraph/config.py` by `python -m mmgraph.config_reference > "
                 "docs/config.md` (a test keeps it in step). A run config is YAML with these "
                 "keys; unknown keys, a key given twice, NaN/inf and true/false where a number "
-                "belongs are errors that name the key. Relative paths are read from the "
-                "current working directory. `configs/quickstart.yaml` is a complete example."]
+                "belongs are errors that name the key. Relative paths in a config file (data "
+                "tables, media_root, runs_root, cache_dir, and model folders written `./x` or "
+                "`../x`) are read from the file's folder, so a config works from any current "
+                "directory; `configs/quickstart.yaml` (a complete example) names "
+                "`../data/ml-100k/...`."]
     tables: list[str] = []
     _rows(RunConfig, "", tables)
     return "\n".join(sections) + "\n\n" + "\n\n".join(tables) + "\n"

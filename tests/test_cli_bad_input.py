@@ -144,6 +144,21 @@ CASES: dict[str, Case] = {
                               "data.columns.timestamp"],
         {**IDS_ONLY, "teacher": {"epochs": 1, "components": ["filter", "time_filter"]}},
         ("run", "--config", "{config}")),
+    "temporal-split-without-timestamps": Case(
+        {"inter.csv": GOOD}, ["split.kind temporal_per_user orders interactions by time",
+                              "inter.csv", "data.columns.timestamp"],
+        {**IDS_ONLY, "split": {"kind": "temporal_per_user", "valid": 1, "test": 1}},
+        ("run", "--config", "{config}")),
+    "config-split-count-with-global-cut": Case(
+        {"inter.csv": GOOD}, ["split.test is a count", "temporal_global", "share"],
+        {"split": {"kind": "temporal_global", "test": 1}}),
+    "rating-threshold-without-ratings": Case(
+        {"inter.csv": GOOD}, ["data.rating_threshold 4.0 keeps interactions by rating",
+                              "inter.csv", "data.columns.rating"],
+        {**IDS_ONLY, "data": {"rating_threshold": 4, **IDS_ONLY["data"]}}),
+    "rating-threshold-keeps-nothing": Case(
+        {"inter.csv": GOOD}, ["No interaction of", "inter.csv", "rated at least 9.0",
+                              "data.rating_threshold"], {"data": {"rating_threshold": 9}}),
     "config-prepare-option": Case({"inter.csv": GOOD}, ["prepare_options: num_itemz"],
                                   {"data": {"prepare": "fashion-demo",
                                             "prepare_options": {"num_itemz": 5}}}),

@@ -33,7 +33,7 @@ def test_multimodal_demo_config_is_valid():
 
 @pytest.mark.parametrize("text, message", [
     (BASE + "teacher: {dimm: 3}\n", r"teacher\.dimm: Extra inputs are not permitted"),
-    (BASE + "split: {test: 0.9}\n", r"split\.test: Input should be less than 0\.5"),
+    (BASE + "split: {test: 0.9}\n", r"split\.test 0\.9 is a share and must be below 0\.5"),
     (BASE + "evaluation: {ks: [5], early_stopping_metric: ndcg@20}\n", "early_stopping_metric"),
     (BASE + "teacher: {content: graph, item_graph: false}\n", "needs teacher.item_graph: true"),
     (BASE + "teacher: {content: both}\n", r"teacher\.content: Input should be 'fused'"),
@@ -86,3 +86,27 @@ def test_config_reference_is_in_step_with_the_schema():
     assert len(every_key) > 100
     for key in every_key:
         assert f"| `{key}` |" in reference, key
+
+
+def test_relative_paths_are_read_from_the_config_files_folder(tmp_path, monkeypatch):
+    folder = tmp_path / "project" / "configs"
+    folder.mkdir(parents=True)
+    (folder / "c.yaml").write_text(
+        "name: t\ndata: {interactions: ../data/inter.csv, items: items.csv, "
+        "media_root: /abs/media}\n"
+        "runs_root: ../runs\n"
+        "encoders: {text: {model: ./models/minilm}, image: {model: efficientnet-lite0}}\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    cfg = load_config(folder / "c.yaml", overrides={"encoders": {"cache_dir": "cache"}})
+    project = tmp_path / "project"
+    assert cfg.data.interactions.resolve() == project / "data" / "inter.csv"
+    assert cfg.data.items.resolve() == folder / "items.csv"
+    assert cfg.data.media_root == Path("/abs/media")  # absolute: untouched
+    assert cfg.runs_root.resolve() == project / "runs"
+    assert Path(cfg.encoders.text.model).resolve() == folder / "models" / "minilm"
+    assert cfg.encoders.image.model == "efficientnet-lite0"  # a hub or registry name
+    assert cfg.encoders.cache_dir == Path("cache")  # overrides: from the current directory
+    monkeypatch.chdir(project)  # written relative to the current directory when it can be
+    assert str(load_config(folder / "c.yaml").data.interactions) == "data/inter.csv"

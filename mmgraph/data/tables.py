@@ -27,7 +27,7 @@ def require_file(path: str | Path) -> Path:
     path = Path(path)
     if not path.is_file():
         raise DataError(f"Table {path} does not exist. Check the path in the config's data "
-                        f"section (relative paths are from the current directory).")
+                        f"section (relative paths are read from the config file's folder).")
     return path
 
 

@@ -19,7 +19,7 @@ import torch
 from data_prep import PREPARERS
 from mmgraph.config import OptimConfig, RunConfig, StudentConfig, section_hash
 from mmgraph.data.ids import IdMap
-from mmgraph.data.split import split_per_user
+from mmgraph.data.split import split_description, split_interactions
 from mmgraph.data.tables import (ITEM, RATING, TIMESTAMP, USER, load_interactions, load_items,
                                   require_file)
 from mmgraph.distill.coldstart import content_vectors, fit_coldstart_mapper
@@ -101,6 +101,26 @@ def _load_items_table(cfg: RunConfig) -> pd.DataFrame | None:
     return load_items(cfg.data.items, cfg.data.columns.item) if cfg.data.items else None
 
 
+def _positives(interactions: pd.DataFrame, cfg: RunConfig) -> pd.DataFrame:
+    """The interactions that count as positives: all, or those rated at least
+    ``data.rating_threshold``."""
+    threshold = cfg.data.rating_threshold
+    if threshold is None:
+        return interactions
+    if RATING not in interactions:
+        raise DataError(f"data.rating_threshold {threshold} keeps interactions by rating, but "
+                        f"{cfg.data.interactions} has no rating column here. Name it in "
+                        f"data.columns.rating, or set data.rating_threshold: null.")
+    kept = interactions[interactions[RATING] >= threshold].reset_index(drop=True)
+    if kept.empty:
+        raise DataError(f"No interaction of {cfg.data.interactions} is rated at least "
+                        f"{threshold} (data.rating_threshold; ratings range "
+                        f"{interactions[RATING].min()}–{interactions[RATING].max()}).")
+    log.info("split: %d of %d interactions rated at least %s kept as positives", len(kept),
+             len(interactions), threshold)
+    return kept
+
+
 def split(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
     """Validate the tables, fix the id maps and save the seeded per-user split."""
     ctx = distributed_context(pick_device(cfg.device))
@@ -113,15 +133,22 @@ def split(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
     fingerprint = section_hash(cfg.data, cfg.split, cfg.seed, *map(file_sha256, files))
 
     def work() -> None:
-        interactions = load_interactions(cfg.data.interactions, cfg.data.columns)
+        interactions = _positives(load_interactions(cfg.data.interactions, cfg.data.columns),
+                                  cfg)
         items_table = _load_items_table(cfg)
         item_ids = (items_table[ITEM].to_numpy() if items_table is not None
                     else np.sort(interactions[ITEM].unique()))
         items = IdMap(item_ids, ITEM)
         items.indices(interactions[ITEM], str(cfg.data.interactions),  # every item is known
                       f"Add them to {cfg.data.items} or drop those rows.")
-        users = IdMap(np.sort(interactions[USER].unique()), USER)
-        parts = split_per_user(interactions, cfg.split.valid, cfg.split.test, cfg.seed)
+        if cfg.split.kind != "random" and TIMESTAMP not in interactions:
+            raise DataError(
+                f"split.kind {cfg.split.kind} orders interactions by time, but "
+                f"{cfg.data.interactions} has no timestamp column here. Name its time column "
+                f"in data.columns.timestamp, or use split.kind: random.")
+        parts = split_interactions(interactions, cfg.split.kind, cfg.split.valid,
+                                   cfg.split.test, cfg.seed)
+        users = IdMap(np.sort(parts["train"][USER].unique()), USER)  # users with a history
         users.save(run.path("ids", "users.parquet"))
         items.save(run.path("ids", "items.parquet"))
         for name, frame in parts.items():
@@ -527,8 +554,8 @@ def evaluate(cfg: RunConfig, run: RunDir, progress: bool = True) -> dict:
             for model_name, top in rankings.items():
                 metrics[model_name][part] = ranking_metrics(top, users, truth, ev.ks)
         metrics["protocol"] = {
-            "split": f"per-user random {1 - cfg.split.valid - cfg.split.test:.0%}/"
-                     f"{cfg.split.valid:.0%}/{cfg.split.test:.0%}, seed {cfg.seed}",
+            "split": split_description(cfg.split.kind, cfg.split.valid, cfg.split.test,
+                                       cfg.seed),
             "ranking": "full ranking over all items, the user's train items excluded",
             "users": {p: int(len(data.parts[p].users_with_items())) for p in ("valid", "test")},
             "validation during training": (
