@@ -53,8 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
              "student": "distill the ID-embedding student from the teacher",
              "index": "build the FAISS index and write recommendations.parquet",
              "evaluate": "compute metrics.json and print the metrics table",
-             "run": "run every stage in order (finished stages are skipped)"}
-    for name in [*STAGE_NAMES, "run"]:
+             "run": "run every stage in order (finished stages are skipped)",
+             "refit": "retrain the tuned teacher and student on every interaction into "
+                      "RUN/refit, a run folder to serve"}
+    for name in [*STAGE_NAMES, "run", "refit"]:
         sub = commands.add_parser(name, help=helps[name])
         sub.add_argument("--config", type=Path, required=True, help="YAML run config")
 
@@ -239,6 +241,13 @@ def _run_stages(args: argparse.Namespace, cfg, progress: bool, main_rank: bool,
             print_metrics(metrics, console)
             print_examples(cfg, run, console)
             console.print(f"Run directory: {run.root}")
+        return
+    if args.command == "refit":
+        from mmgraph.pipeline.refit import refit
+
+        target = refit(cfg, run, progress)
+        if main_rank:
+            console.print(f"Refit run directory (serve it): {target.root}")
         return
     if main_rank:
         run.write_config(cfg)

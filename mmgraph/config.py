@@ -240,10 +240,11 @@ class TeacherConfig(OptimConfig):
         "trained LightGCN (with content), the closed-form graph filter over co-occurrence, and "
         "the same filter over time-weighted co-occurrence (items a user chose close together "
         "in time; needs timestamps).")
-    blend: float | Literal["auto"] = Field(
-        "auto", description="With lightgcn and filter alone: LightGCN's share of the blended, "
-        "std-normalised scores (the filter has the rest). auto: the weights (steps of 0.1, "
-        "summing to 1, any number of components) that validation ranks best.")
+    blend: float | Literal["auto"] | dict[str, Annotated[float, Field(ge=0)]] = Field(
+        "auto", description="How the components' std-normalised scores are weighted. auto: the "
+        "weights (steps of 0.1, summing to 1) that validation ranks best; a number: "
+        "LightGCN's share against the filter (those two components only); a mapping: every "
+        "component's weight (e.g. {lightgcn: 0.3, filter: 0.1, time_filter: 0.6}).")
     filter: FilterConfig = FilterConfig()
     time_scale: float = Field(3600.0, gt=0, description="time_filter: tau in exp(-|t_a - t_b| "
                               "/ tau), in the timestamps' unit (seconds for Unix time).")
@@ -280,6 +281,10 @@ class TeacherConfig(OptimConfig):
     def _graph_mode_has_graph(self) -> "TeacherConfig":
         if len(set(self.components)) != len(self.components):
             raise ValueError("teacher.components lists a component twice")
+        if isinstance(self.blend, dict) and (set(self.blend) != set(self.components)
+                                             or not sum(self.blend.values()) > 0):
+            raise ValueError(f"teacher.blend as a mapping needs one weight per component "
+                             f"{list(self.components)}, not all zero; got {self.blend}")
         if isinstance(self.blend, float) and not 0 <= self.blend <= 1:
             raise ValueError("teacher.blend must be 'auto' or a number from 0 to 1")
         if isinstance(self.blend, float) and set(self.components) != {"lightgcn", "filter"}:
@@ -372,6 +377,11 @@ class RunConfig(_Strict):
     student: StudentConfig = StudentConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
     recommend: RecommendConfig = RecommendConfig()
+    final_refit: bool = Field(False, description="After evaluation, retrain the tuned teacher "
+                              "and student on every interaction (train, valid and test) for "
+                              "their best epoch counts, into <run>/refit/: a run folder to "
+                              "serve (mmgraph serve --run <run>/refit). `mmgraph refit` does "
+                              "it on demand.")
 
     @field_validator("name")
     @classmethod

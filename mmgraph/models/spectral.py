@@ -244,17 +244,17 @@ def spectral_filter(user_item: torch.Tensor, num_users: int, num_items: int,
 def tuned_filter(user_item: torch.Tensor, num_users: int, num_items: int,
                  score: Callable[[tuple[torch.Tensor, torch.Tensor]], float],
                  degree_exponents: Sequence[float], ridges: Sequence[float], **options
-                 ) -> tuple[tuple[torch.Tensor, torch.Tensor], dict[str, float]]:
+                 ) -> tuple[tuple[torch.Tensor, torch.Tensor], dict[str, float], dict[str, float]]:
     """The filter at the ``(degree_exponent, ridge)`` pair that ``score`` (a validation metric,
     higher is better) ranks best: one decomposition per degree exponent, every ridge re-weights
-    it. Returns the embeddings and every pair's score, keyed ``"b=<b>,rho=<rho>"``; ``options``
-    go to :func:`filter_basis`."""
-    best, tried = (float("-inf"), None), {}
+    it. Returns the embeddings, every pair's score keyed ``"b=<b>,rho=<rho>"``, and the chosen
+    pair as ``{"degree_exponent": b, "ridge": rho}``; ``options`` go to :func:`filter_basis`."""
+    best, tried = (float("-inf"), None, {}), {}
     for exponent in degree_exponents:
         basis = filter_basis(user_item, num_users, num_items, exponent, **options)
         for ridge in ridges:
             embeddings = basis.embeddings(ridge)
             tried[f"b={exponent},rho={ridge}"] = value = score(embeddings)
             if value > best[0]:
-                best = (value, embeddings)
-    return best[1], tried
+                best = (value, embeddings, {"degree_exponent": exponent, "ridge": ridge})
+    return best[1], tried, best[2]

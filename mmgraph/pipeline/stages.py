@@ -327,14 +327,18 @@ def _train_lightgcn(cfg: RunConfig, run: RunDir, data: IndexedSplit, built, devi
     return users.cpu(), items.cpu(), None if content is None else content.cpu()
 
 
-def teacher(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
+def teacher(cfg: RunConfig, run: RunDir, progress: bool = True,
+            filter_settings: dict[str, dict[str, float]] | None = None) -> None:
     """Build the teacher from its components (``teacher.components``): the trained LightGCN,
     the closed-form graph filter over item co-occurrence and/or over time-weighted
     co-occurrence, blended by weights chosen on validation (see :mod:`mmgraph.models.blend`).
     Saves the blended user/item embeddings (the student's soft labels come from these) and, in
-    ``state.json``, every component's validation metric."""
+    ``state.json``, every component's validation metric and chosen filter setting.
+    ``filter_settings`` (``{component: {"degree_exponent", "ridge"}}``, e.g. a tuned run's, for
+    a refit) replaces the config's grids."""
     tcfg, metric = cfg.teacher, cfg.evaluation.early_stopping_metric
-    fingerprint = section_hash(tcfg, cfg.evaluation, cfg.seed, run.fingerprint("graph"))
+    fingerprint = section_hash(tcfg, cfg.evaluation, cfg.seed, run.fingerprint("graph"),
+                               repr(filter_settings))
     outputs = ["teacher/state.json", "teacher/embeddings.safetensors"]
     if "lightgcn" in tcfg.components:
         outputs.append("teacher/model.safetensors")
@@ -373,15 +377,22 @@ def teacher(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
             content_graph = (built[SIMILAR].edge_index, built[SIMILAR].edge_weight)
         options = tcfg.filter.model_dump(exclude={"degree_exponent", "ridge"})
         for name, cooccurrence in graphs.items():
-            parts[name], settings = tuned_filter(
-                data.train_pairs, len(data.users), len(data.items), validation,
-                tcfg.filter.degree_exponent, tcfg.filter.ridge, content_graph=content_graph,
+            grid = ((tcfg.filter.degree_exponent, tcfg.filter.ridge) if filter_settings is None
+                    else ((filter_settings[name]["degree_exponent"],),
+                          (filter_settings[name]["ridge"],)))
+            parts[name], settings, chosen = tuned_filter(
+                data.train_pairs, len(data.users), len(data.items),
+                validation, *grid, content_graph=content_graph,
                 seed=cfg.seed, cooccurrence=cooccurrence, **options)
             components[name] = max(settings.values())  # already validated: the best kept
             extra_state[f"valid_{metric}_by_{name}_setting"] = settings
+            extra_state[f"{name}_setting"] = chosen
 
         weights, stds, tried = {name: 1.0 for name in parts}, score_stds(parts, cfg.seed), {}
-        if isinstance(tcfg.blend, float):
+        if isinstance(tcfg.blend, dict):
+            total = sum(tcfg.blend.values())
+            weights = {name: weight / total for name, weight in tcfg.blend.items()}
+        elif isinstance(tcfg.blend, float):
             weights = {"lightgcn": tcfg.blend, "filter": 1 - tcfg.blend}
         elif len(parts) > 1:
             weights, tried = choose_blend(parts, validation, stds)
@@ -472,16 +483,21 @@ def _place_cold_items(run: RunDir, items: torch.Tensor, teacher_outputs: dict[st
     log.info("student: %d cold items placed from their content", int(cold_rows.sum()))
 
 
-def index(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
+def index(cfg: RunConfig, run: RunDir, progress: bool = True,
+          foldin: dict | None = None) -> None:
     """FAISS index over the student's items; top-K recommendations for every test user; the
-    fold-in settings chosen on validation (``index/foldin.json``)."""
+    fold-in settings chosen on validation (``index/foldin.json``), or ``foldin`` as given
+    (a tuned run's, for a refit)."""
     fingerprint = section_hash(cfg.recommend, cfg.evaluation, cfg.seed,
-                               run.fingerprint("student"))
+                               run.fingerprint("student"), repr(foldin))
 
     def work() -> None:
         data = load_split(run)
         user_vectors, item_vectors, model_hash = served_embeddings(run)
-        _tune_foldin(cfg, run, data, item_vectors)
+        if foldin is None:
+            _tune_foldin(cfg, run, data, item_vectors)
+        else:
+            write_json(run.path("index", "foldin.json"), foldin)
         retrieval = RetrievalIndex.build(item_vectors, data.items, "ip",
                                          cfg.recommend.index_factory, model_hash)
         retrieval.set_params(**cfg.recommend.index_params)
@@ -587,4 +603,8 @@ def run_all(cfg: RunConfig, progress: bool = True) -> dict:
             run.write_config(cfg)
         for stage in STAGES.values():
             result = stage(cfg, run, progress)
+        if cfg.final_refit:
+            from mmgraph.pipeline.refit import refit
+
+            refit(cfg, run, progress)
     return result

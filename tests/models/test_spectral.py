@@ -79,9 +79,11 @@ def test_tuned_filter_keeps_the_setting_validation_ranks_best():
     def score(embeddings):  # closeness to the (b=0.5, rho=0.1) filter's scores
         return -float(((embeddings[0] @ embeddings[1].T) - target[0] @ target[1].T).abs().max())
 
-    (users, items), tried = tuned_filter(pairs, 9, 12, score, (0.0, 0.5), (0.01, 0.1, 1.0))
+    (users, items), tried, chosen = tuned_filter(pairs, 9, 12, score, (0.0, 0.5),
+                                                 (0.01, 0.1, 1.0))
     assert list(tried) == [f"b={b},rho={r}" for b in (0.0, 0.5) for r in (0.01, 0.1, 1.0)]
     assert max(tried, key=tried.get) == "b=0.5,rho=0.1"
+    assert chosen == {"degree_exponent": 0.5, "ridge": 0.1}
     np.testing.assert_allclose((users @ items.T).numpy(), (target[0] @ target[1].T).numpy(),
                                atol=1e-6)
 

@@ -1,0 +1,99 @@
+"""Final refit: the tuned teacher and student trained again on every interaction, for serving.
+
+Evaluation needs held-out interactions; a deployed model should not leave them out. After a
+run has chosen its settings on validation (epoch counts by early stopping, the filters'
+degree exponent and ridge, the blend weights, the fold-in settings), the refit trains the same
+models on train + valid + test with those settings fixed, as practitioners do before deploying
+(implicit and RecBole users refit on all data by hand). Nothing is tuned on the refit: it
+has no held-out part, so its models are not evaluated; the run's ``metrics.json`` describes
+the tuned models.
+
+The refit is itself a run directory, ``<run>/refit/``: the same ids and content features, one
+training split holding every interaction (empty valid and test), and the graph, teacher,
+student and index stages run as usual with the fixed settings. Serve it like any run
+(``mmgraph serve --run <run>/refit``); its served lists leave out everything the user has
+interacted with. Stages are skipped when up to date, so a refit resumes like a run.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+
+import pandas as pd
+
+from mmgraph.config import RunConfig, section_hash
+from mmgraph.data.tables import ITEM, USER
+from mmgraph.io import atomic_path, read_json, write_parquet
+from mmgraph.pipeline.artifacts import SPLITS
+from mmgraph.pipeline.rundir import RunDir
+
+__all__ = ["REFIT", "refit_config", "refit"]
+
+log = logging.getLogger(__name__)
+
+#: The refit's folder name inside its run.
+REFIT = "refit"
+
+
+def refit_config(cfg: RunConfig, run: RunDir) -> RunConfig:
+    """``cfg`` with every choice the finished ``run`` made on validation fixed: the teacher's
+    and the student's best epoch counts (no early stopping) and the teacher's blend weights;
+    the refit's folder is ``<run>/refit``."""
+    teacher_state = read_json(run.path("teacher", "state.json"))
+    student_state = read_json(run.path("student", "state.json"))
+    teacher = cfg.teacher.model_copy(update={"blend": dict(teacher_state["weights"])})
+    if "lightgcn" in cfg.teacher.components:
+        epochs = max(int(teacher_state["best_epoch"]), 1)
+        teacher = teacher.model_copy(update={"epochs": epochs, "eval_every": epochs})
+    epochs = max(int(student_state["best_epoch"]), 1)
+    student = cfg.student.model_copy(update={"epochs": epochs, "eval_every": epochs})
+    return cfg.model_copy(update={"name": REFIT, "runs_root": run.root, "teacher": teacher,
+                                  "student": student, "final_refit": False})
+
+
+def refit(cfg: RunConfig, run: RunDir, progress: bool = True) -> RunDir:
+    """Build ``<run>/refit/`` from the finished ``run`` (see the module docstring) and return
+    it. The teacher, student and index stages of ``run`` must have finished."""
+    from mmgraph.pipeline import stages  # torch and PyG: only when a refit runs
+
+    for stage in ("teacher", "student", "index"):
+        run.fingerprint(stage)  # a clear error unless the tuned run is finished
+    refit_cfg = refit_config(cfg, run)
+    target = RunDir(refit_cfg.run_dir)
+    target.write_config(refit_cfg)
+    teacher_state = read_json(run.path("teacher", "state.json"))
+    filter_settings = {name: teacher_state[f"{name}_setting"]
+                       for name in cfg.teacher.components if name != "lightgcn"}
+
+    def every_interaction() -> None:
+        for name in ("users", "items"):
+            _copy(run, target, "ids", f"{name}.parquet")
+        parts = [pd.read_parquet(run.path("splits", f"{name}.parquet")) for name in SPLITS]
+        every = pd.concat(parts, ignore_index=True).sort_values([USER, ITEM], kind="stable")
+        write_parquet(target.path("splits", "train.parquet"), every.reset_index(drop=True))
+        for name in ("valid", "test"):
+            write_parquet(target.path("splits", f"{name}.parquet"), every.iloc[:0])
+        log.info("refit: %d interactions, all of them training", len(every))
+
+    def same_features() -> None:
+        for name in ("features.safetensors", "masks.safetensors"):
+            _copy(run, target, "features", name)
+
+    stages._once(refit_cfg, target, "split", section_hash(run.fingerprint("split"), REFIT),
+                 [f"splits/{name}.parquet" for name in SPLITS], every_interaction)
+    stages._once(refit_cfg, target, "encode", section_hash(run.fingerprint("encode"), REFIT),
+                 ["features/features.safetensors"], same_features)
+    stages.graph(refit_cfg, target, progress)
+    stages.teacher(refit_cfg, target, progress, filter_settings=filter_settings or None)
+    stages.student(refit_cfg, target, progress)
+    stages.index(refit_cfg, target, progress, foldin=read_json(run.path("index",
+                                                                       "foldin.json")))
+    log.info("refit: served models in %s", target.root)
+    return target
+
+
+def _copy(run: RunDir, target: RunDir, *parts: str) -> None:
+    """Copy ``run``'s file ``parts`` to the same place in ``target`` (atomically)."""
+    with atomic_path(target.path(*parts)) as tmp:
+        shutil.copyfile(run.path(*parts), tmp)

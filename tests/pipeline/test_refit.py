@@ -1,0 +1,86 @@
+"""The final refit: the tuned settings, retrained on every interaction, served from
+``<run>/refit``."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mmgraph.config import load_config
+from mmgraph.pipeline import RunDir, load_split, run_all
+from mmgraph.recommender import Recommender
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    """A run with final_refit on 40 users × 30 items, ID-only, with both filters."""
+    folder = tmp_path_factory.mktemp("refit")
+    rng = np.random.default_rng(0)
+    users, items = np.nonzero(rng.random((40, 30)) < 0.4)
+    pd.DataFrame({"user_id": users, "item_id": items,
+                  "timestamp": rng.integers(0, 10_000, len(users))}).to_parquet(
+        folder / "inter.parquet")
+    (folder / "c.yaml").write_text(
+        f"name: tuned\nruns_root: {folder / 'runs'}\nseed: 1\nfinal_refit: true\n"
+        f"data: {{interactions: {folder / 'inter.parquet'}}}\nencoders: {{text: null}}\n"
+        "teacher: {components: [lightgcn, filter, time_filter], epochs: 6, eval_every: 2, "
+        "dim: 8, filter: {ridge: [0.05, 0.2]}}\n"
+        "student: {epochs: 6, eval_every: 2, dim: 8}\n")
+    run_all(load_config(folder / "c.yaml"), progress=False)
+    return RunDir(folder / "runs" / "tuned"), folder
+
+
+def _state(run: RunDir, name: str) -> dict:
+    return json.loads(run.path(name, "state.json").read_text())
+
+
+def test_refit_trains_on_every_interaction_with_the_tuned_settings(finished):
+    run, folder = finished
+    refit = RunDir(run.root / "refit")
+    every = pd.read_parquet(folder / "inter.parquet")
+    assert len(pd.read_parquet(refit.path("splits", "train.parquet"))) == len(every)
+    for part in ("valid", "test"):
+        assert pd.read_parquet(refit.path("splits", f"{part}.parquet")).empty
+    tuned, again = _state(run, "teacher"), _state(refit, "teacher")
+    assert again["weights"] == pytest.approx(tuned["weights"])
+    for name in ("filter", "time_filter"):
+        assert again[f"{name}_setting"] == tuned[f"{name}_setting"]
+    assert again["best_epoch"] == tuned["best_epoch"]  # a fixed epoch count, no early stop
+    assert _state(refit, "student")["best_epoch"] == _state(run, "student")["best_epoch"]
+    assert refit.path("index", "foldin.json").read_text() == \
+        run.path("index", "foldin.json").read_text()  # the tuned fold-in, not re-tuned
+    assert not refit.path("metrics.json").exists()  # nothing held out: nothing to evaluate
+
+
+def test_refit_serves_without_repeating_any_interaction(finished):
+    run, folder = finished
+    served = Recommender.load(run.root / "refit")
+    every = pd.read_parquet(folder / "inter.parquet")
+    answer = served.recommend(list(range(40)), 5)
+    seen = set(zip(every["user_id"], every["item_id"]))
+    assert len(answer) == 40 * 5
+    assert not any((u, i) in seen for u, i in zip(answer["user_id"], answer["item_id"]))
+    data = load_split(run)  # the tuned run keeps its held-out parts
+    assert len(data.parts["test"].users_with_items()) > 0
+
+
+def test_refit_command_resumes_and_names_the_folder(finished, capsys):
+    from mmgraph.cli import main
+
+    run, folder = finished
+    before = run.path("refit", "student", "embeddings.safetensors").stat().st_mtime_ns
+    assert main(["-q", "refit", "--config", str(folder / "c.yaml")]) == 0
+    assert str(run.root / "refit") in capsys.readouterr().out.replace("\n", "")
+    after = run.path("refit", "student", "embeddings.safetensors").stat().st_mtime_ns
+    assert before == after  # up to date: nothing retrained
+
+
+def test_refit_needs_a_finished_run(tmp_path, capsys):
+    from mmgraph.cli import main
+
+    (tmp_path / "inter.csv").write_text("user_id,item_id\n1,2\n")
+    (tmp_path / "c.yaml").write_text(f"name: new\nruns_root: {tmp_path / 'runs'}\n"
+                                     f"data: {{interactions: {tmp_path / 'inter.csv'}}}\n")
+    assert main(["-q", "refit", "--config", str(tmp_path / "c.yaml")]) == 2
+    assert "teacher" in capsys.readouterr().err
