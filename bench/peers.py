@@ -20,8 +20,9 @@ items, the user's train items excluded, Recall/NDCG@20):
 Usage:
     python bench/peers.py           # about 15 min on 2 cores
     python bench/peers.py --pyg     # + PyG's LightGCN
-    python bench/peers.py --split temporal_per_user --held-out 1 --quickstart-only
-                                    # leave-last-out by time: quickstart teacher/student + peers
+    python bench/peers.py --split temporal_per_user --held-out 1 --quickstart-only --sequential
+                                    # leave-last-out by time: quickstart teacher/student, the
+                                    # sequential student with and without a teacher, the peers
 """
 
 from __future__ import annotations
@@ -176,6 +177,14 @@ STUDENTS = {
         "epochs": 1, "eval_every": 1, "lr": 1e-9}},
     "student 32-d via FAISS: quickstart (soft labels from the teacher's start)": {},
 }
+SEQUENTIAL = {  # the sequential student (SASRec-style), for the temporal splits
+    "sequential student 32-d via FAISS: SASRec-style, no distillation": {"student": {
+        "kind": "sequential", "kd_weight": 0.0, "lr": 0.001}},
+    "sequential student 32-d via FAISS: SASRec-style, next items + soft labels": {"student": {
+        "kind": "sequential", "kd_weight": 0.5, "lr": 0.001}},
+    "sequential student 32-d via FAISS: SASRec-style, soft labels only": {"student": {
+        "kind": "sequential", "kd_weight": 1.0, "lr": 0.001}},
+}
 
 
 def main() -> None:
@@ -188,6 +197,8 @@ def main() -> None:
                         "split.test: a share, or a whole number of interactions per user")
     parser.add_argument("--quickstart-only", action="store_true", help="only the quickstart's "
                         "teacher and student among the mmgraph rows (no ablation)")
+    parser.add_argument("--sequential", action="store_true", help="also the sequential "
+                        "student, with and without distillation (needs timestamps)")
     args = parser.parse_args()
     held_out = int(args.held_out) if args.held_out >= 1 else args.held_out
     split = SplitConfig(kind=args.split, valid=held_out, test=held_out)
@@ -196,6 +207,8 @@ def main() -> None:
     teachers, students = TEACHERS, STUDENTS
     if args.quickstart_only:
         teachers, students = dict([list(TEACHERS.items())[-1]]), dict([list(STUDENTS.items())[-1]])
+    if args.sequential:
+        students = {**SEQUENTIAL, **students}  # the quickstart's student stays last
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     for noisy in ("mmgraph", "httpx", "transformers"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -305,10 +305,21 @@ class StudentConfig(OptimConfig):
         "once per epoch). Steps are sparse (SparseAdam: a step costs its batch's rows), and a "
         "bounded step count also bounds the per-step overheads.")
     dim: int = Field(32, ge=1, description="The served embedding width.")
+    kind: Literal["id", "sequential"] = Field(
+        "id", description="id: user and item ID tables (matrix factorisation); sequential: a "
+        "SASRec-style causal transformer over each user's latest items (in time order: needs "
+        "timestamps), whose last state is the served user vector.")
+    max_length: int = Field(50, ge=2, description="sequential: the latest items read per "
+                            "user.")
+    layers: int = Field(2, ge=1, description="sequential: transformer blocks.")
+    heads: int = Field(2, ge=1, description="sequential: attention heads (dim must be a "
+                       "multiple).")
+    dropout: float = Field(0.2, ge=0, lt=1, description="sequential: dropout on inputs and "
+                           "in every block.")
     init: Literal["teacher", "random"] = Field(
-        "teacher", description="'teacher': start from the best rank-dim factorisation of the "
-        "teacher's scores, each user's divided by that user's soft-label unit (so the start "
-        "already matches the soft labels); 'random': normal(0, 0.1).")
+        "teacher", description="ID student: 'teacher': start from the best rank-dim "
+        "factorisation of the teacher's scores, each user's divided by that user's soft-label "
+        "unit (so the start already matches the soft labels); 'random': normal(0, 0.1).")
     temperature: float = Field(1.0, gt=0, description="Soft-label temperature, on each "
                                "user's teacher scores divided by their std over the user's "
                                "top kd_topk.")
@@ -330,6 +341,18 @@ class StudentConfig(OptimConfig):
     @property
     def needs_projection(self) -> bool:
         return self.contrastive_weight > 0 or self.hint_weight > 0
+
+    @model_validator(mode="after")
+    def _sequential_terms(self) -> "StudentConfig":
+        if self.kind == "sequential":
+            if self.needs_projection or self.rd_weight > 0:
+                raise ValueError("student.kind sequential learns from next items and soft "
+                                 "labels only: set rd_weight, contrastive_weight and "
+                                 "hint_weight to 0")
+            if self.dim % self.heads:
+                raise ValueError(f"student.dim {self.dim} must be a multiple of student.heads "
+                                 f"{self.heads}")
+        return self
 
 
 class EvaluationConfig(_Strict):

@@ -37,6 +37,7 @@ from mmgraph.io import (file_sha256, read_json, read_parquet, read_tensors, writ
 from mmgraph.lock import exclusive_writer
 from mmgraph.models.blend import blend_embeddings, choose_blend, score_stds
 from mmgraph.models.spectral import time_weighted_cooccurrence, tuned_filter
+from mmgraph.models.sequential import SequentialStudent, latest_sequences
 from mmgraph.models.student import IDStudent
 from mmgraph.models.teacher import MultimodalTeacher
 from mmgraph.pipeline.artifacts import (SPLITS, IndexedSplit, load_split, recommendation_frame,
@@ -47,8 +48,8 @@ from mmgraph.runtime import pick_device, seed_everything
 from mmgraph.training.checkpoint import Checkpoint
 from mmgraph.training.distributed import barrier, distributed_context
 from mmgraph.training.loop import BatchLoss, batch_for_steps, fit
-from mmgraph.training.objectives import (student_distillation, teacher_ranking_loss,
-                                         teacher_whole_data_loss)
+from mmgraph.training.objectives import (sequential_distillation, student_distillation,
+                                         teacher_ranking_loss, teacher_whole_data_loss)
 
 __all__ = ["prepare_data", "split", "encode", "graph", "teacher", "student", "index",
            "evaluate", "STAGES", "run_all"]
@@ -412,9 +413,10 @@ def teacher(cfg: RunConfig, run: RunDir, progress: bool = True,
 
 
 def student(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
-    """Distill the ID-embedding student from the frozen teacher; then place items with no
-    training interactions (cold) from their content with the cold-start mapper. Writes the
-    served vectors to ``student/embeddings.safetensors``."""
+    """Distill the student (``student.kind``: ID embeddings, or a sequential transformer over
+    each user's latest items) from the frozen teacher; then place items with no training
+    interactions (cold) from their content with the cold-start mapper. Writes the served
+    vectors to ``student/embeddings.safetensors``."""
     scfg, metric = cfg.student, cfg.evaluation.early_stopping_metric
     fingerprint = section_hash(scfg, cfg.evaluation, cfg.seed, run.fingerprint("teacher"))
 
@@ -423,8 +425,6 @@ def student(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
         device = pick_device(cfg.device)
         data = load_split(run)
         frozen = read_tensors(run.path("teacher", "embeddings.safetensors"))
-        teacher_dim = frozen["items"].shape[1] if scfg.needs_projection else None
-        model = IDStudent(len(data.users), len(data.items), scfg.dim, teacher_dim).to(device)
         generator = torch.Generator().manual_seed(cfg.seed + distributed_context().rank)
         teacher_topk = None
         depth = max(scfg.kd_topk if scfg.kd_weight > 0 else 0,
@@ -438,19 +438,42 @@ def student(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
         if teacher_topk is not None and scfg.kd_weight > 0 and scfg.kd_topk > 0:
             unit = teacher_top_scores(teacher_users, teacher_items,
                                       teacher_topk[:, :scfg.kd_topk])
-        if scfg.init == "teacher":
-            start_from_teacher(model, frozen["users"], frozen["items"],
-                               None if unit is None else unit[1])
         valid_users = data.validation_users(cfg.evaluation.valid_users, cfg.seed)
+        if scfg.kind == "sequential":
+            pairs, train = _train_pairs_and(run, data, TIMESTAMP, cfg.data.interactions,
+                                            "student.kind sequential")
+            sequences = latest_sequences(pairs[0].numpy(), pairs[1].numpy(),
+                                         train[TIMESTAMP].to_numpy(), len(data.users),
+                                         scfg.max_length)
+            model = SequentialStudent(len(data.items), scfg.dim, scfg.max_length, scfg.layers,
+                                      scfg.heads, scfg.dropout).to(device)
+
+            def served() -> tuple[torch.Tensor, torch.Tensor]:
+                return model.user_vectors(sequences), model.items.detach().cpu()
+
+            loss = sequential_distillation(model, sequences, teacher_users, teacher_items,
+                                           data.parts["train"], scfg, generator, teacher_topk,
+                                           unit)
+        else:
+            teacher_dim = frozen["items"].shape[1] if scfg.needs_projection else None
+            model = IDStudent(len(data.users), len(data.items), scfg.dim, teacher_dim
+                              ).to(device)
+            if scfg.init == "teacher":
+                start_from_teacher(model, frozen["users"], frozen["items"],
+                                   None if unit is None else unit[1])
+
+            def served() -> tuple[torch.Tensor, torch.Tensor]:
+                return tuple(t.detach().cpu() for t in model())
+
+            loss = student_distillation(model, teacher_users, teacher_items,
+                                        data.parts["train"], scfg, generator, teacher_topk,
+                                        unit)
 
         def validate() -> dict[str, float]:
-            users, items = (t.detach().cpu() for t in model())
-            return evaluate_embeddings(users, items, data.parts["valid"], data.parts["train"],
+            return evaluate_embeddings(*served(), data.parts["valid"], data.parts["train"],
                                        cfg.evaluation.ks, cfg.evaluation.user_batch_size,
                                        valid_users)
 
-        loss = student_distillation(model, teacher_users, teacher_items, data.parts["train"],
-                                    scfg, generator, teacher_topk, unit)
         train_users = torch.from_numpy(data.parts["train"].users_with_items())
         batch = batch_for_steps(len(train_users), scfg.batch_size, scfg.steps_per_epoch)
         _fit_and_save(run, "student", model, loss, (train_users,), validate,
@@ -458,7 +481,7 @@ def student(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
                       fingerprint, progress, cfg.seed, {"batch_size": batch})
         if not distributed_context().is_main:
             return
-        users, items = (t.detach().cpu() for t in model())
+        users, items = served()
         cold = data.parts["train"].item_counts == 0
         _place_cold_items(run, items, frozen, cold, scfg, cfg.seed)
         write_tensors(run.path("student", "embeddings.safetensors"),

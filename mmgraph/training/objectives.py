@@ -8,6 +8,7 @@ import math
 from typing import Any, Callable, NamedTuple
 
 import torch
+import torch.nn.functional as F
 
 from mmgraph.config import StudentConfig
 from mmgraph.data.user_items import UserItems
@@ -15,11 +16,13 @@ from mmgraph.distill.soft_labels import teacher_top_scores
 from mmgraph.distill.losses import (bpr_loss, hint_loss, info_nce_loss, rank_weights,
                                     ranking_distillation_loss, sampled_softmax_loss,
                                     soft_label_kd_loss)
+from mmgraph.models.sequential import SequentialStudent
 from mmgraph.models.student import IDStudent
 from mmgraph.models.teacher import MultimodalTeacher
 from mmgraph.training.sampling import sample_negatives, sample_positives
 
-__all__ = ["teacher_ranking_loss", "teacher_whole_data_loss", "student_distillation"]
+__all__ = ["teacher_ranking_loss", "teacher_whole_data_loss", "student_distillation",
+           "sequential_distillation", "ListwiseSoftLabels"]
 
 
 def teacher_ranking_loss(model: MultimodalTeacher, adjacency: torch.Tensor,
@@ -151,6 +154,56 @@ class _PairScores(torch.autograd.Function):
         return pattern.csr(grad) @ items, pattern.transposed_csr(grad) @ users, None
 
 
+class ListwiseSoftLabels:
+    """The students' distillation term: listwise KD over the items a user has not seen — the
+    teacher's top ``kd_topk`` unseen items plus ``kd_candidates`` items drawn uniformly, shared
+    by a batch and logQ-corrected to stand for the rest of the catalogue. Each user's teacher
+    scores are divided by their spread (std) over that user's top ``kd_topk`` before the
+    temperature (see :func:`student_distillation`).
+
+    ``teacher_users [U, d_t]``, ``teacher_items [I, d_t]``: the frozen teacher outputs;
+    ``teacher_topk [U, K]``: its top unseen items per user, ``K >= kd_topk`` (``-1`` pads);
+    ``soft_label_unit``: :func:`mmgraph.distill.teacher_top_scores` of its first ``kd_topk``
+    columns when the caller has them (computed here otherwise).
+    """
+
+    def __init__(self, teacher_users: torch.Tensor, teacher_items: torch.Tensor,
+                 seen: UserItems, cfg: StudentConfig, teacher_topk: torch.Tensor | None,
+                 soft_label_unit: tuple[torch.Tensor, torch.Tensor] | None = None):
+        self.teacher_users, self.teacher_items, self.seen = teacher_users, teacher_items, seen
+        self.temperature = cfg.temperature
+        self.kd_topk = cfg.kd_topk if cfg.kd_weight > 0 else 0
+        self.top_scores = None  # the teacher's scores of its own top items, [U, kd_topk]
+        self.spread = torch.ones(len(teacher_users), 1, device=teacher_items.device)
+        if self.kd_topk > 0:
+            self.top_scores, spread = soft_label_unit or teacher_top_scores(
+                teacher_users, teacher_items, teacher_topk[:, :self.kd_topk])
+            self.spread = spread[:, None]
+
+    def __call__(self, users: torch.Tensor, user_vec: torch.Tensor, top: torch.Tensor,
+                 top_logits: torch.Tensor, shared: torch.Tensor, shared_vec: torch.Tensor
+                 ) -> torch.Tensor:
+        """The KD loss of ``users [B]`` (unique): ``top [B, kd_topk]`` their teacher top items,
+        ``top_logits [B, kd_topk]`` the student's scores of them, ``shared [C]`` the sampled
+        items and ``shared_vec [C, d_s]`` the student's rows of them."""
+        device, num_items = self.teacher_items.device, self.teacher_items.shape[0]
+        sampled_seen = torch.from_numpy(self.seen.contains(users.cpu().numpy()[:, None],
+                                                           shared.cpu().numpy()[None, :]))
+        valid = torch.cat([top >= 0, ~sampled_seen.to(device) & ~_row_isin(shared, top)], dim=1)
+        rest = max(num_items - top.shape[1], 1)
+        log_weights = torch.cat([torch.zeros(top.shape[1], device=device),
+                                 torch.full((len(shared),), math.log(rest / len(shared)),
+                                            device=device)])
+        student_logits = torch.cat([top_logits, user_vec @ shared_vec.T], dim=1)
+        with torch.no_grad():
+            teacher_logits = torch.cat([
+                self.top_scores[users] if self.kd_topk > 0 else top.float(),
+                self.teacher_users[users] @ self.teacher_items[shared].T], dim=1)
+            teacher_logits = teacher_logits / self.spread[users]
+        return soft_label_kd_loss(student_logits, teacher_logits, self.temperature,
+                                  log_weights, valid)
+
+
 def student_distillation(student: IDStudent, teacher_users: torch.Tensor,
                          teacher_items: torch.Tensor, seen: UserItems, cfg: StudentConfig,
                          generator: torch.Generator, teacher_topk: torch.Tensor | None = None,
@@ -189,12 +242,8 @@ def student_distillation(student: IDStudent, teacher_users: torch.Tensor,
         raise ValueError("rd_weight > 0 or kd_topk > 0 needs the teacher's top-K items "
                          "(teacher_topk)")
     weights = rank_weights(cfg.rd_topk, cfg.rd_decay).to(teacher_items.device)
-    top_scores = None  # the teacher's scores of its own top items, [U, kd_topk], once
-    spread = torch.ones(len(teacher_users), 1, device=teacher_items.device)
-    if cfg.kd_weight > 0 and cfg.kd_topk > 0:
-        top_scores, spread = soft_label_unit or teacher_top_scores(
-            teacher_users, teacher_items, teacher_topk[:, :cfg.kd_topk])
-        spread = spread[:, None]
+    soft_labels = ListwiseSoftLabels(teacher_users, teacher_items, seen, cfg, teacher_topk,
+                                     soft_label_unit)
 
     def alignment(rows: torch.Tensor, table: torch.nn.Embedding,
                   teacher: torch.Tensor) -> torch.Tensor:
@@ -208,31 +257,9 @@ def student_distillation(student: IDStudent, teacher_users: torch.Tensor,
             loss = loss + cfg.hint_weight * hint_loss(projected, target)
         return loss
 
-    kd_topk = cfg.kd_topk if cfg.kd_weight > 0 else 0
+    kd_topk = soft_labels.kd_topk
     depth = max(kd_topk, cfg.rd_topk if cfg.rd_weight > 0 else 0)  # top items scored per user
     num_shared = cfg.kd_candidates if cfg.kd_weight > 0 else 0
-
-    def soft_labels(users: torch.Tensor, user_vec: torch.Tensor, top: torch.Tensor,
-                    top_logits: torch.Tensor, shared: torch.Tensor, shared_vec: torch.Tensor
-                    ) -> torch.Tensor:
-        """Listwise KD over each of ``users``' (unique) top items ``top [B, kd_topk]`` and the
-        ``shared [C]`` sampled items; ``top_logits [B, kd_topk]`` are the student's scores of
-        ``top``, ``shared_vec [C, d_s]`` its rows of ``shared``."""
-        device = teacher_items.device
-        sampled_seen = torch.from_numpy(seen.contains(users.cpu().numpy()[:, None],
-                                                      shared.cpu().numpy()[None, :]))
-        valid = torch.cat([top >= 0, ~sampled_seen.to(device) & ~_row_isin(shared, top)], dim=1)
-        rest = max(num_items - top.shape[1], 1)
-        log_weights = torch.cat([torch.zeros(top.shape[1], device=device),
-                                 torch.full((len(shared),), math.log(rest / len(shared)),
-                                            device=device)])
-        student_logits = torch.cat([top_logits, user_vec @ shared_vec.T], dim=1)
-        with torch.no_grad():
-            teacher_logits = torch.cat([top_scores[users] if kd_topk > 0 else top.float(),
-                                        teacher_users[users] @ teacher_items[shared].T], dim=1)
-            teacher_logits = teacher_logits / spread[users]
-        return soft_label_kd_loss(student_logits, teacher_logits, cfg.temperature,
-                                  log_weights, valid)
 
     def loss(users: torch.Tensor) -> torch.Tensor:
         device = teacher_items.device
@@ -265,6 +292,53 @@ def student_distillation(student: IDStudent, teacher_users: torch.Tensor,
                              + alignment(positives, student.item_embedding, teacher_items)) / 2
         penalty = user_vec.pow(2).sum() + pos_vec.pow(2).sum() + neg_vec.pow(2).sum()
         return total + cfg.reg * penalty / (2 * len(users))
+
+    return loss
+
+
+def sequential_distillation(student: SequentialStudent, sequences: torch.Tensor,
+                            teacher_users: torch.Tensor, teacher_items: torch.Tensor,
+                            seen: UserItems, cfg: StudentConfig, generator: torch.Generator,
+                            teacher_topk: torch.Tensor | None = None,
+                            soft_label_unit: tuple[torch.Tensor, torch.Tensor] | None = None
+                            ) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The sequential student's loss on a batch of training users ``[B]``:
+
+    ``(1 - kd_weight) * CE(next item) + kd_weight * KD(teacher || last state)``.
+
+    The next-item term is SASRec's: the state after each item of a user's sequence
+    (``sequences [U, L]``, :func:`mmgraph.models.sequential.latest_sequences`) scores every
+    item and is trained to pick the item that came next (full softmax: a batch costs
+    ``B × L × I``). The distillation term is the ID student's listwise soft labels
+    (:class:`ListwiseSoftLabels`) on the last state, the vector that is served. ``kd_weight``
+    0 is SASRec trained without a teacher. Dropout regularises, as in SASRec (no L2 term).
+    """
+    soft_labels = ListwiseSoftLabels(teacher_users, teacher_items, seen, cfg, teacher_topk,
+                                     soft_label_unit)
+    num_items = teacher_items.shape[0]
+
+    def loss(users: torch.Tensor) -> torch.Tensor:
+        device = teacher_items.device
+        users = users.unique().to(device)
+        batch = sequences[users].to(device)
+        states, items = student.encode(batch), student.items
+        total = states.new_zeros(())
+        if cfg.kd_weight < 1:
+            follows = (batch[:, 1:] > 0) & (batch[:, :-1] > 0)  # a state with a next item
+            if bool(follows.any()):
+                logits = states[:, :-1][follows] @ items.T
+                total = total + (1 - cfg.kd_weight) * F.cross_entropy(
+                    logits, batch[:, 1:][follows] - 1)
+        if cfg.kd_weight > 0:
+            last = states[:, -1]
+            top = (teacher_topk[users, :soft_labels.kd_topk] if soft_labels.kd_topk > 0
+                   else users.new_empty(len(users), 0))
+            top_logits = (last[:, None, :] * items[top.clamp(min=0)]).sum(-1)
+            shared = torch.randint(num_items, (cfg.kd_candidates,), generator=generator
+                                   ).to(device)
+            total = total + cfg.kd_weight * soft_labels(users, last, top, top_logits, shared,
+                                                        items[shared])
+        return total
 
     return loss
 

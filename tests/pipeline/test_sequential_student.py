@@ -1,0 +1,46 @@
+"""The sequential student through the whole pipeline: served like the ID student."""
+
+import json
+
+import pytest
+from safetensors.numpy import load_file
+
+from mmgraph.config import RunConfig
+from mmgraph.errors import ConfigError
+from mmgraph.pipeline import RunDir, run_all
+from mmgraph.recommender import Recommender
+
+
+def _config(tmp_path, frame, **student) -> RunConfig:
+    frame.to_csv(tmp_path / "inter.csv", index=False)
+    return RunConfig.model_validate({
+        "name": "seq", "runs_root": str(tmp_path / "runs"), "seed": 3,
+        "data": {"interactions": str(tmp_path / "inter.csv")}, "encoders": {"text": None},
+        "split": {"kind": "temporal_per_user", "valid": 1, "test": 1},
+        "teacher": {"epochs": 4, "eval_every": 2, "dim": 8},
+        "student": {"kind": "sequential", "dim": 8, "epochs": 4, "eval_every": 2,
+                    "max_length": 6, "layers": 1, **student}})
+
+
+def test_sequential_student_is_served_through_the_index(tmp_path, tiny_interactions):
+    cfg = _config(tmp_path, tiny_interactions)
+    metrics = run_all(cfg, progress=False)
+    run = RunDir(cfg.run_dir)
+    served = load_file(str(run.path("student", "embeddings.safetensors")))
+    assert served["users"].shape == (40, 8) and served["items"].shape == (30, 8)
+    assert 0 <= metrics["student"]["test"]["ndcg@20"] <= 1
+    assert "temporal" in metrics["protocol"]["split"]
+    answer = Recommender.load(run.root).recommend(["0", "1"], 5)
+    assert len(answer) == 10 and set(answer["source"]) == {"model"}
+    state = json.loads(run.path("student", "state.json").read_text())
+    assert state["best_epoch"] in (2, 4)
+
+
+def test_sequential_student_needs_timestamps(tmp_path, tiny_interactions):
+    cfg = _config(tmp_path, tiny_interactions, kd_weight=0.0).model_copy(
+        update={"split": RunConfig.model_fields["split"].default})
+    cfg = cfg.model_copy(update={"data": cfg.data.model_copy(update={
+        "columns": cfg.data.columns.model_copy(update={"timestamp": None})})})
+    with pytest.raises(ConfigError, match="student.kind sequential needs the interactions' "
+                                          "timestamps"):
+        run_all(cfg, progress=False)
