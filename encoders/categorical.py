@@ -14,12 +14,33 @@ import torch.nn.functional as F
 
 from mmgraph.errors import ConfigError
 
-__all__ = ["multi_hot"]
+__all__ = ["multi_hot", "vocabulary"]
 
 
-def multi_hot(items: pd.DataFrame, columns: list[str], separator: str = "|") -> torch.Tensor:
+def vocabulary(items: pd.DataFrame, columns: list[str], separator: str = "|") -> list[str]:
+    """The sorted ``column=token`` pairs of ``items``: the columns of :func:`multi_hot`."""
+    return sorted(set(_token_frame(items, columns, separator)["token"]))
+
+
+def multi_hot(items: pd.DataFrame, columns: list[str], separator: str = "|",
+              fitted: list[str] | None = None) -> torch.Tensor:
     """``[num_items, vocabulary]`` multi-hot over ``column=token`` pairs, rows L2-normalised
-    (an item with no tokens is a zero row)."""
+    (an item with no tokens is a zero row). The vocabulary is the tokens of ``items``, or
+    ``fitted`` (:func:`vocabulary` of the table a model was trained on: new items are then
+    encoded in its columns, and tokens it never saw are left out)."""
+    frame = _token_frame(items, columns, separator)
+    if fitted is None:
+        codes, fitted = pd.factorize(frame["token"], sort=True)
+    else:
+        codes = pd.Index(fitted).get_indexer(frame["token"])
+        frame, codes = frame[codes >= 0], codes[codes >= 0]
+    matrix = torch.zeros(len(items), max(len(fitted), 1))
+    matrix[torch.tensor(frame["row"].to_numpy()), torch.tensor(codes)] = 1.0
+    return F.normalize(matrix, dim=1)
+
+
+def _token_frame(items: pd.DataFrame, columns: list[str], separator: str) -> pd.DataFrame:
+    """One row per (item row, ``column=token``) pair."""
     missing = [c for c in columns if c not in items.columns]
     if missing:
         raise ConfigError(f"encoders.categorical.columns names {missing}, which the items table "
@@ -30,11 +51,7 @@ def multi_hot(items: pd.DataFrame, columns: list[str], separator: str = "|") -> 
             rows.extend([row] * len(cell))
             tokens.extend(f"{column}={token.strip()}" for token in cell)
     frame = pd.DataFrame({"row": rows, "token": tokens})
-    frame = frame[~frame["token"].str.endswith("=")]
-    codes, vocabulary = pd.factorize(frame["token"], sort=True)
-    matrix = torch.zeros(len(items), max(len(vocabulary), 1))
-    matrix[torch.tensor(frame["row"].to_numpy()), torch.tensor(codes)] = 1.0
-    return F.normalize(matrix, dim=1)
+    return frame[~frame["token"].str.endswith("=")]
 
 
 def _tokens(cells: pd.Series, separator: str) -> list[list[str]]:

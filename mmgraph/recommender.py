@@ -29,8 +29,9 @@ class Recommender:
 
     def __init__(self, user_vectors: np.ndarray, index: RetrievalIndex, data: IndexedSplit,
                  items_table: Path | None = None, item_column: str = ITEM,
-                 foldin: FoldIn | None = None, item_vectors: np.ndarray | None = None):
-        self.user_vectors, self.index, self.data = user_vectors, index, data
+                 foldin: FoldIn | None = None, item_vectors: np.ndarray | None = None,
+                 run: RunDir | None = None):
+        self.user_vectors, self.index, self.data, self.run = user_vectors, index, data, run
         self.items_table, self.item_column = items_table, item_column
         self.foldin = foldin or FoldIn()
         self._item_vectors = (np.empty((0, index.dim), np.float32) if item_vectors is None
@@ -74,7 +75,7 @@ class Recommender:
         foldin = FoldIn(**{k: float(v) for k, v in read_json(settings).items()
                            if k in ("unobserved_weight", "ridge")}) if settings.is_file() else None
         table, column = (cfg.data.items, cfg.data.columns.item) if cfg else (None, ITEM)
-        return cls(vectors, index, load_split(run), table, column, foldin, items)
+        return cls(vectors, index, load_split(run), table, column, foldin, items, run)
 
     @cached_property
     def interacted(self) -> UserItems:
@@ -153,6 +154,21 @@ class Recommender:
         vector = self.foldin.user_vectors(self.item_vectors, [history],
                                           self._derived_from_items("basis"))[0]
         self._updated[user[0]] = (history, vector)
+
+    def add_items(self, items: pd.DataFrame, progress: bool = False) -> np.ndarray:
+        """Serve new items from their content, without retraining: ``items`` is a table like
+        the run's items table (``item_id`` plus the content columns its encoders read); the
+        run's encoders, teacher content tower and cold-start mapper place them among the
+        served item vectors (:mod:`mmgraph.pipeline.new_items`), and they join the index at
+        once. Returns their vectors ``[n, d]``; ids already served are an error."""
+        from mmgraph.pipeline.new_items import vectors_from_content  # torch: when used
+
+        if self.run is None:
+            raise DataError("add_items needs a Recommender loaded from a run folder "
+                            "(Recommender.load)")
+        vectors = vectors_from_content(self.run, items, progress)
+        self.index.add(vectors, items[ITEM].to_numpy())
+        return vectors
 
     def describe(self, frame: pd.DataFrame, columns: tuple[str, ...] = ("title",)
                  ) -> pd.DataFrame:

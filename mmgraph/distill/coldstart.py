@@ -46,15 +46,21 @@ def content_vectors(teacher_outputs: dict[str, torch.Tensor],
 
 def fit_coldstart_mapper(content: torch.Tensor, student_items: torch.Tensor,
                          warm: torch.Tensor, steps: int = 500, lr: float = 0.003,
-                         weight_decay: float = 1e-4, seed: int = 0) -> ColdStartMapper:
+                         weight_decay: float = 1e-4, seed: int = 0,
+                         max_items: int = 20_000) -> ColdStartMapper:
     """Fit the mapper on the ``warm [num_items]`` (bool) rows: ``content [I, d_c]`` →
-    ``student_items [I, d_s]`` (frozen), full-batch Adam for ``steps`` steps."""
+    ``student_items [I, d_s]`` (frozen), full-batch AdamW for ``steps`` steps; past
+    ``max_items`` warm items, on a seeded sample of that many (each step stays bounded)."""
     if not bool(warm.any()):
         raise ValueError("no warm items to fit the cold-start mapper on")
     torch.manual_seed(seed)
     mapper = ColdStartMapper(content.shape[1], student_items.shape[1]).to(content.device)
     optimizer = torch.optim.AdamW(mapper.parameters(), lr=lr, weight_decay=weight_decay)
-    inputs, targets = content[warm].detach(), student_items[warm].detach()
+    rows = torch.nonzero(warm.to(content.device)).squeeze(1)
+    if len(rows) > max_items:
+        rows = rows[torch.randperm(len(rows), generator=torch.Generator().manual_seed(seed)
+                                   )[:max_items].to(rows.device)]
+    inputs, targets = content[rows].detach(), student_items[rows].detach()
     for _ in range(steps):
         loss = (mapper(inputs) - targets).pow(2).sum(-1).mean()
         optimizer.zero_grad()

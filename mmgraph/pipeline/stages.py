@@ -493,17 +493,20 @@ def student(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
 
 def _place_cold_items(run: RunDir, items: torch.Tensor, teacher_outputs: dict[str, torch.Tensor],
                       cold: np.ndarray, scfg: StudentConfig, seed: int) -> None:
-    """Overwrite the rows of cold items in ``items [I, d_s]`` with the mapper's output and save
-    the mapper to ``student/coldstart.safetensors`` (no-op without cold items or content)."""
+    """Fit the cold-start mapper on the warm items and save it to
+    ``student/coldstart.safetensors`` (it also places items added later from their content:
+    :meth:`mmgraph.recommender.Recommender.add_items`); overwrite the rows of cold items in
+    ``items [I, d_s]`` with its output. No-op without content."""
     content = content_vectors({k: v.cpu() for k, v in teacher_outputs.items()}, _features(run))
     cold_rows = torch.from_numpy(cold)
-    if content is None or not bool(cold_rows.any()) or scfg.coldstart_steps == 0:
+    if content is None or scfg.coldstart_steps == 0 or bool(cold_rows.all()):
         return
     mapper = fit_coldstart_mapper(content, items, ~cold_rows, scfg.coldstart_steps, seed=seed)
-    with torch.no_grad():
-        items[cold_rows] = mapper(content[cold_rows])
     write_tensors(run.path("student", "coldstart.safetensors"), mapper.state_dict())
-    log.info("student: %d cold items placed from their content", int(cold_rows.sum()))
+    if bool(cold_rows.any()):
+        with torch.no_grad():
+            items[cold_rows] = mapper(content[cold_rows])
+        log.info("student: %d cold items placed from their content", int(cold_rows.sum()))
 
 
 def index(cfg: RunConfig, run: RunDir, progress: bool = True,
