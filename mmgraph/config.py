@@ -18,6 +18,7 @@ from pydantic import (BaseModel, ConfigDict, Field, ValidationError, field_valid
 from mmgraph.errors import ConfigError
 
 __all__ = [
+    "RATING_METRICS",
     "ColumnsConfig",
     "DataConfig",
     "SplitConfig",
@@ -355,11 +356,16 @@ class StudentConfig(OptimConfig):
         return self
 
 
+#: Rating-task metrics, lower is better.
+RATING_METRICS = ("rmse", "mae")
+
+
 class EvaluationConfig(_Strict):
     ks: tuple[Annotated[int, Field(ge=1)], ...] = Field(
         (10, 20), min_length=1, description="Cut-offs of recall@k and ndcg@k.")
-    early_stopping_metric: str = Field("ndcg@20", description="recall@k or ndcg@k for a k in "
-                                       "ks: what validation maximises.")
+    early_stopping_metric: str = Field("ndcg@20", description="What validation optimises: "
+                                       "recall@k or ndcg@k for a k in ks (maximised), or, "
+                                       "for task rating, rmse or mae (minimised).")
     user_batch_size: int = Field(1024, ge=1, description="Users scored per block in ranking "
                                  "(memory: block × items scores).")
     valid_users: int = Field(20_000, ge=1, description="Validation during training (early "
@@ -368,7 +374,8 @@ class EvaluationConfig(_Strict):
 
     @model_validator(mode="after")
     def _metric_is_reported(self) -> "EvaluationConfig":
-        reported = {f"{m}@{k}" for m in ("recall", "ndcg") for k in self.ks}
+        reported = {f"{m}@{k}" for m in ("recall", "ndcg") for k in self.ks} | set(
+            RATING_METRICS)
         if self.early_stopping_metric not in reported:
             raise ValueError(f"early_stopping_metric must be one of {sorted(reported)}")
         return self
@@ -400,6 +407,12 @@ class RunConfig(_Strict):
     student: StudentConfig = StudentConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
     recommend: RecommendConfig = RecommendConfig()
+    task: Literal["ranking", "rating"] = Field(
+        "ranking", description="ranking: which items a user interacts with (every interaction "
+        "a positive; recall/ndcg). rating: the rating a user gives (graph or ID embeddings plus "
+        "biases, MSE; mae/rmse): needs the rating column, teacher.components [lightgcn] and "
+        "evaluation.early_stopping_metric rmse or mae; the student learns from true ratings "
+        "(student.kd_weight 0), the teacher's predictions (1) or a mix.")
     final_refit: bool = Field(False, description="After evaluation, retrain the tuned teacher "
                               "and student on every interaction (train, valid and test) for "
                               "their best epoch counts, into <run>/refit/: a run folder to "
@@ -413,6 +426,24 @@ class RunConfig(_Strict):
             raise ValueError(f"{name!r} would place the run outside runs_root; use a name "
                              f"such as 'quickstart'")
         return name
+
+    @model_validator(mode="after")
+    def _task_settings_agree(self) -> "RunConfig":
+        rating_metric = self.evaluation.early_stopping_metric in RATING_METRICS
+        if self.task == "rating":
+            if self.teacher.components != ("lightgcn",):
+                raise ValueError("task rating trains the LightGCN teacher with biases: set "
+                                 "teacher.components: [lightgcn] (the graph filters rank)")
+            if not rating_metric:
+                raise ValueError("task rating validates on ratings: set "
+                                 "evaluation.early_stopping_metric to rmse or mae")
+            if self.student.kind != "id":
+                raise ValueError("task rating has an ID student only: set student.kind: id")
+        elif rating_metric:
+            raise ValueError(f"evaluation.early_stopping_metric "
+                             f"{self.evaluation.early_stopping_metric} is a rating metric: set "
+                             f"task: rating, or a ranking metric such as ndcg@20")
+        return self
 
     @property
     def run_dir(self) -> Path:

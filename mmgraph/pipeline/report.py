@@ -23,7 +23,10 @@ NO_HELD_OUT_USERS = ("%s: no user has a held-out interaction, so its metrics are
 def print_metrics(metrics: dict, console: Console) -> None:
     models = [m for m in ("popularity", "teacher", "student") if m in metrics]
     names = list(metrics["student"]["test"])
-    table = Table(title="Full-ranking metrics (train items excluded)")
+    rating = "rmse" in names
+    models += ["training mean"] if rating else []
+    table = Table(title="Rating errors (held-out pairs)" if rating
+                  else "Full-ranking metrics (train items excluded)")
     table.add_column("model")
     table.add_column("split")
     for name in names:

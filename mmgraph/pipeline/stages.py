@@ -17,7 +17,7 @@ import pandas as pd
 import torch
 
 from data_prep import PREPARERS
-from mmgraph.config import OptimConfig, RunConfig, StudentConfig, section_hash
+from mmgraph.config import RATING_METRICS, OptimConfig, RunConfig, StudentConfig, section_hash
 from mmgraph.data.ids import IdMap
 from mmgraph.data.split import split_description, split_interactions
 from mmgraph.data.tables import (ITEM, RATING, TIMESTAMP, USER, load_interactions, load_items,
@@ -40,6 +40,7 @@ from mmgraph.models.spectral import time_weighted_cooccurrence, tuned_filter
 from mmgraph.models.sequential import SequentialStudent, latest_sequences
 from mmgraph.models.student import IDStudent
 from mmgraph.models.teacher import MultimodalTeacher
+from mmgraph.pipeline import rating
 from mmgraph.pipeline.artifacts import (SPLITS, IndexedSplit, load_split, recommendation_frame,
                                         record_served_files, served_embeddings)
 from mmgraph.pipeline.report import NO_HELD_OUT_USERS
@@ -260,14 +261,14 @@ def graph(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
 def _fit_and_save(run: RunDir, name: str, model: torch.nn.Module, loss: BatchLoss,
                   examples: tuple[torch.Tensor, ...], validate: Callable[[], dict[str, float]],
                   optim: OptimConfig, metric: str, generator: torch.Generator,
-                  fingerprint: str, progress: bool, seed: int, extra: dict | None = None
-                  ) -> None:
+                  fingerprint: str, progress: bool, seed: int, extra: dict | None = None,
+                  maximize: bool = True) -> None:
     """Train with checkpoints in ``<name>/checkpoint/``; write ``<name>/model.safetensors`` and
     ``<name>/state.json`` (config, best epoch and score, timing, history), then drop the
     checkpoint. Under torch.distributed every rank trains; rank 0 writes."""
     checkpoint, ctx = Checkpoint(run.path(name, "checkpoint"), fingerprint), distributed_context()
     result = fit(model, loss, examples, validate, optim, metric, generator, name, progress,
-                 checkpoint, ctx, seed)
+                 checkpoint, ctx, seed, maximize)
     if not ctx.is_main:
         return
     write_tensors(run.path(name, "model.safetensors"), model.state_dict())
@@ -278,14 +279,13 @@ def _fit_and_save(run: RunDir, name: str, model: torch.nn.Module, loss: BatchLos
     shutil.rmtree(checkpoint.folder, ignore_errors=True)  # outputs written: no longer needed
 
 
-def _train_lightgcn(cfg: RunConfig, run: RunDir, data: IndexedSplit, built, device,
-                    fingerprint: str, progress: bool, valid_users: np.ndarray | None
-                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None] | None:
-    """Train the LightGCN component (content fused into items and/or propagated over the
-    item–item graph), validating on ``valid_users``; returns its user and item embeddings and
-    its content tower's output (``None`` without fused content), or ``None`` on ranks other
-    than 0."""
-    tcfg, metric = cfg.teacher, cfg.evaluation.early_stopping_metric
+def lightgcn_inputs(cfg: RunConfig, run: RunDir, data: IndexedSplit, built, device
+                    ) -> tuple[MultimodalTeacher, torch.Tensor, dict[str, torch.Tensor],
+                               torch.Tensor | None]:
+    """The LightGCN teacher of ``cfg.teacher`` and what it propagates over: the user–item
+    adjacency, the fused content features (``{}`` unless content is fused) and the item–item
+    adjacency (``None`` without one)."""
+    tcfg = cfg.teacher
     features = ({k: v.to(device) for k, v in _features(run).items()}
                 if tcfg.content == "fused" else {})
     adjacency = bipartite_adjacency(built[INTERACTS].edge_index, len(data.users),
@@ -298,6 +298,18 @@ def _train_lightgcn(cfg: RunConfig, run: RunDir, data: IndexedSplit, built, devi
     model = MultimodalTeacher(len(data.users), len(data.items), tcfg.dim, tcfg.layers,
                               {k: v.shape[1] for k, v in features.items()}, tcfg.fusion,
                               tcfg.item_layers).to(device)
+    return model, adjacency, features, item_adj
+
+
+def _train_lightgcn(cfg: RunConfig, run: RunDir, data: IndexedSplit, built, device,
+                    fingerprint: str, progress: bool, valid_users: np.ndarray | None
+                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None] | None:
+    """Train the LightGCN component (content fused into items and/or propagated over the
+    item–item graph), validating on ``valid_users``; returns its user and item embeddings and
+    its content tower's output (``None`` without fused content), or ``None`` on ranks other
+    than 0."""
+    tcfg, metric = cfg.teacher, cfg.evaluation.early_stopping_metric
+    model, adjacency, features, item_adj = lightgcn_inputs(cfg, run, data, built, device)
     generator = torch.Generator().manual_seed(cfg.seed + distributed_context().rank)
 
     def validate() -> dict[str, float]:
@@ -347,6 +359,10 @@ def teacher(cfg: RunConfig, run: RunDir, progress: bool = True,
     def work() -> None:
         seed_everything(cfg.seed)
         data, built = load_split(run), load_graph(run.path("graph"))
+        if cfg.task == "rating":
+            rating.train_teacher(cfg, run, data, built, pick_device(cfg.device), fingerprint,
+                                 progress)
+            return
         valid_users = data.validation_users(cfg.evaluation.valid_users, cfg.seed)
         parts, components, extra, extra_state = {}, {}, {}, {}
 
@@ -425,6 +441,14 @@ def student(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
         device = pick_device(cfg.device)
         data = load_split(run)
         frozen = read_tensors(run.path("teacher", "embeddings.safetensors"))
+        cold = data.parts["train"].item_counts == 0
+        if cfg.task == "rating":
+            users, items = rating.train_student(cfg, run, data, device, fingerprint, progress)
+            if distributed_context().is_main:
+                _place_cold_items(run, items, frozen, cold, scfg, cfg.seed)
+                write_tensors(run.path("student", "embeddings.safetensors"),
+                              {"users": users, "items": items})
+            return
         generator = torch.Generator().manual_seed(cfg.seed + distributed_context().rank)
         teacher_topk = None
         depth = max(scfg.kd_topk if scfg.kd_weight > 0 else 0,
@@ -482,7 +506,6 @@ def student(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
         if not distributed_context().is_main:
             return
         users, items = served()
-        cold = data.parts["train"].item_counts == 0
         _place_cold_items(run, items, frozen, cold, scfg, cfg.seed)
         write_tensors(run.path("student", "embeddings.safetensors"),
                       {"users": users, "items": items})
@@ -548,6 +571,8 @@ def _tune_foldin(cfg: RunConfig, run: RunDir, data: IndexedSplit, items: np.ndar
     setting's score."""
     metric, train, valid = cfg.evaluation.early_stopping_metric, data.parts["train"], \
         data.parts["valid"]
+    if metric in RATING_METRICS:  # a rating run: its served lists rank by predicted rating
+        metric = f"ndcg@{max(cfg.evaluation.ks)}"
     users = data.validation_users(min(cfg.evaluation.valid_users, FOLDIN_USERS), cfg.seed)
     users = valid.users_with_items() if users is None else users
     if not len(users):
@@ -575,6 +600,9 @@ def evaluate(cfg: RunConfig, run: RunDir, progress: bool = True) -> dict:
 
     def work() -> None:
         data = load_split(run)
+        if cfg.task == "rating":
+            write_json(run.path("metrics.json"), rating.evaluate(run, data, cfg))
+            return
         ev, train = cfg.evaluation, data.parts["train"]
         teacher_emb = read_tensors(run.path("teacher", "embeddings.safetensors"))
         user_vectors, _, model_hash = served_embeddings(run)

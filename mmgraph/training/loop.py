@@ -51,7 +51,7 @@ def fit(model: nn.Module, batch_loss: BatchLoss, examples: tuple[torch.Tensor, .
         evaluate: Callable[[], dict[str, float]], cfg: OptimConfig, metric: str,
         generator: torch.Generator, desc: str, progress: bool = True,
         checkpoint: Checkpoint | None = None, ctx: Distributed = Distributed(),
-        seed: int = 0) -> FitResult:
+        seed: int = 0, maximize: bool = True) -> FitResult:
     """Train ``model`` on ``examples`` (columns ``[N]`` each: an epoch is one shuffled pass over
     the N examples in ``cfg.batch_size`` batches); restore the best validated weights.
 
@@ -59,15 +59,17 @@ def fit(model: nn.Module, batch_loss: BatchLoss, examples: tuple[torch.Tensor, .
     validation (``generator`` drives all sampling, so the resumed run equals an unbroken one).
     With ``ctx`` of several ranks, each rank trains on its share of every batch under
     DistributedDataParallel (``seed`` shuffles the shared permutation; see
-    :mod:`mmgraph.training.distributed`); rank 0 alone writes the checkpoint.
+    :mod:`mmgraph.training.distributed`); rank 0 alone writes the checkpoint. ``maximize``
+    False: the validation ``metric`` is an error (lower is better).
     """
+    sign = 1.0 if maximize else -1.0  # compares scores as gains
     optimizer = make_optimizer(model, cfg.lr)
     step_loss = wrap_loss(model, batch_loss, ctx)
     progress = progress and ctx.is_main
     num_examples = len(examples[0])
-    best = FitResult(best_epoch=0, best_score=float("-inf"))
+    best = FitResult(best_epoch=0, best_score=-sign * math.inf)
     best_state, stale, train_seconds, epochs_run, finished = None, 0, 0.0, 0, False
-    reference = float("-inf")  # the score of the last improvement that reset patience
+    reference = -sign * math.inf  # the score of the last improvement that reset patience
     restored = checkpoint.load(model, optimizer, generator) if checkpoint else None
     if restored is not None:
         state, best_state = restored
@@ -102,11 +104,11 @@ def fit(model: nn.Module, batch_loss: BatchLoss, examples: tuple[torch.Tensor, .
         if epoch % cfg.eval_every == 0 or epoch == cfg.epochs:
             model.eval()
             record.update(evaluate())
-            if record[metric] > best.best_score:
+            if sign * record[metric] > sign * best.best_score:
                 best.best_epoch, best.best_score = epoch, record[metric]
                 best_state = copy.deepcopy(model.state_dict())
-            if (reference == float("-inf")
-                    or record[metric] > reference + cfg.min_improvement * abs(reference)):
+            if (math.isinf(reference) or sign * record[metric]
+                    > sign * reference + cfg.min_improvement * abs(reference)):
                 reference, stale = record[metric], 0
             else:
                 stale += 1
