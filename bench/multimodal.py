@@ -66,6 +66,10 @@ ABLATIONS: dict[str, tuple[dict, dict]] = {
     "+ text + image + audio": (LIGHTGCN, ALL_MEDIA),
     "+ text + image + audio, content only builds the item graph (FREEDOM)": (
         {**LIGHTGCN, "content": "graph"}, ALL_MEDIA),
+    "+ text + image + audio, decision-level fusion (a gated scorer per modality)": (
+        {**LIGHTGCN, "fusion_level": "decision"}, ALL_MEDIA),
+    "+ text + image + audio, model-level fusion (a LightGCN tower per modality)": (
+        {**LIGHTGCN, "fusion_level": "model"}, ALL_MEDIA),
     "+ text + image + audio, blended with the graph filter (the demo's teacher)": ({}, ALL_MEDIA),
 }
 

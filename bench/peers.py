@@ -166,6 +166,10 @@ TEACHERS = {  # ablation: each row one config change from configs/quickstart.yam
     "teacher: LightGCN ID-only + both filters": {"teacher": {"content": "none"}},
     "teacher: LightGCN + text + both filters, time_scale 1 day":
         {"teacher": {"time_scale": 86400}},
+    "teacher: LightGCN with text at the decision level + both filters":
+        {"teacher": {"fusion_level": "decision"}},
+    "teacher: LightGCN with text at the model level (a text tower) + both filters":
+        {"teacher": {"fusion_level": "model"}},
     "teacher: LightGCN + text + filter + time filter (quickstart)": {},
 }
 STUDENTS = {

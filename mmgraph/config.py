@@ -275,6 +275,11 @@ class TeacherConfig(OptimConfig):
     fusion: Literal["sum", "concat_mlp", "attention", "gated"] = Field(
         "sum", description="How content modalities and the ID embedding are fused (content: "
         "fused): see mmgraph/models/fusion.py.")
+    fusion_level: Literal["feature", "decision", "model"] = Field(
+        "feature", description="Where modalities meet (content: fused): feature: one fused "
+        "item embedding before the graph; decision: one gated scorer per modality beside the "
+        "ID graph's; model: an independent LightGCN tower per modality (MMGCN). See "
+        "mmgraph/models/teacher.py.")
     item_graph: bool = Field(True, description="Propagate over the item–item kNN graph too.")
     item_layers: int = Field(1, ge=1, description="Propagation steps over the item–item graph.")
 
@@ -291,6 +296,9 @@ class TeacherConfig(OptimConfig):
         if isinstance(self.blend, float) and set(self.components) != {"lightgcn", "filter"}:
             raise ValueError("teacher.blend as a number is LightGCN's share against the filter: "
                              "it needs components [lightgcn, filter]; use 'auto' otherwise")
+        if self.fusion_level != "feature" and self.content != "fused":
+            raise ValueError(f"teacher.fusion_level {self.fusion_level} fuses the modalities' "
+                             f"own scorers or towers: it needs teacher.content: fused")
         if self.content == "graph" and not self.item_graph:
             raise ValueError("teacher.content 'graph' needs teacher.item_graph: true (the "
                              "item–item graph is where its content goes)")

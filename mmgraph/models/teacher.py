@@ -11,9 +11,25 @@ adds :math:`L_S` propagation steps over the (frozen) item–item content graph,
 this is FREEDOM's own design: content only shapes the graph and the ID embeddings propagate
 over it. Scores are dot products (logits).
 
+Three levels of multimodal fusion (``fusion_level``):
+
+- ``feature`` (above): the modalities are fused into one item ego embedding before the graph.
+- ``decision``: the graph propagates ID embeddings only; each modality :math:`m` adds a scorer
+  of its own, :math:`s_m(u, i) = g_m(x_i^m)\,(W_m e_u)^\top P_m x_i^m`, on its projected
+  content :math:`P_m x_i^m` (smoothed over the item graph), with a learned per-item gate
+  :math:`g_m = \sigma(a_m^\top x_i^m + c_m)`; the score is :math:`e_u^\top e_i + \sum_m
+  s_m(u, i)`.
+- ``model``: an independent LightGCN tower per modality (its own user table, items' ego
+  embeddings :math:`P_m x_i^m`) beside the ID tower, as in MMGCN (Wei et al., MM 2019); the
+  score is the sum of the towers' dot products.
+
+Every level serves as one dot product: users and items are the levels' parts side by side
+(``dim`` each), so the rest of the pipeline does not tell them apart.
+
 Shapes:
     - ``features[m]``: ``[num_items, d_m]``
-    - ``forward`` → users ``[num_users, dim]``, items ``[num_items, dim]``
+    - ``forward`` → users ``[num_users, D]``, items ``[num_items, D]``: ``D = dim`` at the
+      feature level, ``(1 + M) dim`` at the decision and model levels (``M`` modalities)
 """
 
 from __future__ import annotations
@@ -28,24 +44,41 @@ __all__ = ["MultimodalTeacher"]
 
 
 class MultimodalTeacher(nn.Module):
-    """LightGCN over the user–item graph, content fused into items; ID-only without content."""
+    """LightGCN over the user–item graph with content fused at ``fusion_level`` (see the module
+    docstring); ID-only without content."""
 
     def __init__(self, num_users: int, num_items: int, dim: int = 64, num_layers: int = 3,
                  content_dims: dict[str, int] | None = None, fusion: str = "sum",
-                 item_layers: int = 1):
+                 item_layers: int = 1, fusion_level: str = "feature"):
         super().__init__()
         self.num_users, self.num_items, self.num_layers = num_users, num_items, num_layers
-        self.item_layers = item_layers
+        self.item_layers, self.fusion_level = item_layers, fusion_level
         self.user_embedding = nn.Embedding(num_users, dim)
         self.item_embedding = nn.Embedding(num_items, dim)
-        self.fusion = build_fusion(fusion, content_dims, dim) if content_dims else None
         nn.init.normal_(self.user_embedding.weight, std=0.1)
         nn.init.normal_(self.item_embedding.weight, std=0.1)
+        content_dims = content_dims or {}
+        self.modalities = sorted(content_dims)
+        self.fusion = (build_fusion(fusion, content_dims, dim)
+                       if content_dims and fusion_level == "feature" else None)
+        if fusion_level != "feature" and content_dims:
+            self.projections = nn.ModuleDict({m: nn.Linear(content_dims[m], dim, bias=False)
+                                              for m in self.modalities})
+        if fusion_level == "decision" and content_dims:
+            self.user_heads = nn.ModuleDict({m: nn.Linear(dim, dim, bias=False)
+                                             for m in self.modalities})
+            self.gates = nn.ModuleDict({m: nn.Linear(content_dims[m], 1)
+                                        for m in self.modalities})
+        if fusion_level == "model" and content_dims:
+            self.user_towers = nn.ModuleDict({m: nn.Embedding(num_users, dim)
+                                              for m in self.modalities})
+            for table in self.user_towers.values():
+                nn.init.normal_(table.weight, std=0.1)
 
     def item_ego(self, features: dict[str, torch.Tensor],
                  items: torch.Tensor | None = None) -> torch.Tensor:
-        """Layer-0 embeddings of ``items [B]`` (default: all): ID plus fused content,
-        ``[B, dim]``."""
+        """Layer-0 embeddings of ``items [B]`` (default: all) in the ID graph: ID plus fused
+        content at the feature level, ID alone otherwise, ``[B, dim]``."""
         if items is None:
             ego = self.item_embedding.weight
         else:
@@ -53,28 +86,75 @@ class MultimodalTeacher(nn.Module):
             features = {m: x[items] for m, x in features.items()}
         return ego + self.fusion(features) if self.fusion is not None else ego
 
-    def forward(self, adjacency: torch.Tensor, features: dict[str, torch.Tensor],
-                item_adjacency: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Propagate; ``adjacency`` is the symmetric normalised ``[U+I, U+I]`` CSR,
-        ``item_adjacency`` the symmetric normalised ``[I, I]`` kNN CSR (or ``None``)."""
-        items0 = self.item_ego(features)
-        x = torch.cat([self.user_embedding.weight, items0])
+    def content_vector(self, features: dict[str, torch.Tensor]) -> torch.Tensor | None:
+        """The items' content as the model sees it, ``[I, dim]`` (feature level: the fused
+        content tower) or ``[I, M dim]`` (the modalities' projections side by side): the
+        cold-start mapper's input. ``None`` without content."""
+        if self.fusion is not None:
+            return self.fusion(features)
+        if self.fusion_level == "feature" or not self.modalities:
+            return None
+        return torch.cat([self.projections[m](features[m]) for m in self.modalities], dim=1)
+
+    def _propagate(self, adjacency: torch.Tensor, users: torch.Tensor, items: torch.Tensor
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+        """LightGCN's layer mean over ``adjacency`` from ego ``users``/``items``."""
+        x = torch.cat([users, items])
         total = x
         for _ in range(self.num_layers):
             x = symmetric_spmm(adjacency, x)
             total = total + x
         total = total / (self.num_layers + 1)
-        users, items = total[:self.num_users], total[self.num_users:]
+        return total[:self.num_users], total[self.num_users:]
+
+    def _smoothed(self, item_adjacency: torch.Tensor | None, items: torch.Tensor
+                  ) -> torch.Tensor:
+        """``items`` plus ``item_layers`` steps over the item–item graph (none without one)."""
+        if item_adjacency is None:
+            return items
+        content = items
+        for _ in range(self.item_layers):
+            content = symmetric_spmm(item_adjacency, content)
+        return items + content
+
+    def forward(self, adjacency: torch.Tensor, features: dict[str, torch.Tensor],
+                item_adjacency: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Propagate; ``adjacency`` is the symmetric normalised ``[U+I, U+I]`` CSR,
+        ``item_adjacency`` the symmetric normalised ``[I, I]`` kNN CSR (or ``None``)."""
+        items0 = self.item_ego(features)
+        users, items = self._propagate(adjacency, self.user_embedding.weight, items0)
         if item_adjacency is not None:
             content = items0
             for _ in range(self.item_layers):
                 content = symmetric_spmm(item_adjacency, content)
             items = items + content
-        return users, items
+        if self.fusion_level == "feature" or not self.modalities:
+            return users, items
+        user_parts, item_parts = [users], [items]
+        for m in self.modalities:
+            projected = self.projections[m](features[m])
+            if self.fusion_level == "decision":
+                gate = torch.sigmoid(self.gates[m](features[m]))
+                user_parts.append(self.user_heads[m](users))
+                item_parts.append(gate * self._smoothed(item_adjacency, projected))
+            else:
+                tower_users, tower_items = self._propagate(
+                    adjacency, self.user_towers[m].weight, projected)
+                user_parts.append(tower_users)
+                item_parts.append(tower_items)
+        return torch.cat(user_parts, dim=1), torch.cat(item_parts, dim=1)
 
     def ego_norms(self, users: torch.Tensor | None, items: torch.Tensor | None,
                   features: dict[str, torch.Tensor]) -> torch.Tensor:
         """Sum of squared layer-0 norms of a batch's ``users [B]`` and ``items [B']`` (LightGCN's
-        L2 penalty); ``None`` stands for every row, without gathering it."""
+        L2 penalty; every tower's at the model level); ``None`` stands for every row, without
+        gathering it."""
         user_rows = self.user_embedding.weight if users is None else self.user_embedding(users)
-        return user_rows.pow(2).sum() + self.item_ego(features, items).pow(2).sum()
+        total = user_rows.pow(2).sum() + self.item_ego(features, items).pow(2).sum()
+        if self.fusion_level == "model":
+            for m in self.modalities:
+                table = self.user_towers[m]
+                rows = table.weight if users is None else table(users)
+                content = features[m] if items is None else features[m][items]
+                total = total + rows.pow(2).sum() + self.projections[m](content).pow(2).sum()
+        return total

@@ -31,7 +31,6 @@ def vectors_from_content(run: RunDir, items: pd.DataFrame, progress: bool = Fals
     columns the run's encoders read), computed as the run placed its own cold items."""
     from mmgraph.distill.coldstart import ColdStartMapper, content_vectors
     from mmgraph.io import read_tensors
-    from mmgraph.models.fusion import build_fusion
 
     cfg = run.read_config()
     mapper_path = run.path("student", "coldstart.safetensors")
@@ -46,17 +45,11 @@ def vectors_from_content(run: RunDir, items: pd.DataFrame, progress: bool = Fals
     if widths != expected:
         raise DataError(f"the new items' features (widths {widths}) differ from the run's "
                         f"({expected}): give the content columns the run's items table has.")
-    model = read_tensors(run.path("teacher", "model.safetensors")) if run.path(
-        "teacher", "model.safetensors").is_file() else {}
-    tower = {key[len("fusion."):]: value for key, value in model.items()
-             if key.startswith("fusion.")}
     outputs = {}
-    if tower and cfg.teacher.content == "fused":
-        fusion = build_fusion(cfg.teacher.fusion, {k: v.shape[1] for k, v in features.items()},
-                              cfg.teacher.dim)
-        fusion.load_state_dict(tower)
+    if "content" in read_tensors(run.path("teacher", "embeddings.safetensors")):
+        teacher = _trained_teacher(cfg, run, features)
         with torch.no_grad():
-            outputs["content"] = fusion.eval()(features)
+            outputs["content"] = teacher.content_vector(features)
     content = content_vectors(outputs, features)
     state = read_tensors(mapper_path)
     mapper = ColdStartMapper(content.shape[1], state["net.2.weight"].shape[0],
@@ -64,6 +57,22 @@ def vectors_from_content(run: RunDir, items: pd.DataFrame, progress: bool = Fals
     mapper.load_state_dict(state)
     with torch.no_grad():
         return mapper.eval()(content).numpy().astype(np.float32)
+
+
+def _trained_teacher(cfg: RunConfig, run: RunDir, features: dict[str, torch.Tensor]):
+    """The run's LightGCN teacher with its trained weights (for its content tower)."""
+    from mmgraph.io import read_tensors
+    from mmgraph.models.teacher import MultimodalTeacher
+
+    state = read_tensors(run.path("teacher", "model.safetensors"))
+    state = {key: value for key, value in state.items() if not key.startswith("biases.")}
+    tcfg = cfg.teacher
+    teacher = MultimodalTeacher(state["user_embedding.weight"].shape[0],
+                                state["item_embedding.weight"].shape[0], tcfg.dim, tcfg.layers,
+                                {name: m.shape[1] for name, m in features.items()},
+                                tcfg.fusion, tcfg.item_layers, tcfg.fusion_level)
+    teacher.load_state_dict(state)
+    return teacher.eval()
 
 
 def _encode(cfg: RunConfig, run: RunDir, items: pd.DataFrame, progress: bool

@@ -97,7 +97,8 @@ def train_teacher(cfg: RunConfig, run: RunDir, data: IndexedSplit, built, device
         return
     with torch.no_grad():
         users, items = (t.cpu() for t in served())
-        content = model.fusion(features).cpu() if model.fusion is not None else None
+        content = model.content_vector(features)
+        content = None if content is None else content.cpu()
     write_tensors(run.path("teacher", "embeddings.safetensors"),
                   {"users": users, "items": items,
                    **({} if content is None else {"content": content})})

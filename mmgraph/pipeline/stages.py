@@ -297,7 +297,7 @@ def lightgcn_inputs(cfg: RunConfig, run: RunDir, data: IndexedSplit, built, devi
                                   len(data.items)).to(device)
     model = MultimodalTeacher(len(data.users), len(data.items), tcfg.dim, tcfg.layers,
                               {k: v.shape[1] for k, v in features.items()}, tcfg.fusion,
-                              tcfg.item_layers).to(device)
+                              tcfg.item_layers, tcfg.fusion_level).to(device)
     return model, adjacency, features, item_adj
 
 
@@ -336,7 +336,7 @@ def _train_lightgcn(cfg: RunConfig, run: RunDir, data: IndexedSplit, built, devi
         return None
     with torch.no_grad():
         users, items = model(adjacency, features, item_adj)
-        content = model.fusion(features) if model.fusion is not None else None
+        content = model.content_vector(features)
     return users.cpu(), items.cpu(), None if content is None else content.cpu()
 
 

@@ -47,3 +47,45 @@ def test_graph_only_teacher_propagates_id_embeddings_over_the_item_graph():
     _, items = model(adjacency, {}, item_adj)
     expected = plain + item_adj.to_dense() @ model.item_embedding.weight
     assert model.fusion is None and torch.allclose(items, expected, atol=1e-6)
+
+
+def test_decision_level_adds_one_gated_scorer_per_modality():
+    adjacency, features, item_adj = _inputs()
+    features = {**features, "image": torch.randn(6, 4)}
+    model = MultimodalTeacher(4, 6, dim=3, num_layers=1, content_dims={"text": 8, "image": 4},
+                              fusion_level="decision")
+    users, items = model(adjacency, features, item_adj)
+    assert users.shape == (4, 9) and items.shape == (6, 9)  # ID, image, text scorers
+    id_users, id_items = users[:, :3], items[:, :3]  # the ID graph's part comes first
+    plain = MultimodalTeacher(4, 6, dim=3, num_layers=1)
+    plain.load_state_dict({k: v for k, v in model.state_dict().items()
+                           if k.startswith(("user_embedding", "item_embedding"))})
+    plain_users, plain_items = plain(adjacency, {}, item_adj)
+    assert torch.allclose(plain_users, id_users, atol=1e-6)
+    assert torch.allclose(plain_items, id_items, atol=1e-6)
+    scores = users @ items.T
+    expected = id_users @ id_items.T
+    for offset, name in ((3, "image"), (6, "text")):
+        projected = model.projections[name](features[name])
+        smoothed = projected + item_adj.to_dense() @ projected
+        gate = torch.sigmoid(model.gates[name](features[name]))
+        expected = expected + model.user_heads[name](id_users) @ (gate * smoothed).T
+    assert torch.allclose(scores, expected, atol=1e-5)
+    assert model.content_vector(features).shape == (6, 6)
+
+
+def test_model_level_sums_independent_towers():
+    adjacency, features, _ = _inputs()
+    model = MultimodalTeacher(4, 6, dim=3, num_layers=1, content_dims={"text": 8},
+                              fusion_level="model")
+    users, items = model(adjacency, features)
+    dense = adjacency.to_dense()
+    ego = torch.cat([model.user_towers["text"].weight,
+                     model.projections["text"](features["text"])])
+    tower = (ego + dense @ ego) / 2
+    id_ego = torch.cat([model.user_embedding.weight, model.item_embedding.weight])
+    id_tower = (id_ego + dense @ id_ego) / 2
+    expected = id_tower[:4] @ id_tower[4:].T + tower[:4] @ tower[4:].T
+    assert torch.allclose(users @ items.T, expected, atol=1e-5)
+    penalty = model.ego_norms(None, None, features)
+    assert torch.isclose(penalty, id_ego.pow(2).sum() + ego.pow(2).sum())

@@ -11,9 +11,10 @@ from mmgraph.pipeline import RunDir, load_split, run_all
 from mmgraph.recommender import Recommender
 
 
-@pytest.fixture(scope="module")
-def finished(tmp_path_factory):
-    """40 users × 30 items with genres; items 25-29 have no interactions (cold)."""
+@pytest.fixture(scope="module", params=["feature", "decision", "model"])
+def finished(tmp_path_factory, request):
+    """40 users × 30 items with genres; items 25-29 have no interactions (cold); the teacher
+    fuses the genres at each fusion level."""
     folder = tmp_path_factory.mktemp("new-items")
     rng = np.random.default_rng(0)
     genre = np.arange(30) % 3
@@ -26,7 +27,7 @@ def finished(tmp_path_factory):
         f"name: run\nruns_root: {folder / 'runs'}\nseed: 1\n"
         f"data: {{interactions: {folder / 'inter.parquet'}, items: {folder / 'items.parquet'}}}\n"
         "encoders: {text: null, categorical: {columns: [genre]}}\n"
-        "teacher: {epochs: 6, eval_every: 2, dim: 8}\n"
+        f"teacher: {{epochs: 6, eval_every: 2, dim: 8, fusion_level: {request.param}}}\n"
         "student: {epochs: 6, eval_every: 2, dim: 8, coldstart_steps: 100}\n")
     run_all(load_config(folder / "c.yaml"), progress=False)
     return RunDir(folder / "runs" / "run"), folder
