@@ -159,6 +159,14 @@ CASES: dict[str, Case] = {
     "rating-threshold-keeps-nothing": Case(
         {"inter.csv": GOOD}, ["No interaction of", "inter.csv", "rated at least 9.0",
                               "data.rating_threshold"], {"data": {"rating_threshold": 9}}),
+    "rating-task-without-ratings": Case(
+        {"inter.csv": GOOD}, ["task rating predicts ratings", "train.parquet",
+                              "data.columns.rating"],
+        {**IDS_ONLY, "task": "rating", "evaluation": {"early_stopping_metric": "rmse"},
+         "teacher": {"epochs": 1, "components": ["lightgcn"]}}, ("run", "--config", "{config}")),
+    "config-rating-metric-for-ranking": Case(
+        {"inter.csv": GOOD}, ["early_stopping_metric mae is a rating metric", "task: rating"],
+        {"evaluation": {"early_stopping_metric": "mae"}}),
     "config-prepare-option": Case({"inter.csv": GOOD}, ["prepare_options: num_itemz"],
                                   {"data": {"prepare": "fashion-demo",
                                             "prepare_options": {"num_itemz": 5}}}),
