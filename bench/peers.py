@@ -183,11 +183,11 @@ STUDENTS = {
 }
 SEQUENTIAL = {  # the sequential student (SASRec-style), for the temporal splits
     "sequential student 32-d via FAISS: SASRec-style, no distillation": {"student": {
-        "kind": "sequential", "kd_weight": 0.0, "lr": 0.001}},
+        "kind": "sequential", "kd_weight": 0.0, "lr": 0.001, "batch_size": 128}},
     "sequential student 32-d via FAISS: SASRec-style, next items + soft labels": {"student": {
-        "kind": "sequential", "kd_weight": 0.5, "lr": 0.001}},
+        "kind": "sequential", "kd_weight": 0.5, "lr": 0.001, "batch_size": 128}},
     "sequential student 32-d via FAISS: SASRec-style, soft labels only": {"student": {
-        "kind": "sequential", "kd_weight": 1.0, "lr": 0.001}},
+        "kind": "sequential", "kd_weight": 1.0, "lr": 0.001, "batch_size": 128}},
 }
 
 
