@@ -55,12 +55,12 @@ class MultimodalTeacher(nn.Module):
         self.item_layers, self.fusion_level = item_layers, fusion_level
         self.user_embedding = nn.Embedding(num_users, dim)
         self.item_embedding = nn.Embedding(num_items, dim)
-        nn.init.normal_(self.user_embedding.weight, std=0.1)
-        nn.init.normal_(self.item_embedding.weight, std=0.1)
         content_dims = content_dims or {}
         self.modalities = sorted(content_dims)
         self.fusion = (build_fusion(fusion, content_dims, dim)
                        if content_dims and fusion_level == "feature" else None)
+        nn.init.normal_(self.user_embedding.weight, std=0.1)  # after the fusion: a seeded run
+        nn.init.normal_(self.item_embedding.weight, std=0.1)  # draws what it always drew
         if fusion_level != "feature" and content_dims:
             self.projections = nn.ModuleDict({m: nn.Linear(content_dims[m], dim, bias=False)
                                               for m in self.modalities})
