@@ -95,7 +95,7 @@ CASES: dict[str, Case] = {
         ("run", "--config", "{config}")),
     "config-unknown-key": Case({"inter.csv": GOOD}, ["teacher.dimm: Extra inputs"],
                                {"teacher": {"dimm": 3}}),
-    "config-out-of-range": Case({"inter.csv": GOOD}, ["split.test: Input should be less than"],
+    "config-out-of-range": Case({"inter.csv": GOOD}, ["split.test 0.9 is a share and must"],
                                 {"split": {"test": 0.9}}),
     "config-wrong-type": Case({"inter.csv": GOOD}, ["teacher.lr: Input should be a valid number"],
                               {"teacher": {"lr": "fast"}}),
