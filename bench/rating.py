@@ -28,12 +28,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from common import table
+from common import run_stages, table
 from data_prep import prepare_ml100k
 from mmgraph.config import load_config
 from mmgraph.data.tables import ITEM, RATING, USER
 from mmgraph.io import read_json
-from mmgraph.pipeline import STAGES, RunDir
+from mmgraph.pipeline import STAGES
 
 ROOT = Path(__file__).resolve().parents[1]
 METRICS = ["test RMSE", "test MAE", "valid RMSE", "setting", "fit s"]
@@ -109,13 +109,8 @@ def mmgraph_rows(tables: tuple[Path, Path], runs: Path, cache: Path
             "name": "rating", "runs_root": str(runs), **overrides,
             "encoders": {"cache_dir": str(cache)},
             "data": {"interactions": str(tables[0]), "items": str(tables[1])}})
-        run = RunDir(cfg.run_dir)
-        run.write_config(cfg)
-        seconds = {}
-        for stage in STAGES:
-            started = time.perf_counter()
-            STAGES[stage](cfg, run, progress=False)
-            seconds[stage] = time.perf_counter() - started
+        seconds: dict[str, float] = {}
+        run = run_stages(cfg, list(STAGES), seconds)
         metrics = read_json(run.path("metrics.json"))
         if index == 0:
             rows["mmgraph teacher: LightGCN + text + biases"] = {

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from mmgraph.data.tables import ITEM, TIMESTAMP, USER
+from mmgraph.errors import DataError
 
 __all__ = ["SPLIT_KINDS", "deduplicate", "split_interactions", "split_description"]
 
@@ -47,14 +48,17 @@ def deduplicate(interactions: pd.DataFrame) -> pd.DataFrame:
 
 
 def split_interactions(interactions: pd.DataFrame, kind: str = "random", valid: float = 0.1,
-                       test: float = 0.1, seed: int = 0) -> dict[str, pd.DataFrame]:
+                       test: float = 0.1, seed: int = 0, source: str = "the interactions"
+                       ) -> dict[str, pd.DataFrame]:
     """``{"train", "valid", "test"}`` frames of ``interactions`` (see the module docstring);
-    the temporal kinds need a ``timestamp`` column (ties are broken at random by ``seed``)."""
+    the temporal kinds need a ``timestamp`` column (ties are broken at random by ``seed``): a
+    :class:`DataError` naming ``source`` (the table's file) without one."""
     if kind not in SPLIT_KINDS:
         raise ValueError(f"unknown split kind {kind!r}; expected one of {SPLIT_KINDS}")
     if kind != "random" and TIMESTAMP not in interactions:
-        raise ValueError(f"split kind {kind} orders interactions by time: it needs a "
-                         f"{TIMESTAMP} column")
+        raise DataError(f"split.kind {kind} orders interactions by time, but {source} has no "
+                        f"{TIMESTAMP} column here. Name its time column in "
+                        f"data.columns.timestamp, or use split.kind: random.")
     frame = deduplicate(interactions)
     if kind == "temporal_global":
         return _split_global(frame, valid, test, seed)

@@ -46,7 +46,8 @@ def vectors_from_content(run: RunDir, items: pd.DataFrame, progress: bool = Fals
         raise DataError(f"the new items' features (widths {widths}) differ from the run's "
                         f"({expected}): give the content columns the run's items table has.")
     outputs = {}
-    if "content" in read_tensors(run.path("teacher", "embeddings.safetensors")):
+    tcfg = cfg.teacher  # a trained LightGCN with fused content has the content tower
+    if "lightgcn" in tcfg.components and tcfg.content == "fused" and features:
         teacher = _trained_teacher(cfg, run, features)
         with torch.no_grad():
             outputs["content"] = teacher.content_vector(features)

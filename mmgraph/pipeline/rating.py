@@ -109,14 +109,15 @@ def train_teacher(cfg: RunConfig, run: RunDir, data: IndexedSplit, built, device
                             f"valid_{metric}_by_component": {"lightgcn": score}})
 
 
-def train_student(cfg: RunConfig, run: RunDir, data: IndexedSplit, device, fingerprint: str,
-                  progress: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """Fit the rating student (module docstring); returns its augmented users and items."""
+def train_student(cfg: RunConfig, run: RunDir, data: IndexedSplit,
+                  frozen: dict[str, torch.Tensor], device, fingerprint: str, progress: bool
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Fit the rating student (module docstring) to the teacher's augmented ``frozen`` users
+    and items; returns its own augmented users and items."""
     from mmgraph.pipeline.stages import _fit_and_save
     from mmgraph.training.loop import batch_for_steps
 
     scfg, metric = cfg.student, cfg.evaluation.early_stopping_metric
-    frozen = read_tensors(run.path("teacher", "embeddings.safetensors"))
     teacher_users, teacher_items = frozen["users"].to(device), frozen["items"].to(device)
     pairs, ratings = rated_pairs(run, data, "train")
     valid_pairs, valid_ratings = rated_pairs(run, data, "valid")
@@ -169,8 +170,10 @@ def evaluate(run: RunDir, data: IndexedSplit, cfg: RunConfig) -> dict:
     _, train_ratings = rated_pairs(run, data, "train")
     mean = float(train_ratings.mean())
     metrics: dict[str, dict] = {"teacher": {}, "student": {}, "training mean": {}}
+    counts = {}
     for part in ("valid", "test"):
         pairs, ratings = rated_pairs(run, data, part)
+        counts[part] = len(ratings)
         metrics["teacher"][part] = rating_errors(teacher["users"], teacher["items"], pairs,
                                                  ratings)
         metrics["student"][part] = rating_errors(student["users"], student["items"], pairs,
@@ -182,5 +185,5 @@ def evaluate(run: RunDir, data: IndexedSplit, cfg: RunConfig) -> dict:
     metrics["protocol"] = {
         "task": "rating: predicted ratings of the held-out (user, item) pairs, MAE and RMSE",
         "split": split_description(cfg.split.kind, cfg.split.valid, cfg.split.test, cfg.seed),
-        "pairs": {p: int(len(rated_pairs(run, data, p)[1])) for p in ("valid", "test")}}
+        "pairs": counts}
     return metrics

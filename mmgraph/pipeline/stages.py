@@ -143,13 +143,8 @@ def split(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
         items = IdMap(item_ids, ITEM)
         items.indices(interactions[ITEM], str(cfg.data.interactions),  # every item is known
                       f"Add them to {cfg.data.items} or drop those rows.")
-        if cfg.split.kind != "random" and TIMESTAMP not in interactions:
-            raise DataError(
-                f"split.kind {cfg.split.kind} orders interactions by time, but "
-                f"{cfg.data.interactions} has no timestamp column here. Name its time column "
-                f"in data.columns.timestamp, or use split.kind: random.")
         parts = split_interactions(interactions, cfg.split.kind, cfg.split.valid,
-                                   cfg.split.test, cfg.seed)
+                                   cfg.split.test, cfg.seed, str(cfg.data.interactions))
         users = IdMap(np.sort(parts["train"][USER].unique()), USER)  # users with a history
         users.save(run.path("ids", "users.parquet"))
         items.save(run.path("ids", "items.parquet"))
@@ -443,7 +438,8 @@ def student(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
         frozen = read_tensors(run.path("teacher", "embeddings.safetensors"))
         cold = data.parts["train"].item_counts == 0
         if cfg.task == "rating":
-            users, items = rating.train_student(cfg, run, data, device, fingerprint, progress)
+            users, items = rating.train_student(cfg, run, data, frozen, device, fingerprint,
+                                                progress)
             if distributed_context().is_main:
                 _place_cold_items(run, items, frozen, cold, scfg, cfg.seed)
                 write_tensors(run.path("student", "embeddings.safetensors"),

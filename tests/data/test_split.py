@@ -3,6 +3,7 @@ import pandas as pd
 import pytest
 
 from mmgraph.data import deduplicate, split_description, split_interactions
+from mmgraph.errors import DataError
 
 
 def _pairs(frame: pd.DataFrame) -> set:
@@ -78,7 +79,7 @@ def test_temporal_global_cuts_at_one_time_and_drops_users_without_history():
 
 
 def test_temporal_kinds_need_timestamps(tiny_interactions):
-    with pytest.raises(ValueError, match="timestamp"):
+    with pytest.raises(DataError, match="timestamp"):
         split_interactions(tiny_interactions.drop(columns="timestamp", errors="ignore"),
                            "temporal_per_user")
 
