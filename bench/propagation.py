@@ -1,15 +1,21 @@
-"""LightGCN propagation, forward + backward, three ways side by side in one run.
+"""LightGCN propagation, forward + backward, side by side in one run.
 
 1. PyG ``LGConv`` over ``edge_index`` (gather/scatter message passing, gcn-normalised);
-2. ``torch.sparse.mm`` on the normalised CSR adjacency (PyG's sparse path);
-3. mmgraph's ``symmetric_spmm`` (CSR; backward reuses A since A is symmetric);
-4. the same with users and items renumbered by degree, most connected first (the rows the
+2. ``torch.sparse.mm`` on the whole normalised ``[U + I, U + I]`` CSR (PyG's sparse path,
+   int64 indices);
+3. ``symmetric_spmm`` on that whole CSR (backward reuses A since A is symmetric);
+4. mmgraph's ``bipartite_spmm``: the two off-diagonal blocks ``[U, I]`` and ``[I, U]`` with
+   int32 indices (each product gathers rows of one side's table only; MKL takes int32 as is);
+5. the same with users and items renumbered by degree, most connected first (the rows the
    propagation gathers most often lie together: does locality pay once the embeddings no longer
-   fit in cache?).
+   fit in cache?);
+6. mmgraph's ``lightgcn_propagate`` (what the teacher runs): all layers and their mean in one
+   autograd node, products written into scratch tables kept between calls, Horner's rule
+   backward (it computes the layer mean too, which 1–5 leave out).
 
 Usage: python bench/propagation.py [--users 10000] [--items 20000] [--interactions 1000000]
        [--repeats 5]
-Prints a Markdown table: median seconds per fwd+bwd of ``layers`` layers and ratios to (3).
+Prints a Markdown table: median seconds per fwd+bwd of ``layers`` layers and ratios to (4).
 """
 
 from __future__ import annotations
@@ -22,8 +28,11 @@ import time
 import numpy as np
 import torch
 from torch_geometric.nn import LGConv
+from torch_geometric.nn.conv.gcn_conv import gcn_norm
+from torch_geometric.utils import to_torch_csr_tensor
 
-from mmgraph.graph.adjacency import bipartite_adjacency, symmetric_spmm
+from mmgraph.graph.adjacency import (bipartite_adjacency, bipartite_spmm, lightgcn_propagate,
+                                     symmetric_spmm)
 
 
 def power_law_graph(num_users: int, num_items: int, num_edges: int, seed: int) -> torch.Tensor:
@@ -61,6 +70,8 @@ def main() -> None:
     adjacency = bipartite_adjacency(user_item, args.users, args.items)
     users, items = user_item[0], user_item[1] + args.users
     edge_index = torch.cat([torch.stack([users, items]), torch.stack([items, users])], dim=1)
+    whole = to_torch_csr_tensor(*gcn_norm(edge_index, None, size, add_self_loops=False),
+                                size=(size, size))  # int64 indices, as PyG builds it
     x0 = torch.randn(size, args.dim, requires_grad=True)
     conv = LGConv(normalize=True)
 
@@ -71,6 +82,16 @@ def main() -> None:
                 x = propagate(x)
             x.pow(2).sum().backward()
         return step
+
+    def blocks(graph):
+        def propagate(x):
+            return torch.cat(bipartite_spmm(graph, x[:args.users], x[args.users:]))
+        return propagate
+
+    def layer_mean():
+        users, items = lightgcn_propagate(adjacency, x0[:args.users], x0[args.users:],
+                                          args.layers)
+        torch.cat([users, items]).pow(2).sum().backward()
 
     def by_degree(ids: torch.Tensor, count: int) -> torch.Tensor:
         """New id of each old one: most connected first."""
@@ -83,14 +104,17 @@ def main() -> None:
     results = {
         "PyG LGConv, edge_index": median_seconds(run(lambda x: conv(x, edge_index)),
                                                  args.repeats),
-        "torch.sparse.mm, CSR": median_seconds(run(lambda x: torch.sparse.mm(adjacency, x)),
-                                               args.repeats),
-        "mmgraph symmetric_spmm, CSR": median_seconds(run(lambda x: symmetric_spmm(adjacency, x)),
-                                                      args.repeats),
-        "mmgraph symmetric_spmm, CSR, ids by degree": median_seconds(
-            run(lambda x: symmetric_spmm(sorted_adjacency, x)), args.repeats),
+        "torch.sparse.mm, whole CSR": median_seconds(run(lambda x: torch.sparse.mm(whole, x)),
+                                                     args.repeats),
+        "symmetric_spmm, whole CSR": median_seconds(run(lambda x: symmetric_spmm(whole, x)),
+                                                    args.repeats),
+        "mmgraph bipartite_spmm, int32 blocks": median_seconds(run(blocks(adjacency)),
+                                                               args.repeats),
+        "mmgraph bipartite_spmm, ids by degree": median_seconds(run(blocks(sorted_adjacency)),
+                                                                args.repeats),
+        "mmgraph lightgcn_propagate (layer mean)": median_seconds(layer_mean, args.repeats),
     }
-    ours = results["mmgraph symmetric_spmm, CSR"]
+    ours = results["mmgraph bipartite_spmm, int32 blocks"]
     print(f"{user_item.shape[1]:,} interactions, {args.users:,} users, {args.items:,} items, "
           f"{args.dim}-d, {args.layers} layers, median of {args.repeats}; "
           f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "

@@ -36,11 +36,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Callable, Sequence
 
 import numpy as np
 import scipy.sparse as sp
 import torch
+
+from mmgraph.graph.adjacency import csr_tensor
 
 __all__ = ["spectral_filter", "filter_basis", "FilterBasis", "tuned_filter",
            "interaction_matrix", "time_weighted_cooccurrence", "top_eigenpairs"]
@@ -109,10 +112,18 @@ def _normalised(graph: tuple[torch.Tensor, torch.Tensor], num_items: int) -> sp.
 def _torch_csr(matrix: sp.spmatrix) -> torch.Tensor:
     """A scipy sparse matrix as a float32 torch CSR tensor (multi-threaded products)."""
     matrix = matrix.tocsr()
-    return torch.sparse_csr_tensor(torch.from_numpy(matrix.indptr.astype(np.int64)),
-                                   torch.from_numpy(matrix.indices.astype(np.int64)),
-                                   torch.from_numpy(matrix.data.astype(np.float32)),
-                                   matrix.shape)
+    return csr_tensor(torch.from_numpy(matrix.indptr), torch.from_numpy(matrix.indices),
+                      torch.from_numpy(matrix.data.astype(np.float32)), matrix.shape)
+
+
+def _gram_chunks(matrix: torch.Tensor, block: torch.Tensor, width: int = 64) -> torch.Tensor:
+    r"""``matrix @ block`` for a sparse CSR ``matrix`` and a wide dense ``block [n, b]``, ``width``
+    columns at a time: the rows each product gathers stay in cache (at 10M interactions and
+    ``b = 320``, 0.68 s instead of 1.06 s for :math:`R^\top (R X)`; 0.03 s instead of 0.06 at
+    1M)."""
+    if block.shape[1] <= width:
+        return matrix @ block
+    return torch.cat([matrix @ chunk.contiguous() for chunk in block.split(width, dim=1)], dim=1)
 
 
 def top_eigenpairs(product: Callable[[torch.Tensor], torch.Tensor], size: int, rank: int,
@@ -168,13 +179,23 @@ class FilterBasis:
     scale: np.ndarray
     top: float
 
+    @cached_property
+    def projected(self) -> torch.Tensor:
+        """:math:`R D^{-b} V`, ``[U, k]`` float64: every ridge only re-weights its columns (one
+        multi-threaded sparse product per exponent instead of a single-threaded one per ridge:
+        3-4 s each at 10M interactions)."""
+        matrix = self.normalised
+        return _gram_chunks(csr_tensor(torch.from_numpy(matrix.indptr),
+                                       torch.from_numpy(matrix.indices),
+                                       torch.from_numpy(matrix.data), matrix.shape),
+                            torch.from_numpy(self.vectors))
+
     def embeddings(self, ridge: float) -> tuple[torch.Tensor, torch.Tensor]:
         """Users ``[U, k]`` and items ``[I, k]`` (float32) of the filter at ``ridge``."""
         response = self.values / (self.values + ridge * self.top)
-        users = self.normalised @ (self.vectors * response)
+        users = (self.projected * torch.from_numpy(response)).float()
         items = self.vectors / self.scale[:, None]
-        return (torch.from_numpy(np.ascontiguousarray(users, np.float32)),
-                torch.from_numpy(np.ascontiguousarray(items, np.float32)))
+        return users, torch.from_numpy(np.ascontiguousarray(items, np.float32))
 
 
 def filter_basis(user_item: torch.Tensor, num_users: int, num_items: int,
@@ -206,7 +227,9 @@ def filter_basis(user_item: torch.Tensor, num_users: int, num_items: int,
         given = None if graph is None else _torch_csr(graph)
 
         def gram(block: torch.Tensor) -> torch.Tensor:
-            return backward @ (forward @ block) if given is None else given @ block
+            if given is not None:
+                return _gram_chunks(given, block)
+            return _gram_chunks(backward, _gram_chunks(forward, block))
 
         product = gram
         if blend:

@@ -37,7 +37,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from mmgraph.graph.adjacency import symmetric_spmm
+from mmgraph.graph.adjacency import BipartiteAdjacency, lightgcn_propagate, symmetric_spmm
 from mmgraph.models.fusion import build_fusion
 
 __all__ = ["MultimodalTeacher"]
@@ -96,16 +96,10 @@ class MultimodalTeacher(nn.Module):
             return None
         return torch.cat([self.projections[m](features[m]) for m in self.modalities], dim=1)
 
-    def _propagate(self, adjacency: torch.Tensor, users: torch.Tensor, items: torch.Tensor
-                   ) -> tuple[torch.Tensor, torch.Tensor]:
+    def _propagate(self, adjacency: BipartiteAdjacency, users: torch.Tensor,
+                   items: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """LightGCN's layer mean over ``adjacency`` from ego ``users``/``items``."""
-        x = torch.cat([users, items])
-        total = x
-        for _ in range(self.num_layers):
-            x = symmetric_spmm(adjacency, x)
-            total = total + x
-        total = total / (self.num_layers + 1)
-        return total[:self.num_users], total[self.num_users:]
+        return lightgcn_propagate(adjacency, users, items, self.num_layers)
 
     def _smoothed(self, item_adjacency: torch.Tensor | None, items: torch.Tensor
                   ) -> torch.Tensor:
@@ -117,9 +111,9 @@ class MultimodalTeacher(nn.Module):
             content = symmetric_spmm(item_adjacency, content)
         return items + content
 
-    def forward(self, adjacency: torch.Tensor, features: dict[str, torch.Tensor],
+    def forward(self, adjacency: BipartiteAdjacency, features: dict[str, torch.Tensor],
                 item_adjacency: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Propagate; ``adjacency`` is the symmetric normalised ``[U+I, U+I]`` CSR,
+        """Propagate; ``adjacency`` is the normalised user–item graph's two blocks,
         ``item_adjacency`` the symmetric normalised ``[I, I]`` kNN CSR (or ``None``)."""
         items0 = self.item_ego(features)
         users, items = self._propagate(adjacency, self.user_embedding.weight, items0)

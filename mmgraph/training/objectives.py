@@ -16,6 +16,7 @@ from mmgraph.distill.soft_labels import teacher_top_scores
 from mmgraph.distill.losses import (bpr_loss, hint_loss, info_nce_loss, rank_weights,
                                     ranking_distillation_loss, sampled_softmax_loss,
                                     soft_label_kd_loss)
+from mmgraph.graph.adjacency import BipartiteAdjacency
 from mmgraph.models.sequential import SequentialStudent
 from mmgraph.models.student import IDStudent
 from mmgraph.models.teacher import MultimodalTeacher
@@ -25,7 +26,7 @@ __all__ = ["teacher_ranking_loss", "teacher_whole_data_loss", "student_distillat
            "sequential_distillation", "ListwiseSoftLabels"]
 
 
-def teacher_ranking_loss(model: MultimodalTeacher, adjacency: torch.Tensor,
+def teacher_ranking_loss(model: MultimodalTeacher, adjacency: BipartiteAdjacency,
                          features: dict[str, torch.Tensor], item_adjacency: torch.Tensor | None,
                          seen: UserItems, reg: float, generator: torch.Generator,
                          loss: str = "bpr", num_negatives: int = 1, temperature: float = 1.0
@@ -50,7 +51,7 @@ def teacher_ranking_loss(model: MultimodalTeacher, adjacency: torch.Tensor,
     return batch_loss
 
 
-def teacher_whole_data_loss(model: MultimodalTeacher, adjacency: torch.Tensor,
+def teacher_whole_data_loss(model: MultimodalTeacher, adjacency: BipartiteAdjacency,
                             features: dict[str, torch.Tensor],
                             item_adjacency: torch.Tensor | None, num_interactions: int,
                             unobserved_weight: float, reg: float

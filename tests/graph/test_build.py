@@ -1,8 +1,9 @@
 import pytest
 import torch
 
-from mmgraph.graph import (INTERACTS, SIMILAR, bipartite_adjacency, build_item_graph, load_graph,
-                           save_graph, symmetric_spmm)
+from mmgraph.graph import (INTERACTS, SIMILAR, bipartite_adjacency, bipartite_spmm,
+                           build_item_graph, lightgcn_propagate, load_graph, save_graph,
+                           symmetric_spmm)
 
 
 def _graph():
@@ -31,16 +32,51 @@ def test_save_load_round_trip(tmp_path):
                 assert torch.equal(loaded[edge_type][attr], graph[edge_type][attr])
 
 
-def test_normalised_adjacency_is_symmetric_and_spmm_gradient_is_exact():
-    adjacency = bipartite_adjacency(torch.tensor([[0, 0, 1], [0, 1, 1]]), 2, 2)
+def test_normalised_adjacency_is_symmetric_and_spmm_gradients_are_exact():
+    torch.manual_seed(0)
+    adjacency = bipartite_adjacency(torch.tensor([[0, 0, 1, 2], [0, 1, 1, 2]]), 3, 4)
     dense = adjacency.to_dense()
     assert torch.allclose(dense, dense.T)
     # D^-1/2 A D^-1/2: user 0 (deg 2) – item 0 (deg 1) has weight 1/sqrt(2).
-    assert torch.isclose(dense[0, 2], torch.tensor(2 ** -0.5))
-    x = torch.randn(4, 3, requires_grad=True)
-    (grad_ours,) = torch.autograd.grad(symmetric_spmm(adjacency, x).pow(2).sum(), x)
-    (grad_ref,) = torch.autograd.grad((dense @ x).pow(2).sum(), x)
+    assert torch.isclose(dense[0, 3], torch.tensor(2 ** -0.5))
+    assert adjacency.user_item.col_indices().dtype == torch.int32  # MKL's own index type
+    users, items = torch.randn(3, 5, requires_grad=True), torch.randn(4, 5, requires_grad=True)
+    out_users, out_items = bipartite_spmm(adjacency, users, items)
+    weights = torch.randn(7, 5)  # a loss that weighs every output entry differently
+    reference = dense @ torch.cat([users, items])
+    assert torch.allclose(torch.cat([out_users, out_items]), reference, atol=1e-6)
+    ours = torch.autograd.grad((torch.cat([out_users, out_items]) * weights).sum(),
+                               (users, items))
+    expected = torch.autograd.grad((reference * weights).sum(), (users, items))
+    for got, want in zip(ours, expected):
+        assert torch.allclose(got, want, atol=1e-6)
+    x = torch.randn(7, 5, requires_grad=True)
+    (grad_ours,) = torch.autograd.grad((symmetric_spmm(dense.to_sparse_csr(), x) * weights).sum(),
+                                       x)
+    (grad_ref,) = torch.autograd.grad((dense @ x * weights).sum(), x)
     assert torch.allclose(grad_ours, grad_ref, atol=1e-6)
+
+
+@pytest.mark.parametrize("layers", [0, 1, 3])
+def test_lightgcn_propagation_and_its_gradient_equal_the_dense_layer_mean(layers):
+    torch.manual_seed(layers)
+    adjacency = bipartite_adjacency(torch.tensor([[0, 0, 1, 2, 2], [0, 1, 1, 2, 3]]), 3, 4)
+    dense = adjacency.to_dense()
+    users, items = torch.randn(3, 5, requires_grad=True), torch.randn(4, 5, requires_grad=True)
+    weights = torch.randn(7, 5)
+    x, total = torch.cat([users, items]), torch.cat([users, items])
+    for _ in range(layers):
+        x = dense @ x
+        total = total + x
+    reference = total / (layers + 1)
+    for _ in range(2):  # the second call reuses the scratch tables of the first
+        out = torch.cat(lightgcn_propagate(adjacency, users, items, layers))
+        assert torch.allclose(out, reference, atol=1e-6)
+        ours = torch.autograd.grad((out * weights).sum(), (users, items))
+        expected = torch.autograd.grad((reference * weights).sum(), (users, items),
+                                       retain_graph=True)
+        for got, want in zip(ours, expected):
+            assert torch.allclose(got, want, atol=1e-6)
 
 
 def test_weighted_interactions_keep_the_largest_duplicate_and_weight_the_adjacency():
