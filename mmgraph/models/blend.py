@@ -57,20 +57,25 @@ def blend_embeddings(parts: dict[str, Embeddings], weights: dict[str, float],
     return users, items
 
 
-def choose_blend(parts: dict[str, Embeddings], score: Callable[[Embeddings], float],
+def choose_blend(parts: dict[str, Embeddings],
+                 score_all: Callable[[list[Embeddings], list[list[float]]], list[float]],
                  stds: dict[str, float], steps: int = 10
                  ) -> tuple[dict[str, float], dict[str, float]]:
-    """The components' weights (multiples of ``1/steps`` summing to 1) that ``score`` (a
-    validation metric) ranks best; ``C(steps + n - 1, n - 1)`` blends for ``n`` components
-    (11 for two, 66 for three). Returns the weights and every tried blend's score, keyed
-    ``"name=w,name=w"``."""
-    names, tried, best = list(parts), {}, (float("-inf"), {})
-    for counts in itertools.product(range(steps + 1), repeat=len(names) - 1):
-        if sum(counts) > steps:
-            continue
-        weights = dict(zip(names, [c / steps for c in (*counts, steps - sum(counts))]))
-        value = score(blend_embeddings(parts, weights, stds))
-        tried[",".join(f"{n}={w:g}" for n, w in weights.items())] = value
-        if value > best[0]:
-            best = (value, weights)
-    return best[1], tried
+    r"""The components' weights (multiples of ``1/steps`` summing to 1) that validation ranks
+    best; ``C(steps + n - 1, n - 1)`` blends for ``n`` components (11 for two, 66 for three).
+
+    ``score_all(components, weightings)`` scores every blend at once: the blend with weights
+    ``w`` scores :math:`\sum_c (w_c / \sigma_c) \langle p^c_u, q^c_i\rangle`, exactly the
+    dot product of :func:`blend_embeddings`, so each component's scores can be computed once
+    for all blends (:func:`mmgraph.evaluation.evaluate_weighted_sums`). Returns the weights and
+    every tried blend's score, keyed ``"name=w,name=w"``."""
+    names = list(parts)
+    candidates = [dict(zip(names, [c / steps for c in (*counts, steps - sum(counts))]))
+                  for counts in itertools.product(range(steps + 1), repeat=len(names) - 1)
+                  if sum(counts) <= steps]
+    values = score_all([parts[name] for name in names],
+                       [[weights[name] / stds[name] for name in names] for weights in candidates])
+    tried = {",".join(f"{n}={w:g}" for n, w in weights.items()): value
+             for weights, value in zip(candidates, values)}
+    best = max(range(len(candidates)), key=lambda i: (values[i], -i))  # ties: the first
+    return candidates[best], tried

@@ -27,8 +27,9 @@ from mmgraph.distill.soft_labels import teacher_top_scores
 from mmgraph.distill.warm_start import start_from_teacher
 from mmgraph.errors import ConfigError, DataError
 from mmgraph.evaluation.metrics import ranking_metrics
-from mmgraph.evaluation.ranking import evaluate_embeddings, popularity_scores, topk_items
-from mmgraph.graph.adjacency import bipartite_adjacency, item_adjacency
+from mmgraph.evaluation.ranking import (evaluate_embeddings, evaluate_weighted_sums,
+                                        popularity_scores, topk_items)
+from mmgraph.graph.adjacency import BipartiteAdjacency, bipartite_adjacency, item_adjacency
 from mmgraph.graph.build import INTERACTS, SIMILAR, build_item_graph, load_graph, save_graph
 from mmgraph.index.foldin import FOLDIN_USERS, FoldIn, tune_foldin
 from mmgraph.index.retrieval import RetrievalIndex
@@ -275,7 +276,7 @@ def _fit_and_save(run: RunDir, name: str, model: torch.nn.Module, loss: BatchLos
 
 
 def lightgcn_inputs(cfg: RunConfig, run: RunDir, data: IndexedSplit, built, device
-                    ) -> tuple[MultimodalTeacher, torch.Tensor, dict[str, torch.Tensor],
+                    ) -> tuple[MultimodalTeacher, BipartiteAdjacency, dict[str, torch.Tensor],
                                torch.Tensor | None]:
     """The LightGCN teacher of ``cfg.teacher`` and what it propagates over: the user–item
     adjacency, the fused content features (``{}`` unless content is fused) and the item–item
@@ -366,6 +367,12 @@ def teacher(cfg: RunConfig, run: RunDir, progress: bool = True,
                                        cfg.evaluation.ks, cfg.evaluation.user_batch_size,
                                        valid_users)[metric]
 
+        def validations(components: list[tuple[torch.Tensor, torch.Tensor]],
+                        weightings: list[list[float]]) -> list[float]:
+            return [m[metric] for m in evaluate_weighted_sums(
+                components, weightings, data.parts["valid"], data.parts["train"],
+                cfg.evaluation.ks, cfg.evaluation.user_batch_size, valid_users)]
+
         if "lightgcn" in tcfg.components:
             trained = _train_lightgcn(cfg, run, data, built, pick_device(cfg.device),
                                       fingerprint, progress, valid_users)
@@ -407,7 +414,7 @@ def teacher(cfg: RunConfig, run: RunDir, progress: bool = True,
         elif isinstance(tcfg.blend, float):
             weights = {"lightgcn": tcfg.blend, "filter": 1 - tcfg.blend}
         elif len(parts) > 1:
-            weights, tried = choose_blend(parts, validation, stds)
+            weights, tried = choose_blend(parts, validations, stds)
         users, items = blend_embeddings(parts, weights, stds)
         write_tensors(run.path("teacher", "embeddings.safetensors"),
                       {"users": users, "items": items, **extra})

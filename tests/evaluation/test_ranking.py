@@ -2,7 +2,8 @@ import numpy as np
 import torch
 
 from mmgraph.data import UserItems
-from mmgraph.evaluation import evaluate_embeddings, popularity_scores, topk_items
+from mmgraph.evaluation import (evaluate_embeddings, evaluate_weighted_sums, popularity_scores,
+                                topk_items, topk_of_weighted_sums)
 
 
 def test_topk_matches_brute_force_and_excludes_seen():
@@ -16,6 +17,23 @@ def test_topk_matches_brute_force_and_excludes_seen():
         row[list(seen.row(user))] = float("-inf")
         assert top[user].tolist() == torch.topk(row, 4).indices.tolist()
         assert not set(top[user]) & set(seen.row(user))
+
+
+def test_weighted_sums_rank_as_the_blended_embeddings_do():
+    """One scoring pass for several blends equals ranking each blend's concatenated
+    embeddings (batches of 3 over 7 users: buffers reused, a short last batch)."""
+    torch.manual_seed(1)
+    first, second = (torch.randn(7, 4), torch.randn(11, 4)), (torch.randn(7, 2), torch.randn(11, 2))
+    seen = UserItems(np.array([0, 2, 2, 5]), np.array([1, 3, 4, 9]), 7, 11)
+    weightings = [[1.0, 0.0], [0.3, 0.7], [0.0, 2.0]]
+    tops = topk_of_weighted_sums([first, second], weightings, np.arange(7), 5, seen, 3)
+    for (a, b), top in zip(weightings, tops):
+        users = torch.cat([first[0] * a, second[0] * b], dim=1)
+        items = torch.cat([first[1], second[1]], dim=1)
+        assert top.tolist() == topk_items(users, items, np.arange(7), 5, seen, 3).tolist()
+    truth = UserItems(np.array([0, 1, 4]), np.array([2, 2, 7]), 7, 11)
+    metrics = evaluate_weighted_sums([first, second], weightings, truth, seen, (3,), 3)
+    assert metrics[0] == evaluate_embeddings(*first, truth, seen, (3,), 3)
 
 
 def test_short_catalogue_pads_with_minus_one():

@@ -38,8 +38,9 @@ def test_choose_blend_takes_the_weights_validation_ranks_best(target):
     wanted = blend_embeddings(parts, target, stds)
     wanted_scores = wanted[0] @ wanted[1].T
 
-    def closeness(embeddings):
-        return -float(((embeddings[0] @ embeddings[1].T) - wanted_scores).abs().mean())
+    def closeness(components, weightings):
+        return [-float((sum(w * (users @ items.T) for (users, items), w in zip(components, ws))
+                        - wanted_scores).abs().mean()) for ws in weightings]
 
     weights, tried = choose_blend(parts, closeness, stds)
     assert weights == pytest.approx(target)
