@@ -147,7 +147,9 @@ def _serve(args: argparse.Namespace) -> None:
         raise MmgraphError(f"mmgraph serve cannot listen on {args.host}:{args.port} "
                            f"({getattr(exc, 'strerror', None) or exc}); pick a free port "
                            f"(--port) or another address (--host).") from exc
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning" if args.quiet else "info"))
+    # No access log: a line per request costs more than answering it; /metrics counts them.
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning" if args.quiet else "info",
+                                           access_log=False))
     server.run(sockets=[listener])
 
 

@@ -103,6 +103,21 @@ class Recommender:
           the count); ``unknown="error"`` makes such a user a :class:`DataError` instead.
 
         ``k`` is at least 1; past the catalogue's size it is cut to it."""
+        ids, items, scores, source = self.ranked(user_ids, k, exclude, unknown)
+        rows, ranks = np.nonzero(items >= 0)
+        return pd.DataFrame({USER: ids.to_numpy()[rows],
+                             ITEM: self.index.item_ids.to_ids(items[rows, ranks]),
+                             "rank": ranks + 1, "score": scores[rows, ranks],
+                             "source": source[rows]})
+
+    def ranked(self, user_ids: list, k: int = 10,
+               exclude: Literal["interacted", "train"] = "interacted",
+               unknown: Literal["popular", "error"] = "popular"
+               ) -> tuple[pd.Index, np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`recommend`'s answer as arrays, without building a table (what the HTTP service
+        answers from): the users as an index ``[n]``, item labels of :attr:`index` ``[n, k]``
+        (``-1`` past the end of a short list), their scores ``[n, k]`` and each user's
+        ``source`` ``[n]``."""
         if exclude not in ("interacted", "train"):
             raise ValueError(f"exclude={exclude!r}: use 'interacted' (serving) or 'train' "
                              f"(the evaluation's protocol).")
@@ -130,11 +145,7 @@ class Recommender:
         if popular.any():
             items[popular], scores[popular] = self._most_popular(k)
         source = np.where(updated, "history", np.where(popular, "popular", "model"))
-        rows, ranks = np.nonzero(items >= 0)
-        return pd.DataFrame({USER: ids.to_numpy()[rows],
-                             ITEM: self.index.item_ids.to_ids(items[rows, ranks]),
-                             "rank": ranks + 1, "score": scores[rows, ranks],
-                             "source": source[rows]})
+        return ids, items, scores, source
 
     def update(self, user_id, item_ids: list) -> None:
         """Add ``item_ids`` (items of this run's index) to ``user_id``'s history and fold the

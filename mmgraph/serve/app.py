@@ -14,12 +14,13 @@ Endpoints (JSON bodies; errors are ``{"error": "..."}`` with a 4xx status):
   under way finish on the old one, none is dropped.
 - ``GET /metrics``: request counts and latency histograms, Prometheus text format.
 
-Requests are answered one at a time by the recommender (a lock; HTTP parsing and JSON encoding
-run alongside), so an added item or a swap is never seen half done.
+Requests are answered one at a time by the recommender (a lock), so an added item or a swap is
+never seen half done.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from pathlib import Path
@@ -29,7 +30,7 @@ import numpy as np
 import pandas as pd
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
 from prometheus_client import generate_latest
 from pydantic import BaseModel, ConfigDict, Field
@@ -92,9 +93,56 @@ def _items(frame: pd.DataFrame) -> list[dict]:
             for item, score in zip(frame["item_id"].tolist(), frame["score"].tolist())]
 
 
+class _Measured:
+    """Pure ASGI middleware (no per-request task or stream, unlike ``@app.middleware``): refuses
+    POST/DELETE bodies without a Content-Length or past :data:`MAX_BODY_BYTES`, and counts every
+    request and its latency by route."""
+
+    def __init__(self, app, requests: Counter, latency: Histogram):
+        self.app, self.requests, self.latency = app, requests, latency
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started, status = time.perf_counter(), [500]
+        headers = dict(scope["headers"])
+        length = headers.get(b"content-length")
+        refusal = None
+        if scope["method"] in ("POST", "DELETE") and length is None:
+            refusal = _json({"error": "send a Content-Length header"}, 411)
+        elif length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+            refusal = _json({"error": f"request bodies are limited to {MAX_BODY_BYTES} bytes"},
+                            413)
+
+        async def sending(message) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        if refusal is not None:
+            await refusal(scope, receive, sending)
+        else:
+            await self.app(scope, receive, sending)
+        route = scope.get("route")
+        endpoint = route.path if route is not None else "unmatched"
+        self.requests.labels(endpoint, str(status[0])).inc()
+        self.latency.labels(endpoint).observe(time.perf_counter() - started)
+
+
+def _json(content, status: int = 200) -> Response:
+    """``content`` as a JSON response, without FastAPI's response-model validation pass."""
+    return Response(json.dumps(content, separators=(",", ":")).encode(), status,
+                    media_type="application/json")
+
+
 def create_app(run_dir: str | Path) -> FastAPI:
     """The service over the finished run in ``run_dir`` (loaded now: a bad run fails here, not
-    at the first request). Swaps load runs beside it (same parent folder) by name only."""
+    at the first request). Swaps load runs beside it (same parent folder) by name only.
+
+    The quick endpoints (recommend, fold-in, similar, health) run on the event loop; adding or
+    removing items and loading a run to swap to run in the thread pool, so the loop keeps
+    answering while they work."""
     run_dir = Path(run_dir).resolve()
     served = {"run": run_dir, "recommender": Recommender.load(run_dir)}
     lock = threading.Lock()
@@ -105,95 +153,86 @@ def create_app(run_dir: str | Path) -> FastAPI:
                         registry=registry, buckets=(.001, .0025, .005, .01, .025, .05, .1, .25,
                                                     .5, 1, 2.5))
     app = FastAPI(title="mmgraph", description=__doc__.split("\n\n")[0])
-
-    @app.middleware("http")
-    async def bounded_and_measured(request: Request, call_next):
-        started = time.perf_counter()
-        length = request.headers.get("content-length")
-        if request.method in ("POST", "DELETE") and length is None:
-            response = JSONResponse({"error": "send a Content-Length header"}, 411)
-        elif length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
-            response = JSONResponse({"error": f"request bodies are limited to "
-                                              f"{MAX_BODY_BYTES} bytes"}, 413)
-        else:
-            response = await call_next(request)
-        route = request.scope.get("route")
-        endpoint = route.path if route is not None else "unmatched"
-        requests.labels(endpoint, str(response.status_code)).inc()
-        latency.labels(endpoint).observe(time.perf_counter() - started)
-        return response
+    app.add_middleware(_Measured, requests=requests, latency=latency)
 
     @app.exception_handler(MmgraphError)
     async def bad_input(request: Request, exc: MmgraphError):
-        return JSONResponse({"error": str(exc)}, 422)
+        return _json({"error": str(exc)}, 422)
 
     @app.exception_handler(RequestValidationError)
     async def malformed(request: Request, exc: RequestValidationError):
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'][1:]) or 'body'}: {e['msg']}"
                              for e in exc.errors()[:5])
-        return JSONResponse({"error": f"malformed request: {problems}"}, 422)
+        return _json({"error": f"malformed request: {problems}"}, 422)
 
     def recommender() -> Recommender:
         return served["recommender"]
 
     @app.get("/health")
-    def health() -> dict:
+    async def health() -> Response:
         with lock:
             current = recommender()
-            return {"status": "ok", "run": served["run"].name,
-                    "users": len(current.data.users), "items": len(current.index)}
+            return _json({"status": "ok", "run": served["run"].name,
+                          "users": len(current.data.users), "items": len(current.index)})
 
     @app.post("/recommend")
-    def recommend(body: RecommendBody) -> dict:
+    async def recommend(body: RecommendBody) -> Response:
         users = list(dict.fromkeys(body.users))  # each once, in the order asked
         with lock:
-            frame = recommender().recommend(users, body.k, body.exclude, body.unknown)
-        answers = {user: {"user_id": user, "source": None, "items": []} for user in users}
-        for user, item, score, source in zip(*(frame[c].tolist() for c in (
-                "user_id", "item_id", "score", "source"))):
-            answers[user]["source"] = source  # None only for a user who has seen everything
-            answers[user]["items"].append({"item_id": item, "score": score})
-        return {"recommendations": list(answers.values())}
+            current = recommender()
+            _, items, scores, sources = current.ranked(users, body.k, body.exclude,
+                                                       body.unknown)
+            item_ids = current.index.item_ids
+        answers = []
+        for user, row, row_scores, source in zip(users, items, scores, sources.tolist()):
+            found = row >= 0
+            answers.append({"user_id": user,
+                            "source": source if found.any() else None,  # all seen: no items
+                            "items": [{"item_id": item, "score": score} for item, score in zip(
+                                item_ids.to_ids(row[found]).tolist(),
+                                row_scores[found].tolist())]})
+        return _json({"recommendations": answers})
 
     @app.post("/recommend_for_history")
-    def recommend_for_history(body: HistoryBody) -> dict:
+    async def recommend_for_history(body: HistoryBody) -> Response:
         with lock:
-            return {"items": _items(recommender().recommend_for_history(body.items, body.k))}
+            return _json({"items": _items(recommender().recommend_for_history(body.items,
+                                                                              body.k))})
 
     @app.post("/update")
-    def update(body: UpdateBody) -> dict:
+    async def update(body: UpdateBody) -> Response:
         with lock:
             recommender().update(body.user, body.items)
-        return {"updated": body.user}
+        return _json({"updated": body.user})
 
     @app.post("/similar")
-    def similar(body: SimilarBody) -> dict:
+    async def similar(body: SimilarBody) -> Response:
         with lock:
-            return {"items": _items(recommender().similar_items(body.item, body.k))}
+            return _json({"items": _items(recommender().similar_items(body.item, body.k))})
 
     @app.post("/items")
-    def add_items(body: AddItemsBody) -> dict:
+    def add_items(body: AddItemsBody) -> Response:
         if len({len(row) for row in body.vectors}) > 1:
             raise DataError("vectors: every row must have the same length (the index's "
                             "dimension).")
         vectors = np.asarray(body.vectors, np.float32)
         with lock:
             recommender().index.add(vectors, body.ids)
-        return {"added": len(body.ids)}
+        return _json({"added": len(body.ids)})
 
     @app.delete("/items")
-    def remove_items(body: RemoveItemsBody) -> dict:
+    def remove_items(body: RemoveItemsBody) -> Response:
         with lock:
             recommender().index.remove(body.ids)
-        return {"removed": len(body.ids)}
+        return _json({"removed": len(body.ids)})
 
     @app.post("/admin/swap")
-    def swap(body: SwapBody) -> dict:
+    def swap(body: SwapBody) -> Response:
         target = run_dir.parent / body.run
         loaded = Recommender.load(target)  # outside the lock: requests keep being answered
         with lock:
             served.update(run=target, recommender=loaded)
-        return {"serving": body.run}
+        return _json({"serving": body.run})
 
     @app.get("/metrics")
     def metrics() -> Response:
