@@ -33,8 +33,8 @@ from mmgraph.graph.adjacency import BipartiteAdjacency, bipartite_adjacency, ite
 from mmgraph.graph.build import INTERACTS, SIMILAR, build_item_graph, load_graph, save_graph
 from mmgraph.index.foldin import FOLDIN_USERS, FoldIn, tune_foldin
 from mmgraph.index.retrieval import RetrievalIndex
-from mmgraph.io import (file_sha256, read_json, read_parquet, read_tensors, write_json,
-                        write_parquet, write_tensors)
+from mmgraph.io import (file_sha256, read_arrays, read_json, read_parquet, read_tensors,
+                        write_json, write_parquet, write_tensors)
 from mmgraph.lock import exclusive_writer
 from mmgraph.models.blend import blend_embeddings, choose_blend, score_stds
 from mmgraph.models.spectral import time_weighted_cooccurrence, tuned_filter
@@ -205,10 +205,11 @@ def _features(run: RunDir) -> dict[str, torch.Tensor]:
 
 
 def _train_pairs_and(run: RunDir, data: IndexedSplit, column: str, source: Path,
-                     needed_by: str) -> tuple[torch.Tensor, pd.DataFrame]:
-    """Training pairs ``[2, E]`` and the train split (with its ``column`` ``[E]``); a
-    :class:`ConfigError` saying that ``needed_by`` needs ``column`` when ``source`` lacks it."""
-    path = run.path("splits", "train.parquet")
+                     needed_by: str, part: str = "train") -> tuple[torch.Tensor, pd.DataFrame]:
+    """Training pairs ``[2, E]`` and the train split (with its ``column`` ``[E]``), or those of
+    another ``part`` of the split; a :class:`ConfigError` saying that ``needed_by`` needs
+    ``column`` when ``source`` lacks it."""
+    path = run.path("splits", f"{part}.parquet")
     train = read_parquet(path)
     if column not in train:
         raise ConfigError(f"{needed_by} needs the interactions' {column}s, but {source} has no "
@@ -510,11 +511,27 @@ def student(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
             return
         users, items = served()
         _place_cold_items(run, items, frozen, cold, scfg, cfg.seed)
+        extra = {}
+        if scfg.kind == "sequential":  # the test ranks from the history up to the test items
+            extra["test_users"] = model.user_vectors(_sequences_through_valid(
+                run, data, cfg, pairs, train))
         write_tensors(run.path("student", "embeddings.safetensors"),
-                      {"users": users, "items": items})
+                      {"users": users, "items": items, **extra})
 
     _once(cfg, run, "student", fingerprint,
           ["student/model.safetensors", "student/embeddings.safetensors"], work, every_rank=True)
+
+
+def _sequences_through_valid(run: RunDir, data: IndexedSplit, cfg: RunConfig,
+                             train_pairs: torch.Tensor, train: pd.DataFrame) -> torch.Tensor:
+    """Each user's latest ``student.max_length`` items over train and valid, ``[U, L]``: what
+    a sequential model reads to predict the test items (SASRec's protocol: the validation
+    interaction precedes the test one in the sequence), while validation reads train only."""
+    pairs, valid = _train_pairs_and(run, data, TIMESTAMP, cfg.data.interactions,
+                                    "student.kind sequential", part="valid")
+    both = torch.cat([train_pairs, pairs], dim=1).numpy()
+    times = np.concatenate([train[TIMESTAMP].to_numpy(), valid[TIMESTAMP].to_numpy()])
+    return latest_sequences(both[0], both[1], times, len(data.users), cfg.student.max_length)
 
 
 def _place_cold_items(run: RunDir, items: torch.Tensor, teacher_outputs: dict[str, torch.Tensor],
@@ -609,6 +626,8 @@ def evaluate(cfg: RunConfig, run: RunDir, progress: bool = True) -> dict:
         ev, train = cfg.evaluation, data.parts["train"]
         teacher_emb = read_tensors(run.path("teacher", "embeddings.safetensors"))
         user_vectors, _, model_hash = served_embeddings(run)
+        test_vectors = read_arrays(run.path("student", "embeddings.safetensors")).get(
+            "test_users")  # a sequential student's: its sequences run through valid
         retrieval = RetrievalIndex.load(run.path("index"), expected_model_hash=model_hash)
         retrieval.set_params(**cfg.recommend.index_params)
         popularity = popularity_scores(train, len(data.users))
@@ -621,7 +640,9 @@ def evaluate(cfg: RunConfig, run: RunDir, progress: bool = True) -> dict:
             rankings = {
                 "teacher": topk_items(teacher_emb["users"], teacher_emb["items"], users, k,
                                       train, ev.user_batch_size),
-                "student": retrieval.search_users(user_vectors, users, k, train)[0],
+                "student": retrieval.search_users(
+                    test_vectors if part == "test" and test_vectors is not None
+                    else user_vectors, users, k, train)[0],
                 "popularity": topk_items(popularity, None, users, k, train, ev.user_batch_size),
             }
             for model_name, top in rankings.items():

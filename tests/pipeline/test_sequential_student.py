@@ -2,12 +2,15 @@
 
 import json
 
+import numpy as np
 import pytest
+import torch
 from safetensors.numpy import load_file
 
 from mmgraph.config import RunConfig
 from mmgraph.errors import ConfigError
-from mmgraph.pipeline import RunDir, run_all
+from mmgraph.evaluation import evaluate_embeddings
+from mmgraph.pipeline import RunDir, load_split, run_all
 from mmgraph.recommender import Recommender
 
 
@@ -28,6 +31,15 @@ def test_sequential_student_is_served_through_the_index(tmp_path, tiny_interacti
     run = RunDir(cfg.run_dir)
     served = load_file(str(run.path("student", "embeddings.safetensors")))
     assert served["users"].shape == (40, 8) and served["items"].shape == (30, 8)
+    # The test ranks from sequences through the valid item (each user here has one), valid
+    # from train only: the vectors differ, and the test metrics are the test vectors'.
+    assert served["test_users"].shape == (40, 8)
+    assert not np.isclose(served["test_users"], served["users"]).all(axis=1).any()
+    data = load_split(run)
+    expected = evaluate_embeddings(torch.from_numpy(served["test_users"]),
+                                   torch.from_numpy(served["items"]), data.parts["test"],
+                                   data.parts["train"], (20,))
+    assert metrics["student"]["test"]["ndcg@20"] == pytest.approx(expected["ndcg@20"], abs=1e-6)
     assert 0 <= metrics["student"]["test"]["ndcg@20"] <= 1
     assert "temporal" in metrics["protocol"]["split"]
     answer = Recommender.load(run.root).recommend(["0", "1"], 5)
