@@ -183,10 +183,15 @@ STUDENTS = {
 }
 SEQUENTIAL = {  # the sequential student (SASRec-style), for the temporal splits
     "sequential student 32-d via FAISS: SASRec-style, no distillation": {"student": {
+        "kind": "sequential", "kd_weight": 0.0, "init": "random", "lr": 0.001,
+        "batch_size": 128}},
+    "sequential student 32-d via FAISS: next items, item table from the teacher": {"student": {
         "kind": "sequential", "kd_weight": 0.0, "lr": 0.001, "batch_size": 128}},
-    "sequential student 32-d via FAISS: SASRec-style, next items + soft labels": {"student": {
-        "kind": "sequential", "kd_weight": 0.5, "lr": 0.001, "batch_size": 128}},
-    "sequential student 32-d via FAISS: SASRec-style, soft labels only": {"student": {
+    "sequential student 32-d via FAISS: next items + soft labels (0.1), from the teacher": {
+        "student": {"kind": "sequential", "kd_weight": 0.1, "lr": 0.001, "batch_size": 128}},
+    "sequential student 32-d via FAISS: next items + soft labels (0.5), from the teacher": {
+        "student": {"kind": "sequential", "kd_weight": 0.5, "lr": 0.001, "batch_size": 128}},
+    "sequential student 32-d via FAISS: soft labels only, from the teacher": {"student": {
         "kind": "sequential", "kd_weight": 1.0, "lr": 0.001, "batch_size": 128}},
 }
 

@@ -328,7 +328,9 @@ class StudentConfig(OptimConfig):
     init: Literal["teacher", "random"] = Field(
         "teacher", description="ID student: 'teacher': start from the best rank-dim "
         "factorisation of the teacher's scores, each user's divided by that user's soft-label "
-        "unit (so the start already matches the soft labels); 'random': normal(0, 0.1).")
+        "unit (so the start already matches the soft labels); sequential student: its item "
+        "table starts from that factorisation's item side, scaled to the random start's "
+        "spread; 'random': normal(0, 0.1).")
     temperature: float = Field(1.0, gt=0, description="Soft-label temperature, on each "
                                "user's teacher scores divided by their std over the user's "
                                "top kd_topk.")

@@ -45,6 +45,13 @@ class SequentialStudent(nn.Module):
         with torch.no_grad():
             self.item_embedding.weight[0] = 0
 
+    @torch.no_grad()
+    def start_items_from(self, items: torch.Tensor) -> None:
+        """Item table from ``items [num_items, dim]`` (e.g. the teacher's low-rank item
+        factors), rescaled to the random start's standard deviation (0.1), so the input scale
+        the transformer sees is unchanged; the pad row stays zero."""
+        self.item_embedding.weight[1:] = items * (0.1 / items.std().clamp_min(1e-12))
+
     @property
     def items(self) -> torch.Tensor:
         """The item vectors that score and serve, ``[num_items, dim]``."""

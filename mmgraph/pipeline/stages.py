@@ -39,7 +39,7 @@ from mmgraph.lock import exclusive_writer
 from mmgraph.models.blend import blend_embeddings, choose_blend, score_stds
 from mmgraph.models.spectral import time_weighted_cooccurrence, tuned_filter
 from mmgraph.models.sequential import SequentialStudent, latest_sequences
-from mmgraph.models.student import IDStudent
+from mmgraph.models.student import IDStudent, low_rank_factors
 from mmgraph.models.teacher import MultimodalTeacher
 from mmgraph.pipeline import rating
 from mmgraph.pipeline.artifacts import (SPLITS, IndexedSplit, load_split, recommendation_frame,
@@ -475,6 +475,11 @@ def student(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
                                          scfg.max_length)
             model = SequentialStudent(len(data.items), scfg.dim, scfg.max_length, scfg.layers,
                                       scfg.heads, scfg.dropout).to(device)
+            if scfg.init == "teacher":
+                users = frozen["users"] if unit is None else frozen["users"] / unit[1].cpu()[
+                    :, None]
+                model.start_items_from(low_rank_factors(users, frozen["items"], scfg.dim)[1]
+                                       .to(device))
 
             def served() -> tuple[torch.Tensor, torch.Tensor]:
                 return model.user_vectors(sequences), model.items.detach().cpu()

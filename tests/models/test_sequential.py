@@ -73,3 +73,13 @@ def test_sequential_config_refuses_terms_it_does_not_learn():
         StudentConfig(kind="sequential", hint_weight=0.5)
     with pytest.raises(ValueError, match="multiple of student.heads"):
         StudentConfig(kind="sequential", dim=30, heads=4)
+
+
+def test_item_table_starts_from_given_factors_at_the_random_start_scale():
+    torch.manual_seed(0)
+    model = SequentialStudent(num_items=12, dim=8, max_length=5, layers=1)
+    factors = torch.randn(12, 8) * 7.0
+    model.start_items_from(factors)
+    assert torch.allclose(model.items, factors * (0.1 / factors.std()))
+    assert model.item_embedding.weight[0].abs().sum() == 0  # the pad row
+    assert model.items.std().item() == pytest.approx(0.1, rel=1e-5)
