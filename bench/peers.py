@@ -208,6 +208,9 @@ def main() -> None:
                         "teacher and student among the mmgraph rows (no ablation)")
     parser.add_argument("--sequential", action="store_true", help="also the sequential "
                         "student, with and without distillation (needs timestamps)")
+    parser.add_argument("--rows", nargs="+", metavar="TEXT", help="only the mmgraph rows "
+                        "whose names contain one of these (the quickstart's teacher and "
+                        "student always run), e.g. --rows fusion")
     args = parser.parse_args()
     held_out = int(args.held_out) if args.held_out >= 1 else args.held_out
     split = SplitConfig(kind=args.split, valid=held_out, test=held_out)
@@ -216,6 +219,10 @@ def main() -> None:
     teachers, students = TEACHERS, STUDENTS
     if args.quickstart_only:
         teachers, students = dict([list(TEACHERS.items())[-1]]), dict([list(STUDENTS.items())[-1]])
+    if args.rows:
+        teachers, students = ({name: row for i, (name, row) in enumerate(rows.items())
+                               if i == len(rows) - 1 or any(t in name for t in args.rows)}
+                              for rows in (teachers, students))
     if args.sequential:
         students = {**SEQUENTIAL, **students}  # the quickstart's student stays last
     logging.basicConfig(level=logging.INFO, format="%(message)s")
