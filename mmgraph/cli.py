@@ -20,6 +20,7 @@ from pathlib import Path
 from rich.console import Console
 
 from mmgraph.errors import MmgraphError
+from mmgraph.allocator import keep_freed_memory
 
 __all__ = ["main", "build_parser"]
 
@@ -264,6 +265,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("faiss").setLevel(logging.WARNING)  # its loader logs every import
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    keep_freed_memory()  # large tensors reuse freed heap pages instead of fresh mmap'ed ones
     for message in _QUIET_WARNINGS:
         warnings.filterwarnings("ignore", message=message)
     console = Console()
