@@ -20,6 +20,8 @@ import itertools
 import os
 from pathlib import Path
 
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # implicit's advice; before NumPy loads
+
 import numpy as np
 
 from mmgraph.io import read_json, read_tensors
@@ -44,7 +46,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", type=Path, default=ROOT / "runs" / "quickstart")
     args = parser.parse_args()
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # implicit's advice
     run = RunDir(args.run)
     data = load_split(run)
     train = interaction_matrix(data.train_pairs, len(data.users), len(data.items))

@@ -25,8 +25,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import platform
 from pathlib import Path
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # implicit's advice; before NumPy loads
 
 import matplotlib
 import numpy as np

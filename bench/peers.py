@@ -36,6 +36,8 @@ import sys
 import time
 from pathlib import Path
 
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # implicit's advice; before NumPy loads
+
 import numpy as np
 import scipy.sparse as sp
 import torch
@@ -228,7 +230,6 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     for noisy in ("mmgraph", "httpx", "transformers"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # implicit's advice for its own threads
     tables = prepare_ml100k(args.runs / "data")
     rows: dict[str, dict] = {}
     every = {"split": split.model_dump()}
