@@ -44,10 +44,6 @@ class BipartiteAdjacency:
     def device(self) -> torch.device:
         return self.user_item.device
 
-    @property
-    def num_users(self) -> int:
-        return self.user_item.shape[0]
-
     def to(self, device: torch.device | str) -> "BipartiteAdjacency":
         return BipartiteAdjacency(self.user_item.to(device), self.item_user.to(device))
 
@@ -91,9 +87,9 @@ def bipartite_adjacency(user_item: torch.Tensor, num_users: int, num_items: int,
     user_entries = int(crow[num_users])  # user rows come first and hold item columns only
     return BipartiteAdjacency(
         csr_tensor(crow[:num_users + 1], col[:user_entries] - num_users, values[:user_entries],
-             (num_users, num_items)),
+                   (num_users, num_items)),
         csr_tensor(crow[num_users:] - user_entries, col[user_entries:], values[user_entries:],
-             (num_items, num_users)))
+                   (num_items, num_users)))
 
 
 def item_adjacency(edge_index: torch.Tensor, edge_weight: torch.Tensor | None,
