@@ -98,11 +98,45 @@ def read_tensors(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     return _read_safetensors(path, load_file)
 
 
-def read_arrays(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """A safetensors file as NumPy arrays (no torch import: what serving reads)."""
-    from safetensors.numpy import load_file
+#: safetensors dtype names → NumPy's (little-endian, as the format stores them)
+_NUMPY_DTYPES = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "I64": "<i8", "I32": "<i4",
+                 "I16": "<i2", "I8": "i1", "U8": "u1", "BOOL": "?"}
 
-    return _read_safetensors(path, load_file)
+
+def read_arrays(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """A safetensors file as read-only NumPy arrays mapped from the file (no torch import:
+    what serving and export read).
+
+    Nothing is read until it is used: a table larger than RAM is served row by row and exported
+    shard by shard, the operating system's page cache holding what is in use. The layout is
+    safetensors' own (an 8-byte little-endian header length, a JSON header of ``dtype``,
+    ``shape`` and ``data_offsets`` per tensor, then the bytes); every entry is checked against
+    the file's size before it is mapped, so a truncated file is named, never a crash later."""
+    path = _existing(path)
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as handle:
+            length = int.from_bytes(handle.read(8), "little")
+            if not 2 <= length <= size - 8:
+                raise ValueError(f"header length {length} does not fit the file")
+            header = json.loads(handle.read(length))
+        start = 8 + length  # the tensors' bytes, which the data_offsets count from
+        body = np.memmap(path, np.uint8, "r", offset=start) if size > start else \
+            np.zeros(0, np.uint8)
+        arrays = {}
+        for name, entry in header.items():
+            if name == "__metadata__":
+                continue
+            dtype, shape = np.dtype(_NUMPY_DTYPES[entry["dtype"]]), tuple(entry["shape"])
+            begin, end = entry["data_offsets"]
+            if not 0 <= begin <= end <= len(body) or end - begin != dtype.itemsize * int(
+                    np.prod(shape)):
+                raise ValueError(f"tensor {name!r} does not fit the file")
+            arrays[name] = body[begin:end].view(dtype).reshape(shape)
+        return arrays
+    except (OSError, ValueError, KeyError, TypeError, AttributeError,
+            UnicodeDecodeError) as exc:  # json.JSONDecodeError is a ValueError
+        raise _unreadable(path, "safetensors", exc) from exc
 
 
 def _read_safetensors(path: str | os.PathLike, load_file: Any) -> dict[str, Any]:

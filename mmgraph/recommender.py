@@ -25,7 +25,11 @@ __all__ = ["Recommender", "recommendation_frame"]
 class Recommender:
     """Top-k items that users have not interacted with, from the student's embeddings via the
     FAISS index; users met after training are served from their history by fold-in
-    (:meth:`update`, :meth:`recommend_for_history`), users without any by popularity."""
+    (:meth:`update`, :meth:`recommend_for_history`), users without any by popularity.
+
+    A loaded run's ``user_vectors [U, d]`` and :attr:`item_vectors` are mapped read-only from
+    ``student/embeddings.safetensors`` (a user table larger than RAM is served row by row):
+    copy them (``np.array``, ``torch.tensor``) before changing them."""
 
     def __init__(self, user_vectors: np.ndarray, index: RetrievalIndex, data: IndexedSplit,
                  items_table: Path | None = None, item_column: str = ITEM,

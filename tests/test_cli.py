@@ -394,8 +394,8 @@ def test_fold_in_and_similar_items_serve_without_retraining(finished_run):
     folded = recommender.user_vectors.copy()
     folded[users] = recommender.foldin.user_vectors(recommender.item_vectors,
                                                     [train.row(u) for u in users])
-    scores = {name: evaluate_embeddings(torch.from_numpy(vectors),
-                                        torch.from_numpy(recommender.item_vectors), test, train,
+    scores = {name: evaluate_embeddings(torch.tensor(vectors),
+                                        torch.tensor(recommender.item_vectors), test, train,
                                         (20,))["ndcg@20"]
               for name, vectors in (("trained", recommender.user_vectors), ("folded", folded))}
     assert scores["folded"] >= 0.85 * scores["trained"], scores

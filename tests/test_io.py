@@ -3,17 +3,19 @@ names the file (never a library traceback)."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
 
 from mmgraph.errors import RunDirError
-from mmgraph.io import (read_faiss_index, read_json, read_parquet, read_tensors, write_json,
-                        write_parquet, write_tensors)
+from mmgraph.io import (read_arrays, read_faiss_index, read_json, read_parquet, read_tensors,
+                        write_json, write_parquet, write_tensors)
 
 
 @pytest.mark.parametrize("reader, writer, value", [
     (read_tensors, write_tensors, {"x": torch.arange(1000.0)}),
+    (read_arrays, write_tensors, {"x": torch.arange(1000.0)}),
     (read_parquet, write_parquet, pd.DataFrame({"a": range(1000)})),
     (read_json, write_json, {"a": list(range(100))}),
 ])
@@ -25,7 +27,8 @@ def test_truncated_artifacts_are_named(tmp_path, reader, writer, value):
         reader(path)
 
 
-@pytest.mark.parametrize("reader", [read_tensors, read_parquet, read_json, read_faiss_index])
+@pytest.mark.parametrize("reader", [read_tensors, read_arrays, read_parquet, read_json,
+                                    read_faiss_index])
 def test_missing_and_garbage_files_are_named(tmp_path, reader):
     path = tmp_path / "artifact"
     with pytest.raises(RunDirError, match="does not exist"):
@@ -52,3 +55,29 @@ def test_artifacts_get_the_permissions_open_would_give(tmp_path):
     (tmp_path / "plain").write_text("x")
     assert (tmp_path / "a.json").stat().st_mode & 0o777 == (tmp_path / "plain").stat().st_mode \
         & 0o777 == 0o666 & ~umask
+
+
+def test_read_arrays_maps_what_safetensors_reads(tmp_path):
+    """Every dtype and shape safetensors itself reads back, the same values, mapped from the file
+    read-only (not a copy in memory); a header entry pointing past the file's end is named."""
+    from safetensors.numpy import load_file
+
+    path = tmp_path / "embeddings.safetensors"
+    generator = torch.Generator().manual_seed(0)
+    write_tensors(path, {"users": torch.randn(50, 8, generator=generator),
+                         "half": torch.randn(7, generator=generator).half(),
+                         "ids": torch.arange(5), "flags": torch.tensor([True, False]),
+                         "empty": torch.zeros(0, 4)}, metadata={"model": "student"})
+    mapped, expected = read_arrays(path), load_file(str(path))
+    assert set(mapped) == set(expected)
+    for name, array in expected.items():
+        assert mapped[name].dtype == array.dtype and np.array_equal(mapped[name], array), name
+    assert not mapped["users"].flags.writeable and not mapped["users"].flags.owndata
+
+    header_length = int.from_bytes(path.read_bytes()[:8], "little")
+    forged = path.read_bytes()[8:8 + header_length].replace(b"[40,1640]", b"[40,99999]")
+    assert forged != path.read_bytes()[8:8 + header_length]
+    path.write_bytes(len(forged).to_bytes(8, "little") + forged
+                     + path.read_bytes()[8 + header_length:])
+    with pytest.raises(RunDirError, match="'users' does not fit"):
+        read_arrays(path)

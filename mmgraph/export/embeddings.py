@@ -123,7 +123,7 @@ def export_embeddings(model: str | Path | Embeddings, out_dir: str | Path,
     manifest = {**settings, "tables": {}}
     for table in what:
         ids, vectors = tables[table]
-        vectors = np.ascontiguousarray(vectors, dtype=dtype)
+        vectors = np.asarray(vectors)  # no copy: a run's are mapped, read shard by shard
         starts = range(0, len(ids), shard_rows)
         shards = []
         for number, start in enumerate(tqdm(starts, desc=f"export {table}", disable=not progress,
@@ -135,7 +135,8 @@ def export_embeddings(model: str | Path | Embeddings, out_dir: str | Path,
             if shard is None or not _shard_done(out_dir, shard):
                 stop = start + shard_rows
                 files = _write_shard(out_dir / table, name.split("/")[1], ids[start:stop],
-                                     vectors[start:stop], format)
+                                     np.ascontiguousarray(vectors[start:stop], dtype=dtype),
+                                     format)
                 shard = {"rows": len(ids[start:stop]), "start": start,
                          "sha256": {f"{table}/{f}": file_sha256(out_dir / table / f)
                                     for f in files}}

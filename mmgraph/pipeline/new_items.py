@@ -30,7 +30,7 @@ def vectors_from_content(run: RunDir, items: pd.DataFrame, progress: bool = Fals
     """Served item vectors ``[n, d_s]`` of the new ``items`` (``item_id`` plus the content
     columns the run's encoders read), computed as the run placed its own cold items."""
     from mmgraph.distill.coldstart import ColdStartMapper, content_vectors
-    from mmgraph.io import read_tensors
+    from mmgraph.io import read_arrays, read_tensors
 
     cfg = run.read_config()
     mapper_path = run.path("student", "coldstart.safetensors")
@@ -39,7 +39,7 @@ def vectors_from_content(run: RunDir, items: pd.DataFrame, progress: bool = Fals
                           f"safetensors): its run had no item content, or ran before mappers "
                           f"were always saved; rerun its student stage to place new items.")
     features = _encode(cfg, run, items, progress)
-    known = read_tensors(run.path("features", "features.safetensors"))
+    known = read_arrays(run.path("features", "features.safetensors"))  # mapped: widths only
     widths = {name: matrix.shape[1] for name, matrix in features.items()}
     expected = {name: matrix.shape[1] for name, matrix in known.items()}
     if widths != expected:

@@ -604,10 +604,12 @@ def _tune_foldin(cfg: RunConfig, run: RunDir, data: IndexedSplit, items: np.ndar
         write_json(run.path("index", "foldin.json"), FoldIn().to_dict())
         return
 
+    item_table = torch.tensor(items)  # a copy: the served vectors are mapped read-only
+
     def score(vectors: np.ndarray) -> float:
         full = np.zeros((len(data.users), items.shape[1]), np.float32)
         full[users] = vectors
-        return evaluate_embeddings(torch.from_numpy(full), torch.from_numpy(items), valid, train,
+        return evaluate_embeddings(torch.from_numpy(full), item_table, valid, train,
                                    cfg.evaluation.ks, cfg.evaluation.user_batch_size,
                                    users)[metric]
 

@@ -36,8 +36,8 @@ def test_sequential_student_is_served_through_the_index(tmp_path, tiny_interacti
     assert served["test_users"].shape == (40, 8)
     assert not np.isclose(served["test_users"], served["users"]).all(axis=1).any()
     data = load_split(run)
-    expected = evaluate_embeddings(torch.from_numpy(served["test_users"]),
-                                   torch.from_numpy(served["items"]), data.parts["test"],
+    expected = evaluate_embeddings(torch.tensor(served["test_users"]),
+                                   torch.tensor(served["items"]), data.parts["test"],
                                    data.parts["train"], (20,))
     assert metrics["student"]["test"]["ndcg@20"] == pytest.approx(expected["ndcg@20"], abs=1e-6)
     assert 0 <= metrics["student"]["test"]["ndcg@20"] <= 1
