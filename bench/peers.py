@@ -212,7 +212,7 @@ def main() -> None:
                         "student, with and without distillation (needs timestamps)")
     parser.add_argument("--rows", nargs="+", metavar="TEXT", help="only the mmgraph rows "
                         "whose names contain one of these (the quickstart's teacher and "
-                        "student always run), e.g. --rows fusion")
+                        "student always run), e.g. --rows level (the fusion levels)")
     args = parser.parse_args()
     held_out = int(args.held_out) if args.held_out >= 1 else args.held_out
     split = SplitConfig(kind=args.split, valid=held_out, test=held_out)
