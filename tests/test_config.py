@@ -25,6 +25,19 @@ def test_quickstart_config_is_valid():
     assert cfg.data.prepare == "ml-100k" and cfg.recommend.k == 20
 
 
+def test_sequential_config_matches_the_benchmarked_row(monkeypatch):
+    """configs/sequential.yaml is the quickstart with bench/peers.py's best sequential row
+    (temporal split, 1 valid + 1 test per user) applied, nothing else."""
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "bench"))
+    from peers import SEQUENTIAL
+
+    row = SEQUENTIAL["sequential student 32-d via FAISS: next items, item table from the teacher"]
+    expected = load_config("configs/quickstart.yaml", overrides={
+        "name": "sequential", "split": {"kind": "temporal_per_user", "valid": 1, "test": 1},
+        **row})
+    assert load_config("configs/sequential.yaml") == expected
+
+
 def test_multimodal_demo_config_is_valid():
     cfg = load_config("configs/multimodal-demo.yaml")
     assert cfg.data.prepare == "fashion-demo" and cfg.data.prepare_options["num_items"] == 3000
