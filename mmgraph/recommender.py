@@ -25,11 +25,7 @@ __all__ = ["Recommender", "recommendation_frame"]
 class Recommender:
     """Top-k items that users have not interacted with, from the student's embeddings via the
     FAISS index; users met after training are served from their history by fold-in
-    (:meth:`update`, :meth:`recommend_for_history`), users without any by popularity.
-
-    A loaded run's ``user_vectors [U, d]`` and :attr:`item_vectors` are mapped read-only from
-    ``student/embeddings.safetensors`` (a user table larger than RAM is served row by row):
-    copy them (``np.array``, ``torch.tensor``) before changing them."""
+    (:meth:`update`, :meth:`recommend_for_history`), users without any by popularity."""
 
     def __init__(self, user_vectors: np.ndarray, index: RetrievalIndex, data: IndexedSplit,
                  items_table: Path | None = None, item_column: str = ITEM,
@@ -74,6 +70,9 @@ class Recommender:
         run = RunDir(run_dir)
         run.fingerprint("index")  # a clear error unless this folder holds a finished run
         vectors, items, model_hash = served_embeddings(run, digests=verify_served_files(run))
+        # Copies, not the file's mapping: a server keeps serving the bytes it verified even if
+        # the file is later overwritten in place (a mapping would change under it, or fault).
+        vectors, items = np.array(vectors), np.array(items)
         index = RetrievalIndex.load(run.path("index"), expected_model_hash=model_hash)
         cfg, settings = run.read_config(), run.path("index", "foldin.json")
         foldin = FoldIn(**{k: float(v) for k, v in read_json(settings).items()

@@ -170,3 +170,23 @@ def test_the_command_serves_over_http_and_refuses_a_bad_run(run, tmp_path):
     finally:
         server.terminate()
         server.wait(10)
+
+
+def test_a_loaded_run_keeps_its_answers_when_its_file_is_overwritten_in_place(run, tmp_path):
+    """The server holds the vectors it verified, not a mapping of the file: bytes written into
+    student/embeddings.safetensors in place (cp over it, a truncation) after loading change
+    nothing it serves and cannot crash it."""
+    copy = tmp_path / "served"
+    shutil.copytree(run, copy)
+    recommender = Recommender.load(copy)
+    before = recommender.recommend([3, 7], 5)
+    path = copy / "student" / "embeddings.safetensors"
+    size = path.stat().st_size
+    with open(path, "r+b") as handle:  # in place: the same inode, other bytes
+        handle.seek(size // 2)
+        handle.write(bytes(size - size // 2))
+    after = recommender.recommend([3, 7], 5)
+    assert after.equals(before)
+    with open(path, "r+b") as handle:
+        handle.truncate(64)
+    assert recommender.recommend([3, 7], 5).equals(before)
