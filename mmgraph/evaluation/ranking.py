@@ -89,10 +89,8 @@ def evaluate_embeddings(user_emb: torch.Tensor, item_emb: torch.Tensor | None, t
                         users: np.ndarray | None = None) -> dict[str, float]:
     """Recall@K/NDCG@K of dot-product ranking for every user with held-out items (or for those
     of ``users`` that have held-out items: a slice such as the sparsest users)."""
-    evaluated = truth.users_with_items()
-    users = evaluated if users is None else np.intersect1d(evaluated, users)
-    topk = topk_items(user_emb, item_emb, users, max(ks), exclude, batch_size)
-    return ranking_metrics(topk, users, truth, ks)
+    return evaluate_weighted_sums([(user_emb, item_emb)], [[1.0]], truth, exclude, ks,
+                                  batch_size, users)[0]
 
 
 def evaluate_weighted_sums(components: list[Embeddings], weightings: list[list[float]],

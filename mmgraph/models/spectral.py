@@ -42,6 +42,7 @@ from typing import Callable, Sequence
 import numpy as np
 import scipy.sparse as sp
 import torch
+from numpy.typing import DTypeLike
 
 from mmgraph.graph.adjacency import csr_tensor
 
@@ -109,11 +110,11 @@ def _normalised(graph: tuple[torch.Tensor, torch.Tensor], num_items: int) -> sp.
     return sp.diags(inv) @ matrix @ sp.diags(inv)
 
 
-def _torch_csr(matrix: sp.spmatrix) -> torch.Tensor:
-    """A scipy sparse matrix as a float32 torch CSR tensor (multi-threaded products)."""
+def _torch_csr(matrix: sp.spmatrix, dtype: DTypeLike = np.float32) -> torch.Tensor:
+    """A scipy sparse matrix as a torch CSR tensor of ``dtype`` (multi-threaded products)."""
     matrix = matrix.tocsr()
     return csr_tensor(torch.from_numpy(matrix.indptr), torch.from_numpy(matrix.indices),
-                      torch.from_numpy(matrix.data.astype(np.float32)), matrix.shape)
+                      torch.from_numpy(matrix.data.astype(dtype, copy=False)), matrix.shape)
 
 
 def _gram_chunks(matrix: torch.Tensor, block: torch.Tensor, width: int = 64) -> torch.Tensor:
@@ -184,10 +185,7 @@ class FilterBasis:
         """:math:`R D^{-b} V`, ``[U, k]`` float64: every ridge only re-weights its columns (one
         multi-threaded sparse product per exponent instead of a single-threaded one per ridge:
         3-4 s each at 10M interactions)."""
-        matrix = self.normalised
-        return _gram_chunks(csr_tensor(torch.from_numpy(matrix.indptr),
-                                       torch.from_numpy(matrix.indices),
-                                       torch.from_numpy(matrix.data), matrix.shape),
+        return _gram_chunks(_torch_csr(self.normalised, self.vectors.dtype),
                             torch.from_numpy(self.vectors))
 
     def embeddings(self, ridge: float) -> tuple[torch.Tensor, torch.Tensor]:

@@ -363,16 +363,14 @@ def teacher(cfg: RunConfig, run: RunDir, progress: bool = True,
         valid_users = data.validation_users(cfg.evaluation.valid_users, cfg.seed)
         parts, components, extra, extra_state = {}, {}, {}, {}
 
-        def validation(embeddings: tuple[torch.Tensor, torch.Tensor]) -> float:
-            return evaluate_embeddings(*embeddings, data.parts["valid"], data.parts["train"],
-                                       cfg.evaluation.ks, cfg.evaluation.user_batch_size,
-                                       valid_users)[metric]
-
         def validations(components: list[tuple[torch.Tensor, torch.Tensor]],
                         weightings: list[list[float]]) -> list[float]:
             return [m[metric] for m in evaluate_weighted_sums(
                 components, weightings, data.parts["valid"], data.parts["train"],
                 cfg.evaluation.ks, cfg.evaluation.user_batch_size, valid_users)]
+
+        def validation(embeddings: tuple[torch.Tensor, torch.Tensor]) -> float:
+            return validations([embeddings], [[1.0]])[0]
 
         if "lightgcn" in tcfg.components:
             trained = _train_lightgcn(cfg, run, data, built, pick_device(cfg.device),
