@@ -19,10 +19,9 @@ import torch.nn.functional as F
 import torchaudio
 
 from encoders.base import Encoder
-from encoders.hub import resolve_model
+from encoders.hub import load_pretrained
 from encoders.media import MediaError
 from encoders.musicnn import MSD_TAGS, MTT_TAGS, Musicnn, musicnn_checkpoint
-from mmgraph.errors import ModelNotFoundError
 
 __all__ = ["AudioEncoder", "load_audio", "musicnn_log_mel", "windows"]
 
@@ -90,12 +89,8 @@ class AudioEncoder(Encoder):
         else:
             from transformers import AutoFeatureExtractor, AutoModel
 
-            source = resolve_model(model)
-            try:
-                self.extractor = AutoFeatureExtractor.from_pretrained(source)
-                self.network = AutoModel.from_pretrained(source)
-            except OSError as exc:
-                raise ModelNotFoundError(f"Could not load audio model '{model}': {exc}") from exc
+            self.extractor, self.network = load_pretrained(model, "audio", AutoFeatureExtractor,
+                                                           AutoModel)
             self.dim = int(self.network.config.hidden_size)
             self._embed = self._hf
         self.network.to(self.device).eval()

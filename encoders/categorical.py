@@ -30,6 +30,10 @@ def multi_hot(items: pd.DataFrame, columns: list[str], separator: str = "|",
     encoded in its columns, and tokens it never saw are left out)."""
     frame = _token_frame(items, columns, separator)
     if fitted is None:
+        if frame.empty:
+            raise ConfigError(f"encoders.categorical.columns {columns} hold no token in the "
+                              f"items table (every cell is empty): fill them or drop the "
+                              f"categorical encoder.")
         codes, fitted = pd.factorize(frame["token"], sort=True)
     else:
         codes = pd.Index(fitted).get_indexer(frame["token"])
@@ -50,7 +54,8 @@ def _token_frame(items: pd.DataFrame, columns: list[str], separator: str) -> pd.
         for row, cell in enumerate(_tokens(items[column], separator)):
             rows.extend([row] * len(cell))
             tokens.extend(f"{column}={token.strip()}" for token in cell)
-    frame = pd.DataFrame({"row": rows, "token": tokens})
+    frame = pd.DataFrame({"row": pd.Series(rows, dtype=np.int64),
+                          "token": pd.Series(tokens, dtype=str)})
     return frame[~frame["token"].str.endswith("=")]
 
 

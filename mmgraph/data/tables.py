@@ -71,16 +71,30 @@ def _bad_rows(mask: np.ndarray, limit: int = 5) -> str:
     return ", ".join(str(r) for r in rows) + more
 
 
-def _check_ids(frame: pd.DataFrame, path: Path, column: str) -> None:
+def _checked_ids(frame: pd.DataFrame, path: Path, column: str) -> pd.Series:
+    """The id column, every value an integer or every value a string (a categorical column
+    as its values); anything else is a :class:`DataError` naming the file, column and row."""
     ids = frame[column]
+    if isinstance(ids.dtype, pd.CategoricalDtype):
+        ids = ids.astype(ids.cat.categories.dtype)
     missing = ids.isna().to_numpy()
     if missing.any():
         raise DataError(f"Table {path} column '{column}' is empty in data row(s) "
                         f"{_bad_rows(missing)} (1-based, header excluded). Every row needs an id.")
-    if not (pd.api.types.is_integer_dtype(ids) or pd.api.types.is_string_dtype(ids)
-            or ids.dtype == object):
-        raise DataError(f"Table {path} column '{column}' has dtype {ids.dtype}; ids must be "
-                        f"integers or strings.")
+    kind = pd.api.types.infer_dtype(ids, skipna=False)
+    if kind not in ("string", "integer") or ids.dtype == bool:
+        odd = ~ids.map(lambda v: isinstance(v, (str, int, np.integer))
+                       and not isinstance(v, (bool, np.bool_))).to_numpy(bool)
+        if not odd.any():  # integers and strings mixed: the rows unlike the first one
+            first = isinstance(ids.iloc[0], str)
+            odd = (ids.map(lambda v: isinstance(v, str)) != first).to_numpy(bool)
+        value = ids[odd].iloc[0]
+        example = value.item() if isinstance(value, np.generic) else value
+        raise DataError(f"Table {path} column '{column}' has ids of dtype {ids.dtype} ({kind}) "
+                        f"in data row(s) {_bad_rows(odd)} (1-based, header excluded), e.g. "
+                        f"{example!r}; ids must be all integers or all strings.")
+    if kind == "integer" and ids.dtype == object:
+        ids = ids.astype(np.int64)
     if not pd.api.types.is_integer_dtype(ids):
         text = ids.astype(str)
         padded = (text != text.str.strip()).to_numpy()
@@ -89,6 +103,7 @@ def _check_ids(frame: pd.DataFrame, path: Path, column: str) -> None:
                             f"whitespace in data row(s) {_bad_rows(padded)} (1-based, header "
                             f"excluded), e.g. {text[padded].iloc[0]!r}. Ids are kept exactly "
                             f"as written, so ' 7' and '7' would be two ids: strip them.")
+    return ids
 
 
 def _check_numeric(frame: pd.DataFrame, path: Path, column: str) -> pd.Series:
@@ -114,7 +129,7 @@ def load_interactions(path: str | Path, columns: ColumnsConfig = ColumnsConfig()
     _require_columns(frame, path, roles)
     frame = frame[list(roles.values())].rename(columns={v: k for k, v in roles.items()})
     for column in (USER, ITEM):
-        _check_ids(frame, path, column)
+        frame[column] = _checked_ids(frame, path, column)
     for column in (RATING, TIMESTAMP):
         if column in frame:
             frame[column] = _check_numeric(frame, path, column)
@@ -127,7 +142,7 @@ def load_items(path: str | Path, item_column: str = "item_id") -> pd.DataFrame:
     frame = read_table(path, (item_column,))
     _require_columns(frame, path, {ITEM: item_column})
     frame = frame.rename(columns={item_column: ITEM})
-    _check_ids(frame, path, ITEM)
+    frame[ITEM] = _checked_ids(frame, path, ITEM)
     duplicated = frame[ITEM].duplicated().to_numpy()
     if duplicated.any():
         examples = frame[ITEM][duplicated].unique()[:5].tolist()

@@ -33,7 +33,7 @@ from mmgraph.errors import ConfigError, RunDirError
 from mmgraph.export.manifest import Manifest, PartialManifest, RankManifest, read_manifest
 from mmgraph.io import TEMP_SUFFIX, atomic_path, file_sha256, write_json
 from mmgraph.pipeline.artifacts import served_embeddings, verify_served_files
-from mmgraph.pipeline.rundir import RunDir
+from mmgraph.pipeline.rundir import RunDir, refuse_run_artifact_folder
 
 __all__ = ["export_embeddings", "merge_export_manifests", "read_embeddings", "run_embeddings"]
 
@@ -107,6 +107,7 @@ def export_embeddings(model: str | Path | Embeddings, out_dir: str | Path,
         raise ConfigError("export: pass model_hash with in-memory embeddings")
     else:
         tables = model
+    refuse_run_artifact_folder(out_dir, "export_embeddings out_dir")
     what = list(what)
     unknown = [t for t in what if t not in tables]
     if unknown:

@@ -56,6 +56,9 @@ class RetrievalIndex:
             factory: FAISS index-factory string (``"Flat"``, ``"HNSW32"``, ``"IVF256,Flat"``).
             model_hash: identifies the model the vectors came from; checked on load.
         """
+        if metric not in _METRICS:
+            raise ConfigError(f"RetrievalIndex.build: metric {metric!r}; use one of "
+                              f"{sorted(_METRICS)}.")
         if not isinstance(item_ids, IdMap):
             item_ids = IdMap(list(item_ids), ITEM)
         if np.ndim(item_vectors) != 2 or len(item_vectors) != len(item_ids):
@@ -121,12 +124,17 @@ class RetrievalIndex:
 
     def add(self, item_vectors: np.ndarray, ids: list | np.ndarray) -> None:
         """Add new items (e.g. cold-start items mapped from content), ``[n, dim]`` rows for
-        ``ids``; no retraining. Ids already in the index are an error."""
+        ``ids``; no retraining. An id the index has ever held is an error: a label stays
+        with its id, so a removed id is retired (serve a new vector under a new id)."""
         ids = pd.Index(ids)
-        known = ids[ids.isin(self.item_ids.ids)]
-        if len(known):
-            raise DataError(f"cannot add items already in the index: {known[:5].tolist()}; "
-                            f"remove them first to replace their vectors")
+        labels = self.item_ids.positions(ids, "add")
+        if (labels >= 0).any():
+            retired = self.removed[labels[labels >= 0]]
+            known = ids[labels >= 0]
+            state = "were removed from" if retired.all() else "are already in"
+            raise DataError(f"add: {known[:5].tolist()} {state} this index, and an index never "
+                            f"holds an id twice (a removed id stays retired); add the new "
+                            f"vectors under new ids, or build a new index.")
         if item_vectors.shape != (len(ids), self.dim):
             raise DataError(f"expected item vectors of shape ({len(ids)}, {self.dim}), got "
                             f"{tuple(item_vectors.shape)}")
@@ -137,9 +145,12 @@ class RetrievalIndex:
                                 np.arange(start, start + len(ids), dtype=np.int64))
 
     def remove(self, ids: list | np.ndarray) -> None:
-        """Remove items by id; they are never returned again (unknown ids are an error)."""
+        """Remove items by id; they are never returned again (unknown ids, and ids removed
+        before, are an error)."""
         labels = self.item_ids.indices(np.asarray(ids), "remove")
-        labels = labels[~self.removed[labels]]
+        if self.removed[labels].any():
+            raise DataError(f"remove: {pd.Index(ids)[self.removed[labels]][:5].tolist()} were "
+                            f"removed from this index already.")
         self.removed[labels] = True
         try:
             self.index.remove_ids(faiss.IDSelectorArray(labels))
@@ -156,6 +167,9 @@ class RetrievalIndex:
         ``k`` past the index's size is cut to it (the result is ``[B, ntotal]``).
         """
         k = self.bounded_k(k)
+        if np.ndim(queries) != 2 or np.shape(queries)[1] != self.dim:
+            raise DataError(f"search: queries of shape {tuple(np.shape(queries))}; this index "
+                            f"takes [B, {self.dim}] vectors.")
         queries = self._prepare(queries, self.metric)
         extra = int(exclude.counts[users].max()) if exclude is not None and len(users) else 0
         fetch = max(min(k + extra + self._tombstones, self.index.ntotal), 1)

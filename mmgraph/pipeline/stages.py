@@ -224,16 +224,17 @@ def _rated_train_pairs(run: RunDir, data: IndexedSplit, source: Path
     """Training pairs ``[2, E]`` and their ratings ``[E]`` (for rating-weighted edges); ratings
     that cannot weigh an edge are a :class:`DataError` naming pairs of ``source``."""
     pairs, train = _train_pairs_and(run, data, RATING, source, "graph.interaction_weight 'rating'")
-    ratings = train[RATING].to_numpy(np.float64).astype(np.float32)  # 1e39 → inf: caught
-    bad = np.flatnonzero(~np.isfinite(ratings) | (ratings <= 0))
+    ratings = train[RATING].to_numpy(np.float64)
+    tiny, largest = np.finfo(np.float32).tiny, np.finfo(np.float32).max  # float32 edge weights
+    bad = np.flatnonzero(~((ratings >= tiny) & (ratings <= largest)))  # NaN fails both
     if len(bad):
         examples = ", ".join(f"user {train[USER].iloc[r]!r} item {train[ITEM].iloc[r]!r}: "
-                             f"{train[RATING].iloc[r]!r}" for r in bad[:3])
+                             f"{float(ratings[r])!r}" for r in bad[:3])
         raise DataError(f"graph.interaction_weight is 'rating', so ratings are edge weights and "
-                        f"must be finite and positive (at most 3.4e38); {len(bad)} are not "
-                        f"({examples}). Fix or drop those rows of {source}, or set "
+                        f"must be finite and positive ({tiny:.3g} to {largest:.3g}); {len(bad)} "
+                        f"are not ({examples}). Fix or drop those rows of {source}, or set "
                         f"graph.interaction_weight: none.")
-    return pairs, torch.from_numpy(ratings)
+    return pairs, torch.from_numpy(ratings.astype(np.float32))
 
 
 def graph(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
@@ -388,7 +389,7 @@ def teacher(cfg: RunConfig, run: RunDir, progress: bool = True,
             pairs, train = _train_pairs_and(run, data, TIMESTAMP, cfg.data.interactions,
                                             "teacher.components time_filter")
             graphs["time_filter"] = time_weighted_cooccurrence(
-                pairs, torch.from_numpy(train[TIMESTAMP].to_numpy(np.float64)), len(data.items),
+                pairs, torch.tensor(train[TIMESTAMP].to_numpy(np.float64)), len(data.items),
                 tcfg.time_scale, tcfg.time_window)
         content_graph = None
         if tcfg.content != "none" and SIMILAR in built.edge_types:
@@ -575,8 +576,19 @@ def index(cfg: RunConfig, run: RunDir, progress: bool = True,
         retrieval.set_params(**cfg.recommend.index_params)
         retrieval.save(run.path("index"))
         users = data.parts["test"].users_with_items()
+        if not len(users):
+            log.warning("recommendations.parquet holds the test users' top-%d and no user has "
+                        "a test item, so it is empty; `mmgraph recommend` serves any user",
+                        cfg.recommend.k)
         items, scores = retrieval.search_users(user_vectors, users, cfg.recommend.k,
                                                data.parts["train"])
+        unseen = retrieval.index.ntotal - data.parts["train"].counts[users]
+        short = int(((items < 0).sum(1) > np.maximum(items.shape[1] - unseen, 0)).sum())
+        if short:  # an approximate index (IVF, HNSW) may find fewer than k unseen items
+            log.warning("the index found fewer than %d unseen items for %d of %d test users "
+                        "(recommend.index_factory %r): raise its search breadth in "
+                        "recommend.index_params (nprobe, efSearch)", items.shape[1], short,
+                        len(users), cfg.recommend.index_factory)
         write_parquet(run.path("recommendations.parquet"),
                       recommendation_frame(users, items, scores, data.users,
                                            retrieval.item_ids))

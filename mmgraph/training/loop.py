@@ -93,7 +93,8 @@ def fit(model: nn.Module, batch_loss: BatchLoss, examples: tuple[torch.Tensor, .
                 raise TrainingDivergedError(
                     f"{desc}: the training loss is {value} in epoch {epoch}; nothing was "
                     f"written from this epoch on. Lower {desc}.lr (now {cfg.lr}), and check "
-                    f"that ratings used as edge weights are finite and positive.")
+                    f"the ratings if they weigh edges or are the targets (task: rating): a "
+                    f"rating such as 1e30 overflows float32 once squared.")
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

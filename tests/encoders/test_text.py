@@ -32,6 +32,17 @@ def test_missing_model_fails_fast_offline():
         resolve_model("no-such-org/no-such-model")
 
 
+def test_a_path_that_is_no_folder_and_no_hub_name_is_named():
+    with pytest.raises(ModelNotFoundError, match="not a local folder and not a hub name"):
+        resolve_model("/no/such/folder")
+
+
+def test_a_folder_that_is_not_a_model_is_one_clear_error(tmp_path):
+    (tmp_path / "config.json").write_text('{"model_type": "bert"}')  # no tokenizer, no weights
+    with pytest.raises(ModelNotFoundError, match=f"text model '{tmp_path}'.*save_pretrained"):
+        HFTextEncoder(str(tmp_path))
+
+
 @pytest.mark.parametrize("template, message", [
     ("{title", "is malformed"),
     ("{title} {}", "placeholder(s) ['']"),

@@ -85,7 +85,7 @@ def test_add_and_remove_by_id_survive_save_and_load(tmp_path, factory):
 
 def test_add_rejects_known_ids_and_wrong_shapes():
     _, index = _index()
-    with pytest.raises(DataError, match="already in the index"):
+    with pytest.raises(DataError, match="already in this index"):
         index.add(np.zeros((1, 8), np.float32), ["i3"])
     with pytest.raises(DataError, match=r"shape \(1, 8\)"):
         index.add(np.zeros((1, 4), np.float32), ["x"])
@@ -93,6 +93,13 @@ def test_add_rejects_known_ids_and_wrong_shapes():
         index.remove(["nope"])
     with pytest.raises(DataError, match="ids here are strings, but 3 is not"):
         index.add(np.zeros((1, 8), np.float32), [3])  # the saved id table stays one type
+    index.remove(["i3"])
+    with pytest.raises(DataError, match="removed from this index already"):
+        index.remove(["i3"])
+    with pytest.raises(DataError, match=r"\['i3'\] were removed from this index.*new ids"):
+        index.add(np.zeros((1, 8), np.float32), ["i3"])  # its label stays retired
+    with pytest.raises(DataError, match="all integers or all strings"):
+        RetrievalIndex.build(np.zeros((2, 8), np.float32), ["a", None])
 
 
 def test_compressed_and_approximate_factories_with_search_params():

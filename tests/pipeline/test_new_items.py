@@ -52,7 +52,7 @@ def test_unknown_tokens_are_left_out_and_known_ids_refused(finished):
     recommender = Recommender.load(run.root)
     fresh = recommender.add_items(pd.DataFrame({"item_id": [500], "genre": ["never-seen"]}))
     assert fresh.shape == (1, 8) and np.isfinite(fresh).all()
-    with pytest.raises(DataError, match="already in the index"):
+    with pytest.raises(DataError, match="already in this index"):
         recommender.add_items(pd.DataFrame({"item_id": [3], "genre": ["g0"]}))
     with pytest.raises(DataError, match="item_id column"):
         recommender.add_items(pd.DataFrame({"id": [600], "genre": ["g0"]}))
