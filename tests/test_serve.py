@@ -104,6 +104,15 @@ def test_bad_requests_get_a_clear_4xx(client, path, body, status, fragment):
     assert fragment in answer.json()["error"], answer.json()
 
 
+def test_unparsable_bodies_and_unknown_routes_answer_in_the_same_shape(client):
+    for body in (b'{"users": ["\xff"]}', b"[" * 100_000 + b"]" * 100_000):
+        answer = client.post("/recommend", content=body,
+                             headers={"content-type": "application/json"})
+        assert answer.status_code == 400 and "parsing the body" in answer.json()["error"]
+    assert client.get("/nowhere").json() == {"error": "Not Found (GET /nowhere)"}
+    assert client.get("/recommend").status_code == 405
+
+
 def test_oversized_and_lengthless_bodies_are_refused(client):
     big = client.post("/recommend", content=b"{" + b" " * MAX_BODY_BYTES + b"}",
                       headers={"content-type": "application/json"})

@@ -138,11 +138,12 @@ class RetrievalIndex:
         if item_vectors.shape != (len(ids), self.dim):
             raise DataError(f"expected item vectors of shape ({len(ids)}, {self.dim}), got "
                             f"{tuple(item_vectors.shape)}")
+        vectors = self._prepare(item_vectors, self.metric)  # refused before any change
+        item_ids = self.item_ids.extended(ids, "add")
         start = len(self.item_ids)
-        self.item_ids = self.item_ids.extended(ids, "add")
+        self.index.add_with_ids(vectors, np.arange(start, start + len(ids), dtype=np.int64))
+        self.item_ids = item_ids
         self.removed = np.concatenate([self.removed, np.zeros(len(ids), bool)])
-        self.index.add_with_ids(self._prepare(item_vectors, self.metric),
-                                np.arange(start, start + len(ids), dtype=np.int64))
 
     def remove(self, ids: list | np.ndarray) -> None:
         """Remove items by id; they are never returned again (unknown ids, and ids removed

@@ -31,6 +31,7 @@ import pandas as pd
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
 from prometheus_client import generate_latest
 from pydantic import BaseModel, ConfigDict, Field
@@ -159,6 +160,13 @@ def create_app(run_dir: str | Path) -> FastAPI:
     async def bad_input(request: Request, exc: MmgraphError):
         return _json({"error": str(exc)}, 422)
 
+    @app.exception_handler(StarletteHTTPException)
+    async def refused(request: Request, exc: StarletteHTTPException):
+        """FastAPI's own refusals (an unparsable body, an unknown path or method) in the
+        service's shape: ``{"error": ...}``."""
+        return _json({"error": f"{exc.detail} ({request.method} {request.url.path})"},
+                     exc.status_code)
+
     @app.exception_handler(RequestValidationError)
     async def malformed(request: Request, exc: RequestValidationError):
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'][1:]) or 'body'}: {e['msg']}"
@@ -215,7 +223,7 @@ def create_app(run_dir: str | Path) -> FastAPI:
         if len({len(row) for row in body.vectors}) > 1:
             raise DataError("vectors: every row must have the same length (the index's "
                             "dimension).")
-        vectors = np.asarray(body.vectors, np.float32)
+        vectors = np.asarray(body.vectors, np.float64)  # the index checks float32's range
         with lock:
             recommender().index.add(vectors, body.ids)
         return _json({"added": len(body.ids)})

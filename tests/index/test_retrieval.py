@@ -183,5 +183,7 @@ def test_non_finite_vectors_are_refused_by_row(bad):
     index = RetrievalIndex.build(np.ones((2, 3), np.float32), [1, 2], metric="cosine")
     with pytest.raises(DataError, match=r"row\(s\) \[0\]"):
         index.add(vectors[2:3].astype(np.float32) if bad != 1e39 else vectors[2:3], [9])
+    index.add(np.ones((1, 3)), [9])  # the refused add changed nothing: 9 is still new
+    assert len(index) == 3 and list(index.item_ids.ids) == [1, 2, 9]
     with pytest.raises(DataError, match="NaN or infinite"):
         index.search(vectors[2:3], 1)
