@@ -1,19 +1,25 @@
 """The run directory: where each stage writes, and which stages are finished.
 
 ``stages.json`` records each finished stage's fingerprint (a hash of its config section and its
-inputs' fingerprints). A stage whose fingerprint is unchanged and whose outputs exist is skipped
-on rerun, so an interrupted run resumes at the first unfinished stage.
+inputs' fingerprints); ``outputs.json`` the size, modification time and sha256 of every file
+the stage wrote. A stage whose fingerprint is unchanged and whose files are as it wrote them is
+skipped on rerun, so an interrupted run resumes at the first unfinished stage, and a file
+changed since (truncated, replaced by another run's, deleted) makes its stage run again instead
+of being read as if it were the stage's own.
 """
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import yaml
 
 from mmgraph.config import RunConfig
 from mmgraph.errors import RunDirError
-from mmgraph.io import TEMP_SUFFIX, atomic_path, read_json, write_json
+from mmgraph.io import TEMP_SUFFIX, atomic_path, file_sha256, read_json, write_json
+
+log = logging.getLogger(__name__)
 
 __all__ = ["RunDir", "ARTIFACT_FOLDERS", "refuse_run_artifact_folder"]
 
@@ -58,13 +64,55 @@ class RunDir:
         return found
 
     def is_done(self, stage: str, fingerprint: str, outputs: list[Path]) -> bool:
-        return (self._stages().get(stage) == fingerprint
-                and all(self.path(str(p)).exists() for p in outputs))
+        """Whether ``stage`` finished with ``fingerprint``, its ``outputs`` exist and every
+        file it wrote is as it wrote it (a changed one is logged: the stage runs again)."""
+        if self._stages().get(stage) != fingerprint or not all(
+                self.path(str(p)).exists() for p in outputs):
+            return False
+        for name, stamp in self._written().get(stage, {}).items():
+            if not _unchanged(self.path(name), stamp):
+                log.warning("%s: %s changed since the stage wrote it; running the stage again",
+                            stage, self.path(name))
+                return False
+        return True
 
-    def mark_done(self, stage: str, fingerprint: str) -> None:
+    def files(self) -> dict[str, tuple[int, int]]:
+        """``(size, mtime_ns)`` of the run's artifact files by relative path, to tell which
+        files a stage wrote (shared caches, checkpoints and bookkeeping left out)."""
+        if not self.root.is_dir():
+            return {}
+        return {str(path.relative_to(self.root)): (stat.st_size, stat.st_mtime_ns)
+                for path in self.root.rglob("*")
+                if _artifact(path.relative_to(self.root)) and path.is_file()
+                and (stat := path.stat())}
+
+    def mark_done(self, stage: str, fingerprint: str,
+                  before: dict[str, tuple[int, int]] | None = None) -> None:
+        """Record ``stage`` as finished; with ``before`` (:meth:`files` before it ran), also
+        the stamp of every file it wrote since, in ``outputs.json`` (written first: a kill in
+        between leaves the stage unfinished, never finished without its stamps)."""
+        if before is not None:
+            written = self._written()
+            written[stage] = {name: {"size": size, "mtime_ns": mtime,
+                                     "sha256": file_sha256(self.path(name))}
+                              for name, (size, mtime) in self.files().items()
+                              if before.get(name) != (size, mtime)}
+            write_json(self.path("outputs.json"), written)
         stages = self._stages()
         stages[stage] = fingerprint
         write_json(self.path("stages.json"), stages)
+
+    def _written(self) -> dict[str, dict[str, dict]]:
+        file = self.path("outputs.json")
+        written = read_json(file) if file.is_file() else {}
+        if not isinstance(written, dict) or not all(
+                isinstance(files, dict) and all(isinstance(stamp, dict) and
+                                                {"size", "mtime_ns", "sha256"} <= set(stamp)
+                                                for stamp in files.values())
+                for files in written.values()):
+            raise RunDirError(f"{file} should map stages to the files they wrote; it was "
+                              f"edited. Delete it (and stages.json) and rerun `mmgraph run`.")
+        return written
 
     def remove_stray_temp_files(self) -> int:
         """Delete temporary files that a killed process left (never a finished artifact: those
@@ -89,3 +137,26 @@ class RunDir:
         with atomic_path(self.path("config.yaml")) as tmp:
             tmp.write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False),
                            encoding="utf-8")
+
+
+#: Files of a run folder that no stage owns: bookkeeping, the writer lock, shared caches
+#: (other runs may add to them) and training checkpoints (deleted when the stage ends).
+_NOT_ARTIFACTS = ("stages.json", "outputs.json", "config.yaml")
+
+
+def _artifact(relative: Path) -> bool:
+    return (relative.parts[0] not in _NOT_ARTIFACTS and not relative.name.startswith(".")
+            and "cache" not in relative.parts[:-1] and "checkpoint" not in relative.parts[:-1]
+            and relative.parts[0] != "refit")
+
+
+def _unchanged(path: Path, stamp: dict) -> bool:
+    """``path`` still holds what ``stamp`` recorded: same size and modification time, or
+    (touched or copied since) the same sha256."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return False
+    if not path.is_file() or stat.st_size != stamp["size"]:
+        return False
+    return stat.st_mtime_ns == stamp["mtime_ns"] or file_sha256(path) == stamp["sha256"]

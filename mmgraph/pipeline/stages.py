@@ -74,10 +74,11 @@ def _once(cfg: RunConfig, run: RunDir, stage: str, fingerprint: str, outputs: li
         return
     log.info("%s: running%s", stage, f" on {ctx.world_size} processes" if every_rank
              and ctx.enabled else "")
+    before = run.files() if ctx.is_main else None
     if every_rank or ctx.is_main:
         work()
     if ctx.is_main:
-        run.mark_done(stage, fingerprint)
+        run.mark_done(stage, fingerprint, before)
     barrier(ctx)
 
 
