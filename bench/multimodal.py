@@ -115,7 +115,8 @@ def teacher_row(run: RunDir, arrivals: NewArrivals) -> dict:
     cold = arrivals.metrics(emb["users"], emb["items"])
     return {"recall@20": warm["recall@20"], "ndcg@20": warm["ndcg@20"],
             "new recall@20": cold["recall@20"], "new ndcg@20": cold["ndcg@20"],
-            "s/epoch": state["seconds_per_epoch"], "best epoch": state["best_epoch"]}
+            "s/epoch": read_json(run.path("timings.json"))["teacher"]["seconds_per_epoch"],
+            "best epoch": state["best_epoch"]}
 
 
 def oracle_row(run: RunDir, data_dir: Path, arrivals: NewArrivals, options: dict) -> dict:
@@ -251,7 +252,7 @@ def main() -> None:
         "recall@20": metrics["student"]["test"]["recall@20"],
         "ndcg@20": metrics["student"]["test"]["ndcg@20"], "new recall@20": new["recall@20"],
         "new ndcg@20": new["ndcg@20"],
-        "s/epoch": read_json(student_run.path("student", "state.json"))["seconds_per_epoch"]}
+        "s/epoch": read_json(student_run.path("timings.json"))["student"]["seconds_per_epoch"]}
     rows["popularity"] = {"recall@20": metrics["popularity"]["test"]["recall@20"],
                           "ndcg@20": metrics["popularity"]["test"]["ndcg@20"]}
     peers = tuned_peers(load_split(student_run))  # ID-only: they cannot rank new arrivals

@@ -76,7 +76,8 @@ def our_teacher(name: str, tables: tuple[Path, Path], runs: Path, teacher: dict,
     data, state = load_split(run), read_json(run.path("teacher", "state.json"))
     emb = read_tensors(run.path("teacher", "embeddings.safetensors"))
     return {**test_metrics(emb["users"], emb["items"], data),
-            "s/epoch": state["seconds_per_epoch"], "best epoch": state["best_epoch"],
+            "s/epoch": read_json(run.path("timings.json"))["teacher"]["seconds_per_epoch"],
+            "best epoch": state["best_epoch"],
             "split": file_sha256(run.path("splits", "test.parquet"))}
 
 

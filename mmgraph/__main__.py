@@ -1,7 +1,5 @@
 """``python -m mmgraph ...`` is the ``mmgraph`` command."""
 
-import sys
+from mmgraph.cli import entry_point
 
-from mmgraph.cli import main
-
-sys.exit(main())
+entry_point()

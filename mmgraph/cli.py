@@ -12,17 +12,20 @@ import errno
 import logging
 import os
 import re
+import signal
 import socket
 import sys
 import warnings
 from pathlib import Path
-
-from rich.console import Console
+from typing import TYPE_CHECKING
 
 from mmgraph.errors import MmgraphError
 from mmgraph.allocator import keep_freed_memory
 
-__all__ = ["main", "build_parser"]
+if TYPE_CHECKING:
+    from rich.console import Console
+
+__all__ = ["main", "entry_point", "build_parser"]
 
 QUICKSTART_CONFIG = Path("configs") / "quickstart.yaml"
 
@@ -280,9 +283,10 @@ def main(argv: list[str] | None = None) -> int:
     keep_freed_memory()  # large tensors reuse freed heap pages instead of fresh mmap'ed ones
     for message in _QUIET_WARNINGS:
         warnings.filterwarnings("ignore", message=message)
-    console = Console()
     try:
-        _dispatch(args, console)
+        from rich.console import Console
+
+        _dispatch(args, Console())
     except MmgraphError as exc:
         if args.debug:
             raise
@@ -339,5 +343,14 @@ _ENVIRONMENT_ERRNOS = {
 }
 
 
+def entry_point() -> None:
+    """The ``mmgraph`` program: :func:`main`, then exit with its code. Once main returns the
+    work is done and only the interpreter's teardown (torch, FAISS: up to a second) is left, so
+    a Ctrl-C then is ignored instead of turning a finished command into a killed one."""
+    code = main()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry_point()

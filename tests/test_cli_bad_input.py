@@ -331,6 +331,23 @@ def test_ctrl_c_is_one_line_and_exit_130(tmp_path, capsys, monkeypatch):
     assert capsys.readouterr().err == "interrupted; rerun the same command to resume.\n"
 
 
+def test_a_ctrl_c_after_the_work_is_done_does_not_kill_the_finished_command(monkeypatch):
+    """The program ignores Ctrl-C once main returned (only the interpreter's teardown is left):
+    a real process interrupted then exits 0, not killed by the signal."""
+    import signal
+
+    import mmgraph.cli
+
+    monkeypatch.setattr(mmgraph.cli, "main", lambda: 0)
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        with pytest.raises(SystemExit) as exited:
+            mmgraph.cli.entry_point()
+        assert exited.value.code == 0 and signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 @pytest.mark.parametrize("code, advice", [(errno.ENOSPC, "the disk is full"),
                                           (errno.EROFS, "read-only"),
                                           (errno.EACCES, "permission denied")])

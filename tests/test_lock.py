@@ -77,3 +77,35 @@ def test_a_killed_holder_leaves_no_stale_lock(holder):
     process.wait()
     with exclusive_writer(folder):  # the OS released it with the process
         pass
+
+
+def _tree(folder) -> dict:
+    """Every file's bytes under ``folder`` but the lock's and the measured timings."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file() and not p.name.startswith(LOCK_NAME) and p.name != "timings.json"}
+
+
+def test_two_concurrent_runs_one_proceeds_and_the_result_equals_a_solo_run(tmp_path):
+    """The issue's goal, end to end: two `mmgraph run` processes on one fresh run directory;
+    exactly one proceeds, the other exits 2 within a second, and the finished directory equals
+    a solo run's byte for byte (measured timings apart)."""
+    rng = __import__("numpy").random.default_rng(0)
+    rows = [f"u{u},i{i}" for u in range(30) for i in rng.choice(20, 6, replace=False)]
+    (tmp_path / "inter.csv").write_text("user_id,item_id\n" + "\n".join(rows) + "\n")
+    config = {"name": "run", "runs_root": str(tmp_path / "runs"), "encoders": {"text": None},
+              "data": {"interactions": str(tmp_path / "inter.csv")},
+              "teacher": {"epochs": 2, "dim": 8}, "student": {"epochs": 2, "dim": 4}}
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+    command = [sys.executable, "-m", "mmgraph", "-q", "run", "--config", str(tmp_path / "c.yaml")]
+    subprocess.run(command, check=True, capture_output=True)
+    solo = _tree(tmp_path / "runs" / "run")
+    (tmp_path / "runs" / "run").rename(tmp_path / "solo")
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(1.0)  # past the imports: it holds the lock
+    start = time.perf_counter()
+    second = subprocess.run(command, capture_output=True, text=True)
+    took = time.perf_counter() - start
+    assert first.wait() == 0, first.stderr.read()
+    assert second.returncode == 2 and took < 1.0, (took, second.stderr)
+    assert second.stderr.startswith("error: ") and "being written by process" in second.stderr
+    assert _tree(tmp_path / "runs" / "run") == solo

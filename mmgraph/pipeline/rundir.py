@@ -1,11 +1,12 @@
 """The run directory: where each stage writes, and which stages are finished.
 
 ``stages.json`` records each finished stage's fingerprint (a hash of its config section and its
-inputs' fingerprints); ``outputs.json`` the size, modification time and sha256 of every file
-the stage wrote. A stage whose fingerprint is unchanged and whose files are as it wrote them is
-skipped on rerun, so an interrupted run resumes at the first unfinished stage, and a file
-changed since (truncated, replaced by another run's, deleted) makes its stage run again instead
-of being read as if it were the stage's own.
+inputs' fingerprints); ``outputs.json`` the size and sha256 of every file the stage wrote. A
+stage whose fingerprint is unchanged and whose files are as it wrote them is skipped on rerun, so
+an interrupted run resumes at the first unfinished stage, and a file changed since (truncated,
+replaced by another run's, deleted) makes its stage run again instead of being read as if it
+were the stage's own. Measured times (seconds per epoch) go to ``timings.json``, the one file
+two runs of the same config do not share byte for byte.
 """
 
 from __future__ import annotations
@@ -89,12 +90,11 @@ class RunDir:
     def mark_done(self, stage: str, fingerprint: str,
                   before: dict[str, tuple[int, int]] | None = None) -> None:
         """Record ``stage`` as finished; with ``before`` (:meth:`files` before it ran), also
-        the stamp of every file it wrote since, in ``outputs.json`` (written first: a kill in
-        between leaves the stage unfinished, never finished without its stamps)."""
+        the size and sha256 of every file it wrote since, in ``outputs.json`` (written first:
+        a kill in between leaves the stage unfinished, never finished without its record)."""
         if before is not None:
             written = self._written()
-            written[stage] = {name: {"size": size, "mtime_ns": mtime,
-                                     "sha256": file_sha256(self.path(name))}
+            written[stage] = {name: {"size": size, "sha256": file_sha256(self.path(name))}
                               for name, (size, mtime) in self.files().items()
                               if before.get(name) != (size, mtime)}
             write_json(self.path("outputs.json"), written)
@@ -102,12 +102,21 @@ class RunDir:
         stages[stage] = fingerprint
         write_json(self.path("stages.json"), stages)
 
+    def record_timing(self, stage: str, **seconds: float) -> None:
+        """Add measured times of ``stage`` to ``timings.json`` (kept apart from the results:
+        they differ from one run to the next)."""
+        file = self.path("timings.json")
+        timings = read_json(file) if file.is_file() else {}
+        timings = timings if isinstance(timings, dict) else {}
+        timings[stage] = seconds
+        write_json(file, timings)
+
     def _written(self) -> dict[str, dict[str, dict]]:
         file = self.path("outputs.json")
         written = read_json(file) if file.is_file() else {}
         if not isinstance(written, dict) or not all(
                 isinstance(files, dict) and all(isinstance(stamp, dict) and
-                                                {"size", "mtime_ns", "sha256"} <= set(stamp)
+                                                {"size", "sha256"} <= set(stamp)
                                                 for stamp in files.values())
                 for files in written.values()):
             raise RunDirError(f"{file} should map stages to the files they wrote; it was "
@@ -141,7 +150,7 @@ class RunDir:
 
 #: Files of a run folder that no stage owns: bookkeeping, the writer lock, shared caches
 #: (other runs may add to them) and training checkpoints (deleted when the stage ends).
-_NOT_ARTIFACTS = ("stages.json", "outputs.json", "config.yaml")
+_NOT_ARTIFACTS = ("stages.json", "outputs.json", "timings.json", "config.yaml")
 
 
 def _artifact(relative: Path) -> bool:
@@ -151,12 +160,8 @@ def _artifact(relative: Path) -> bool:
 
 
 def _unchanged(path: Path, stamp: dict) -> bool:
-    """``path`` still holds what ``stamp`` recorded: same size and modification time, or
-    (touched or copied since) the same sha256."""
+    """``path`` still holds what ``stamp`` recorded: the same size and sha256."""
     try:
-        stat = path.stat()
-    except OSError:
+        return path.stat().st_size == stamp["size"] and file_sha256(path) == stamp["sha256"]
+    except OSError:  # gone, or a folder in its place
         return False
-    if not path.is_file() or stat.st_size != stamp["size"]:
-        return False
-    return stat.st_mtime_ns == stamp["mtime_ns"] or file_sha256(path) == stamp["sha256"]

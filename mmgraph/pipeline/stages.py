@@ -263,8 +263,9 @@ def _fit_and_save(run: RunDir, name: str, model: torch.nn.Module, loss: BatchLos
                   fingerprint: str, progress: bool, seed: int, extra: dict | None = None,
                   maximize: bool = True) -> None:
     """Train with checkpoints in ``<name>/checkpoint/``; write ``<name>/model.safetensors`` and
-    ``<name>/state.json`` (config, best epoch and score, timing, history), then drop the
-    checkpoint. Under torch.distributed every rank trains; rank 0 writes."""
+    ``<name>/state.json`` (config, best epoch and score, history) and the seconds per epoch
+    to ``timings.json``, then drop the checkpoint. Under torch.distributed every rank trains;
+    rank 0 writes."""
     checkpoint, ctx = Checkpoint(run.path(name, "checkpoint"), fingerprint), distributed_context()
     result = fit(model, loss, examples, validate, optim, metric, generator, name, progress,
                  checkpoint, ctx, seed, maximize)
@@ -274,7 +275,8 @@ def _fit_and_save(run: RunDir, name: str, model: torch.nn.Module, loss: BatchLos
     write_json(run.path(name, "state.json"), {
         "config": optim.model_dump(mode="json"), **(extra or {}),
         "best_epoch": result.best_epoch, f"valid_{metric}": result.best_score,
-        "seconds_per_epoch": result.seconds_per_epoch, "history": result.history})
+        "history": result.history})
+    run.record_timing(name, seconds_per_epoch=result.seconds_per_epoch)
     shutil.rmtree(checkpoint.folder, ignore_errors=True)  # outputs written: no longer needed
 
 
