@@ -65,10 +65,12 @@ def exclusive_writer(folder: str | Path) -> Iterator[None]:
     info_path = folder / f"{LOCK_NAME}.json"
     _held[folder] = 1
     try:
-        info_path.write_text(json.dumps({
-            "pid": os.getpid(), "host": socket.gethostname(),
-            "command": " ".join(["mmgraph", *sys.argv[1:]]) if sys.argv else "python",
-            "since": time.strftime("%Y-%m-%d %H:%M:%S")}), encoding="utf-8")
+        # O_NOFOLLOW: a symbolic link planted here is refused (ELOOP), never written through
+        with os.fdopen(os.open(info_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW,
+                               0o644), "w", encoding="utf-8") as info:
+            json.dump({"pid": os.getpid(), "host": socket.gethostname(),
+                       "command": " ".join(["mmgraph", *sys.argv[1:]]) if sys.argv else "python",
+                       "since": time.strftime("%Y-%m-%d %H:%M:%S")}, info)
         yield
     finally:
         del _held[folder]

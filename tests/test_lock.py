@@ -109,3 +109,17 @@ def test_two_concurrent_runs_one_proceeds_and_the_result_equals_a_solo_run(tmp_p
     assert second.returncode == 2 and took < 1.0, (took, second.stderr)
     assert second.stderr.startswith("error: ") and "being written by process" in second.stderr
     assert _tree(tmp_path / "runs" / "run") == solo
+
+
+def test_planted_symbolic_links_are_refused_not_written_through(tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    for name in (LOCK_NAME, f"{LOCK_NAME}.json"):
+        folder = tmp_path / name.strip(".")
+        folder.mkdir()
+        (folder / name).symlink_to(victim)
+        with pytest.raises(OSError) as raised:
+            with exclusive_writer(folder):
+                pytest.fail("wrote through a link")
+        assert raised.value.errno == __import__("errno").ELOOP
+    assert victim.read_text() == "precious"
