@@ -98,7 +98,7 @@ def recommendation_frame(users: np.ndarray, items: np.ndarray, scores: np.ndarra
 #: The run files a server reads besides the index (which checks its own files), relative to
 #: the run directory; the index stage records their sha256 in ``index/served_files.json``.
 SERVED_FILES = ("ids/users.parquet", "ids/items.parquet", "splits/train.parquet",
-                "student/embeddings.safetensors")
+                "student/embeddings.safetensors", "index/foldin.json")
 
 
 def record_served_files(run: RunDir) -> None:
@@ -117,12 +117,11 @@ def verify_served_files(run: RunDir, names: tuple[str, ...] = SERVED_FILES
     if not path.is_file():
         return {}
     recorded = read_json(path)
-    if not isinstance(recorded, dict):
-        raise RunDirError(f"{path} should map file names to sha256 digests; rerun `mmgraph "
-                          f"index`.")
-    digests = {name: file_sha256(run.path(name)) for name in names
-               if name in recorded and run.path(name).is_file()}
-    changed = [name for name in names if name in recorded and digests.get(name) != recorded[name]]
+    if not isinstance(recorded, dict) or not set(names) <= set(recorded):
+        raise RunDirError(f"{path} should map each of {list(names)} to its sha256 digest; "
+                          f"rerun `mmgraph index` (or `mmgraph run`).")
+    digests = {name: file_sha256(run.path(name)) for name in names if run.path(name).is_file()}
+    changed = [name for name in names if digests.get(name) != recorded[name]]
     if changed:
         raise RunDirError(f"{', '.join(str(run.path(n)) for n in changed)} changed since the "
                           f"index of {run.root} was built (sha256 differs), so served answers "
