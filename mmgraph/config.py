@@ -18,6 +18,7 @@ from pydantic import (BaseModel, ConfigDict, Field, ValidationError, field_valid
 from mmgraph.errors import ConfigError
 
 __all__ = [
+    "FLOAT32_RANGE",
     "RATING_METRICS",
     "ColumnsConfig",
     "DataConfig",
@@ -49,8 +50,9 @@ def _is_number(annotation: Any) -> bool:
     return bool(options) and options <= {int, float}
 
 
-#: Magnitudes a float32 tensor holds as a normal number: every float of a config becomes one.
-_FLOAT32_TINY, _FLOAT32_MAX = 1.1754944e-38, 3.4028235e38
+#: Magnitudes a float32 tensor holds as a normal number (numpy's finfo tiny and max): every
+#: float of a config, and every rating used as an edge weight, becomes one.
+FLOAT32_RANGE = (1.1754944e-38, 3.4028235e38)
 
 
 def _floats(value: Any):
@@ -85,10 +87,10 @@ class _Strict(BaseModel):
     def _floats_fit_float32(self):
         for name in type(self).model_fields:
             for number in _floats(getattr(self, name)):
-                if number and not _FLOAT32_TINY <= abs(number) <= _FLOAT32_MAX:
+                if number and not FLOAT32_RANGE[0] <= abs(number) <= FLOAT32_RANGE[1]:
                     raise ValueError(f"{name} = {number!r} is outside what a float32 tensor "
-                                     f"holds ({_FLOAT32_TINY:.3g} to {_FLOAT32_MAX:.3g} in "
-                                     f"magnitude, or 0)")
+                                     f"holds ({FLOAT32_RANGE[0]:.3g} to {FLOAT32_RANGE[1]:.3g} "
+                                     f"in magnitude, or 0)")
         return self
 
 

@@ -82,7 +82,7 @@ def _checked_ids(frame: pd.DataFrame, path: Path, column: str) -> pd.Series:
         raise DataError(f"Table {path} column '{column}' is empty in data row(s) "
                         f"{_bad_rows(missing)} (1-based, header excluded). Every row needs an id.")
     kind = pd.api.types.infer_dtype(ids, skipna=False)
-    if kind not in ("string", "integer") or ids.dtype == bool:
+    if kind not in ("string", "integer"):
         odd = ~ids.map(lambda v: isinstance(v, (str, int, np.integer))
                        and not isinstance(v, (bool, np.bool_))).to_numpy(bool)
         if not odd.any():  # integers and strings mixed: the rows unlike the first one

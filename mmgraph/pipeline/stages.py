@@ -17,7 +17,8 @@ import pandas as pd
 import torch
 
 from data_prep import PREPARERS
-from mmgraph.config import RATING_METRICS, OptimConfig, RunConfig, StudentConfig, section_hash
+from mmgraph.config import (FLOAT32_RANGE, RATING_METRICS, OptimConfig, RunConfig, StudentConfig,
+                            section_hash)
 from mmgraph.data.ids import IdMap
 from mmgraph.data.split import split_description, split_interactions
 from mmgraph.data.tables import (ITEM, RATING, TIMESTAMP, USER, load_interactions, load_items,
@@ -226,7 +227,7 @@ def _rated_train_pairs(run: RunDir, data: IndexedSplit, source: Path
     that cannot weigh an edge are a :class:`DataError` naming pairs of ``source``."""
     pairs, train = _train_pairs_and(run, data, RATING, source, "graph.interaction_weight 'rating'")
     ratings = train[RATING].to_numpy(np.float64)
-    tiny, largest = np.finfo(np.float32).tiny, np.finfo(np.float32).max  # float32 edge weights
+    tiny, largest = FLOAT32_RANGE  # the edge weights are float32
     bad = np.flatnonzero(~((ratings >= tiny) & (ratings <= largest)))  # NaN fails both
     if len(bad):
         examples = ", ".join(f"user {train[USER].iloc[r]!r} item {train[ITEM].iloc[r]!r}: "
