@@ -336,6 +336,8 @@ _ENVIRONMENT_ERRNOS = {
                   "the same command.",
     errno.ENOTDIR: "a file is where mmgraph expects a folder; move it away and rerun the same "
                    "command.",
+    errno.EEXIST: "a file is where mmgraph creates a folder; move it away and rerun the same "
+                  "command.",
     errno.ELOOP: "a symbolic link is where mmgraph writes a file of its own (it never follows "
                  "one there); remove the link and rerun the same command.",
     errno.ENAMETOOLONG: "a file name or path is too long for this file system; choose a "

@@ -350,9 +350,16 @@ def test_a_ctrl_c_after_the_work_is_done_does_not_kill_the_finished_command(monk
 
 @pytest.mark.parametrize("code, advice", [(errno.ENOSPC, "the disk is full"),
                                           (errno.EROFS, "read-only"),
-                                          (errno.EACCES, "permission denied")])
+                                          (errno.EACCES, "permission denied"),
+                                          (errno.EFBIG, "ulimit -f"),
+                                          (errno.ENAMETOOLONG, "too long"),
+                                          (errno.EISDIR, "a folder is where"),
+                                          (errno.ENOTDIR, "a file is where mmgraph expects"),
+                                          (errno.EEXIST, "a file is where mmgraph creates"),
+                                          (errno.ELOOP, "a symbolic link")])
 def test_machine_problems_are_one_paragraph(tmp_path, capsys, monkeypatch, code, advice):
-    """Disk full, read-only or forbidden folders: what and where, no traceback, exit 2."""
+    """Disk full, read-only or forbidden folders, a file or folder or link in the way: what
+    and where, no traceback, exit 2."""
     import mmgraph.cli
 
     def failing(*_):
