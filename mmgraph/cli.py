@@ -300,8 +300,9 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         if args.debug or exc.errno not in _ENVIRONMENT_ERRNOS:
             raise
-        print(f"error: {exc.strerror} ({exc.filename or 'a file'}): "
-              f"{_ENVIRONMENT_ERRNOS[exc.errno]}", file=sys.stderr)
+        where = exc.filename2 or exc.filename or "a file"  # a rename: its target, not the temp
+        print(f"error: {exc.strerror} ({where}): {_ENVIRONMENT_ERRNOS[exc.errno]}",
+              file=sys.stderr)
         return 2
     except (MemoryError, RuntimeError) as exc:
         if args.debug or not _out_of_memory(exc):
