@@ -58,6 +58,11 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         yield tmp_path
         os.chmod(tmp_path, 0o666 & ~_UMASK)  # mkstemp's 0600 → what open() would have made
         os.replace(tmp_path, path)
+    except OSError as exc:
+        if exc.filename is not None or exc.errno is None:
+            raise
+        # a failed write (a full disk, say) names no file: name the artifact being written
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc
     finally:
         tmp_path.unlink(missing_ok=True)
 

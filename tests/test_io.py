@@ -81,3 +81,16 @@ def test_read_arrays_maps_what_safetensors_reads(tmp_path):
                      + path.read_bytes()[8 + header_length:])
     with pytest.raises(RunDirError, match="'users' does not fit"):
         read_arrays(path)
+
+
+def test_a_failed_write_names_the_artifact_it_was_writing(tmp_path):
+    import errno
+
+    from mmgraph.io import atomic_path
+
+    with pytest.raises(OSError) as raised:
+        with atomic_path(tmp_path / "metrics.json"):
+            raise OSError(errno.ENOSPC, "No space left on device")  # how a full disk looks
+    assert raised.value.errno == errno.ENOSPC
+    assert raised.value.filename == str(tmp_path / "metrics.json")
+    assert list(tmp_path.iterdir()) == []  # no temporary file left
