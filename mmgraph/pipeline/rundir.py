@@ -80,12 +80,13 @@ class RunDir:
     def files(self) -> dict[str, tuple[int, int]]:
         """``(size, mtime_ns)`` of the run's artifact files by relative path, to tell which
         files a stage wrote (shared caches, checkpoints and bookkeeping left out)."""
-        if not self.root.is_dir():
-            return {}
-        return {str(path.relative_to(self.root)): (stat.st_size, stat.st_mtime_ns)
-                for path in self.root.rglob("*")
-                if _artifact(path.relative_to(self.root)) and path.is_file()
-                and (stat := path.stat())}
+        stamps = {}
+        for path in self.root.rglob("*") if self.root.is_dir() else ():
+            relative = path.relative_to(self.root)
+            if _artifact(relative) and path.is_file():
+                stat = path.stat()
+                stamps[str(relative)] = (stat.st_size, stat.st_mtime_ns)
+        return stamps
 
     def mark_done(self, stage: str, fingerprint: str,
                   before: dict[str, tuple[int, int]] | None = None) -> None:
