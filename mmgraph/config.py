@@ -159,6 +159,10 @@ class SplitConfig(_Strict):
                                "integer count per user (1: the user's last one).")
     test: float | int = Field(0.1, gt=0, description="Held out for the reported test metrics: "
                               "a share below 0.5 or an integer count per user, as valid.")
+    train_share: float = Field(1.0, gt=0, le=1, description="Each user keeps this seeded "
+                               "random share of their training interactions (at least one); "
+                               "valid and test unchanged. Below 1: the sparse regime, to "
+                               "measure what content adds where interactions are few.")
 
     @model_validator(mode="after")
     def _shares_or_counts(self) -> "SplitConfig":
@@ -252,15 +256,19 @@ class FilterConfig(_Strict):
         (0.005, 0.01, 0.02, 0.05, 0.1, 0.2), min_length=1, description="Ridge strength "
         "relative to the largest eigenvalue of the item–item graph (smaller = sharper "
         "filter). Several values: the best on validation (they share the decomposition).")
-    content_weight: float = Field(0.0, ge=0, description="Weight of the content kNN graph "
-                                  "blended into the item–item graph.")
+    content_weight: tuple[Annotated[float, Field(ge=0)], ...] = Field(
+        (0.0,), min_length=1, description="beta: weight of the content kNN graph blended into "
+        "the item–item graph, relative to its largest eigenvalue (0 = interactions only). "
+        "Several values (e.g. [0, 0.001, 0.003, 0.01]): the best for the filter alone on "
+        "validation (one decomposition each per degree exponent); only 0 without item "
+        "content.")
     rank: int = Field(256, ge=1, description="Eigenpairs kept past dense_items items.")
     dense_items: int = Field(8192, ge=1, description="Up to this many items the item–item "
                              "graph is decomposed densely and exactly; past it, the top rank "
                              "eigenpairs by subspace iteration on the sparse graph (never a "
                              "dense items × items).")
 
-    @field_validator("degree_exponent", "ridge", mode="before")
+    @field_validator("degree_exponent", "ridge", "content_weight", mode="before")
     @classmethod
     def _one_or_several(cls, value: Any) -> Any:
         return (value,) if isinstance(value, (int, float)) else value
@@ -311,6 +319,11 @@ class TeacherConfig(OptimConfig):
         "item embedding before the graph; decision: one gated scorer per modality beside the "
         "ID graph's; model: an independent LightGCN tower per modality (MMGCN). See "
         "mmgraph/models/teacher.py.")
+    init: Literal["random", "spectral"] = Field(
+        "random", description="LightGCN's ID tables at the start: random: normal(0, 0.1); "
+        "spectral: the top-dim singular directions of the degree-normalised interaction "
+        "matrix (a start near the graph's low-pass optimum), scaled to the random start's "
+        "spread. See mmgraph/models/spectral.py (spectral_start).")
     item_graph: bool = Field(True, description="Propagate over the item–item kNN graph too.")
     item_layers: int = Field(1, ge=1, le=64, description="Propagation steps over the item–item "
                              "graph.")

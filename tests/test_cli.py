@@ -73,7 +73,8 @@ def test_run_writes_the_run_directory_contract(finished_run):
         assert (run / name).is_file(), name
     metrics = json.loads((run / "metrics.json").read_text())
     for model in ("teacher", "student", "popularity"):
-        assert set(metrics[model]["test"]) == {"recall@10", "recall@20", "ndcg@10", "ndcg@20"}
+        assert set(metrics[model]["test"]) == {"recall@10", "recall@20", "ndcg@10", "ndcg@20",
+                                               "coverage@20", "popularity@20"}
     assert "Full-ranking metrics" in result.stdout and "Top 5 for user" in result.stdout
 
 

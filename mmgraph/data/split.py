@@ -12,9 +12,11 @@ Three kinds (``split.kind``; docs/evaluation.md says what each one leaks):
 
 ``valid`` and ``test`` are shares (``0.1``: 10% of each user's interactions, or of all
 interactions for ``temporal_global``) or, per user, counts (``1``: the user's last one).
-A user always keeps at least one training interaction. Duplicate (user, item) pairs are
-collapsed first (the latest one is kept), since one item cannot be both seen in train and
-held out in test.
+A user always keeps at least one training interaction. ``train_share`` below 1 then thins the
+training part: each user keeps that seeded random share of their training interactions (at
+least one), the held-out parts unchanged: the sparse regime, where what content adds shows.
+Duplicate (user, item) pairs are collapsed first (the latest one is kept), since one item cannot
+be both seen in train and held out in test.
 """
 
 from __future__ import annotations
@@ -48,8 +50,8 @@ def deduplicate(interactions: pd.DataFrame) -> pd.DataFrame:
 
 
 def split_interactions(interactions: pd.DataFrame, kind: str = "random", valid: float = 0.1,
-                       test: float = 0.1, seed: int = 0, source: str = "the interactions"
-                       ) -> dict[str, pd.DataFrame]:
+                       test: float = 0.1, seed: int = 0, source: str = "the interactions",
+                       train_share: float = 1.0) -> dict[str, pd.DataFrame]:
     """``{"train", "valid", "test"}`` frames of ``interactions`` (see the module docstring);
     the temporal kinds need a ``timestamp`` column (ties are broken at random by ``seed``): a
     :class:`DataError` naming ``source`` (the table's file) without one."""
@@ -60,8 +62,17 @@ def split_interactions(interactions: pd.DataFrame, kind: str = "random", valid: 
                         f"{TIMESTAMP} column here. Name its time column in "
                         f"data.columns.timestamp, or use split.kind: random.")
     frame = deduplicate(interactions)
-    if kind == "temporal_global":
-        return _split_global(frame, valid, test, seed)
+    parts = (_split_global(frame, valid, test, seed) if kind == "temporal_global" else
+             _split_per_user(frame, kind, valid, test, seed))
+    if train_share < 1:
+        parts["train"] = _thinned(parts["train"], train_share, seed)
+    return parts
+
+
+def _split_per_user(frame: pd.DataFrame, kind: str, valid: float, test: float, seed: int
+                    ) -> dict[str, pd.DataFrame]:
+    """The per-user kinds: each user's interactions shuffled (``random``) or ordered by time,
+    the held-out parts cut from the front of that order."""
     rng = np.random.default_rng(seed)
     keys = [rng.random(len(frame))]
     if kind == "temporal_per_user":  # latest last; the held-out parts are cut from the end
@@ -80,8 +91,26 @@ def split_interactions(interactions: pd.DataFrame, kind: str = "random", valid: 
     return {name: ordered[part == name].sort_index().reset_index(drop=True) for name in PARTS}
 
 
-def split_description(kind: str, valid: float, test: float, seed: int) -> str:
+def _thinned(train: pd.DataFrame, share: float, seed: int) -> pd.DataFrame:
+    """Each user's seeded random ``share`` of ``train`` (rounded half up, at least one row)."""
+    keys = np.random.default_rng([seed, 1]).random(len(train))
+    order = np.lexsort((keys, train[USER].factorize()[0]))
+    ordered = train.iloc[order]
+    position = ordered.groupby(USER, sort=False).cumcount().to_numpy()
+    count = ordered.groupby(USER, sort=False)[USER].transform("size").to_numpy()
+    keep = position < np.maximum(np.floor(count * share + 0.5), 1)
+    return ordered[keep].sort_index().reset_index(drop=True)
+
+
+def split_description(kind: str, valid: float, test: float, seed: int,
+                      train_share: float = 1.0) -> str:
     """One line for ``metrics.json``'s protocol, e.g. ``per-user random 80%/10%/10%, seed 7``."""
+    thinned = ("" if train_share >= 1 else
+               f"; each user keeps a random {train_share:.0%} of their training interactions")
+    return _split_words(kind, valid, test, seed) + thinned
+
+
+def _split_words(kind: str, valid: float, test: float, seed: int) -> str:
     if kind == "temporal_global":
         return (f"one time cut for every user: the latest {test:.0%} of interactions test, the "
                 f"{valid:.0%} before them valid (users without training interactions dropped), "

@@ -7,7 +7,13 @@ For a user :math:`u` with held-out items :math:`T_u` and a ranked list :math:`r_
   :math:`\mathrm{DCG@K} = \sum_{k \le K} [r_k \in T_u] / \log_2(k+1)` and
   :math:`\mathrm{IDCG@K} = \sum_{k \le \min(K, |T_u|)} 1 / \log_2(k+1)`.
 
-Both are averaged over users with at least one held-out item.
+Both are averaged over users with at least one held-out item. Beyond accuracy, of the top-K
+lists themselves (:func:`list_metrics`; distillation can amplify popularity bias, UnKD: Chen et
+al., WSDM 2023):
+
+- coverage@K: the share of the catalogue that appears in at least one user's top K;
+- popularity@K: the average recommended popularity (ARP, Abdollahpouri et al., FLAIRS 2019),
+  the mean over users of the mean training interaction count of their top-K items.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ import numpy as np
 
 from mmgraph.data.user_items import UserItems
 
-__all__ = ["ranking_metrics", "hit_matrix"]
+__all__ = ["ranking_metrics", "per_user_metrics", "list_metrics", "hit_matrix"]
 
 
 def hit_matrix(topk: np.ndarray, users: np.ndarray, truth: UserItems) -> np.ndarray:
@@ -26,9 +32,10 @@ def hit_matrix(topk: np.ndarray, users: np.ndarray, truth: UserItems) -> np.ndar
     return hits & (topk >= 0)
 
 
-def ranking_metrics(topk: np.ndarray, users: np.ndarray, truth: UserItems,
-                    ks: tuple[int, ...] = (10, 20)) -> dict[str, float]:
-    """Mean Recall@K and NDCG@K over ``users`` (those with held-out items).
+def per_user_metrics(topk: np.ndarray, users: np.ndarray, truth: UserItems,
+                     ks: tuple[int, ...] = (10, 20)) -> dict[str, np.ndarray]:
+    """Recall@K and NDCG@K of each of ``users`` that has held-out items, ``[B']`` arrays in the
+    order of ``users`` (the paired samples of a significance test between two models).
 
     Args:
         topk: ``[B, K_max]`` ranked item indices for ``users [B]``; fewer than ``max(ks)``
@@ -44,8 +51,28 @@ def ranking_metrics(topk: np.ndarray, users: np.ndarray, truth: UserItems,
     ideal_cumulative = np.cumsum(discounts)
     result = {}
     for k in ks:
-        result[f"recall@{k}"] = float(np.mean(hits[:, :k].sum(1) / counts)) if len(counts) else 0.0
+        result[f"recall@{k}"] = hits[:, :k].sum(1) / counts
         dcg = (hits[:, :k] * discounts[:k]).sum(1)
-        idcg = ideal_cumulative[np.minimum(counts, k) - 1]
-        result[f"ndcg@{k}"] = float(np.mean(dcg / idcg)) if len(counts) else 0.0
+        result[f"ndcg@{k}"] = dcg / ideal_cumulative[np.minimum(counts, k) - 1]
     return result
+
+
+def ranking_metrics(topk: np.ndarray, users: np.ndarray, truth: UserItems,
+                    ks: tuple[int, ...] = (10, 20)) -> dict[str, float]:
+    """Mean Recall@K and NDCG@K over ``users`` (those with held-out items); the arguments are
+    :func:`per_user_metrics`'."""
+    return {name: float(values.mean()) if len(values) else 0.0
+            for name, values in per_user_metrics(topk, users, truth, ks).items()}
+
+
+def list_metrics(topk: np.ndarray, item_counts: np.ndarray, k: int) -> dict[str, float]:
+    """coverage@k and popularity@k (module docstring) of the top-``k`` lists ``topk [B, >=k]``
+    (entries ``< 0`` are padding); ``item_counts [I]``: each item's training interactions."""
+    top = topk[:, :k]
+    valid = top >= 0
+    if not valid.any():
+        return {f"coverage@{k}": 0.0, f"popularity@{k}": 0.0}
+    popularity = np.where(valid, item_counts[np.maximum(top, 0)], 0.0).sum(1)
+    per_list = popularity[valid.any(1)] / valid.sum(1)[valid.any(1)]
+    return {f"coverage@{k}": float(len(np.unique(top[valid])) / len(item_counts)),
+            f"popularity@{k}": float(per_list.mean())}

@@ -3,11 +3,11 @@ closed-form graph filters and the blend of its components), the ID student."""
 
 from mmgraph.models.blend import blend_embeddings, choose_blend, score_std, score_stds
 from mmgraph.models.fusion import FUSIONS, build_fusion
-from mmgraph.models.spectral import (interaction_matrix, spectral_filter,
+from mmgraph.models.spectral import (interaction_matrix, spectral_filter, spectral_start,
                                      time_weighted_cooccurrence, tuned_filter)
 from mmgraph.models.student import IDStudent
 from mmgraph.models.teacher import MultimodalTeacher
 
 __all__ = ["MultimodalTeacher", "IDStudent", "FUSIONS", "build_fusion", "spectral_filter",
-           "tuned_filter", "interaction_matrix", "time_weighted_cooccurrence", "blend_embeddings",
-           "choose_blend", "score_std", "score_stds"]
+           "spectral_start", "tuned_filter", "interaction_matrix", "time_weighted_cooccurrence",
+           "blend_embeddings", "choose_blend", "score_std", "score_stds"]

@@ -23,8 +23,12 @@ iteration with Rayleigh–Ritz (:func:`top_eigenpairs`) on the operator
 :math:`X \mapsto \tilde R^\top(\tilde R X) + \beta\lambda_{\max}\tilde S X`, never
 materialising :math:`G` (cost linear in interactions per iteration). Eigen-directions with
 :math:`\lambda \approx 0` score nothing and are dropped.
-The decomposition depends on :math:`b` alone, so :func:`tuned_filter` tries every ridge of a
-grid on one decomposition per :math:`b` and keeps the pair that validation ranks best.
+The decomposition depends on :math:`b` and :math:`\beta` alone, so :func:`tuned_filter` tries
+every ridge of a grid on one decomposition per :math:`(b, \beta)` and keeps the setting that
+validation ranks best: the content reaches the filter only as far as validation says it helps
+(on ml-100k, :math:`\beta = 0.003` lifts the filter's own valid NDCG@20 from 0.3086 to 0.3119;
+0.05 already drops it to 0.287, since :math:`\lambda_{\max}\tilde S` has the scale of the
+strongest co-occurrence direction).
 
 Shapes:
     - ``user_item``: ``[2, E]`` (user index, item index), deduplicated
@@ -47,7 +51,8 @@ from numpy.typing import DTypeLike
 from mmgraph.graph.adjacency import csr_tensor
 
 __all__ = ["spectral_filter", "filter_basis", "FilterBasis", "tuned_filter",
-           "interaction_matrix", "time_weighted_cooccurrence", "top_eigenpairs"]
+           "interaction_matrix", "time_weighted_cooccurrence", "top_eigenpairs",
+           "spectral_start"]
 
 log = logging.getLogger(__name__)
 
@@ -264,18 +269,67 @@ def spectral_filter(user_item: torch.Tensor, num_users: int, num_items: int,
 
 def tuned_filter(user_item: torch.Tensor, num_users: int, num_items: int,
                  score: Callable[[tuple[torch.Tensor, torch.Tensor]], float],
-                 degree_exponents: Sequence[float], ridges: Sequence[float], **options
+                 degree_exponents: Sequence[float], ridges: Sequence[float],
+                 content_weights: Sequence[float] = (0.0,), **options
                  ) -> tuple[tuple[torch.Tensor, torch.Tensor], dict[str, float], dict[str, float]]:
-    """The filter at the ``(degree_exponent, ridge)`` pair that ``score`` (a validation metric,
-    higher is better) ranks best: one decomposition per degree exponent, every ridge re-weights
-    it. Returns the embeddings, every pair's score keyed ``"b=<b>,rho=<rho>"``, and the chosen
-    pair as ``{"degree_exponent": b, "ridge": rho}``; ``options`` go to :func:`filter_basis`."""
+    """The filter at the ``(degree_exponent, ridge, content_weight)`` setting that ``score`` (a
+    validation metric, higher is better) ranks best: one decomposition per degree exponent and
+    content weight, every ridge re-weights it. Returns the embeddings, every setting's score
+    keyed ``"b=<b>,rho=<rho>"`` (``",beta=<w>"`` appended for a content weight above 0), and the
+    chosen setting as ``{"degree_exponent": b, "ridge": rho, "content_weight": w}``;
+    ``options`` (``content_graph`` among them) go to :func:`filter_basis`. Without a content
+    graph only the content weight 0 is tried."""
+    if options.get("content_graph") is None:
+        content_weights = [0.0]
     best, tried = (float("-inf"), None, {}), {}
-    for exponent in degree_exponents:
-        basis = filter_basis(user_item, num_users, num_items, exponent, **options)
-        for ridge in ridges:
-            embeddings = basis.embeddings(ridge)
-            tried[f"b={exponent},rho={ridge}"] = value = score(embeddings)
-            if value > best[0]:
-                best = (value, embeddings, {"degree_exponent": exponent, "ridge": ridge})
+    for weight in content_weights:
+        for exponent in degree_exponents:
+            basis = filter_basis(user_item, num_users, num_items, exponent,
+                                 content_weight=weight, **options)
+            for ridge in ridges:
+                embeddings = basis.embeddings(ridge)
+                key = f"b={exponent},rho={ridge}" + (f",beta={weight}" if weight > 0 else "")
+                tried[key] = value = score(embeddings)
+                if value > best[0]:
+                    best = (value, embeddings, {"degree_exponent": exponent, "ridge": ridge,
+                                                "content_weight": weight})
     return best[1], tried, best[2]
+
+
+def spectral_start(user_item: torch.Tensor, num_users: int, num_items: int, dim: int,
+                   std: float = 0.1, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""A start for LightGCN's ID tables from the graph itself: with the top ``dim`` singular
+    triplets of :math:`\tilde R = D_U^{-1/2} R D_I^{-1/2}` (the eigenpairs of
+    :math:`\tilde R^\top \tilde R` by :func:`top_eigenpairs`: linear in the interactions),
+    users :math:`U \Sigma^{1/2}` and items :math:`V \Sigma^{1/2}`, scaled together to an
+    overall standard deviation ``std``. These are the eigenvectors of LightGCN's normalised
+    bipartite adjacency with the largest eigenvalues, so propagation keeps them in place and
+    the start already scores like a low-pass graph filter (on ml-100k, LightGCN + text reached
+    valid NDCG@20 0.2771 at epoch 20 instead of 0.2751 at epoch 35). Columns past the
+    interactions' rank are normal(0, ``std``).
+
+    Shapes: ``user_item [2, E]`` → users ``[num_users, dim]``, items ``[num_items, dim]``
+    (float32).
+    """
+    users, items = user_item[0].numpy(), user_item[1].numpy()
+    user_degree = np.maximum(np.bincount(users, minlength=num_users), 1).astype(np.float64)
+    item_degree = np.maximum(np.bincount(items, minlength=num_items), 1).astype(np.float64)
+    normalised = (sp.diags(user_degree ** -0.5) @ interaction_matrix(user_item, num_users,
+                                                                     num_items)
+                  @ sp.diags(item_degree ** -0.5)).tocsr()
+    forward, backward = _torch_csr(normalised), _torch_csr(normalised.T)
+    values, vectors = top_eigenpairs(lambda block: _gram_chunks(backward, _gram_chunks(
+        forward, block)), num_items, min(dim, num_items, num_users), seed)
+    keep = values > 1e-9 * max(float(values[0]), 1e-300)
+    values, vectors = values[keep], vectors[:, keep]
+    singular = np.sqrt(values)
+    item_part = vectors * np.sqrt(singular)
+    user_part = (normalised @ vectors) / np.sqrt(singular)  # U S^1/2 = R~ V S^-1/2
+    scale = std / max(float(np.concatenate([user_part, item_part]).std()), 1e-12)
+    generator = torch.Generator().manual_seed(seed)
+    tables = []
+    for part, rows in ((user_part, num_users), (item_part, num_items)):
+        table = torch.randn(rows, dim, generator=generator) * std
+        table[:, :part.shape[1]] = torch.from_numpy(part * scale).float()
+        tables.append(table)
+    return tables[0], tables[1]

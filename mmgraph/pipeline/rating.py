@@ -184,6 +184,7 @@ def evaluate(run: RunDir, data: IndexedSplit, cfg: RunConfig) -> dict:
             "rmse": float(error.pow(2).mean().sqrt()) if len(error) else 0.0}
     metrics["protocol"] = {
         "task": "rating: predicted ratings of the held-out (user, item) pairs, MAE and RMSE",
-        "split": split_description(cfg.split.kind, cfg.split.valid, cfg.split.test, cfg.seed),
+        "split": split_description(cfg.split.kind, cfg.split.valid, cfg.split.test, cfg.seed,
+                                  cfg.split.train_share),
         "pairs": counts}
     return metrics

@@ -27,7 +27,7 @@ from mmgraph.distill.coldstart import content_vectors, fit_coldstart_mapper
 from mmgraph.distill.soft_labels import teacher_top_scores
 from mmgraph.distill.warm_start import start_from_teacher
 from mmgraph.errors import ConfigError, DataError
-from mmgraph.evaluation.metrics import ranking_metrics
+from mmgraph.evaluation.metrics import list_metrics, ranking_metrics
 from mmgraph.evaluation.ranking import (evaluate_embeddings, evaluate_weighted_sums,
                                         popularity_scores, topk_items)
 from mmgraph.graph.adjacency import BipartiteAdjacency, bipartite_adjacency, item_adjacency
@@ -38,7 +38,7 @@ from mmgraph.io import (file_sha256, read_arrays, read_json, read_parquet, read_
                         write_json, write_parquet, write_tensors)
 from mmgraph.lock import exclusive_writer
 from mmgraph.models.blend import blend_embeddings, choose_blend, score_stds
-from mmgraph.models.spectral import time_weighted_cooccurrence, tuned_filter
+from mmgraph.models.spectral import spectral_start, time_weighted_cooccurrence, tuned_filter
 from mmgraph.models.sequential import SequentialStudent, latest_sequences
 from mmgraph.models.student import IDStudent, low_rank_factors
 from mmgraph.models.teacher import MultimodalTeacher
@@ -147,7 +147,8 @@ def split(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
         items.indices(interactions[ITEM], str(cfg.data.interactions),  # every item is known
                       f"Add them to {cfg.data.items} or drop those rows.")
         parts = split_interactions(interactions, cfg.split.kind, cfg.split.valid,
-                                   cfg.split.test, cfg.seed, str(cfg.data.interactions))
+                                   cfg.split.test, cfg.seed, str(cfg.data.interactions),
+                                   cfg.split.train_share)
         users = IdMap(np.sort(parts["train"][USER].unique()), USER)  # users with a history
         users.save(run.path("ids", "users.parquet"))
         items.save(run.path("ids", "items.parquet"))
@@ -299,8 +300,14 @@ def lightgcn_inputs(cfg: RunConfig, run: RunDir, data: IndexedSplit, built, devi
                                   len(data.items)).to(device)
     model = MultimodalTeacher(len(data.users), len(data.items), tcfg.dim, tcfg.layers,
                               {k: v.shape[1] for k, v in features.items()}, tcfg.fusion,
-                              tcfg.item_layers, tcfg.fusion_level).to(device)
-    return model, adjacency, features, item_adj
+                              tcfg.item_layers, tcfg.fusion_level)
+    if tcfg.init == "spectral":
+        users, items = spectral_start(data.train_pairs, len(data.users), len(data.items),
+                                      tcfg.dim, seed=cfg.seed)
+        with torch.no_grad():
+            model.user_embedding.weight.copy_(users)
+            model.item_embedding.weight.copy_(items)
+    return model.to(device), adjacency, features, item_adj
 
 
 def _train_lightgcn(cfg: RunConfig, run: RunDir, data: IndexedSplit, built, device,
@@ -349,8 +356,8 @@ def teacher(cfg: RunConfig, run: RunDir, progress: bool = True,
     co-occurrence, blended by weights chosen on validation (see :mod:`mmgraph.models.blend`).
     Saves the blended user/item embeddings (the student's soft labels come from these) and, in
     ``state.json``, every component's validation metric and chosen filter setting.
-    ``filter_settings`` (``{component: {"degree_exponent", "ridge"}}``, e.g. a tuned run's, for
-    a refit) replaces the config's grids."""
+    ``filter_settings`` (``{component: {"degree_exponent", "ridge", "content_weight"}}``, e.g. a
+    tuned run's, for a refit) replaces the config's grids."""
     tcfg, metric = cfg.teacher, cfg.evaluation.early_stopping_metric
     fingerprint = section_hash(tcfg, cfg.evaluation, cfg.seed, run.fingerprint("graph"),
                                repr(filter_settings))
@@ -398,11 +405,12 @@ def teacher(cfg: RunConfig, run: RunDir, progress: bool = True,
         content_graph = None
         if tcfg.content != "none" and SIMILAR in built.edge_types:
             content_graph = (built[SIMILAR].edge_index, built[SIMILAR].edge_weight)
-        options = tcfg.filter.model_dump(exclude={"degree_exponent", "ridge"})
+        options = tcfg.filter.model_dump(exclude={"degree_exponent", "ridge", "content_weight"})
         for name, cooccurrence in graphs.items():
-            grid = ((tcfg.filter.degree_exponent, tcfg.filter.ridge) if filter_settings is None
-                    else ((filter_settings[name]["degree_exponent"],),
-                          (filter_settings[name]["ridge"],)))
+            grid = ((tcfg.filter.degree_exponent, tcfg.filter.ridge, tcfg.filter.content_weight)
+                    if filter_settings is None else
+                    tuple((filter_settings[name].get(key, 0.0),)
+                          for key in ("degree_exponent", "ridge", "content_weight")))
             parts[name], settings, chosen = tuned_filter(
                 data.train_pairs, len(data.users), len(data.items),
                 validation, *grid, content_graph=content_graph,
@@ -667,11 +675,14 @@ def evaluate(cfg: RunConfig, run: RunDir, progress: bool = True) -> dict:
                 "popularity": topk_items(popularity, None, users, k, train, ev.user_batch_size),
             }
             for model_name, top in rankings.items():
-                metrics[model_name][part] = ranking_metrics(top, users, truth, ev.ks)
+                metrics[model_name][part] = {**ranking_metrics(top, users, truth, ev.ks),
+                                             **list_metrics(top, train.item_counts, k)}
         metrics["protocol"] = {
             "split": split_description(cfg.split.kind, cfg.split.valid, cfg.split.test,
-                                       cfg.seed),
+                                       cfg.seed, cfg.split.train_share),
             "ranking": "full ranking over all items, the user's train items excluded",
+            "lists": f"coverage@{max(ev.ks)}: share of the catalogue in some top-{max(ev.ks)} "
+                     f"list; popularity@{max(ev.ks)}: mean training count of listed items",
             "users": {p: int(len(data.parts[p].users_with_items())) for p in ("valid", "test")},
             "validation during training": (
                 "every valid user" if data.validation_users(ev.valid_users, cfg.seed) is None

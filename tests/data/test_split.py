@@ -3,6 +3,7 @@ import pandas as pd
 import pytest
 
 from mmgraph.data import deduplicate, split_description, split_interactions
+from mmgraph.data.tables import ITEM, USER
 from mmgraph.errors import DataError
 
 
@@ -96,3 +97,18 @@ def test_deduplicate_keeps_latest():
     deduped = deduplicate(frame)
     assert len(deduped) == 2
     assert deduped.loc[deduped["user_id"] == 1, "rating"].item() == 1.0
+
+
+def test_train_share_thins_each_users_training_part_only():
+    """The sparse regime: each user keeps a seeded share of their training rows (at least
+    one); valid and test are those of the full split."""
+    frame = pd.DataFrame({USER: np.repeat(np.arange(30), 20), ITEM: np.tile(np.arange(20), 30)})
+    full = split_interactions(frame, "random", valid=0.1, test=0.1, seed=4)
+    thin = split_interactions(frame, "random", valid=0.1, test=0.1, seed=4, train_share=0.2)
+    for part in ("valid", "test"):
+        pd.testing.assert_frame_equal(thin[part], full[part])
+    kept = thin["train"].groupby(USER).size()
+    assert (kept == round(16 * 0.2 + 1e-9)).all()  # 16 training rows each -> 3
+    assert set(map(tuple, thin["train"].to_numpy())) <= set(map(tuple, full["train"].to_numpy()))
+    tiny = split_interactions(frame.head(3), "random", valid=1, test=1, seed=4, train_share=0.01)
+    assert len(tiny["train"]) == 1  # never below one training row

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from mmgraph.data import UserItems
-from mmgraph.evaluation import ranking_metrics
+from mmgraph.evaluation import list_metrics, per_user_metrics, ranking_metrics
 
 
 def test_hand_computed_recall_and_ndcg():
@@ -36,3 +36,23 @@ def test_padding_never_hits_and_short_lists_count_as_misses():
     short = ranking_metrics(np.array([[0]]), np.array([0]), truth, ks=(2,))
     assert short == ranking_metrics(np.array([[0, -1]]), np.array([0]), truth, ks=(2,))
     assert short["recall@2"] == 0.5
+
+
+def test_per_user_metrics_are_the_users_of_the_mean():
+    truth = UserItems(np.array([0, 0, 1]), np.array([1, 4, 2]), 3, 6)
+    topk = np.array([[4, 0, 1], [0, 3, 5], [1, 2, 3]])
+    users = np.array([0, 1, 2])
+    per_user = per_user_metrics(topk, users, truth, ks=(3,))
+    assert per_user["recall@3"].tolist() == [1.0, 0.0]  # user 2 has nothing held out
+    assert per_user["ndcg@3"].mean() == pytest.approx(ranking_metrics(topk, users, truth,
+                                                                      (3,))["ndcg@3"])
+
+
+def test_list_metrics_coverage_and_average_popularity():
+    counts = np.array([10.0, 1.0, 5.0, 0.0])
+    topk = np.array([[0, 1], [0, 2], [2, -1]])  # the last list is one item short
+    m = list_metrics(topk, counts, 2)
+    assert m["coverage@2"] == pytest.approx(3 / 4)
+    assert m["popularity@2"] == pytest.approx(((10 + 1) / 2 + (10 + 5) / 2 + 5) / 3)
+    assert list_metrics(np.full((2, 2), -1), counts, 2) == {"coverage@2": 0.0,
+                                                            "popularity@2": 0.0}

@@ -83,9 +83,30 @@ def test_tuned_filter_keeps_the_setting_validation_ranks_best():
                                                  (0.01, 0.1, 1.0))
     assert list(tried) == [f"b={b},rho={r}" for b in (0.0, 0.5) for r in (0.01, 0.1, 1.0)]
     assert max(tried, key=tried.get) == "b=0.5,rho=0.1"
-    assert chosen == {"degree_exponent": 0.5, "ridge": 0.1}
+    assert chosen == {"degree_exponent": 0.5, "ridge": 0.1, "content_weight": 0.0}
     np.testing.assert_allclose((users @ items.T).numpy(), (target[0] @ target[1].T).numpy(),
                                atol=1e-6)
+
+
+def test_tuned_filter_chooses_the_content_weight_too():
+    """Each content weight is its own decomposition; the one validation ranks best is kept,
+    and without a content graph only the weight 0 is tried."""
+    from mmgraph.models.spectral import tuned_filter
+
+    pairs, features = _graph(9, 12, seed=5), torch.rand(12, 5)
+    content = knn_graph(features, 3)
+    target = spectral_filter(pairs, 9, 12, degree_exponent=0.2, ridge=0.1,
+                             content_graph=content, content_weight=0.3)
+
+    def score(embeddings):
+        return -float(((embeddings[0] @ embeddings[1].T) - target[0] @ target[1].T).abs().max())
+
+    _, tried, chosen = tuned_filter(pairs, 9, 12, score, (0.2,), (0.1,), (0.0, 0.3, 1.0),
+                                    content_graph=content)
+    assert list(tried) == ["b=0.2,rho=0.1", "b=0.2,rho=0.1,beta=0.3", "b=0.2,rho=0.1,beta=1.0"]
+    assert chosen == {"degree_exponent": 0.2, "ridge": 0.1, "content_weight": 0.3}
+    _, tried, chosen = tuned_filter(pairs, 9, 12, score, (0.2,), (0.1,), (0.0, 0.3))
+    assert list(tried) == ["b=0.2,rho=0.1"] and chosen["content_weight"] == 0.0
 
 
 def test_time_weighted_cooccurrence_is_its_formula_and_tends_to_the_plain_one():
@@ -117,3 +138,25 @@ def test_filter_over_a_given_cooccurrence_equals_the_default_on_r_transpose_r():
         default = filter_basis(pairs, 9, 12, 0.3, rank=8, dense_items=dense_items).embeddings(0.05)
         np.testing.assert_allclose((given[0] @ given[1].T).numpy(),
                                    (default[0] @ default[1].T).numpy(), atol=1e-4)
+
+
+def test_spectral_start_is_the_normalised_graphs_top_singular_directions():
+    """Users U S^1/2 and items V S^1/2 of R~ = D_U^-1/2 R D_I^-1/2, scaled to the given std:
+    their product is a multiple of R~'s best rank-k approximation; columns past the rank are
+    random."""
+    from mmgraph.models.spectral import spectral_start
+
+    pairs = _graph(9, 12, seed=6)
+    users, items = spectral_start(pairs, 9, 12, dim=3, std=0.1, seed=0)
+    assert users.shape == (9, 3) and items.shape == (12, 3)
+    assert float(torch.cat([users, items]).std(correction=0)) == pytest.approx(0.1, rel=1e-3)
+    R = np.zeros((9, 12))
+    R[pairs[0].numpy(), pairs[1].numpy()] = 1.0
+    normalised = R / np.sqrt(np.outer(np.maximum(R.sum(1), 1), np.maximum(R.sum(0), 1)))
+    u, s, vt = np.linalg.svd(normalised)
+    best = (u[:, :3] * s[:3]) @ vt[:3]
+    product = (users @ items.T).double().numpy()
+    ratio = (product * best).sum() / (best * best).sum()
+    np.testing.assert_allclose(product, ratio * best, atol=1e-4 * np.abs(product).max())
+    wide_users, _ = spectral_start(pairs, 9, 12, dim=20, seed=0)  # rank ≤ 9: the rest random
+    assert wide_users.shape == (9, 20) and float(wide_users[:, 9:].std()) > 0.05

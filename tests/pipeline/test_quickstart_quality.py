@@ -8,9 +8,10 @@ import pytest
 from mmgraph.config import load_config
 from mmgraph.pipeline import run_all
 
-#: The best tuned peers' test figures: NDCG@20 of iALS (implicit; 256 factors, reg 30, alpha 3),
-#: Recall@20 of EASE (lambda 200); both tuned on valid by bench/peers.py.
-BEST_PEER_NDCG, BEST_PEER_RECALL = 0.2936, 0.3571
+#: The best tuned peers' test figures on this split (seed 2026), of the ten in bench/peers.py:
+#: NDCG@20 of iALS (implicit; 256 factors, reg 30, alpha 3), Recall@20 of L3AE (EASE pulled
+#: toward the MiniLM text model; reg_x 100, reg_f 10, reg_e 200); each tuned on valid.
+BEST_PEER_NDCG, BEST_PEER_RECALL = 0.2936, 0.3592
 
 
 @pytest.mark.slow
@@ -26,3 +27,5 @@ def test_quickstart_teacher_and_student_beat_the_best_tuned_peer(ml100k_tables, 
     assert student["ndcg@20"] >= BEST_PEER_NDCG, metrics
     assert min(teacher["recall@20"], student["recall@20"]) >= BEST_PEER_RECALL, metrics
     assert student["ndcg@20"] > 2 * metrics["popularity"]["test"]["ndcg@20"], metrics
+    # distillation does not narrow the lists toward popular items (UnKD's concern) by much
+    assert student["popularity@20"] <= 1.05 * teacher["popularity@20"], metrics
