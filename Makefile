@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 SYSTEM_PACKAGES := dataset-fashion-mnist alsa-utils sound-theme-freedesktop
 SYSTEM_MEDIA := /usr/share/datasets/fashion-mnist /usr/share/sounds/alsa /usr/share/sounds/freedesktop
 
-.PHONY: quickstart demo test install system-media clean
+.PHONY: quickstart demo test install system-media bench-peers-install clean
 
 # Reinstall when the dependency list changes.
 $(STAMP): pyproject.toml
@@ -31,6 +31,12 @@ system-media:
 		     $(SYSTEM_PACKAGES) >/dev/null; } \
 		|| echo "warning: could not apt-get install $(SYSTEM_PACKAGES); the multimodal demo needs them"; \
 	fi
+
+# SANSA for bench/peers.py (the other peers come with the bench extra); needs root for apt.
+bench-peers-install: $(STAMP)
+	dpkg -s libsuitesparse-dev >/dev/null 2>&1 || { apt-get update -qq && \
+		apt-get install -y -qq --no-install-recommends libsuitesparse-dev >/dev/null; }
+	$(PY) -m pip install --quiet -e ".[peers]"
 
 quickstart: $(STAMP)
 	HF_HUB_OFFLINE=1 $(VENV)/bin/mmgraph quickstart

@@ -1,26 +1,27 @@
-"""Peers side by side with mmgraph's teacher and student on the quickstart's own split.
+"""Peers side by side with mmgraph's teacher and student, on three protocols and several seeds.
 
 Every model is tuned on the **valid** split only, over the grid printed beside it; the chosen
 setting is then scored once on **test**, with mmgraph's evaluator (full ranking over all
-items, the user's train items excluded, Recall/NDCG@20):
+items, the user's train items excluded, Recall/NDCG@20, and coverage@20 / popularity@20 of the
+lists). The peers (``bench/peer_models.py``, each with its paper): EASE, iALS (``implicit``),
+GF-CF, ItemKNN, RP3beta, SLIM (ElasticNet, scikit-learn), BSPM, ChebyCF, SANSA (``sansa``,
+``make bench-peers-install``; left out with a warning when missing), L3AE (EASE regularised
+toward the MiniLM text vectors' item model: the content-aware peer), popularity; PyG's
+``torch_geometric.nn.models.LightGCN`` with PyG's examples/lightgcn.py recipe (``--pyg``, ~40
+min); and mmgraph's teacher and student, each a pipeline run of ``configs/quickstart.yaml`` with
+one config change (the ablation rows).
 
-- EASE (Steck, WWW 2019): closed form ``B = I - P diag(1/diag P)``, ``P = (X^T X + lambda I)^-1``
-  (no library ships it for this stack; it is the paper's three lines);
-- iALS from the ``implicit`` library (``implicit.cpu.als.AlternatingLeastSquares``), confidence
-  ``alpha * r``;
-- GF-CF (Shen et al., CIKM 2021), the training-free graph filter: linear filter over the
-  normalised item–item graph plus ``alpha`` times the ideal low-pass filter from a truncated
-  SVD of the normalised interaction matrix;
-- PyG's ``torch_geometric.nn.models.LightGCN`` with PyG's examples/lightgcn.py recipe, early
-  stopped on valid (``--pyg``; its full-graph ``edge_index`` propagation takes ~40 min here);
-- popularity;
-- mmgraph's teacher components and blends, and students, each a pipeline run of
-  ``configs/quickstart.yaml`` with one config change (the ablation rows).
+Protocols (``--protocol``): ``random`` (per-user 80/10/10, the quickstart's), ``temporal``
+(per-user leave-last-out by time: one valid and one test item per user) and ``sparse``
+(``random`` with each user keeping a random 20% of their training interactions,
+``split.train_share``). ``--seeds N`` repeats on N split seeds (2026, 2027, ...) and reports
+mean ± std, the ratio to the best peer and a paired t-test over (seed, user) pairs.
 
 Usage:
-    python bench/peers.py           # about 15 min on 2 cores
-    python bench/peers.py --pyg     # + PyG's LightGCN
-    python bench/peers.py --split temporal_per_user --held-out 1 --quickstart-only --sequential
+    python bench/peers.py                                # one seed, every ablation row
+    python bench/peers.py --protocol sparse --seeds 5   # the quickstart's rows, 5 seeds
+    python bench/peers.py --pyg                          # + PyG's LightGCN
+    python bench/peers.py --protocol temporal --quickstart-only --sequential
                                     # leave-last-out by time: quickstart teacher/student, the
                                     # sequential student with and without a teacher, the peers
 """
@@ -32,35 +33,47 @@ import itertools
 import logging
 import os
 import platform
-import sys
 import time
 from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # implicit's advice; before NumPy loads
 
 import numpy as np
-import scipy.sparse as sp
 import torch
-from scipy.sparse.linalg import svds
+from scipy import stats
 
+import peer_models
 from common import table
 from data_prep import prepare_ml100k
 from mmgraph.config import SplitConfig, load_config
 from mmgraph.data import split_description
-from mmgraph.evaluation import evaluate_embeddings, popularity_scores
-from mmgraph.io import file_sha256, read_json, read_tensors
+from mmgraph.evaluation import list_metrics, per_user_metrics, popularity_scores, topk_items
+from mmgraph.io import file_sha256, read_json, read_parquet, read_tensors, write_json
 from mmgraph.models.spectral import interaction_matrix
 from mmgraph.pipeline import STAGES, IndexedSplit, RunDir, load_split
 
 ROOT = Path(__file__).resolve().parents[1]
 KS = (10, 20)
-METRICS = ["recall@20", "ndcg@20", "valid ndcg@20", "setting", "fit s"]
+METRICS = ["recall@20", "ndcg@20", "coverage@20", "popularity@20", "valid ndcg@20", "setting",
+           "fit s"]
+
+
+def ranked(top: np.ndarray, data: IndexedSplit, part: str) -> dict:
+    """Recall/NDCG@K of the top-K lists ``top [U, K]`` (every user's row) on ``part``, with
+    coverage@20 and popularity@20 of the lists and, under ``"per_user"``, each evaluated user's
+    NDCG@20 (the paired samples of the significance test)."""
+    users = data.parts[part].users_with_items()
+    per_user = per_user_metrics(top[users], users, data.parts[part], KS)
+    return {**{name: float(values.mean()) for name, values in per_user.items()},
+            **list_metrics(top[users], data.parts["train"].item_counts, max(KS)),
+            "per_user": per_user["ndcg@20"]}
 
 
 def evaluate_scores(scores: np.ndarray | torch.Tensor, data: IndexedSplit, part: str) -> dict:
-    """Metrics of a dense ``[U, I]`` score matrix (ml-100k is small enough for one)."""
+    """:func:`ranked` of a dense ``[U, I]`` score matrix (ml-100k is small enough for one)."""
     scores = torch.as_tensor(np.asarray(scores, dtype=np.float32))
-    return evaluate_embeddings(scores, None, data.parts[part], data.parts["train"], KS)
+    return ranked(topk_items(scores, None, np.arange(len(data.users)), max(KS),
+                             data.parts["train"]), data, part)
 
 
 def tune(name: str, grid: dict[str, list], fit, data: IndexedSplit) -> dict:
@@ -75,55 +88,54 @@ def tune(name: str, grid: dict[str, list], fit, data: IndexedSplit) -> dict:
         logging.info("%s %s: valid ndcg@20 %.4f (%.1f s)", name, setting, valid, elapsed)
         if valid > best:
             best, best_setting, best_scores, seconds = valid, setting, scores, elapsed
-    grid_text = "; ".join(f"{k} in {v}" for k, v in grid.items())
     return {**evaluate_scores(best_scores, data, "test"), "valid ndcg@20": best,
             "setting": ", ".join(f"{k}={v}" for k, v in best_setting.items()),
-            "fit s": f"{seconds:.1f}", "grid": grid_text}
+            "fit s": f"{seconds:.1f}", "grid": grid_text(grid)}
 
 
-def ease(train: sp.csr_matrix, lam: float) -> np.ndarray:
-    gram = (train.T @ train).toarray()
-    gram[np.diag_indices_from(gram)] += lam
-    inverse = np.linalg.inv(gram)
-    weights = -inverse / np.diag(inverse)
-    np.fill_diagonal(weights, 0.0)
-    return train @ weights
+def grid_text(grid: dict[str, list]) -> str:
+    return "; ".join(f"{k} in {v}" for k, v in grid.items())
 
 
-def ials(train: sp.csr_matrix, factors: int, regularization: float, alpha: float,
-         iterations: int = 30, seed: int = 2026) -> np.ndarray:
-    from implicit.cpu.als import AlternatingLeastSquares
+GRIDS = {  # name → (peer function, grid); each tuned on valid NDCG@20, test scored once
+    "EASE": (peer_models.ease, {"lam": [50, 100, 200, 300, 500, 800, 1200, 2000, 3000, 5000]}),
+    "iALS (implicit)": (peer_models.ials, {"factors": [128, 256],
+                                           "regularization": [3.0, 10.0, 30.0, 100.0],
+                                           "alpha": [0.3, 1.0, 3.0, 10.0]}),
+    "GF-CF": (peer_models.gf_cf, {"k": [8, 16, 32, 64, 128, 256],
+                                  "alpha": [0.1, 0.3, 0.5, 1.0, 2.0]}),
+    "ItemKNN (cosine, shrink)": (peer_models.item_knn, {"k": [50, 100, 200, 500],
+                                                        "shrink": [0, 10, 50, 100, 200, 500]}),
+    "RP3beta": (peer_models.rp3beta, {"alpha": [0.25, 0.5, 0.75, 1.0],
+                                      "beta": [0.2, 0.4, 0.6, 0.8], "k": [200, 1000]}),
+    "SLIM (ElasticNet, scikit-learn)": (peer_models.slim, {"alpha": [1e-4, 1e-3, 1e-2],
+                                                           "l1_ratio": [0.01, 0.1]}),
+    "BSPM-EM": (peer_models.bspm, {"sharpen_time": [0.25, 0.5, 1.0, 2.0], "sharpen_steps": [1],
+                                   "beta": [0.0, 0.2, 0.5], "factors": [256],
+                                   "combine": [False, True]}),
+    "ChebyCF": (peer_models.chebycf, {"order": [8], "flatness": [1.5, 5, 10, 20],
+                                      "ideal_k": [256], "alpha": [0.0, 0.1, 0.2],
+                                      "beta": [0.1, 0.2, 0.3, 0.5]}),
+    "SANSA (sansa)": (peer_models.sansa, {"l2": [200, 500, 1000, 2000, 5000],
+                                          "density": [0.2]}),
+    "L3AE (EASE + MiniLM text graph)": (peer_models.l3ae, {
+        "reg_x": [100, 200, 400, 800, 1600, 3200], "reg_f": [1, 10],
+        "reg_e": [0, 20, 50, 200]}),
+}
+CONTENT_PEERS = {"L3AE (EASE + MiniLM text graph)"}  # these take the text vectors too
 
-    model = AlternatingLeastSquares(factors=factors, regularization=regularization, alpha=alpha,
-                                    iterations=iterations, random_state=seed,
-                                    calculate_training_loss=False)
-    model.fit(train.astype(np.float32), show_progress=False)
-    return model.user_factors @ model.item_factors.T
 
-
-def gf_cf(train: sp.csr_matrix, k: int, alpha: float) -> np.ndarray:
-    user_degree = np.maximum(np.asarray(train.sum(1)).ravel(), 1)
-    item_degree = np.maximum(np.asarray(train.sum(0)).ravel(), 1)
-    normalised = sp.diags(user_degree ** -0.5) @ train @ sp.diags(item_degree ** -0.5)
-    linear = train @ (normalised.T @ normalised)
-    _, _, vt = svds(normalised.tocsc(), k=k, random_state=2026)
-    ideal = (train @ sp.diags(item_degree ** -0.5)) @ vt.T @ vt @ sp.diags(item_degree ** 0.5)
-    return np.asarray(linear.todense()) + alpha * ideal
-
-
-def tuned_peers(data: IndexedSplit) -> dict[str, dict]:
-    """EASE, iALS and GF-CF, each tuned on valid over its grid and scored once on test."""
+def tuned_peer(name: str, data: IndexedSplit, text: np.ndarray) -> dict | None:
+    """The peer ``name`` of :data:`GRIDS` tuned on valid over its grid and scored once on test;
+    ``None`` (with a warning) when its library is missing."""
+    function, grid = GRIDS[name]
     train = interaction_matrix(data.train_pairs, len(data.users), len(data.items))
-    return {
-        "EASE": tune("EASE", {"lambda": [50, 100, 200, 300, 500, 800, 1200]},
-                     lambda **s: ease(train, s["lambda"]), data),
-        "iALS (implicit)": tune("iALS", {"factors": [64, 128, 256, 512],
-                                         "regularization": [1.0, 10.0, 30.0, 100.0],
-                                         "alpha": [0.3, 1.0, 3.0, 10.0]},
-                                lambda **s: ials(train, **s), data),
-        "GF-CF": tune("GF-CF", {"k": [16, 32, 64, 128, 256], "alpha": [0.1, 0.3, 0.5, 1.0]},
-                      lambda **s: gf_cf(train, **s), data),
-    }
+    given = (train, text) if name in CONTENT_PEERS else (train,)
+    try:
+        return tune(name, grid, lambda **s: function(*given, **s), data)
+    except ImportError as error:
+        logging.warning("%s left out: %s", name, error)
+        return None
 
 
 def pipeline_row(name: str, tables: tuple[Path, Path], runs: Path, overrides: dict,
@@ -141,15 +153,20 @@ def pipeline_row(name: str, tables: tuple[Path, Path], runs: Path, overrides: di
         STAGES[stage](cfg, run, progress=False)
     seconds = time.perf_counter() - started
     data = load_split(run)
-    if model == "student":
-        metrics = read_json(run.path("metrics.json"))["student"]
-        test, valid = metrics["test"], metrics["valid"]["ndcg@20"]
+    if model == "student":  # the served lists: FAISS top 20 of every test user
+        path = run.path("recommendations.parquet")
+        recommendations = read_parquet(path)
+        top = np.full((len(data.users), max(KS)), -1, dtype=np.int64)
+        top[data.users.indices(recommendations["user_id"], str(path)),
+            recommendations["rank"].to_numpy() - 1] = data.items.indices(
+                recommendations["item_id"], str(path))
+        test = ranked(top, data, "test")
+        valid = read_json(run.path("metrics.json"))["student"]["valid"]["ndcg@20"]
     else:
         emb = read_tensors(run.path("teacher", "embeddings.safetensors"))
-        test = evaluate_embeddings(emb["users"], emb["items"], data.parts["test"],
-                                   data.parts["train"], KS)
-        valid = evaluate_embeddings(emb["users"], emb["items"], data.parts["valid"],
-                                    data.parts["train"], KS)["ndcg@20"]
+        top = topk_items(emb["users"], emb["items"], np.arange(len(data.users)), max(KS),
+                         data.parts["train"])
+        test, valid = ranked(top, data, "test"), ranked(top, data, "valid")["ndcg@20"]
     state = read_json(run.path("teacher", "state.json"))
     setting = ("" if model == "student" or "weights" not in state else
                "weights " + ", ".join(f"{k} {v:.1f}" for k, v in state["weights"].items()))
@@ -172,6 +189,8 @@ TEACHERS = {  # ablation: each row one config change from configs/quickstart.yam
         {"teacher": {"fusion_level": "decision"}},
     "teacher: LightGCN with text at the model level (a text tower) + both filters":
         {"teacher": {"fusion_level": "model"}},
+    "teacher: + text in both filters (content_weight in 0, 0.001, 0.003, 0.01 on valid)":
+        {"teacher": {"filter": {"content_weight": [0.0, 0.001, 0.003, 0.01]}}},
     "teacher: LightGCN + text + filter + time filter (quickstart)": {},
 }
 STUDENTS = {
@@ -198,14 +217,106 @@ SEQUENTIAL = {  # the sequential student (SASRec-style), for the temporal splits
 }
 
 
+PROTOCOLS = {  # split settings of each protocol (mmgraph.config.SplitConfig)
+    "random": {},                                                        # per-user 80/10/10
+    "temporal": {"kind": "temporal_per_user", "valid": 1, "test": 1},    # leave-last-out
+    "sparse": {"train_share": 0.2},     # 80/10/10, each user keeps 20% of their train
+}
+
+
+def one_split(args, split: SplitConfig, seed: int, runs: Path, teachers: dict, students: dict
+              ) -> dict[str, dict]:
+    """Every row on one seeded split: the peers tuned on valid (kept in ``runs/peers.json``,
+    which a rerun reuses) and mmgraph's pipeline rows (whose finished stages a rerun skips)."""
+    tables = prepare_ml100k(runs / "data")
+    rows: dict[str, dict] = {}
+    every = {"split": split.model_dump(), "seed": seed}
+    reference = "teacher-quickstart"  # the last row; each ablation row is named by its place
+    for name, overrides in teachers.items():
+        index = list(TEACHERS).index(name)
+        rows[name] = pipeline_row(reference if index == len(TEACHERS) - 1 else f"teacher-{index}",
+                                  tables, runs, {**every, **overrides}, "teacher")
+    # The students share the quickstart teacher's run (last above): only their stages rerun.
+    for name, overrides in students.items():
+        rows[name] = pipeline_row(reference, tables, runs, {**every, **overrides}, "student")
+    reference = RunDir(runs / reference)
+    splits = {row.pop("split") for row in rows.values()}
+    assert len(splits) == 1, "every row must use one split"
+    return {**peers(args, reference, seed, splits.pop()), **rows}
+
+
+def peers(args, reference: RunDir, seed: int, split: str) -> dict[str, dict]:
+    """The tuned peers and popularity on ``reference``'s split (the text vectors for the
+    content-aware peers from its features), kept in ``peers.json`` beside the runs: a rerun on
+    the same split (``split``: the test file's sha256) tunes only the peers missing there or
+    tuned over another grid."""
+    saved = reference.root.parent / "peers.json"
+    rows = read_json(saved) if saved.is_file() else {}
+    if rows.pop("split", split) != split:
+        rows = {}
+    data = load_split(reference)
+    text = read_tensors(reference.path("features", "features.safetensors"))["text"].numpy()
+    wanted = [*GRIDS, "popularity"] + (["PyG LightGCN"] if args.pyg else [])
+    for name in wanted:
+        if name in rows and (name not in GRIDS
+                             or rows[name]["grid"] == grid_text(GRIDS[name][1])):
+            continue
+        if name == "popularity":
+            rows[name] = evaluate_scores(popularity_scores(data.parts["train"], len(data.users)),
+                                         data, "test")
+        elif name == "PyG LightGCN":
+            from teacher import pyg_lightgcn
+
+            rows[name] = pyg_lightgcn(reference, seed=seed, max_epochs=1500)
+        elif (row := tuned_peer(name, data, text.astype(np.float64))) is not None:
+            rows[name] = row
+        else:
+            continue
+        write_json(saved, {"split": split, **{
+            n: {**r, **({"per_user": np.asarray(r["per_user"]).tolist()} if "per_user" in r
+                        else {})} for n, r in rows.items()}})
+    return {name: {**rows[name], **({"per_user": np.asarray(rows[name]["per_user"])}
+                                    if "per_user" in rows[name] else {})}
+            for name in wanted if name in rows}
+
+
+def summary(results: list[dict[str, dict]], ours: list[str]) -> tuple[str, dict]:
+    """Mean ± std over the seeds of every row, and each of ``ours`` against the best peer (by
+    mean test NDCG@20): the ratio of means and a paired t-test over (seed, user) pairs."""
+    names = list(results[0])
+    peers = [n for n in names if not n.startswith(("teacher", "student", "sequential"))
+             and n != "popularity"]
+    mean = {n: float(np.mean([r[n]["ndcg@20"] for r in results])) for n in names}
+    best = max(peers, key=mean.get)
+    lines = ["| model | ndcg@20 | recall@20 | coverage@20 | popularity@20 | × best peer | p |",
+             "|---|---|---|---|---|---|---|"]
+    verdicts = {}
+    for name in names:
+        cells = []
+        for metric in ("ndcg@20", "recall@20", "coverage@20", "popularity@20"):
+            values = [r[name][metric] for r in results if metric in r[name]]
+            digits = 1 if metric == "popularity@20" else 4
+            cells.append(f"{np.mean(values):.{digits}f} ± {np.std(values):.{digits}f}"
+                         if values else "")
+        ratio, p = mean[name] / mean[best], ""
+        if name in ours:
+            pairs = [np.concatenate([r[n]["per_user"] for r in results]) for n in (name, best)]
+            p = f"{stats.ttest_rel(*pairs).pvalue:.2g}"
+            verdicts[name] = {"ratio": ratio, "p": float(p)}
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {ratio:.3f}× | {p} |")
+    return "\n".join(lines) + f"\n\nbest peer (mean test NDCG@20): {best}", verdicts
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "bench-peers")
     parser.add_argument("--pyg", action="store_true", help="also PyG's LightGCN (~40 min)")
-    parser.add_argument("--split", default="random", help="split.kind (random, "
-                        "temporal_per_user, temporal_global); runs go to <runs>-<kind>")
-    parser.add_argument("--held-out", type=float, default=0.1, help="split.valid and "
-                        "split.test: a share, or a whole number of interactions per user")
+    parser.add_argument("--protocol", choices=list(PROTOCOLS), default="random",
+                        help="the split: random 80/10/10, temporal leave-last-out, or sparse "
+                        "(random, each user keeping 20%% of their training interactions)")
+    parser.add_argument("--seeds", type=int, default=1, help="split seeds 2026, 2027, ...: "
+                        "with more than one, only the quickstart's teacher and student among "
+                        "the mmgraph rows, and mean ± std with a paired t-test")
     parser.add_argument("--quickstart-only", action="store_true", help="only the quickstart's "
                         "teacher and student among the mmgraph rows (no ablation)")
     parser.add_argument("--sequential", action="store_true", help="also the sequential "
@@ -214,12 +325,11 @@ def main() -> None:
                         "whose names contain one of these (the quickstart's teacher and "
                         "student always run), e.g. --rows level (the fusion levels)")
     args = parser.parse_args()
-    held_out = int(args.held_out) if args.held_out >= 1 else args.held_out
-    split = SplitConfig(kind=args.split, valid=held_out, test=held_out)
-    if split != SplitConfig():
-        args.runs = args.runs.with_name(f"{args.runs.name}-{args.split}-{held_out}")
+    split = SplitConfig(**PROTOCOLS[args.protocol])
+    if args.protocol != "random":
+        args.runs = args.runs.with_name(f"{args.runs.name}-{args.protocol}")
     teachers, students = TEACHERS, STUDENTS
-    if args.quickstart_only:
+    if args.quickstart_only or args.seeds > 1:
         teachers, students = dict([list(TEACHERS.items())[-1]]), dict([list(STUDENTS.items())[-1]])
     if args.rows:
         teachers, students = ({name: row for i, (name, row) in enumerate(rows.items())
@@ -230,43 +340,34 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     for noisy in ("mmgraph", "httpx", "transformers"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    tables = prepare_ml100k(args.runs / "data")
-    rows: dict[str, dict] = {}
-    every = {"split": split.model_dump()}
-    for name, overrides in teachers.items():
-        rows[name] = pipeline_row(f"teacher-{list(TEACHERS).index(name)}", tables, args.runs,
-                                  {**every, **overrides}, "teacher")
-    # The students share the quickstart teacher's run (last above): only their stages rerun.
-    reference = f"teacher-{len(TEACHERS) - 1}"
-    for name, overrides in students.items():
-        rows[name] = pipeline_row(reference, tables, args.runs, {**every, **overrides},
-                                  "student")
-    reference = RunDir(args.runs / reference)
-    data = load_split(reference)
-    splits = {row.pop("split") for row in rows.values()}
-    assert len(splits) == 1, "every row must use one split"
-    peers = {**tuned_peers(data),
-             "popularity": {**evaluate_scores(popularity_scores(data.parts["train"],
-                                                                len(data.users)), data, "test")}}
-    if args.pyg:
-        sys.path.insert(0, str(ROOT / "bench"))
-        from teacher import pyg_lightgcn
-
-        peers["PyG LightGCN (examples/lightgcn.py recipe)"] = pyg_lightgcn(
-            reference, seed=2026, max_epochs=1500)
-    print(f"ml-100k, {split_description(split.kind, split.valid, split.test, 2026)}, test; "
+    seeds = [2026 + i for i in range(args.seeds)]
+    results = []
+    for seed in seeds:  # the first seed's runs stay where a one-seed run puts them
+        runs = args.runs if seed == seeds[0] else args.runs / f"seed-{seed}"
+        results.append(one_split(args, split, seed, runs, teachers, students))
+        logging.info("seed %d done", seed)
+    protocol = split_description(split.kind, split.valid, split.test, seeds[0], split.train_share)
+    print(f"ml-100k, {protocol}"
+          f"{f' (and seeds to {seeds[-1]})' if len(seeds) > 1 else ''}, test; "
           f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}\n")
-    print(table({**peers, **rows}, METRICS))
-    print("\nGrids (tuned on valid NDCG@20):")
-    for name, row in peers.items():
+    if len(seeds) == 1:
+        print(table(results[0], METRICS))
+        print()
+    ours = [list(teachers)[-1], list(students)[-1]]  # the quickstart's rows
+    text, verdicts = summary(results, ours)
+    print(text)
+    for name, verdict in verdicts.items():
+        print(f"{name}: {verdict['ratio']:.3f}x the best peer's mean NDCG@20, paired t-test "
+              f"over users and seeds p = {verdict['p']:.2g}")
+    print("\nGrids (tuned on valid NDCG@20 on each seed's split):")
+    for name, row in results[0].items():
         if "grid" in row:
             print(f"- {name}: {row['grid']}")
-    best_name, best = max(((n, r) for n, r in peers.items()), key=lambda x: x[1]["ndcg@20"])
-    print(f"\nbest peer: {best_name} (test NDCG@20 {best['ndcg@20']:.4f}, "
-          f"Recall@20 {best['recall@20']:.4f})")
-    for name in (list(teachers)[-1], list(students)[-1]):  # the quickstart's rows
-        print(f"{name}: {rows[name]['ndcg@20'] / best['ndcg@20']:.3f}x NDCG@20, "
-              f"{rows[name]['recall@20'] / best['recall@20']:.3f}x Recall@20")
+    chosen = {name: [r[name]["setting"] for r in results] for name in results[0]
+              if results[0][name].get("setting")}
+    print("\nChosen on valid, per seed:")
+    for name, settings in chosen.items():
+        print(f"- {name}: " + " | ".join(settings))
 
 
 if __name__ == "__main__":
