@@ -108,18 +108,17 @@ GRIDS = {  # name → (peer function, grid); each tuned on valid NDCG@20, test s
                                                         "shrink": [0, 10, 50, 100, 200, 500]}),
     "RP3beta": (peer_models.rp3beta, {"alpha": [0.25, 0.5, 0.75, 1.0],
                                       "beta": [0.2, 0.4, 0.6, 0.8], "k": [200, 1000]}),
-    "SLIM (ElasticNet, scikit-learn)": (peer_models.slim, {"alpha": [1e-4, 1e-3, 1e-2],
+    "SLIM (ElasticNet, scikit-learn)": (peer_models.slim, {"alpha": [1e-3, 1e-2],
                                                            "l1_ratio": [0.01, 0.1]}),
-    "BSPM-EM": (peer_models.bspm, {"sharpen_time": [0.25, 0.5, 1.0, 2.0], "sharpen_steps": [1],
+    "BSPM-EM": (peer_models.bspm, {"sharpen_time": [0.25, 0.5, 1.0], "sharpen_steps": [1],
                                    "beta": [0.0, 0.2, 0.5], "factors": [256],
                                    "combine": [False, True]}),
-    "ChebyCF": (peer_models.chebycf, {"order": [8], "flatness": [1.5, 5, 10, 20],
-                                      "ideal_k": [256], "alpha": [0.0, 0.1, 0.2],
-                                      "beta": [0.1, 0.2, 0.3, 0.5]}),
+    "ChebyCF": (peer_models.chebycf, {"order": [8], "flatness": [5, 10, 20], "ideal_k": [256],
+                                      "alpha": [0.1, 0.2], "beta": [0.1, 0.3, 0.5]}),
     "SANSA (sansa)": (peer_models.sansa, {"l2": [200, 500, 1000, 2000, 5000],
                                           "density": [0.2]}),
     "L3AE (EASE + MiniLM text graph)": (peer_models.l3ae, {
-        "reg_x": [100, 200, 400, 800, 1600, 3200], "reg_f": [1, 10],
+        "reg_x": [100, 200, 400, 800, 1600, 3200], "reg_f": [10],
         "reg_e": [0, 20, 50, 200]}),
 }
 CONTENT_PEERS = {"L3AE (EASE + MiniLM text graph)"}  # these take the text vectors too
