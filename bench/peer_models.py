@@ -62,14 +62,19 @@ def _ideal_pass(normalised: sp.csr_matrix, k: int, seed: int = 2026) -> np.ndarr
     return vt.T
 
 
+def _ideal_scores(x: sp.spmatrix | np.ndarray, vectors: np.ndarray, item_degree: np.ndarray
+                  ) -> np.ndarray:
+    """The degree-normalised ideal low-pass, ``x D^-1/2 V V^T D^1/2`` (GF-CF's and BSPM's)."""
+    return ((x @ sp.diags(item_degree ** -0.5)) @ vectors) @ vectors.T * item_degree ** 0.5
+
+
 def gf_cf(train: sp.csr_matrix, k: int, alpha: float) -> np.ndarray:
     """GF-CF (Shen et al., CIKM 2021): the linear filter ``R~^T R~`` plus ``alpha`` times the
     ideal low-pass filter of the top-``k`` singular directions, degree-normalised."""
     normalised, item_degree = _normalised(train)
     linear = train @ (normalised.T @ normalised)
     vectors = _ideal_pass(normalised, k)
-    ideal = (train @ sp.diags(item_degree ** -0.5)) @ vectors @ vectors.T * item_degree ** 0.5
-    return np.asarray(linear.todense()) + alpha * ideal
+    return np.asarray(linear.todense()) + alpha * _ideal_scores(train, vectors, item_degree)
 
 
 def _keep_top(weights: np.ndarray, k: int) -> np.ndarray:
@@ -141,7 +146,7 @@ def bspm(train: sp.csr_matrix, sharpen_time: float, sharpen_steps: int, beta: fl
     x = train.toarray()
     blurred = x @ graph
     vectors = _ideal_pass(normalised, factors)
-    ideal = ((x * item_degree ** -0.5) @ vectors) @ vectors.T * item_degree ** 0.5
+    ideal = _ideal_scores(x, vectors, item_degree)
     h = sharpen_time / sharpen_steps
     step = -h * graph  # RK4 on dy/dt = y (-P): y <- y (I + A + A²/2 + A³/6 + A⁴/24), A = -hP
     power, operator = np.eye(len(graph)), np.eye(len(graph))

@@ -66,7 +66,7 @@ def ranked(top: np.ndarray, data: IndexedSplit, part: str) -> dict:
     per_user = per_user_metrics(top[users], users, data.parts[part], KS)
     return {**{name: float(values.mean()) for name, values in per_user.items()},
             **list_metrics(top[users], data.parts["train"].item_counts, max(KS)),
-            "per_user": per_user["ndcg@20"]}
+            "per_user": per_user["ndcg@20"].tolist()}  # a list: rows are kept as JSON
 
 
 def evaluate_scores(scores: np.ndarray | torch.Tensor, data: IndexedSplit, part: str) -> dict:
@@ -271,12 +271,8 @@ def peers(args, reference: RunDir, seed: int, split: str) -> dict[str, dict]:
             rows[name] = row
         else:
             continue
-        write_json(saved, {"split": split, **{
-            n: {**r, **({"per_user": np.asarray(r["per_user"]).tolist()} if "per_user" in r
-                        else {})} for n, r in rows.items()}})
-    return {name: {**rows[name], **({"per_user": np.asarray(rows[name]["per_user"])}
-                                    if "per_user" in rows[name] else {})}
-            for name in wanted if name in rows}
+        write_json(saved, {"split": split, **rows})
+    return {name: rows[name] for name in wanted if name in rows}
 
 
 def summary(results: list[dict[str, dict]], ours: list[str]) -> tuple[str, dict]:

@@ -77,10 +77,7 @@ def _split_per_user(frame: pd.DataFrame, kind: str, valid: float, test: float, s
     keys = [rng.random(len(frame))]
     if kind == "temporal_per_user":  # latest last; the held-out parts are cut from the end
         keys = [keys[0], -frame[TIMESTAMP].to_numpy()]
-    order = np.lexsort((*keys, frame[USER].factorize()[0]))
-    ordered = frame.iloc[order]
-    position = ordered.groupby(USER, sort=False).cumcount().to_numpy()
-    count = ordered.groupby(USER, sort=False)[USER].transform("size").to_numpy()
+    ordered, position, count = _ordered_per_user(frame, keys)
     n_test, n_valid = _held_out(count, test), _held_out(count, valid)
     # Never leave a user without training data: shrink the held-out parts for tiny users.
     overflow = np.maximum(n_test + n_valid - (count - 1), 0)
@@ -91,13 +88,21 @@ def _split_per_user(frame: pd.DataFrame, kind: str, valid: float, test: float, s
     return {name: ordered[part == name].sort_index().reset_index(drop=True) for name in PARTS}
 
 
-def _thinned(train: pd.DataFrame, share: float, seed: int) -> pd.DataFrame:
-    """Each user's seeded random ``share`` of ``train`` (rounded half up, at least one row)."""
-    keys = np.random.default_rng([seed, 1]).random(len(train))
-    order = np.lexsort((keys, train[USER].factorize()[0]))
-    ordered = train.iloc[order]
+def _ordered_per_user(frame: pd.DataFrame, keys: list[np.ndarray]
+                      ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """``frame`` grouped by user, each user's rows sorted by ``keys`` (``np.lexsort``'s order:
+    the last key primary), with each row's position in its user's order and its user's row
+    count."""
+    ordered = frame.iloc[np.lexsort((*keys, frame[USER].factorize()[0]))]
     position = ordered.groupby(USER, sort=False).cumcount().to_numpy()
     count = ordered.groupby(USER, sort=False)[USER].transform("size").to_numpy()
+    return ordered, position, count
+
+
+def _thinned(train: pd.DataFrame, share: float, seed: int) -> pd.DataFrame:
+    """Each user's seeded random ``share`` of ``train`` (rounded half up, at least one row)."""
+    ordered, position, count = _ordered_per_user(
+        train, [np.random.default_rng([seed, 1]).random(len(train))])
     keep = position < np.maximum(np.floor(count * share + 0.5), 1)
     return ordered[keep].sort_index().reset_index(drop=True)
 

@@ -409,8 +409,9 @@ def teacher(cfg: RunConfig, run: RunDir, progress: bool = True,
         for name, cooccurrence in graphs.items():
             grid = ((tcfg.filter.degree_exponent, tcfg.filter.ridge, tcfg.filter.content_weight)
                     if filter_settings is None else
-                    tuple((filter_settings[name].get(key, 0.0),)
-                          for key in ("degree_exponent", "ridge", "content_weight")))
+                    ((filter_settings[name]["degree_exponent"],),
+                     (filter_settings[name]["ridge"],),
+                     (filter_settings[name].get("content_weight", 0.0),)))  # older runs: 0
             parts[name], settings, chosen = tuned_filter(
                 data.train_pairs, len(data.users), len(data.items),
                 validation, *grid, content_graph=content_graph,
