@@ -144,7 +144,12 @@ class MultimodalTeacher(nn.Module):
         L2 penalty; every tower's at the model level); ``None`` stands for every row, without
         gathering it."""
         user_rows = self.user_embedding.weight if users is None else self.user_embedding(users)
-        total = user_rows.pow(2).sum() + self.item_ego(features, items).pow(2).sum()
+        if items is None:
+            item_rows = self.item_ego(features)
+        else:  # each distinct item's content projected once: a batch repeats popular items
+            distinct, inverse = items.unique(return_inverse=True)
+            item_rows = self.item_ego(features, distinct)[inverse]
+        total = user_rows.pow(2).sum() + item_rows.pow(2).sum()
         if self.fusion_level == "model":
             for m in self.modalities:
                 table = self.user_towers[m]

@@ -89,3 +89,19 @@ def test_model_level_sums_independent_towers():
     assert torch.allclose(users @ items.T, expected, atol=1e-5)
     penalty = model.ego_norms(None, None, features)
     assert torch.isclose(penalty, id_ego.pow(2).sum() + ego.pow(2).sum())
+
+
+def test_a_batchs_penalty_counts_every_repeated_item():
+    """Items repeated in a batch are projected once but penalised once per occurrence: the
+    penalty and its gradient equal the sum over the batch's rows."""
+    _, features, _ = _inputs()
+    model = MultimodalTeacher(4, 6, dim=5, num_layers=1, content_dims={"text": 8})
+    users, items = torch.tensor([0, 1, 1]), torch.tensor([2, 2, 5, 0, 2])
+    model.ego_norms(users, items, features).backward()
+    got = model.fusion.projections["text"].weight.grad.clone()
+    model.zero_grad()
+    rows = model.item_embedding.weight[items] + model.fusion(features)[items]
+    expected = model.user_embedding.weight[users].pow(2).sum() + rows.pow(2).sum()
+    expected.backward()
+    assert torch.allclose(model.ego_norms(users, items, features), expected)
+    assert torch.allclose(got, model.fusion.projections["text"].weight.grad, atol=1e-6)
