@@ -38,6 +38,7 @@ class FitResult:
     best_score: float
     history: list[dict] = field(default_factory=list)
     seconds_per_epoch: float = 0.0
+    epochs_run: int = 0
 
 
 def batch_for_steps(num_examples: int, batch_size: int, max_steps: int) -> int:
@@ -51,7 +52,7 @@ def fit(model: nn.Module, batch_loss: BatchLoss, examples: tuple[torch.Tensor, .
         evaluate: Callable[[], dict[str, float]], cfg: OptimConfig, metric: str,
         generator: torch.Generator, desc: str, progress: bool = True,
         checkpoint: Checkpoint | None = None, ctx: Distributed = Distributed(),
-        seed: int = 0, maximize: bool = True) -> FitResult:
+        seed: int = 0, maximize: bool = True, deadline: float | None = None) -> FitResult:
     """Train ``model`` on ``examples`` (columns ``[N]`` each: an epoch is one shuffled pass over
     the N examples in ``cfg.batch_size`` batches); restore the best validated weights.
 
@@ -60,7 +61,9 @@ def fit(model: nn.Module, batch_loss: BatchLoss, examples: tuple[torch.Tensor, .
     With ``ctx`` of several ranks, each rank trains on its share of every batch under
     DistributedDataParallel (``seed`` shuffles the shared permutation; see
     :mod:`mmgraph.training.distributed`); rank 0 alone writes the checkpoint. ``maximize``
-    False: the validation ``metric`` is an error (lower is better).
+    False: the validation ``metric`` is an error (lower is better). ``deadline`` (a
+    ``time.monotonic()`` value): training ends at the first validation past it, so the epochs
+    run are a multiple of ``cfg.eval_every`` and a rerun with ``epochs`` set to them is exact.
     """
     sign = 1.0 if maximize else -1.0  # compares scores as gains
     optimizer = make_optimizer(model, cfg.lr)
@@ -117,7 +120,8 @@ def fit(model: nn.Module, batch_loss: BatchLoss, examples: tuple[torch.Tensor, .
                             best=f"{best.best_score:.4f}@{best.best_epoch}")
             log.debug("%s epoch %d: %s", desc, epoch, record)
         best.history.append(record)
-        finished = stale >= cfg.patience or epoch == cfg.epochs
+        out_of_time = deadline is not None and metric in record and time.monotonic() > deadline
+        finished = stale >= cfg.patience or epoch == cfg.epochs or out_of_time
         if checkpoint is not None and metric in record and ctx.is_main:
             checkpoint.save(model, optimizer, best_state, generator, {
                 "epoch": epoch, "best_epoch": best.best_epoch, "best_score": best.best_score,
@@ -127,8 +131,12 @@ def fit(model: nn.Module, batch_loss: BatchLoss, examples: tuple[torch.Tensor, .
             log.info("%s: early stop at epoch %d (best %s %.4f at epoch %d)", desc, epoch,
                      metric, best.best_score, best.best_epoch)
             break
+        if out_of_time:
+            log.info("%s: out of time budget at epoch %d (best %s %.4f at epoch %d)", desc,
+                     epoch, metric, best.best_score, best.best_epoch)
+            break
     if best_state is not None:
         model.load_state_dict(best_state)
     model.eval()
-    best.seconds_per_epoch = train_seconds / max(epochs_run, 1)
+    best.seconds_per_epoch, best.epochs_run = train_seconds / max(epochs_run, 1), epochs_run
     return best

@@ -82,3 +82,27 @@ def test_a_non_finite_loss_stops_training_before_it_reaches_the_weights():
         fit(student, loss, (torch.arange(4),), lambda: {"m": 0.0}, cfg, "m",
             torch.Generator().manual_seed(0), "student", progress=False)
     assert torch.isfinite(student.user_embedding.weight).all()
+
+
+def test_a_deadline_ends_training_at_the_first_validation_past_it():
+    """A deadline already past: training still reaches the first validation (epoch
+    eval_every), then stops there, however many epochs and patience are left."""
+    import time
+
+    from mmgraph.config import OptimConfig
+
+    model = torch.nn.Linear(1, 1)
+    cfg = OptimConfig(lr=0.1, batch_size=4, epochs=50, eval_every=3, patience=10)
+
+    def loss(x):
+        return model(x[:, None].float()).pow(2).mean()
+
+    scores = iter(range(100))
+    result = fit(model, loss, (torch.arange(8),), lambda: {"m": float(next(scores))}, cfg, "m",
+                 torch.Generator().manual_seed(0), "t", progress=False,
+                 deadline=time.monotonic() - 1)
+    assert (result.epochs_run, result.best_epoch, len(result.history)) == (3, 3, 3)
+    later = fit(model, loss, (torch.arange(8),), lambda: {"m": 0.0}, cfg, "m",
+                torch.Generator().manual_seed(0), "t", progress=False,
+                deadline=time.monotonic() + 3600)
+    assert later.epochs_run == 33  # patience 10 after the first validation, not the clock
