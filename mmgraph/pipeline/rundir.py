@@ -144,9 +144,13 @@ class RunDir:
                               f"run` to rewrite it.") from exc
 
     def write_config(self, config: RunConfig) -> None:
+        """Write ``config`` as ``config.yaml``, every value spelled out except the data
+        columns left at their defaults (those are read only when the table has them; written
+        out, they would be required on a rerun)."""
+        raw = config.model_dump(mode="json")
+        raw["data"]["columns"] = config.data.columns.model_dump(mode="json", exclude_unset=True)
         with atomic_path(self.path("config.yaml")) as tmp:
-            tmp.write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False),
-                           encoding="utf-8")
+            tmp.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
 
 
 #: Files of a run folder that no stage owns: bookkeeping, the writer lock, shared caches
