@@ -246,6 +246,7 @@ def _dispatch(args: argparse.Namespace, console: Console) -> None:
 def _run_stages(args: argparse.Namespace, cfg, progress: bool, main_rank: bool,
                 console: Console) -> None:
     from mmgraph.pipeline import stages
+    from mmgraph.pipeline.auto import resolved_config
     from mmgraph.pipeline.report import print_examples, print_metrics
     from mmgraph.pipeline.rundir import RunDir
 
@@ -265,7 +266,7 @@ def _run_stages(args: argparse.Namespace, cfg, progress: bool, main_rank: bool,
             console.print(f"Refit run directory (serve it): {target.root}")
         return
     if main_rank:
-        run.write_config(cfg)
+        run.write_config(resolved_config(cfg, run))
     result = stages.STAGES[args.command](cfg, run, progress)
     if args.command == "evaluate" and main_rank:
         print_metrics(result, console)

@@ -67,6 +67,11 @@ def _floats(value: Any):
             yield from _floats(element)
 
 
+def _one_or_several(value: Any) -> Any:
+    """A grid written as one number is a grid of one."""
+    return (value,) if isinstance(value, (int, float)) else value
+
+
 class _Strict(BaseModel):
     """Unknown keys, NaN/inf, booleans where a number belongs and floats that float32 cannot
     hold (they would overflow to inf or vanish to 0 in the tensors they scale) are errors."""
@@ -268,13 +273,16 @@ class FilterConfig(_Strict):
                              "eigenpairs by subspace iteration on the sparse graph (never a "
                              "dense items × items).")
 
-    @field_validator("degree_exponent", "ridge", "content_weight", mode="before")
-    @classmethod
-    def _one_or_several(cls, value: Any) -> Any:
-        return (value,) if isinstance(value, (int, float)) else value
+    _one_or_several = field_validator("degree_exponent", "ridge", "content_weight",
+                                      mode="before")(_one_or_several)
 
 
 class TeacherConfig(OptimConfig):
+    auto: bool = Field(False, description="Choose the settings this section does not set on "
+                       "the run's validation split within tune.budget_s (written `teacher: "
+                       "auto`, and the default when a config has no teacher section): see "
+                       "mmgraph/pipeline/auto.py. The run's config.yaml then holds the chosen "
+                       "values (auto off), so rerunning it is exact.")
     components: tuple[Literal["lightgcn", "filter", "time_filter"], ...] = Field(
         ("lightgcn", "filter"), min_length=1, description="Scorers the teacher blends: the "
         "trained LightGCN (with content), the closed-form graph filter over co-occurrence, and "
@@ -446,6 +454,22 @@ class RecommendConfig(_Strict):
         "{efSearch: 128} (positive).")
 
 
+class TuneConfig(_Strict):
+    """The search of ``teacher: auto`` (:mod:`mmgraph.pipeline.auto`)."""
+
+    budget_s: float = Field(60.0, gt=0, description="Seconds the teacher's search may take on "
+                            "this machine: the filters' grids and time scales first (each time "
+                            "scale past the first only while two thirds of it are left), then "
+                            "LightGCN trains until it stops improving or the first validation "
+                            "past the budget's end (it is left out when nothing is left).")
+    time_scales: tuple[Annotated[float, Field(gt=0)], ...] = Field(
+        (600.0, 3600.0, 86400.0), min_length=1, description="teacher.time_scale candidates, "
+        "in the timestamps' unit (seconds for Unix time): the best for the time filter on "
+        "validation.")
+
+    _one_or_several = field_validator("time_scales", mode="before")(_one_or_several)
+
+
 class RunConfig(_Strict):
     name: str = Field(max_length=128, pattern=r"^[A-Za-z0-9._-]+$",
                       description="The run's folder under "
@@ -459,7 +483,8 @@ class RunConfig(_Strict):
     split: SplitConfig = SplitConfig()
     encoders: EncodersConfig = EncodersConfig()
     graph: GraphConfig = GraphConfig()
-    teacher: TeacherConfig = TeacherConfig()
+    teacher: TeacherConfig = TeacherConfig(auto=True)
+    tune: TuneConfig = TuneConfig()
     student: StudentConfig = StudentConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
     recommend: RecommendConfig = RecommendConfig()
@@ -475,6 +500,11 @@ class RunConfig(_Strict):
                               "serve (mmgraph serve --run <run>/refit). `mmgraph refit` does "
                               "it on demand.")
 
+    @field_validator("teacher", mode="before")
+    @classmethod
+    def _auto_teacher(cls, value: Any) -> Any:
+        return {"auto": True} if value == "auto" else value
+
     @field_validator("name")
     @classmethod
     def _name_stays_inside_runs_root(cls, name: str) -> str:
@@ -486,6 +516,11 @@ class RunConfig(_Strict):
     @model_validator(mode="after")
     def _task_settings_agree(self) -> "RunConfig":
         rating_metric = self.evaluation.early_stopping_metric in RATING_METRICS
+        if self.task == "rating" and self.teacher.auto:
+            raise ValueError("teacher: auto (also the default without a teacher section) "
+                             "searches the ranking teacher's components; task rating trains "
+                             "LightGCN with biases: write a teacher section with "
+                             "teacher.components: [lightgcn] and its numbers")
         if self.task == "rating":
             if self.teacher.components != ("lightgcn",):
                 raise ValueError("task rating trains the LightGCN teacher with biases: set "

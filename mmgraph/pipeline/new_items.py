@@ -31,8 +31,10 @@ def vectors_from_content(run: RunDir, items: pd.DataFrame, progress: bool = Fals
     columns the run's encoders read), computed as the run placed its own cold items."""
     from mmgraph.distill.coldstart import ColdStartMapper, content_vectors
     from mmgraph.io import read_arrays, read_tensors
+    from mmgraph.pipeline.auto import resolved_config
 
     cfg = run.read_config()
+    cfg = cfg and resolved_config(cfg, run)
     mapper_path = run.path("student", "coldstart.safetensors")
     if cfg is None or not mapper_path.is_file():
         raise RunDirError(f"{run.root} has no cold-start mapper (student/coldstart."

@@ -26,6 +26,7 @@ from mmgraph.config import RunConfig, section_hash
 from mmgraph.data.tables import ITEM, USER
 from mmgraph.io import atomic_path, read_json, write_parquet
 from mmgraph.pipeline.artifacts import SPLITS
+from mmgraph.pipeline.auto import resolved_config
 from mmgraph.pipeline.rundir import RunDir
 
 __all__ = ["REFIT", "refit_config", "refit"]
@@ -39,7 +40,9 @@ REFIT = "refit"
 def refit_config(cfg: RunConfig, run: RunDir) -> RunConfig:
     """``cfg`` with every choice the finished ``run`` made on validation fixed: the teacher's
     and the student's best epoch counts (no early stopping) and the teacher's blend weights;
-    the refit's folder is ``<run>/refit``."""
+    the refit's folder is ``<run>/refit``. A ``teacher: auto`` config is first replaced by
+    what the run chose (:func:`mmgraph.pipeline.auto.resolved_config`)."""
+    cfg = resolved_config(cfg, run)
     teacher_state = read_json(run.path("teacher", "state.json"))
     student_state = read_json(run.path("student", "state.json"))
     teacher = cfg.teacher.model_copy(update={"blend": dict(teacher_state["weights"])})
@@ -64,7 +67,7 @@ def refit(cfg: RunConfig, run: RunDir, progress: bool = True) -> RunDir:
     target.write_config(refit_cfg)
     teacher_state = read_json(run.path("teacher", "state.json"))
     filter_settings = {name: teacher_state[f"{name}_setting"]
-                       for name in cfg.teacher.components if name != "lightgcn"}
+                       for name in refit_cfg.teacher.components if name != "lightgcn"}
 
     def every_interaction() -> None:
         for name in ("users", "items"):

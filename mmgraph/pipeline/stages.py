@@ -14,11 +14,12 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import torch
 
 from data_prep import PREPARERS
 from mmgraph.config import (FLOAT32_RANGE, RATING_METRICS, OptimConfig, RunConfig, StudentConfig,
-                            section_hash)
+                            TeacherConfig, section_hash)
 from mmgraph.data.ids import IdMap
 from mmgraph.data.split import split_description, split_interactions
 from mmgraph.data.tables import (ITEM, RATING, TIMESTAMP, USER, load_interactions, load_items,
@@ -45,12 +46,14 @@ from mmgraph.models.teacher import MultimodalTeacher
 from mmgraph.pipeline import rating
 from mmgraph.pipeline.artifacts import (SPLITS, IndexedSplit, load_split, recommendation_frame,
                                         record_served_files, served_embeddings)
+from mmgraph.pipeline.auto import (Budget, auto_key, auto_start, resolved_config,
+                                   resolved_teacher)
 from mmgraph.pipeline.report import NO_HELD_OUT_USERS
 from mmgraph.pipeline.rundir import RunDir
 from mmgraph.runtime import pick_device, seed_everything
 from mmgraph.training.checkpoint import Checkpoint
 from mmgraph.training.distributed import barrier, distributed_context
-from mmgraph.training.loop import BatchLoss, batch_for_steps, fit
+from mmgraph.training.loop import BatchLoss, FitResult, batch_for_steps, fit
 from mmgraph.training.objectives import (sequential_distillation, student_distillation,
                                          teacher_ranking_loss, teacher_whole_data_loss)
 
@@ -263,16 +266,17 @@ def _fit_and_save(run: RunDir, name: str, model: torch.nn.Module, loss: BatchLos
                   examples: tuple[torch.Tensor, ...], validate: Callable[[], dict[str, float]],
                   optim: OptimConfig, metric: str, generator: torch.Generator,
                   fingerprint: str, progress: bool, seed: int, extra: dict | None = None,
-                  maximize: bool = True) -> None:
+                  maximize: bool = True, deadline: float | None = None) -> FitResult | None:
     """Train with checkpoints in ``<name>/checkpoint/``; write ``<name>/model.safetensors`` and
     ``<name>/state.json`` (config, best epoch and score, history) and the seconds per epoch
-    to ``timings.json``, then drop the checkpoint. Under torch.distributed every rank trains;
-    rank 0 writes."""
+    to ``timings.json``, then drop the checkpoint; return the fit's result (``None`` on ranks
+    other than 0). Under torch.distributed every rank trains; rank 0 writes. ``deadline``: see
+    :func:`mmgraph.training.loop.fit`."""
     checkpoint, ctx = Checkpoint(run.path(name, "checkpoint"), fingerprint), distributed_context()
     result = fit(model, loss, examples, validate, optim, metric, generator, name, progress,
-                 checkpoint, ctx, seed, maximize)
+                 checkpoint, ctx, seed, maximize, deadline)
     if not ctx.is_main:
-        return
+        return None
     write_tensors(run.path(name, "model.safetensors"), model.state_dict())
     write_json(run.path(name, "state.json"), {
         "config": optim.model_dump(mode="json"), **(extra or {}),
@@ -280,6 +284,7 @@ def _fit_and_save(run: RunDir, name: str, model: torch.nn.Module, loss: BatchLos
         "history": result.history})
     run.record_timing(name, seconds_per_epoch=result.seconds_per_epoch)
     shutil.rmtree(checkpoint.folder, ignore_errors=True)  # outputs written: no longer needed
+    return result
 
 
 def lightgcn_inputs(cfg: RunConfig, run: RunDir, data: IndexedSplit, built, device
@@ -311,13 +316,16 @@ def lightgcn_inputs(cfg: RunConfig, run: RunDir, data: IndexedSplit, built, devi
 
 
 def _train_lightgcn(cfg: RunConfig, run: RunDir, data: IndexedSplit, built, device,
-                    fingerprint: str, progress: bool, valid_users: np.ndarray | None
-                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None] | None:
+                    fingerprint: str, progress: bool, valid_users: np.ndarray | None,
+                    deadline: float | None = None
+                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, int] | None:
     """Train the LightGCN component (content fused into items and/or propagated over the
-    item–item graph), validating on ``valid_users``; returns its user and item embeddings and
-    its content tower's output (``None`` without fused content), or ``None`` on ranks other
+    item–item graph), validating on ``valid_users``, until early stopping or the first
+    validation past ``deadline``; returns its user and item embeddings, its content tower's
+    output (``None`` without fused content) and the epochs run, or ``None`` on ranks other
     than 0."""
     tcfg, metric = cfg.teacher, cfg.evaluation.early_stopping_metric
+    seed_everything(cfg.seed)  # the same start whatever ran before it
     model, adjacency, features, item_adj = lightgcn_inputs(cfg, run, data, built, device)
     generator = torch.Generator().manual_seed(cfg.seed + distributed_context().rank)
 
@@ -338,15 +346,76 @@ def _train_lightgcn(cfg: RunConfig, run: RunDir, data: IndexedSplit, built, devi
                                     tcfg.reg, generator, tcfg.loss, tcfg.num_negatives,
                                     tcfg.softmax_temperature)
         batch = batch_for_steps(edges, tcfg.batch_size, tcfg.propagations_per_epoch)
-    _fit_and_save(run, "teacher", model, loss, tuple(data.train_pairs), validate,
-                  tcfg.model_copy(update={"batch_size": batch}), metric, generator, fingerprint,
-                  progress, cfg.seed, {"modalities": sorted(features), "batch_size": batch})
-    if not distributed_context().is_main:
+    result = _fit_and_save(run, "teacher", model, loss, tuple(data.train_pairs), validate,
+                           tcfg.model_copy(update={"batch_size": batch}), metric, generator,
+                           fingerprint, progress, cfg.seed,
+                           {"modalities": sorted(features), "batch_size": batch},
+                           deadline=deadline)
+    if result is None:
         return None
     with torch.no_grad():
         users, items = model(adjacency, features, item_adj)
         content = model.content_vector(features)
-    return users.cpu(), items.cpu(), None if content is None else content.cpu()
+    return (users.cpu(), items.cpu(), None if content is None else content.cpu(),
+            result.epochs_run)
+
+
+def _tuned_filters(cfg: RunConfig, run: RunDir, start: TeacherConfig, data: IndexedSplit, built,
+                   validation: Callable[[tuple[torch.Tensor, torch.Tensor]], float],
+                   filter_settings: dict[str, dict[str, float]] | None,
+                   time_scales: tuple[float, ...], budget: Budget | None
+                   ) -> tuple[dict[str, tuple[torch.Tensor, torch.Tensor]], dict[str, float],
+                              dict[str, object], float]:
+    """The graph filters of ``start.components``, each at the setting validation ranks best
+    (``filter_settings`` fixes it instead): over co-occurrence and over time-weighted
+    co-occurrence at each of ``time_scales`` (past the first, only while two thirds of
+    ``budget`` are left). Returns their embeddings, best validation scores, the state to
+    record and the chosen time scale."""
+    metric = cfg.evaluation.early_stopping_metric
+    content_graph = None
+    if start.content != "none" and SIMILAR in built.edge_types:
+        content_graph = (built[SIMILAR].edge_index, built[SIMILAR].edge_weight)
+    options = start.filter.model_dump(exclude={"degree_exponent", "ridge", "content_weight"})
+    parts, scores, state, chosen_scale = {}, {}, {}, start.time_scale
+
+    def tuned(name: str, cooccurrence: torch.Tensor | None):
+        grid = ((start.filter.degree_exponent, start.filter.ridge, start.filter.content_weight)
+                if filter_settings is None else
+                ((filter_settings[name]["degree_exponent"],), (filter_settings[name]["ridge"],),
+                 (filter_settings[name].get("content_weight", 0.0),)))  # older runs: 0
+        return tuned_filter(data.train_pairs, len(data.users), len(data.items), validation,
+                            *grid, content_graph=content_graph, seed=cfg.seed,
+                            cooccurrence=cooccurrence, **options)
+
+    def record(name: str, found) -> None:
+        parts[name], settings, chosen = found
+        scores[name] = max(settings.values())  # already validated: the best kept
+        state[f"valid_{metric}_by_{name}_setting"] = settings
+        state[f"{name}_setting"] = chosen
+
+    if "filter" in start.components:
+        record("filter", tuned("filter", None))  # None: R^T R
+    if "time_filter" in start.components:
+        pairs, train = _train_pairs_and(run, data, TIMESTAMP, cfg.data.interactions,
+                                        "teacher.components time_filter")
+        times = torch.tensor(train[TIMESTAMP].to_numpy(np.float64))
+        by_scale, best = {}, None
+        for scale in time_scales:
+            if best is not None and budget is not None and budget.left() < budget.seconds * 2 / 3:
+                break
+            found = tuned("time_filter", time_weighted_cooccurrence(
+                pairs, times, len(data.items), scale, start.time_window))
+            by_scale[f"{scale:g}"] = max(found[1].values())
+            if best is None or by_scale[f"{scale:g}"] > max(best[1].values()):
+                best, chosen_scale = found, scale
+        record("time_filter", best)
+        if len(time_scales) > 1:
+            state[f"valid_{metric}_by_time_scale"] = by_scale
+    return parts, scores, state, chosen_scale
+
+
+def _has_timestamps(run: RunDir) -> bool:
+    return TIMESTAMP in pq.read_schema(run.path("splits", "train.parquet")).names
 
 
 def teacher(cfg: RunConfig, run: RunDir, progress: bool = True,
@@ -357,12 +426,14 @@ def teacher(cfg: RunConfig, run: RunDir, progress: bool = True,
     Saves the blended user/item embeddings (the student's soft labels come from these) and, in
     ``state.json``, every component's validation metric and chosen filter setting.
     ``filter_settings`` (``{component: {"degree_exponent", "ridge", "content_weight"}}``, e.g. a
-    tuned run's, for a refit) replaces the config's grids."""
+    tuned run's, for a refit) replaces the config's grids. With ``teacher.auto`` the settings
+    the section leaves unset are searched within ``tune.budget_s`` (:mod:`mmgraph.pipeline.auto`)
+    and the run's ``config.yaml`` then holds what was chosen."""
     tcfg, metric = cfg.teacher, cfg.evaluation.early_stopping_metric
-    fingerprint = section_hash(tcfg, cfg.evaluation, cfg.seed, run.fingerprint("graph"),
-                               repr(filter_settings))
+    fingerprint = section_hash(tcfg, cfg.tune if tcfg.auto else None, cfg.evaluation, cfg.seed,
+                               run.fingerprint("graph"), repr(filter_settings))
     outputs = ["teacher/state.json", "teacher/embeddings.safetensors"]
-    if "lightgcn" in tcfg.components:
+    if "lightgcn" in tcfg.components and not tcfg.auto:
         outputs.append("teacher/model.safetensors")
 
     def work() -> None:
@@ -372,8 +443,16 @@ def teacher(cfg: RunConfig, run: RunDir, progress: bool = True,
             rating.train_teacher(cfg, run, data, built, pick_device(cfg.device), fingerprint,
                                  progress)
             return
+        budget = Budget(cfg.tune.budget_s) if tcfg.auto else None
+        if tcfg.auto and distributed_context().enabled:
+            raise ConfigError("teacher: auto times its search on one process; under torchrun "
+                              "set the teacher's numbers (a single-process run's config.yaml "
+                              "holds the ones auto chose)")
+        start = auto_start(tcfg, _has_timestamps(run)) if tcfg.auto else tcfg
+        time_scales = (cfg.tune.time_scales if tcfg.auto and "time_scale"
+                       not in tcfg.model_fields_set else (start.time_scale,))
+        lightgcn_cfg = cfg.model_copy(update={"teacher": start})
         valid_users = data.validation_users(cfg.evaluation.valid_users, cfg.seed)
-        parts, components, extra, extra_state = {}, {}, {}, {}
 
         def validations(components: list[tuple[torch.Tensor, torch.Tensor]],
                         weightings: list[list[float]]) -> list[float]:
@@ -384,63 +463,66 @@ def teacher(cfg: RunConfig, run: RunDir, progress: bool = True,
         def validation(embeddings: tuple[torch.Tensor, torch.Tensor]) -> float:
             return validations([embeddings], [[1.0]])[0]
 
-        if "lightgcn" in tcfg.components:
-            trained = _train_lightgcn(cfg, run, data, built, pick_device(cfg.device),
-                                      fingerprint, progress, valid_users)
+        def train_lightgcn(deadline: float | None = None):
+            return _train_lightgcn(lightgcn_cfg, run, data, built, pick_device(cfg.device),
+                                   fingerprint, progress, valid_users, deadline)
+
+        trained, search = None, {}
+        if "lightgcn" in start.components and not tcfg.auto:  # every rank trains
+            trained = train_lightgcn()
             if trained is None:  # not rank 0: rank 0 builds the rest
                 return
-            parts["lightgcn"] = trained[:2]
-            components["lightgcn"] = validation(parts["lightgcn"])
-            if trained[2] is not None:  # the content tower, input of the cold-start mapper
-                extra["content"] = trained[2]
         if not distributed_context().is_main:
             return
-        graphs = {"filter": None} if "filter" in tcfg.components else {}  # None: R^T R
-        if "time_filter" in tcfg.components:
-            pairs, train = _train_pairs_and(run, data, TIMESTAMP, cfg.data.interactions,
-                                            "teacher.components time_filter")
-            graphs["time_filter"] = time_weighted_cooccurrence(
-                pairs, torch.tensor(train[TIMESTAMP].to_numpy(np.float64)), len(data.items),
-                tcfg.time_scale, tcfg.time_window)
-        content_graph = None
-        if tcfg.content != "none" and SIMILAR in built.edge_types:
-            content_graph = (built[SIMILAR].edge_index, built[SIMILAR].edge_weight)
-        options = tcfg.filter.model_dump(exclude={"degree_exponent", "ridge", "content_weight"})
-        for name, cooccurrence in graphs.items():
-            grid = ((tcfg.filter.degree_exponent, tcfg.filter.ridge, tcfg.filter.content_weight)
-                    if filter_settings is None else
-                    ((filter_settings[name]["degree_exponent"],),
-                     (filter_settings[name]["ridge"],),
-                     (filter_settings[name].get("content_weight", 0.0),)))  # older runs: 0
-            parts[name], settings, chosen = tuned_filter(
-                data.train_pairs, len(data.users), len(data.items),
-                validation, *grid, content_graph=content_graph,
-                seed=cfg.seed, cooccurrence=cooccurrence, **options)
-            components[name] = max(settings.values())  # already validated: the best kept
-            extra_state[f"valid_{metric}_by_{name}_setting"] = settings
-            extra_state[f"{name}_setting"] = chosen
+        filters, scores, extra_state, time_scale = _tuned_filters(
+            cfg, run, start, data, built, validation, filter_settings, time_scales, budget)
+        if "lightgcn" in start.components and budget is not None:
+            if budget.left() > 0:
+                trained = train_lightgcn(budget.deadline)
+            else:
+                log.warning("teacher: auto's budget (tune.budget_s %gs) went to the filters; "
+                            "LightGCN is left out (raise tune.budget_s to train it)",
+                            budget.seconds)
+        parts, extra = {}, {}
+        if trained is not None:
+            parts["lightgcn"] = trained[:2]
+            scores["lightgcn"] = validation(parts["lightgcn"])
+        parts.update(filters)
+        parts = {name: parts[name] for name in start.components if name in parts}
+        scores = {name: scores[name] for name in parts}
 
         weights, stds, tried = {name: 1.0 for name in parts}, score_stds(parts, cfg.seed), {}
-        if isinstance(tcfg.blend, dict):
-            total = sum(tcfg.blend.values())
-            weights = {name: weight / total for name, weight in tcfg.blend.items()}
-        elif isinstance(tcfg.blend, float):
-            weights = {"lightgcn": tcfg.blend, "filter": 1 - tcfg.blend}
+        if isinstance(start.blend, dict):
+            total = sum(start.blend.values())
+            weights = {name: weight / total for name, weight in start.blend.items()}
+        elif isinstance(start.blend, float):
+            weights = {"lightgcn": start.blend, "filter": 1 - start.blend}
         elif len(parts) > 1:
             weights, tried = choose_blend(parts, validations, stds)
+        if trained is not None and trained[2] is not None and (
+                budget is None or weights.get("lightgcn", 0) > 0):  # auto drops weight 0
+            extra["content"] = trained[2]  # the content tower, input of the cold-start mapper
         users, items = blend_embeddings(parts, weights, stds)
+        if budget is not None:
+            resolved = resolved_teacher(start, weights, time_scale,
+                                        None if trained is None else trained[3])
+            search = {"auto_key": auto_key(cfg), "resolved_teacher": resolved.model_dump(
+                mode="json"), "auto_seconds": {"budget": budget.seconds,
+                                               "spent": budget.spent()}}
         write_tensors(run.path("teacher", "embeddings.safetensors"),
                       {"users": users, "items": items, **extra})
         state_path = run.path("teacher", "state.json")
         state = read_json(state_path) if "lightgcn" in parts else {}
-        write_json(state_path, {**state, **extra_state, "components": list(parts),
+        write_json(state_path, {**state, **extra_state, **search, "components": list(parts),
                                 "weights": weights,
-                                f"valid_{metric}_by_component": components,
+                                f"valid_{metric}_by_component": scores,
                                 f"valid_{metric}_by_blend": tried,
                                 f"valid_{metric}_blended": validation((users, items))})
-        log.info("teacher: valid %s %s, blended with weights %s", metric, components, weights)
+        log.info("teacher: valid %s %s, blended with weights %s", metric, scores, weights)
 
     _once(cfg, run, "teacher", fingerprint, outputs, work, every_rank=True)
+    if tcfg.auto and distributed_context().is_main:
+        run.write_config(resolved_config(cfg, run))
 
 
 def student(cfg: RunConfig, run: RunDir, progress: bool = True) -> None:
@@ -711,7 +793,7 @@ def run_all(cfg: RunConfig, progress: bool = True) -> dict:
         if is_main:
             if removed := run.remove_stray_temp_files():
                 log.info("removed %d temporary file(s) left by an interrupted run", removed)
-            run.write_config(cfg)
+            run.write_config(resolved_config(cfg, run))
         for stage in STAGES.values():
             result = stage(cfg, run, progress)
         if cfg.final_refit:
