@@ -357,7 +357,7 @@ def _train_lightgcn(cfg: RunConfig, run: RunDir, data: IndexedSplit, built, devi
         users, items = model(adjacency, features, item_adj)
         content = model.content_vector(features)
     return (users.cpu(), items.cpu(), None if content is None else content.cpu(),
-            result.epochs_run)
+            result.history[-1]["epoch"])
 
 
 def _tuned_filters(cfg: RunConfig, run: RunDir, start: TeacherConfig, data: IndexedSplit, built,

@@ -38,7 +38,6 @@ class FitResult:
     best_score: float
     history: list[dict] = field(default_factory=list)
     seconds_per_epoch: float = 0.0
-    epochs_run: int = 0
 
 
 def batch_for_steps(num_examples: int, batch_size: int, max_steps: int) -> int:
@@ -138,5 +137,5 @@ def fit(model: nn.Module, batch_loss: BatchLoss, examples: tuple[torch.Tensor, .
     if best_state is not None:
         model.load_state_dict(best_state)
     model.eval()
-    best.seconds_per_epoch, best.epochs_run = train_seconds / max(epochs_run, 1), epochs_run
+    best.seconds_per_epoch = train_seconds / max(epochs_run, 1)
     return best
