@@ -26,7 +26,7 @@ import numpy as np
 
 from mmgraph.io import read_json, read_tensors
 from mmgraph.models.spectral import interaction_matrix
-from mmgraph.pipeline import RunDir, load_split
+from mmgraph.runs import RunDir, load_split
 from peers import ease, evaluate_scores, ials
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -11,7 +11,8 @@ import torch.nn.functional as F
 from mmgraph.config import RunConfig
 from mmgraph.data import UserItems
 from mmgraph.evaluation.metrics import ranking_metrics
-from mmgraph.pipeline import STAGES, RunDir
+from mmgraph.pipeline import STAGES
+from mmgraph.runs import RunDir
 
 KS = (10, 20)
 

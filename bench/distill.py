@@ -28,13 +28,14 @@ import pandas as pd
 import torch
 from common import cold_metrics, content_knn_scores, random_cold_metrics, run_stages
 
-from data_prep import prepare_ml100k
+from data_prep.movielens import prepare_ml100k
 from mmgraph.config import RunConfig, load_config
 from mmgraph.data import UserItems
 from mmgraph.evaluation import topk_items
 from mmgraph.index import RetrievalIndex
 from mmgraph.io import read_json, read_tensors
-from mmgraph.pipeline import STAGES, RunDir, load_split
+from mmgraph.pipeline import STAGES
+from mmgraph.runs import RunDir, load_split
 
 ROOT = Path(__file__).resolve().parents[1]
 NONE = {"kd_weight": 0.0, "rd_weight": 0.0, "contrastive_weight": 0.0, "hint_weight": 0.0}

@@ -25,7 +25,7 @@ import skimage.data
 import torch
 from PIL import Image
 
-from data_prep import prepare_ml100k
+from data_prep.movielens import prepare_ml100k
 from encoders import AudioEncoder, HFTextEncoder, ImageEncoder, item_texts
 from mmgraph.data import load_items
 

@@ -46,7 +46,7 @@ from mmgraph.config import RunConfig, load_config
 from mmgraph.data import UserItems
 from mmgraph.evaluation import evaluate_embeddings
 from mmgraph.io import read_json, read_tensors
-from mmgraph.pipeline import RunDir, load_split
+from mmgraph.runs import RunDir, load_split
 from mmgraph.recommender import Recommender
 
 matplotlib.use("Agg")

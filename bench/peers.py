@@ -44,13 +44,14 @@ from scipy import stats
 
 import peer_models
 from common import table
-from data_prep import prepare_ml100k
+from data_prep.movielens import prepare_ml100k
 from mmgraph.config import SplitConfig, load_config
 from mmgraph.data import split_description
 from mmgraph.evaluation import list_metrics, per_user_metrics, popularity_scores, topk_items
 from mmgraph.io import file_sha256, read_json, read_parquet, read_tensors, write_json
 from mmgraph.models.spectral import interaction_matrix
-from mmgraph.pipeline import STAGES, IndexedSplit, RunDir, load_split
+from mmgraph.pipeline import STAGES
+from mmgraph.runs import IndexedSplit, RunDir, load_split
 
 ROOT = Path(__file__).resolve().parents[1]
 KS = (10, 20)

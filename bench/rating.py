@@ -29,7 +29,7 @@ import pandas as pd
 import torch
 
 from common import run_stages, table
-from data_prep import prepare_ml100k
+from data_prep.movielens import prepare_ml100k
 from mmgraph.config import load_config
 from mmgraph.data.tables import ITEM, RATING, USER
 from mmgraph.io import read_json

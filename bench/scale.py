@@ -84,7 +84,7 @@ def tuned_als(run_dir: Path, valid_users: np.ndarray | None) -> tuple[float, str
 
     from mmgraph.evaluation import evaluate_embeddings
     from mmgraph.models import interaction_matrix
-    from mmgraph.pipeline import RunDir, load_split
+    from mmgraph.runs import RunDir, load_split
 
     data = load_split(RunDir(run_dir))
     train = interaction_matrix(data.train_pairs, len(data.users), len(data.items))
@@ -126,7 +126,8 @@ def worker(size: int, runs: Path, overrides: dict) -> None:
     """One size, every stage, in this process; prints one JSON line."""
     from mmgraph.config import load_config
     from mmgraph.io import read_json
-    from mmgraph.pipeline import STAGES, RunDir, load_split
+    from mmgraph.pipeline import STAGES
+    from mmgraph.runs import RunDir, load_split
 
     interactions, items = generate(size, runs / f"data-{size}")
     cfg = load_config(ROOT / "configs" / "quickstart.yaml", overrides=_merge({

@@ -39,11 +39,12 @@ import torch
 from torch_geometric.nn.models import LightGCN
 
 from common import table
-from data_prep import prepare_ml100k
+from data_prep.movielens import prepare_ml100k
 from mmgraph.config import load_config
 from mmgraph.evaluation import evaluate_embeddings, popularity_scores
 from mmgraph.io import file_sha256, read_json, read_tensors
-from mmgraph.pipeline import STAGES, RunDir, load_split
+from mmgraph.pipeline import STAGES
+from mmgraph.runs import RunDir, load_split
 
 ROOT = Path(__file__).resolve().parents[1]
 KS = (10, 20)

@@ -1,20 +1,33 @@
-"""Pretrained modality encoders: raw item content → L2-normalised float32 vectors."""
+"""Pretrained modality encoders: raw item content → L2-normalised float32 vectors.
 
-from encoders.audio import AudioEncoder, load_audio
-from encoders.base import Encoder
-from encoders.cache import FeatureCache, content_hash
-from encoders.categorical import multi_hot
-from encoders.hub import resolve_model
-from encoders.image import ImageEncoder, load_image
-from encoders.items import ItemFeatures, encode_items, item_texts
-from encoders.media import MediaError, resolve_media_path
-from encoders.registry import available_encoders, create_encoder, register_encoder
-from encoders.simple import encode_audio, encode_images, encode_texts
-from encoders.text import HFTextEncoder
+Each name is imported from its module on first use (as transformers does), so that reading the
+encoders' settings (:mod:`encoders.config`, part of every run config) loads neither torch nor
+transformers. This package may use ``mmgraph.errors``, ``mmgraph.io`` and ``mmgraph.strict``,
+nothing above them.
+"""
 
-__all__ = [
-    "Encoder", "HFTextEncoder", "ImageEncoder", "AudioEncoder", "load_image", "load_audio",
-    "encode_items", "ItemFeatures", "item_texts", "multi_hot", "MediaError", "resolve_media_path",
-    "FeatureCache", "content_hash", "resolve_model", "create_encoder", "register_encoder",
-    "available_encoders", "encode_texts", "encode_images", "encode_audio",
-]
+from importlib import import_module
+from typing import Any
+
+#: Public name → the module defining it.
+_MODULES = {
+    "AudioEncoder": "audio", "load_audio": "audio", "Encoder": "base",
+    "FeatureCache": "cache", "content_hash": "cache", "multi_hot": "categorical",
+    "resolve_model": "hub", "ImageEncoder": "image", "load_image": "image",
+    "ItemFeatures": "items", "encode_items": "items", "item_texts": "items",
+    "MediaError": "media", "resolve_media_path": "media", "available_encoders": "registry",
+    "create_encoder": "registry", "register_encoder": "registry", "encode_audio": "simple",
+    "encode_images": "simple", "encode_texts": "simple", "HFTextEncoder": "text",
+}
+
+__all__ = sorted(_MODULES)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MODULES:
+        return getattr(import_module(f"encoders.{_MODULES[name]}"), name)
+    raise AttributeError(f"module 'encoders' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -25,7 +25,7 @@ from encoders.cache import FeatureCache, content_hash
 from encoders.categorical import multi_hot
 from encoders.media import MediaError, resolve_media_path
 from encoders.registry import create_encoder
-from mmgraph.config import EncodersConfig
+from encoders.config import EncodersConfig
 from mmgraph.errors import ConfigError, DataError
 from mmgraph.io import file_sha256
 

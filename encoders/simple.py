@@ -20,7 +20,7 @@ from encoders.base import Encoder
 from encoders.cache import FeatureCache, content_hash
 from encoders.items import encode_into_cache
 from encoders.registry import create_encoder
-from mmgraph.config import AudioEncoderConfig, ImageEncoderConfig, TextEncoderConfig
+from encoders.config import AudioEncoderConfig, ImageEncoderConfig, TextEncoderConfig
 from mmgraph.errors import DataError
 from mmgraph.io import file_sha256
 

@@ -1,11 +1,36 @@
 """mmgraph: graph-based multimodal recommendation.
 
-Stages, each a subpackage with a small public API: ``data`` → ``encoders`` (top-level package)
-→ ``graph`` → ``models`` (teacher, student) → ``distill`` / ``training`` → ``evaluation`` →
-``index``; ``pipeline`` wires them over a run directory and ``cli`` exposes them.
+The front door, each name imported on first use (serving never loads torch)::
+
+    import mmgraph
+    cfg = mmgraph.load_config("configs/quickstart.yaml")
+    metrics = mmgraph.run(cfg)                        # every stage, resumable
+    recommender = mmgraph.Recommender.load(cfg.run_dir)
+    ids, scores = recommender.recommend_arrays(["1"], k=10)
+
+Layers, each pointing down only: ``errors``/``io`` → ``data`` → ``encoders`` (top-level
+package), ``graph``, ``models``, ``distill``, ``training``, ``evaluation``, ``index`` → ``run``
+(the run format) → ``pipeline`` (writes runs) and serving (``recommender``, ``serve``,
+``export``: read runs) → ``cli``. docs/architecture.md draws them.
 """
+
+from importlib import import_module
+from typing import Any
 
 from mmgraph.errors import ConfigError, DataError, MmgraphError, RunDirError
 
 __version__ = "0.1.0"
-__all__ = ["MmgraphError", "DataError", "ConfigError", "RunDirError", "__version__"]
+__all__ = ["MmgraphError", "DataError", "ConfigError", "RunDirError", "Recommender",
+           "load_config", "run", "__version__"]
+
+#: Front-door name → (module, attribute), imported when first used.
+_LAZY = {"Recommender": ("mmgraph.recommender", "Recommender"),
+         "load_config": ("mmgraph.config", "load_config"),
+         "run": ("mmgraph.pipeline", "run_all")}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        module, attribute = _LAZY[name]
+        return getattr(import_module(module), attribute)
+    raise AttributeError(f"module 'mmgraph' has no attribute {name!r}")

@@ -19,8 +19,9 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mmgraph.errors import MmgraphError
+from data_prep import DATASETS
 from mmgraph.allocator import keep_freed_memory
+from mmgraph.errors import MmgraphError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -55,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     prepare = commands.add_parser("prepare", help="turn a known raw dataset into mmgraph tables")
-    prepare.add_argument("dataset", choices=["ml-100k", "fashion-demo"])
+    prepare.add_argument("dataset", choices=list(DATASETS))
     prepare.add_argument("--out", type=Path, required=True, help="folder for the two tables")
 
     helps = {"split": "validate the tables and save the seeded train/valid/test split",
@@ -200,10 +201,8 @@ def _dispatch(args: argparse.Namespace, console: Console) -> None:
     # files, holds the folder's writer lock, shows progress and prints.
     main_rank = int(os.environ.get("RANK", "0")) == 0
     if args.command == "prepare":
-        from data_prep import PREPARERS
-
         with exclusive_writer(args.out):
-            for path in PREPARERS[args.dataset](args.out):
+            for path in DATASETS[args.dataset].preparer()(args.out):
                 console.print(f"wrote {path}")
         return
     if args.command == "recommend":
@@ -223,7 +222,7 @@ def _dispatch(args: argparse.Namespace, console: Console) -> None:
         _serve(args)
         return
     if args.command == "export":
-        from mmgraph.pipeline.rundir import refuse_run_artifact_folder
+        from mmgraph.runs import refuse_run_artifact_folder
 
         refuse_run_artifact_folder(args.out, "mmgraph export --out")
         # Ranks of one export write their own shards side by side: rank 0 holds the lock.
@@ -245,14 +244,13 @@ def _dispatch(args: argparse.Namespace, console: Console) -> None:
 
 def _run_stages(args: argparse.Namespace, cfg, progress: bool, main_rank: bool,
                 console: Console) -> None:
-    from mmgraph.pipeline import stages
-    from mmgraph.pipeline.auto import resolved_config
+    from mmgraph.pipeline import STAGES, run_all
     from mmgraph.pipeline.report import print_examples, print_metrics
-    from mmgraph.pipeline.rundir import RunDir
+    from mmgraph.runs import RunDir, resolved_config
 
     run = RunDir(cfg.run_dir)
     if args.command in ("run", "quickstart"):
-        metrics = stages.run_all(cfg, progress)
+        metrics = run_all(cfg, progress)
         if main_rank:
             print_metrics(metrics, console)
             print_examples(cfg, run, console)
@@ -267,7 +265,7 @@ def _run_stages(args: argparse.Namespace, cfg, progress: bool, main_rank: bool,
         return
     if main_rank:
         run.write_config(resolved_config(cfg, run))
-    result = stages.STAGES[args.command](cfg, run, progress)
+    result = STAGES[args.command](cfg, run, progress)
     if args.command == "evaluate" and main_rank:
         print_metrics(result, console)
 

@@ -9,13 +9,16 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import (BaseModel, ConfigDict, Field, ValidationError, field_validator,
-                      model_validator)
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
+from data_prep import DATASETS, DatasetName
+from encoders.config import (AudioEncoderConfig, CategoricalEncoderConfig, EncodersConfig,
+                             ImageEncoderConfig, TextEncoderConfig)
 from mmgraph.errors import ConfigError
+from mmgraph.strict import FLOAT32_RANGE, StrictModel
 
 __all__ = [
     "FLOAT32_RANGE",
@@ -42,64 +45,12 @@ __all__ = [
 ]
 
 
-def _is_number(annotation: Any) -> bool:
-    """``int``, ``float`` or a union of them (``float | int``, ``int | None``)."""
-    if annotation in (int, float):
-        return True
-    options = set(get_args(annotation)) - {type(None)}
-    return bool(options) and options <= {int, float}
-
-
-#: Magnitudes a float32 tensor holds as a normal number (numpy's finfo tiny and max): every
-#: float of a config, and every rating used as an edge weight, becomes one.
-FLOAT32_RANGE = (1.1754944e-38, 3.4028235e38)
-
-
-def _floats(value: Any):
-    """Every float inside a field's value (plain, in a tuple/list, or a mapping's values)."""
-    if isinstance(value, float):
-        yield value
-    elif isinstance(value, (tuple, list)):
-        for element in value:
-            yield from _floats(element)
-    elif isinstance(value, dict):
-        for element in value.values():
-            yield from _floats(element)
-
-
 def _one_or_several(value: Any) -> Any:
     """A grid written as one number is a grid of one."""
     return (value,) if isinstance(value, (int, float)) else value
 
 
-class _Strict(BaseModel):
-    """Unknown keys, NaN/inf, booleans where a number belongs and floats that float32 cannot
-    hold (they would overflow to inf or vanish to 0 in the tensors they scale) are errors."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _no_booleans_for_numbers(cls, data: Any) -> Any:
-        """YAML's ``yes``/``true`` would pass as 1 for an int or float field."""
-        if isinstance(data, dict):
-            for name, info in cls.model_fields.items():
-                if isinstance(data.get(name), bool) and _is_number(info.annotation):
-                    raise ValueError(f"{name} must be a number, got {data[name]!r}")
-        return data
-
-    @model_validator(mode="after")
-    def _floats_fit_float32(self):
-        for name in type(self).model_fields:
-            for number in _floats(getattr(self, name)):
-                if number and not FLOAT32_RANGE[0] <= abs(number) <= FLOAT32_RANGE[1]:
-                    raise ValueError(f"{name} = {number!r} is outside what a float32 tensor "
-                                     f"holds ({FLOAT32_RANGE[0]:.3g} to {FLOAT32_RANGE[1]:.3g} "
-                                     f"in magnitude, or 0)")
-        return self
-
-
-class ColumnsConfig(_Strict):
+class ColumnsConfig(StrictModel):
     """Names of the columns in the user's interactions/items tables."""
 
     user: str = Field("user_id", description="User id column of the interactions table.")
@@ -112,7 +63,7 @@ class ColumnsConfig(_Strict):
                                   "default, it is read when the table has it.")
 
 
-class DataConfig(_Strict):
+class DataConfig(StrictModel):
     interactions: Path = Field(description="Table of user–item interactions (Parquet, CSV or "
                                "TSV), one row per interaction.")
     items: Path | None = Field(None, description="Table of items and their content columns "
@@ -125,7 +76,7 @@ class DataConfig(_Strict):
         None, description="Keep only interactions rated at least this (e.g. 4 on a 1–5 scale) "
         "as positives; the rest are dropped before the split. null: every interaction is a "
         "positive. Needs the rating column.")
-    prepare: Literal["ml-100k", "fashion-demo"] | None = Field(
+    prepare: DatasetName | None = Field(
         None, description="Build the tables with data_prep when they do not exist yet (or "
                           "were built with other prepare_options).")
     prepare_options: dict[str, Any] = Field(
@@ -135,21 +86,19 @@ class DataConfig(_Strict):
     def _check_prepare_options(self) -> "DataConfig":
         if not self.prepare_options:
             return self
-        # data_prep imports mmgraph (and torch): only when there are options to check.
-        from data_prep import PREPARER_OPTIONS
-
-        if self.prepare not in PREPARER_OPTIONS:
+        options = DATASETS[self.prepare].options() if self.prepare else None
+        if options is None:
             raise ValueError(f"prepare_options are given but data.prepare {self.prepare!r} "
                              f"takes none")
         try:
-            PREPARER_OPTIONS[self.prepare].model_validate(self.prepare_options)
+            options.model_validate(self.prepare_options)
         except ValidationError as exc:
             raise ValueError("prepare_options: " + "; ".join(
                 f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()))
         return self
 
 
-class SplitConfig(_Strict):
+class SplitConfig(StrictModel):
     """How interactions are split into train/valid/test (docs/evaluation.md: what each kind
     leaks)."""
 
@@ -182,52 +131,7 @@ class SplitConfig(_Strict):
         return self
 
 
-class TextEncoderConfig(_Strict):
-    model: str = Field("sentence-transformers/all-MiniLM-L6-v2", min_length=1,
-                       description="Hugging Face "
-                       "model name or local folder (from_pretrained).")
-    template: str = Field("{title}", description="Python format string over item columns.")
-    pooling: Literal["mean", "cls"] = Field("mean", description="Token vectors to one text "
-                                            "vector: masked mean or the first token.")
-    batch_size: int = Field(64, ge=1, description="Texts per encoder forward pass.")
-    max_length: int = Field(128, ge=8, description="Tokens kept per text (longer are cut).")
-
-
-class CategoricalEncoderConfig(_Strict):
-    columns: list[str] = Field(min_length=1, description="Item columns of categorical tokens.")
-    separator: str = Field("|", min_length=1, description="Splits multi-valued cells.")
-
-
-class ImageEncoderConfig(_Strict):
-    model: str = Field("efficientnet-lite0", min_length=1, description="efficientnet-lite0, "
-                       "torchvision/<arch> (with weights), or a Hugging Face name/folder.")
-    weights: str | None = Field(None, description="Local state-dict file for torchvision/<arch>.")
-    column: str = Field("image", description="Items column of paths under data.media_root.")
-    batch_size: int = Field(32, ge=1, description="Images per encoder forward pass.")
-
-
-class AudioEncoderConfig(_Strict):
-    model: str = Field("musicnn-MSD", min_length=1, description="musicnn-MSD, musicnn-MTT, "
-                       "or a Hugging Face "
-                       "audio model name/folder.")
-    column: str = Field("audio", description="Items column of paths under data.media_root.")
-    batch_size: int = Field(8, ge=1, description="Clips per encoder forward pass.")
-
-
-class EncodersConfig(_Strict):
-    text: TextEncoderConfig | None = TextEncoderConfig()
-    image: ImageEncoderConfig | None = None
-    audio: AudioEncoderConfig | None = None
-    categorical: CategoricalEncoderConfig | None = None
-    cache_dir: Path | None = Field(
-        None, description="Feature cache (keyed by encoder and content hash, so runs can share "
-                          "one); default: <run>/features/cache.")
-    on_media_error: Literal["fail", "zero"] = Field(
-        "fail", description="Missing/unreadable media: stop with a report, or use a zero "
-                            "vector and mark the item in the modality's mask.")
-
-
-class GraphConfig(_Strict):
+class GraphConfig(StrictModel):
     knn_k: int = Field(10, ge=1, description="Neighbours per item in the item–item kNN graph.")
     knn_exact_items: int = Field(50_000, ge=1, description="Up to this many items the kNN "
                                  "search is exact (FAISS Flat); past it, FAISS HNSW.")
@@ -235,7 +139,7 @@ class GraphConfig(_Strict):
         "none", description="Weight user–item edges by the interaction's rating.")
 
 
-class OptimConfig(_Strict):
+class OptimConfig(StrictModel):
     lr: float = Field(1e-3, gt=0, description="Adam's learning rate.")
     reg: float = Field(1e-4, ge=0, description="L2 penalty on the batch's ego embeddings.")
     batch_size: int = Field(2048, ge=1, description="Training interactions per batch.")
@@ -250,7 +154,7 @@ class OptimConfig(_Strict):
                                    "tail of 0.1% gains.")
 
 
-class FilterConfig(_Strict):
+class FilterConfig(StrictModel):
     """The teacher's closed-form graph filter (:mod:`mmgraph.models.spectral`)."""
 
     degree_exponent: tuple[Annotated[float, Field(ge=0, le=1)], ...] = Field(
@@ -423,7 +327,7 @@ class StudentConfig(OptimConfig):
 RATING_METRICS = ("rmse", "mae")
 
 
-class EvaluationConfig(_Strict):
+class EvaluationConfig(StrictModel):
     ks: tuple[Annotated[int, Field(ge=1)], ...] = Field(
         (10, 20), min_length=1, description="Cut-offs of recall@k and ndcg@k.")
     early_stopping_metric: str = Field("ndcg@20", description="What validation optimises: "
@@ -444,7 +348,7 @@ class EvaluationConfig(_Strict):
         return self
 
 
-class RecommendConfig(_Strict):
+class RecommendConfig(StrictModel):
     k: int = Field(20, ge=1, description="Items per user in recommendations.parquet.")
     index_factory: str = Field("Flat", min_length=1, description="FAISS index-factory string "
                                "for the served index: Flat (exact), SQfp16 / SQ8 (2× / 4× "
@@ -454,7 +358,7 @@ class RecommendConfig(_Strict):
         "{efSearch: 128} (positive).")
 
 
-class TuneConfig(_Strict):
+class TuneConfig(StrictModel):
     """The search of ``teacher: auto`` (:mod:`mmgraph.pipeline.auto`)."""
 
     budget_s: float = Field(60.0, gt=0, description="Seconds the teacher's search may take on "
@@ -470,7 +374,7 @@ class TuneConfig(_Strict):
     _one_or_several = field_validator("time_scales", mode="before")(_one_or_several)
 
 
-class RunConfig(_Strict):
+class RunConfig(StrictModel):
     name: str = Field(max_length=128, pattern=r"^[A-Za-z0-9._-]+$",
                       description="The run's folder under "
                       "runs_root: letters, digits, '.', '_', '-'; not '.' or '..'.")

@@ -15,9 +15,8 @@ from mmgraph.errors import DataError
 from mmgraph.index.foldin import FoldIn, ItemBasis
 from mmgraph.index.retrieval import RetrievalIndex
 from mmgraph.io import read_json
-from mmgraph.pipeline.artifacts import (IndexedSplit, load_split, recommendation_frame,
-                                        served_embeddings, verify_served_files)
-from mmgraph.pipeline.rundir import RunDir
+from mmgraph.runs import (IndexedSplit, RunDir, layout, load_split, recommendation_frame,
+                         served_embeddings, verify_served_files)
 
 __all__ = ["Recommender", "recommendation_frame"]
 
@@ -73,8 +72,8 @@ class Recommender:
         # Copies, not the file's mapping: a server keeps serving the bytes it verified even if
         # the file is later overwritten in place (a mapping would change under it, or fault).
         vectors, items = np.array(vectors), np.array(items)
-        index = RetrievalIndex.load(run.path("index"), expected_model_hash=model_hash)
-        cfg, settings = run.read_config(), run.path("index", "foldin.json")
+        index = RetrievalIndex.load(run.path(layout.INDEX), expected_model_hash=model_hash)
+        cfg, settings = run.read_config(), run.path(layout.FOLDIN)
         foldin = FoldIn(**{k: float(v) for k, v in read_json(settings).items()
                            if k in ("unobserved_weight", "ridge")}) if settings.is_file() else None
         table, column = (cfg.data.items, cfg.data.columns.item) if cfg else (None, ITEM)
@@ -112,6 +111,19 @@ class Recommender:
                              ITEM: self.index.item_ids.to_ids(items[rows, ranks]),
                              "rank": ranks + 1, "score": scores[rows, ranks],
                              "source": source[rows]})
+
+    def recommend_arrays(self, user_ids: list, k: int = 10,
+                         exclude: Literal["interacted", "train"] = "interacted",
+                         unknown: Literal["popular", "error"] = "popular"
+                         ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`recommend` as implicit answers, batched: item ids ``[n, k]`` (object array;
+        ``None`` past the end of a short list) and their scores ``[n, k]`` (float32, ``-inf``
+        there), row ``i`` for ``user_ids[i]``."""
+        _, items, scores, _ = self.ranked(user_ids, k, exclude, unknown)
+        ids = np.full(items.shape, None, object)
+        found = items >= 0
+        ids[found] = self.index.item_ids.to_ids(items[found])
+        return ids, scores
 
     def ranked(self, user_ids: list, k: int = 10,
                exclude: Literal["interacted", "train"] = "interacted",
@@ -173,9 +185,9 @@ class Recommender:
         """Serve new items from their content, without retraining: ``items`` is a table like
         the run's items table (``item_id`` plus the content columns its encoders read); the
         run's encoders, teacher content tower and cold-start mapper place them among the
-        served item vectors (:mod:`mmgraph.pipeline.new_items`), and they join the index at
+        served item vectors (:mod:`mmgraph.runs.new_items`), and they join the index at
         once. Returns their vectors ``[n, d]``; ids already served are an error."""
-        from mmgraph.pipeline.new_items import vectors_from_content  # torch: when used
+        from mmgraph.runs.new_items import vectors_from_content  # torch: when used
 
         if self.run is None:
             raise DataError("add_items needs a Recommender loaded from a run folder "

@@ -27,7 +27,7 @@ def tiny_interactions() -> pd.DataFrame:
 @pytest.fixture(scope="session")
 def ml100k_tables(tmp_path_factory) -> tuple[Path, Path]:
     """The real ml-100k tables, prepared once per test session by data_prep."""
-    from data_prep import prepare_ml100k
+    from data_prep.movielens import prepare_ml100k
 
     return prepare_ml100k(tmp_path_factory.mktemp("ml-100k"))
 

@@ -346,7 +346,8 @@ def test_serving_never_repeats_what_the_user_interacted_with(finished_run, capsy
 
 def test_recommend_shows_titles_and_serving_starts_without_torch(finished_run, tmp_path):
     """`mmgraph recommend` joins the items table's titles; the serving path (Recommender and
-    everything it reads) never imports torch, PyG or transformers (start-up ~1 s, not ~7)."""
+    everything it reads) serves with torch, PyG, transformers and mmgraph.pipeline made
+    unimportable (start-up ~1 s, not ~7); `recommend_arrays` answers as `recommend` does."""
     import shutil
 
     from mmgraph.recommender import Recommender
@@ -367,13 +368,20 @@ def test_recommend_shows_titles_and_serving_starts_without_torch(finished_run, t
     moved = Recommender.load(copy)
     moved.items_table = tmp_path / "gone.parquet"  # the table moved away: ids only
     assert moved.describe(frame).equals(frame)
-    probe = ("import sys, mmgraph.recommender as r; r.Recommender.load(sys.argv[1])"
-             ".recommend([1], 3); print(sorted(m for m in ('torch', 'torch_geometric', "
-             "'transformers') if m in sys.modules))")
+    probe = ("import sys\n"  # torch & co. made unimportable: importing one raises
+             "for name in ('torch', 'torch_geometric', 'transformers', 'mmgraph.pipeline'):\n"
+             "    sys.modules[name] = None\n"
+             "import mmgraph\n"
+             "ids, scores = mmgraph.Recommender.load(sys.argv[1]).recommend_arrays([1], 3)\n"
+             "print(ids.shape, bool((scores[0, :-1] >= scores[0, 1:]).all()))")
     imported = subprocess.run([sys.executable, "-c", probe, str(run)], capture_output=True,
                               text=True)
     assert imported.returncode == 0, imported.stderr
-    assert imported.stdout.strip() == "[]"
+    assert imported.stdout.strip() == "(1, 3) True"
+    ids, scores = recommender.recommend_arrays([1, 99_999], 3)
+    assert list(ids[0]) == frame["item_id"].tolist()
+    assert np.allclose(scores[0], frame["score"])
+    assert ids.shape == scores.shape == (2, 3)  # the unknown user: popular items
 
 
 def test_fold_in_and_similar_items_serve_without_retraining(finished_run):

@@ -32,8 +32,8 @@ from mmgraph.data.ids import IdMap
 from mmgraph.errors import ConfigError, RunDirError
 from mmgraph.export.manifest import Manifest, PartialManifest, RankManifest, read_manifest
 from mmgraph.io import TEMP_SUFFIX, atomic_path, file_sha256, write_json
-from mmgraph.pipeline.artifacts import served_embeddings, verify_served_files
-from mmgraph.pipeline.rundir import RunDir, refuse_run_artifact_folder
+from mmgraph.runs import (RunDir, layout, refuse_run_artifact_folder, served_embeddings,
+                         verify_served_files)
 
 __all__ = ["export_embeddings", "merge_export_manifests", "read_embeddings", "run_embeddings"]
 
@@ -50,30 +50,31 @@ def run_embeddings(run_dir: str | Path, model: str = "student") -> tuple[dict, s
     """The served embeddings of a finished run's ``model`` (``student`` or ``teacher``) with
     their original ids, and the hash of the file they came from."""
     run = RunDir(run_dir)
-    digests = verify_served_files(run, ("ids/users.parquet", "ids/items.parquet",
-                                        f"{model}/embeddings.safetensors"))
+    digests = verify_served_files(run, tuple(a.path for a in (
+        layout.USER_IDS, layout.ITEM_IDS, layout.model_file(model, "embeddings"))))
     user_vectors, item_vectors, model_hash = served_embeddings(run, model, digests)
-    users = IdMap.load(run.path("ids", "users.parquet")).ids.to_numpy()
-    items = IdMap.load(run.path("ids", "items.parquet")).ids.to_numpy()
+    users = IdMap.load(run.path(layout.USER_IDS)).ids.to_numpy()
+    items = IdMap.load(run.path(layout.ITEM_IDS)).ids.to_numpy()
     return {"users": (users, user_vectors), "items": (items, item_vectors)}, model_hash
 
 
 def _write_shard(folder: Path, name: str, ids: np.ndarray, vectors: np.ndarray,
                  fmt: str) -> list[str]:
     """Write one shard atomically; return its file names (relative to ``folder``)."""
+    files = layout.export_shard_files(name, fmt)
     if fmt == "parquet":
         flat = pa.array(vectors.reshape(-1))
         table = pa.table({"id": pa.array(ids),
                           "embedding": pa.FixedSizeListArray.from_arrays(flat, vectors.shape[1])})
-        with atomic_path(folder / f"{name}.parquet") as tmp:
+        with atomic_path(folder / files[0]) as tmp:
             pq.write_table(table, tmp)
-        return [f"{name}.parquet"]
-    with atomic_path(folder / f"{name}.ids.parquet") as tmp:
+        return list(files)
+    with atomic_path(folder / files[0]) as tmp:
         pq.write_table(pa.table({"id": pa.array(ids)}), tmp)
-    with atomic_path(folder / f"{name}.npy") as tmp:
+    with atomic_path(folder / files[1]) as tmp:
         with open(tmp, "wb") as handle:
             np.save(handle, vectors, allow_pickle=False)
-    return [f"{name}.ids.parquet", f"{name}.npy"]
+    return list(files)
 
 
 def _shard_done(out_dir: Path, shard: dict) -> bool:
@@ -118,8 +119,8 @@ def export_embeddings(model: str | Path | Embeddings, out_dir: str | Path,
             stray.unlink(missing_ok=True)
     settings = {"model_hash": model_hash, "format": format, "dtype": dtype,
                 "shard_rows": shard_rows}
-    partial_path = out_dir / ("manifest.partial.json" if world_size == 1
-                              else f"manifest.rank-{rank:05d}.json")
+    partial_path = out_dir / (layout.EXPORT_PARTIAL_MANIFEST if world_size == 1
+                              else layout.export_rank_manifest(rank))
     done = _finished_shards(partial_path, world_size, settings)
     manifest = {**settings, "tables": {}}
     for table in what:
@@ -152,7 +153,7 @@ def export_embeddings(model: str | Path | Embeddings, out_dir: str | Path,
                                       t: {"rows": m["rows"], "dim": m["dim"]}
                                       for t, m in manifest["tables"].items()}})
         return manifest
-    write_json(out_dir / "manifest.json", manifest)
+    write_json(out_dir / layout.EXPORT_MANIFEST, manifest)
     partial_path.unlink(missing_ok=True)
     log.info("export: %s to %s", {t: m["rows"] for t, m in manifest["tables"].items()}, out_dir)
     return manifest
@@ -177,7 +178,7 @@ def merge_export_manifests(out_dir: str | Path) -> dict:
     finished and every shard is on disk with its checksum; returns the manifest."""
     out_dir = Path(out_dir)
     parts = [read_manifest(p, RankManifest)
-             for p in sorted(out_dir.glob("manifest.rank-*.json"))]
+             for p in sorted(out_dir.glob(layout.EXPORT_RANK_MANIFEST_GLOB))]
     if not parts:
         raise RunDirError(f"{out_dir} has no manifest.rank-*.json: run the export on every rank "
                           f"(RANK/WORLD_SIZE set) first")
@@ -197,8 +198,8 @@ def merge_export_manifests(out_dir: str | Path) -> dict:
             raise RunDirError(f"{out_dir}: shard(s) {bad[:5]} missing or not matching their "
                               f"checksums; rerun the export of the ranks that own them")
         manifest["tables"][table] = {**info, "shards": [{"name": n, **shards[n]} for n in names]}
-    write_json(out_dir / "manifest.json", manifest)
-    for path in out_dir.glob("manifest.rank-*.json"):
+    write_json(out_dir / layout.EXPORT_MANIFEST, manifest)
+    for path in out_dir.glob(layout.EXPORT_RANK_MANIFEST_GLOB):
         path.unlink()
     return manifest
 
@@ -206,7 +207,7 @@ def merge_export_manifests(out_dir: str | Path) -> dict:
 def read_embeddings(out_dir: str | Path, table: str) -> tuple[np.ndarray, np.ndarray]:
     """One exported table back: ids ``[N]`` and vectors ``[N, dim]`` (checksums verified)."""
     out_dir = Path(out_dir)
-    manifest = read_manifest(out_dir / "manifest.json", Manifest)
+    manifest = read_manifest(out_dir / layout.EXPORT_MANIFEST, Manifest)
     if table not in manifest["tables"]:
         raise RunDirError(f"{out_dir} has no exported '{table}'; it holds "
                           f"{sorted(manifest['tables'])}")
@@ -215,14 +216,16 @@ def read_embeddings(out_dir: str | Path, table: str) -> tuple[np.ndarray, np.nda
         if not _shard_done(out_dir, shard):
             raise RunDirError(f"{out_dir}/{shard['name']} is missing or does not match its "
                               f"checksum; rerun the export")
+        files = [out_dir / name for name in layout.export_shard_files(shard["name"],
+                                                                       manifest["format"])]
         if manifest["format"] == "parquet":
-            frame = pq.read_table(out_dir / f"{shard['name']}.parquet")
+            frame = pq.read_table(files[0])
             ids.append(frame["id"].to_numpy())
             vectors.append(np.asarray(frame["embedding"].combine_chunks().flatten())
                            .reshape(shard["rows"], -1))
         else:
-            ids.append(pq.read_table(out_dir / f"{shard['name']}.ids.parquet")["id"].to_numpy())
-            vectors.append(np.load(out_dir / f"{shard['name']}.npy", allow_pickle=False))
+            ids.append(pq.read_table(files[0])["id"].to_numpy())
+            vectors.append(np.load(files[1], allow_pickle=False))
     if not ids:
         dim = manifest["tables"][table]["dim"]
         return np.empty(0, object), np.empty((0, dim), manifest["dtype"])

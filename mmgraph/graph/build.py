@@ -25,6 +25,7 @@ from mmgraph.data.tables import ITEM, USER
 from mmgraph.errors import DataError
 from mmgraph.graph.knn import knn_graph
 from mmgraph.io import read_json, read_tensors, write_json, write_tensors
+from mmgraph.runs import layout
 
 __all__ = ["build_item_graph", "save_graph", "load_graph", "INTERACTS", "SIMILAR"]
 
@@ -115,8 +116,8 @@ def save_graph(graph: HeteroData, folder: str | Path) -> None:
         for attr in ("edge_index", "edge_weight"):
             if attr in graph[edge_type]:
                 tensors[f"{_key(edge_type)}.{attr}"] = graph[edge_type][attr]
-    write_tensors(folder / "graph.safetensors", tensors)
-    write_json(folder / "graph.json", {
+    write_tensors(folder / layout.GRAPH_TENSORS_NAME, tensors)
+    write_json(folder / layout.GRAPH_META_NAME, {
         "num_nodes": {t: int(graph[t].num_nodes) for t in graph.node_types},
         "edge_types": edge_types,
         "num_edges": {_key(t): int(graph[t].num_edges) for t in graph.edge_types},
@@ -125,8 +126,8 @@ def save_graph(graph: HeteroData, folder: str | Path) -> None:
 
 def load_graph(folder: str | Path) -> HeteroData:
     folder = Path(folder)
-    meta = read_json(folder / "graph.json")
-    tensors = read_tensors(folder / "graph.safetensors")
+    meta = read_json(folder / layout.GRAPH_META_NAME)
+    tensors = read_tensors(folder / layout.GRAPH_TENSORS_NAME)
     graph = HeteroData()
     for node_type, count in meta["num_nodes"].items():
         graph[node_type].num_nodes = count

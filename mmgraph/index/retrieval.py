@@ -24,6 +24,7 @@ from mmgraph.data.user_items import UserItems
 from mmgraph.errors import ConfigError, DataError, RunDirError
 from mmgraph.io import (atomic_path, file_sha256, read_faiss_index, read_json, read_parquet,
                         write_json, write_parquet)
+from mmgraph.runs import layout
 
 __all__ = ["RetrievalIndex"]
 
@@ -227,11 +228,11 @@ class RetrievalIndex:
 
     def save(self, folder: str | Path) -> None:
         folder = Path(folder)
-        with atomic_path(folder / "index.faiss") as tmp:
+        with atomic_path(folder / layout.INDEX_FAISS_NAME) as tmp:
             faiss.write_index(self.index, str(tmp))
-        self.item_ids.save(folder / "item_ids.parquet")
-        write_parquet(folder / "removed.parquet", pd.DataFrame({"removed": self.removed}))
-        write_json(folder / "manifest.json", {
+        self.item_ids.save(folder / layout.INDEX_ITEM_IDS_NAME)
+        write_parquet(folder / layout.INDEX_REMOVED_NAME, pd.DataFrame({"removed": self.removed}))
+        write_json(folder / layout.INDEX_MANIFEST_NAME, {
             "dim": self.dim, "metric": self.metric, "factory": self.factory,
             "ntotal": int(self.index.ntotal), "num_ids": len(self.item_ids),
             "model_hash": self.model_hash,
@@ -245,10 +246,10 @@ class RetrievalIndex:
             raise RunDirError(
                 f"Index in {folder} was built from model {manifest['model_hash']}, not from the "
                 f"current model {expected_model_hash}; rebuild it (mmgraph index).")
-        index = read_faiss_index(folder / "index.faiss")
-        item_ids = IdMap.load(folder / "item_ids.parquet")
+        index = read_faiss_index(folder / layout.INDEX_FAISS_NAME)
+        item_ids = IdMap.load(folder / layout.INDEX_ITEM_IDS_NAME)
         removed = np.array(  # a writable copy: remove() flags rows
-            read_parquet(folder / "removed.parquet", ["removed"])["removed"], dtype=bool)
+            read_parquet(folder / layout.INDEX_REMOVED_NAME, ["removed"])["removed"], dtype=bool)
         if (index.ntotal != manifest["ntotal"] or len(item_ids) != manifest["num_ids"]
                 or len(removed) != len(item_ids) or index.d != manifest["dim"]):
             raise RunDirError(f"Index in {folder} does not match its manifest or id map "
@@ -265,7 +266,8 @@ def _require_finite(vectors: np.ndarray) -> None:
 
 
 #: The files of a saved index whose sha256 its manifest records.
-INDEX_FILES = ("index.faiss", "item_ids.parquet", "removed.parquet")
+INDEX_FILES = (layout.INDEX_FAISS_NAME, layout.INDEX_ITEM_IDS_NAME,
+               layout.INDEX_REMOVED_NAME)
 _MANIFEST_TYPES = {"dim": int, "metric": str, "factory": str, "ntotal": int, "num_ids": int,
                    "model_hash": (str, type(None)), "sha256": dict}
 
@@ -273,7 +275,7 @@ _MANIFEST_TYPES = {"dim": int, "metric": str, "factory": str, "ntotal": int, "nu
 def _checked_manifest(folder: Path) -> dict:
     """``manifest.json`` with every key of the right type, and every index file unchanged
     since :meth:`RetrievalIndex.save` (sha256), or a :class:`RunDirError` naming the file."""
-    path = folder / "manifest.json"
+    path = folder / layout.INDEX_MANIFEST_NAME
     manifest = read_json(path)
     wrong = [key for key, kind in _MANIFEST_TYPES.items()
              if not isinstance(manifest, dict) or not isinstance(manifest.get(key), kind)]

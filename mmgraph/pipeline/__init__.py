@@ -1,18 +1,9 @@
-"""Wiring of the stages over a run directory; used by the CLI and by scripts."""
+"""The pipeline that writes a run: its stages (:mod:`mmgraph.pipeline.stages`), the runner
+that resumes them (:mod:`mmgraph.pipeline.runner`), the task they train
+(:mod:`mmgraph.pipeline.tasks`) and the whole run (:func:`run_all`). Serving reads runs through
+:mod:`mmgraph.runs` and never imports this package."""
 
-from typing import Any
+from mmgraph.pipeline.registry import STAGES, run_all
+from mmgraph.pipeline.runner import Stage, StageContext, run_stage
 
-from mmgraph.pipeline.artifacts import IndexedSplit, load_split
-from mmgraph.pipeline.rundir import RunDir
-
-__all__ = ["RunDir", "IndexedSplit", "load_split", "STAGES", "run_all"]
-
-
-def __getattr__(name: str) -> Any:
-    """``STAGES`` and ``run_all`` load the stages (torch, PyG, ...) on first use, so that
-    serving, which reads a finished run, starts without them."""
-    if name in ("STAGES", "run_all"):
-        from mmgraph.pipeline import stages
-
-        return getattr(stages, name)
-    raise AttributeError(f"module 'mmgraph.pipeline' has no attribute {name!r}")
+__all__ = ["STAGES", "run_all", "Stage", "StageContext", "run_stage"]

@@ -12,21 +12,19 @@ The teacher stage searches what the config's teacher section leaves unset, cheap
 3. the blend weights on validation, as ``blend: auto``; a component of weight 0 is dropped.
 
 What it chose (:func:`resolved_teacher`) goes to ``teacher/state.json`` and, with ``auto`` off,
-into the run's ``config.yaml`` (:func:`resolved_config`): rerunning that config trains the same
-components the same number of epochs and blends them with the same weights, exactly, with no
-clock involved. The budget is wall time on the machine that runs the search, so two machines
-may choose differently; each records what it chose.
+into the run's ``config.yaml`` (:func:`mmgraph.runs.resolved_config`): rerunning that config
+trains the same components the same number of epochs and blends them with the same weights,
+exactly, with no clock involved. The budget is wall time on the machine that runs the search,
+so two machines may choose differently; each records what it chose.
 """
 
 from __future__ import annotations
 
 import time
 
-from mmgraph.config import RunConfig, TeacherConfig, section_hash
-from mmgraph.io import read_json
-from mmgraph.pipeline.rundir import RunDir
+from mmgraph.config import TeacherConfig
 
-__all__ = ["RECIPE", "Budget", "auto_start", "resolved_teacher", "auto_key", "resolved_config"]
+__all__ = ["RECIPE", "Budget", "auto_start", "resolved_teacher"]
 
 #: What ``auto`` starts from where the teacher section is silent: every component, and
 #: LightGCN's settings that ranked best on the ml-100k quickstart's validation split (128-d,
@@ -73,21 +71,3 @@ def resolved_teacher(start: TeacherConfig, weights: dict[str, float], time_scale
     if lightgcn_epochs is not None and "lightgcn" in kept:
         update["epochs"] = lightgcn_epochs
     return TeacherConfig.model_validate({**start.model_dump(mode="json"), **update})
-
-
-def auto_key(cfg: RunConfig) -> str:
-    """Names the auto sections a resolution was made for (stale ones are not applied)."""
-    return section_hash(cfg.teacher, cfg.tune)
-
-
-def resolved_config(cfg: RunConfig, run: RunDir) -> RunConfig:
-    """``cfg`` with its ``teacher: auto`` replaced by what ``run``'s teacher stage chose for
-    it; ``cfg`` itself when it is not auto or the stage has not chosen yet."""
-    path = run.path("teacher", "state.json")
-    if not cfg.teacher.auto or not path.is_file():
-        return cfg
-    state = read_json(path)
-    if state.get("auto_key") != auto_key(cfg):
-        return cfg
-    return cfg.model_copy(update={"teacher": TeacherConfig.model_validate(
-        state["resolved_teacher"])})

@@ -22,21 +22,28 @@ import numpy as np
 import pandas as pd
 import torch
 
-from mmgraph.config import RunConfig
+from typing import Callable
+
+from torch_geometric.data import HeteroData
+
+from mmgraph.data.split import split_description
 from mmgraph.data.tables import ITEM, RATING, USER
 from mmgraph.errors import DataError
 from mmgraph.io import read_json, read_tensors, write_json, write_tensors
 from mmgraph.models.rating import Biases, augmented, predicted_ratings
 from mmgraph.models.student import IDStudent
-from mmgraph.pipeline.artifacts import IndexedSplit
-from mmgraph.pipeline.rundir import RunDir
+from mmgraph.pipeline.fitting import fit_and_save
+from mmgraph.pipeline.lightgcn import lightgcn_inputs
+from mmgraph.pipeline.runner import StageContext
+from mmgraph.runs import IndexedSplit, RunDir, layout
+from mmgraph.training.loop import batch_for_steps
 
 __all__ = ["rated_pairs", "rating_errors", "train_teacher", "train_student", "evaluate"]
 
 
 def rated_pairs(run: RunDir, data: IndexedSplit, part: str) -> tuple[torch.Tensor, torch.Tensor]:
     """A split part's pairs ``[2, E]`` (indices) and ratings ``[E]`` (float32)."""
-    path = run.path("splits", f"{part}.parquet")
+    path = run.path(layout.split_part(part))
     frame = pd.read_parquet(path)
     if RATING not in frame:
         raise DataError(f"task rating predicts ratings, but {path} has none: name the rating "
@@ -59,15 +66,13 @@ def rating_errors(users: torch.Tensor, items: torch.Tensor, pairs: torch.Tensor,
     return {"mae": float(error.abs().mean()), "rmse": float(error.pow(2).mean().sqrt())}
 
 
-def train_teacher(cfg: RunConfig, run: RunDir, data: IndexedSplit, built, device,
-                  fingerprint: str, progress: bool) -> None:
-    """Fit the rating teacher (module docstring); write ``teacher/`` like the ranking one."""
-    from mmgraph.pipeline.stages import _fit_and_save, lightgcn_inputs
-    from mmgraph.training.distributed import distributed_context
-    from mmgraph.training.loop import batch_for_steps
-
+def train_teacher(ctx: StageContext, data: IndexedSplit, built: HeteroData, fingerprint: str,
+                  filter_settings: dict | None = None) -> None:
+    """Fit the rating teacher (module docstring); write ``teacher/`` like the ranking one
+    (``filter_settings``: unused, the rating teacher has no filter)."""
+    cfg, run, device = ctx.cfg, ctx.run, ctx.device
     tcfg, metric = cfg.teacher, cfg.evaluation.early_stopping_metric
-    model, adjacency, features, item_adj = lightgcn_inputs(cfg, run, data, built, device)
+    model, adjacency, features, item_adj = lightgcn_inputs(ctx, data, built)
     pairs, ratings = rated_pairs(run, data, "train")
     model.biases = Biases(len(data.users), len(data.items), float(ratings.mean())).to(device)
     valid_pairs, valid_ratings = rated_pairs(run, data, "valid")
@@ -89,34 +94,32 @@ def train_teacher(cfg: RunConfig, run: RunDir, data: IndexedSplit, built, device
 
     batch = batch_for_steps(len(ratings), tcfg.batch_size, tcfg.propagations_per_epoch)
     generator = torch.Generator().manual_seed(cfg.seed)
-    _fit_and_save(run, "teacher", model, loss, (pairs[0], pairs[1], ratings), validate,
-                  tcfg.model_copy(update={"batch_size": batch}), metric, generator, fingerprint,
-                  progress, cfg.seed, {"modalities": sorted(features), "batch_size": batch},
-                  maximize=False)
-    if not distributed_context().is_main:
+    fit_and_save(ctx, "teacher", model, loss, (pairs[0], pairs[1], ratings), validate,
+                 tcfg.model_copy(update={"batch_size": batch}), metric, generator, fingerprint,
+                 {"modalities": sorted(features), "batch_size": batch}, maximize=False)
+    if not ctx.dist.is_main:
         return
     with torch.no_grad():
         users, items = (t.cpu() for t in served())
         content = model.content_vector(features)
         content = None if content is None else content.cpu()
-    write_tensors(run.path("teacher", "embeddings.safetensors"),
+    write_tensors(run.path(layout.TEACHER_EMBEDDINGS),
                   {"users": users, "items": items,
                    **({} if content is None else {"content": content})})
-    state_path = run.path("teacher", "state.json")
+    state_path = run.path(layout.TEACHER_STATE)
     state = read_json(state_path)
     score = rating_errors(users, items, valid_pairs, valid_ratings)[metric]
     write_json(state_path, {**state, "components": ["lightgcn"], "weights": {"lightgcn": 1.0},
                             f"valid_{metric}_by_component": {"lightgcn": score}})
 
 
-def train_student(cfg: RunConfig, run: RunDir, data: IndexedSplit,
-                  frozen: dict[str, torch.Tensor], device, fingerprint: str, progress: bool
-                  ) -> tuple[torch.Tensor, torch.Tensor]:
+def train_student(ctx: StageContext, data: IndexedSplit, frozen: dict[str, torch.Tensor],
+                  fingerprint: str, place_cold: Callable[[torch.Tensor], None]
+                  ) -> dict[str, torch.Tensor] | None:
     """Fit the rating student (module docstring) to the teacher's augmented ``frozen`` users
-    and items; returns its own augmented users and items."""
-    from mmgraph.pipeline.stages import _fit_and_save
-    from mmgraph.training.loop import batch_for_steps
-
+    and items; returns its own augmented ``users`` and ``items`` (the cold items' rows placed
+    by ``place_cold``), ``None`` on ranks other than 0."""
+    cfg, run, device = ctx.cfg, ctx.run, ctx.device
     scfg, metric = cfg.student, cfg.evaluation.early_stopping_metric
     teacher_users, teacher_items = frozen["users"].to(device), frozen["items"].to(device)
     pairs, ratings = rated_pairs(run, data, "train")
@@ -154,19 +157,22 @@ def train_student(cfg: RunConfig, run: RunDir, data: IndexedSplit,
             return rating_errors(*served(), valid_pairs, valid_ratings)
 
     batch = batch_for_steps(len(ratings), scfg.batch_size, scfg.steps_per_epoch)
-    _fit_and_save(run, "student", model, loss, (pairs[0], pairs[1], ratings), validate,
-                  scfg.model_copy(update={"batch_size": batch}), metric, generator, fingerprint,
-                  progress, cfg.seed, {"batch_size": batch}, maximize=False)
+    fit_and_save(ctx, "student", model, loss, (pairs[0], pairs[1], ratings), validate,
+                 scfg.model_copy(update={"batch_size": batch}), metric, generator, fingerprint,
+                 {"batch_size": batch}, maximize=False)
+    if not ctx.dist.is_main:
+        return None
     with torch.no_grad():
-        return tuple(t.detach() for t in served())
+        users, items = (t.detach() for t in served())
+    place_cold(items)
+    return {"users": users, "items": items}
 
 
-def evaluate(run: RunDir, data: IndexedSplit, cfg: RunConfig) -> dict:
+def evaluate(ctx: StageContext, data: IndexedSplit) -> dict:
     """MAE/RMSE of teacher, student and the training mean on valid and test."""
-    from mmgraph.data.split import split_description
-
-    teacher = read_tensors(run.path("teacher", "embeddings.safetensors"))
-    student = read_tensors(run.path("student", "embeddings.safetensors"))
+    cfg, run = ctx.cfg, ctx.run
+    teacher = read_tensors(run.path(layout.TEACHER_EMBEDDINGS))
+    student = read_tensors(run.path(layout.STUDENT_EMBEDDINGS))
     _, train_ratings = rated_pairs(run, data, "train")
     mean = float(train_ratings.mean())
     metrics: dict[str, dict] = {"teacher": {}, "student": {}, "training mean": {}}

@@ -25,26 +25,29 @@ import pandas as pd
 from mmgraph.config import RunConfig, section_hash
 from mmgraph.data.tables import ITEM, USER
 from mmgraph.io import atomic_path, read_json, write_parquet
-from mmgraph.pipeline.artifacts import SPLITS
-from mmgraph.pipeline.auto import resolved_config
-from mmgraph.pipeline.rundir import RunDir
+from mmgraph.pipeline.runner import StageContext, run_stage
+from mmgraph.pipeline.stages.graph import graph
+from mmgraph.pipeline.stages.index import index
+from mmgraph.pipeline.stages.student import student
+from mmgraph.pipeline.stages.teacher import teacher
+from mmgraph.runs import RunDir, layout, resolved_config
 
 __all__ = ["REFIT", "refit_config", "refit"]
 
 log = logging.getLogger(__name__)
 
 #: The refit's folder name inside its run.
-REFIT = "refit"
+REFIT = layout.REFIT.path
 
 
 def refit_config(cfg: RunConfig, run: RunDir) -> RunConfig:
     """``cfg`` with every choice the finished ``run`` made on validation fixed: the teacher's
     and the student's best epoch counts (no early stopping) and the teacher's blend weights;
     the refit's folder is ``<run>/refit``. A ``teacher: auto`` config is first replaced by
-    what the run chose (:func:`mmgraph.pipeline.auto.resolved_config`)."""
+    what the run chose (:func:`mmgraph.runs.resolved_config`)."""
     cfg = resolved_config(cfg, run)
-    teacher_state = read_json(run.path("teacher", "state.json"))
-    student_state = read_json(run.path("student", "state.json"))
+    teacher_state = read_json(run.path(layout.TEACHER_STATE))
+    student_state = read_json(run.path(layout.STUDENT_STATE))
     teacher = cfg.teacher.model_copy(update={"blend": dict(teacher_state["weights"])})
     if "lightgcn" in cfg.teacher.components:
         epochs = max(int(teacher_state["best_epoch"]), 1)
@@ -58,45 +61,44 @@ def refit_config(cfg: RunConfig, run: RunDir) -> RunConfig:
 def refit(cfg: RunConfig, run: RunDir, progress: bool = True) -> RunDir:
     """Build ``<run>/refit/`` from the finished ``run`` (see the module docstring) and return
     it. The teacher, student and index stages of ``run`` must have finished."""
-    from mmgraph.pipeline import stages  # torch and PyG: only when a refit runs
-
     for stage in ("teacher", "student", "index"):
         run.fingerprint(stage)  # a clear error unless the tuned run is finished
     refit_cfg = refit_config(cfg, run)
     target = RunDir(refit_cfg.run_dir)
     target.write_config(refit_cfg)
-    teacher_state = read_json(run.path("teacher", "state.json"))
+    ctx = StageContext.build(refit_cfg, target, progress)
+    teacher_state = read_json(run.path(layout.TEACHER_STATE))
     filter_settings = {name: teacher_state[f"{name}_setting"]
                        for name in refit_cfg.teacher.components if name != "lightgcn"}
 
     def every_interaction() -> None:
-        for name in ("users", "items"):
-            _copy(run, target, "ids", f"{name}.parquet")
-        parts = [pd.read_parquet(run.path("splits", f"{name}.parquet")) for name in SPLITS]
+        for ids in (layout.USER_IDS, layout.ITEM_IDS):
+            _copy(run, target, ids)
+        parts = [pd.read_parquet(run.path(layout.split_part(name)))
+                 for name in layout.SPLIT_PARTS]
         every = pd.concat(parts, ignore_index=True).sort_values([USER, ITEM], kind="stable")
-        write_parquet(target.path("splits", "train.parquet"), every.reset_index(drop=True))
+        write_parquet(target.path(layout.split_part("train")), every.reset_index(drop=True))
         for name in ("valid", "test"):
-            write_parquet(target.path("splits", f"{name}.parquet"), every.iloc[:0])
+            write_parquet(target.path(layout.split_part(name)), every.iloc[:0])
         log.info("refit: %d interactions, all of them training", len(every))
 
     def same_features() -> None:
-        for name in ("features.safetensors", "masks.safetensors"):
-            _copy(run, target, "features", name)
+        for features in (layout.FEATURES, layout.FEATURE_MASKS):
+            _copy(run, target, features)
 
-    stages._once(refit_cfg, target, "split", section_hash(run.fingerprint("split"), REFIT),
-                 [f"splits/{name}.parquet" for name in SPLITS], every_interaction)
-    stages._once(refit_cfg, target, "encode", section_hash(run.fingerprint("encode"), REFIT),
-                 ["features/features.safetensors"], same_features)
-    stages.graph(refit_cfg, target, progress)
-    stages.teacher(refit_cfg, target, progress, filter_settings=filter_settings or None)
-    stages.student(refit_cfg, target, progress)
-    stages.index(refit_cfg, target, progress, foldin=read_json(run.path("index",
-                                                                       "foldin.json")))
+    run_stage(ctx, "split", section_hash(run.fingerprint("split"), REFIT),
+              [layout.split_part(name) for name in layout.SPLIT_PARTS], every_interaction)
+    run_stage(ctx, "encode", section_hash(run.fingerprint("encode"), REFIT), [layout.FEATURES],
+              same_features)
+    graph(ctx)
+    teacher(ctx, filter_settings=filter_settings or None)
+    student(ctx)
+    index(ctx, foldin=read_json(run.path(layout.FOLDIN)))
     log.info("refit: served models in %s", target.root)
     return target
 
 
-def _copy(run: RunDir, target: RunDir, *parts: str) -> None:
-    """Copy ``run``'s file ``parts`` to the same place in ``target`` (atomically)."""
-    with atomic_path(target.path(*parts)) as tmp:
-        shutil.copyfile(run.path(*parts), tmp)
+def _copy(run: RunDir, target: RunDir, artifact: layout.Artifact) -> None:
+    """Copy ``run``'s ``artifact`` to the same place in ``target`` (atomically)."""
+    with atomic_path(target.path(artifact)) as tmp:
+        shutil.copyfile(run.path(artifact), tmp)

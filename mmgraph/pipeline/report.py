@@ -9,7 +9,7 @@ from rich.table import Table
 from mmgraph.config import RunConfig
 from mmgraph.data.tables import ITEM, USER, load_items
 from mmgraph.io import read_parquet
-from mmgraph.pipeline.rundir import RunDir
+from mmgraph.runs import RunDir, layout
 
 __all__ = ["print_metrics", "print_examples", "NO_HELD_OUT_USERS"]
 
@@ -44,8 +44,8 @@ def print_examples(cfg: RunConfig, run: RunDir, console: Console, num_users: int
                    k: int = 5) -> None:
     """A few test users' top-k, each item named by its ``title`` column or else by the text
     encoder's template (when the items table has either); ✓ = a hit."""
-    recs = read_parquet(run.path("recommendations.parquet"))
-    test = read_parquet(run.path("splits", "test.parquet"), columns=[USER, ITEM])
+    recs = read_parquet(run.path(layout.RECOMMENDATIONS))
+    test = read_parquet(run.path(layout.split_part("test")), columns=[USER, ITEM])
     titles = None
     if cfg.data.items is not None:
         items = load_items(cfg.data.items, cfg.data.columns.item)

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from mmgraph.io import read_json, read_tensors, write_json, write_tensors
+from mmgraph.runs import layout
 
 __all__ = ["Checkpoint"]
 
@@ -39,12 +40,12 @@ class Checkpoint:
             scalars[str(index)] = {k: v for k, v in state.items()
                                    if not isinstance(v, torch.Tensor)}  # e.g. SparseAdam's step
         tensors["rng"] = generator.get_state()
-        tensors_name = f"checkpoint-{progress['epoch']}.safetensors"
+        tensors_name = layout.checkpoint_tensors(progress["epoch"])
         write_tensors(self.folder / tensors_name, tensors)
-        write_json(self.folder / "checkpoint.json", {
+        write_json(self.folder / layout.CHECKPOINT_META, {
             "fingerprint": self.fingerprint, "tensors": tensors_name,
             "param_groups": optim["param_groups"], "optimizer_scalars": scalars, **progress})
-        for stale in self.folder.glob("checkpoint*.safetensors"):
+        for stale in self.folder.glob(layout.CHECKPOINT_TENSORS_GLOB):
             if stale.name != tensors_name:
                 stale.unlink()
 
@@ -52,7 +53,7 @@ class Checkpoint:
              generator: torch.Generator) -> tuple[dict[str, Any], dict | None] | None:
         """Restore into ``model``/``optimizer``/``generator``; returns ``(progress, best_state)``,
         or ``None`` when there is no matching checkpoint."""
-        meta_path = self.folder / "checkpoint.json"
+        meta_path = self.folder / layout.CHECKPOINT_META
         if not meta_path.is_file():
             return None
         meta = read_json(meta_path)

@@ -11,7 +11,8 @@ import yaml
 
 from mmgraph.config import RunConfig, TeacherConfig, load_config
 from mmgraph.io import read_tensors
-from mmgraph.pipeline import RunDir, run_all
+from mmgraph.pipeline import run_all
+from mmgraph.runs import RunDir
 from mmgraph.pipeline.auto import auto_start, resolved_teacher
 
 

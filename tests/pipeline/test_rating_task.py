@@ -9,7 +9,8 @@ import pytest
 from safetensors.numpy import load_file
 
 from mmgraph.config import RunConfig
-from mmgraph.pipeline import RunDir, run_all
+from mmgraph.pipeline import run_all
+from mmgraph.runs import RunDir
 
 
 def _ratings(num_users: int = 40, num_items: int = 30) -> pd.DataFrame:

@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from mmgraph.config import load_config
-from mmgraph.pipeline import RunDir, load_split, run_all
+from mmgraph.pipeline import run_all
+from mmgraph.runs import RunDir, load_split
 from mmgraph.recommender import Recommender
 
 

@@ -10,7 +10,8 @@ from safetensors.numpy import load_file
 from mmgraph.config import RunConfig
 from mmgraph.errors import ConfigError
 from mmgraph.evaluation import evaluate_embeddings
-from mmgraph.pipeline import RunDir, load_split, run_all
+from mmgraph.pipeline import run_all
+from mmgraph.runs import RunDir, load_split
 from mmgraph.recommender import Recommender
 
 

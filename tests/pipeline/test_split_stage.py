@@ -6,7 +6,8 @@ import pytest
 
 from mmgraph.config import RunConfig
 from mmgraph.errors import DataError
-from mmgraph.pipeline import STAGES, RunDir, load_split
+from mmgraph.pipeline import STAGES
+from mmgraph.runs import RunDir, load_split
 
 
 def _run(tmp_path, frame: pd.DataFrame, **sections) -> RunDir:

@@ -1,7 +1,8 @@
 """Runs that name one ``encoders.cache_dir`` encode each item's content once between them."""
 
 from mmgraph.config import RunConfig
-from mmgraph.pipeline import STAGES, RunDir
+from mmgraph.pipeline import STAGES
+from mmgraph.runs import RunDir
 
 
 def test_runs_sharing_a_cache_dir_encode_once(tmp_path, tiny_interactions, monkeypatch):

@@ -7,7 +7,8 @@ import math
 import pandas as pd
 
 from mmgraph.config import RunConfig
-from mmgraph.pipeline import STAGES, RunDir
+from mmgraph.pipeline import STAGES
+from mmgraph.runs import RunDir
 
 
 def test_whole_loss_teacher_steps_full_batch_and_student_batch_grows(tmp_path,

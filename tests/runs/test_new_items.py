@@ -7,7 +7,8 @@ from safetensors.numpy import load_file
 
 from mmgraph.config import load_config
 from mmgraph.errors import DataError
-from mmgraph.pipeline import RunDir, load_split, run_all
+from mmgraph.pipeline import run_all
+from mmgraph.runs import RunDir, load_split
 from mmgraph.recommender import Recommender
 
 

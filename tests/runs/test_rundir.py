@@ -1,7 +1,7 @@
 import pytest
 
 from mmgraph.errors import RunDirError
-from mmgraph.pipeline import RunDir
+from mmgraph.runs import RunDir
 
 
 def test_stage_is_done_only_with_same_fingerprint_and_outputs(tmp_path):

@@ -20,7 +20,8 @@ import torch
 from mmgraph.config import RunConfig
 from mmgraph.data.tables import ITEM, load_items
 from mmgraph.errors import DataError, RunDirError
-from mmgraph.pipeline.rundir import RunDir
+from mmgraph.runs import layout
+from mmgraph.runs.rundir import RunDir
 
 __all__ = ["vectors_from_content"]
 
@@ -31,17 +32,17 @@ def vectors_from_content(run: RunDir, items: pd.DataFrame, progress: bool = Fals
     columns the run's encoders read), computed as the run placed its own cold items."""
     from mmgraph.distill.coldstart import ColdStartMapper, content_vectors
     from mmgraph.io import read_arrays, read_tensors
-    from mmgraph.pipeline.auto import resolved_config
+    from mmgraph.runs.resolved import resolved_config
 
     cfg = run.read_config()
     cfg = cfg and resolved_config(cfg, run)
-    mapper_path = run.path("student", "coldstart.safetensors")
+    mapper_path = run.path(layout.COLDSTART_MAPPER)
     if cfg is None or not mapper_path.is_file():
         raise RunDirError(f"{run.root} has no cold-start mapper (student/coldstart."
                           f"safetensors): its run had no item content, or ran before mappers "
                           f"were always saved; rerun its student stage to place new items.")
     features = _encode(cfg, run, items, progress)
-    known = read_arrays(run.path("features", "features.safetensors"))  # mapped: widths only
+    known = read_arrays(run.path(layout.FEATURES))  # mapped: widths only
     widths = {name: matrix.shape[1] for name, matrix in features.items()}
     expected = {name: matrix.shape[1] for name, matrix in known.items()}
     if widths != expected:
@@ -67,7 +68,7 @@ def _trained_teacher(cfg: RunConfig, run: RunDir, features: dict[str, torch.Tens
     from mmgraph.io import read_tensors
     from mmgraph.models.teacher import MultimodalTeacher
 
-    state = read_tensors(run.path("teacher", "model.safetensors"))
+    state = read_tensors(run.path(layout.TEACHER_MODEL))
     state = {key: value for key, value in state.items() if not key.startswith("biases.")}
     tcfg = cfg.teacher
     teacher = MultimodalTeacher(state["user_embedding.weight"].shape[0],
@@ -87,7 +88,7 @@ def _encode(cfg: RunConfig, run: RunDir, items: pd.DataFrame, progress: bool
     if ITEM not in items.columns:
         raise DataError(f"new items need an {ITEM} column; got columns {list(items.columns)}")
     encoders = cfg.encoders.model_copy(update={"categorical": None})
-    cache = cfg.encoders.cache_dir or run.path("features", "cache")
+    cache = cfg.encoders.cache_dir or run.path(layout.FEATURE_CACHE)
     features = encode_items(items, encoders, cache, cfg.data.media_root, "cpu",
                             progress).features
     categorical = cfg.encoders.categorical

@@ -12,6 +12,7 @@ two runs of the same config do not share byte for byte.
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import yaml
@@ -19,13 +20,15 @@ import yaml
 from mmgraph.config import RunConfig
 from mmgraph.errors import RunDirError
 from mmgraph.io import TEMP_SUFFIX, atomic_path, file_sha256, read_json, write_json
+from mmgraph.runs import layout
 
 log = logging.getLogger(__name__)
 
 __all__ = ["RunDir", "ARTIFACT_FOLDERS", "refuse_run_artifact_folder"]
 
 #: The folders a run's stages write (besides its top-level files).
-ARTIFACT_FOLDERS = ("splits", "ids", "features", "graph", "teacher", "student", "index")
+ARTIFACT_FOLDERS = tuple(dict.fromkeys(Path(a.path).parts[0] for a in layout.RUN_FORMAT
+                                       if len(Path(a.path).parts) > 1))
 
 
 def refuse_run_artifact_folder(folder: str | Path, option: str) -> None:
@@ -33,7 +36,7 @@ def refuse_run_artifact_folder(folder: str | Path, option: str) -> None:
     or lies inside one's artifact folders: writing there would overwrite the run's files."""
     folder = Path(folder).resolve()
     for parent in (folder, *folder.parents):
-        if (parent / "stages.json").is_file():
+        if (parent / layout.STAGES).is_file():
             inside = folder.relative_to(parent).parts
             if not inside or inside[0] in ARTIFACT_FOLDERS:
                 raise RunDirError(f"{option} {folder} would write into the run directory "
@@ -45,11 +48,12 @@ class RunDir:
     def __init__(self, root: str | Path):
         self.root = Path(root)
 
-    def path(self, *parts: str) -> Path:
+    def path(self, *parts: str | os.PathLike) -> Path:
+        """A path inside the run folder: ``run.path(layout.TEACHER_STATE)``."""
         return self.root.joinpath(*parts)
 
     def _stages(self) -> dict[str, str]:
-        file = self.path("stages.json")
+        file = self.path(layout.STAGES)
         stages = read_json(file) if file.is_file() else {}
         if not isinstance(stages, dict) or not all(isinstance(v, str) for v in stages.values()):
             raise RunDirError(f"{file} should map stage names to fingerprints; it was edited. "
@@ -98,22 +102,22 @@ class RunDir:
             written[stage] = {name: {"size": size, "sha256": file_sha256(self.path(name))}
                               for name, (size, mtime) in self.files().items()
                               if before.get(name) != (size, mtime)}
-            write_json(self.path("outputs.json"), written)
+            write_json(self.path(layout.OUTPUTS), written)
         stages = self._stages()
         stages[stage] = fingerprint
-        write_json(self.path("stages.json"), stages)
+        write_json(self.path(layout.STAGES), stages)
 
     def record_timing(self, stage: str, **seconds: float) -> None:
         """Add measured times of ``stage`` to ``timings.json`` (kept apart from the results:
         they differ from one run to the next)."""
-        file = self.path("timings.json")
+        file = self.path(layout.TIMINGS)
         timings = read_json(file) if file.is_file() else {}
         timings = timings if isinstance(timings, dict) else {}
         timings[stage] = seconds
         write_json(file, timings)
 
     def _written(self) -> dict[str, dict[str, dict]]:
-        file = self.path("outputs.json")
+        file = self.path(layout.OUTPUTS)
         written = read_json(file) if file.is_file() else {}
         if not isinstance(written, dict) or not all(
                 isinstance(files, dict) and all(isinstance(stamp, dict) and
@@ -134,7 +138,7 @@ class RunDir:
 
     def read_config(self) -> RunConfig | None:
         """The config this run last ran with (``config.yaml``), or ``None`` without one."""
-        path = self.path("config.yaml")
+        path = self.path(layout.CONFIG)
         if not path.is_file():
             return None
         try:
@@ -149,19 +153,21 @@ class RunDir:
         out, they would be required on a rerun)."""
         raw = config.model_dump(mode="json")
         raw["data"]["columns"] = config.data.columns.model_dump(mode="json", exclude_unset=True)
-        with atomic_path(self.path("config.yaml")) as tmp:
+        with atomic_path(self.path(layout.CONFIG)) as tmp:
             tmp.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
 
 
 #: Files of a run folder that no stage owns: bookkeeping, the writer lock, shared caches
 #: (other runs may add to them) and training checkpoints (deleted when the stage ends).
-_NOT_ARTIFACTS = ("stages.json", "outputs.json", "timings.json", "config.yaml")
+_NOT_ARTIFACTS = tuple(a.path for a in (layout.STAGES, layout.OUTPUTS, layout.TIMINGS,
+                                          layout.CONFIG))
 
 
 def _artifact(relative: Path) -> bool:
     return (relative.parts[0] not in _NOT_ARTIFACTS and not relative.name.startswith(".")
-            and "cache" not in relative.parts[:-1] and "checkpoint" not in relative.parts[:-1]
-            and relative.parts[0] != "refit")
+            and "cache" not in relative.parts[:-1]
+            and layout.CHECKPOINT_FOLDER not in relative.parts[:-1]
+            and relative.parts[0] != layout.REFIT.path)
 
 
 def _unchanged(path: Path, stamp: dict) -> bool:

@@ -1,4 +1,5 @@
-"""Reading earlier stages' artifacts back from a run directory."""
+"""Reading a run's artifacts back: the indexed split, the served embeddings, and the
+integrity record of the files a server reads."""
 
 from __future__ import annotations
 
@@ -13,15 +14,14 @@ from mmgraph.data.tables import ITEM, USER
 from mmgraph.data.user_items import UserItems
 from mmgraph.errors import RunDirError
 from mmgraph.io import file_sha256, read_arrays, read_json, read_parquet, write_json
-from mmgraph.pipeline.rundir import RunDir
+from mmgraph.runs import layout
+from mmgraph.runs.rundir import RunDir
 
 if TYPE_CHECKING:  # imported where used: serving starts without torch
     import torch
 
-__all__ = ["IndexedSplit", "load_split", "served_embeddings", "recommendation_frame", "SPLITS",
+__all__ = ["IndexedSplit", "load_split", "served_embeddings", "recommendation_frame",
            "SERVED_FILES", "record_served_files", "verify_served_files"]
-
-SPLITS = ("train", "valid", "test")
 
 
 @dataclass
@@ -61,11 +61,11 @@ class IndexedSplit:
 def load_split(run: RunDir) -> IndexedSplit:
     """Id maps and train/valid/test item sets from ``ids/`` and ``splits/``."""
     run.fingerprint("split")
-    users = IdMap.load(run.path("ids", "users.parquet"))
-    items = IdMap.load(run.path("ids", "items.parquet"))
+    users = IdMap.load(run.path(layout.USER_IDS))
+    items = IdMap.load(run.path(layout.ITEM_IDS))
     parts = {}
-    for name in SPLITS:
-        path = run.path("splits", f"{name}.parquet")
+    for name in layout.SPLIT_PARTS:
+        path = run.path(layout.split_part(name))
         frame = read_parquet(path, columns=[USER, ITEM])
         parts[name] = UserItems(users.indices(frame[USER], str(path)),
                                 items.indices(frame[ITEM], str(path)), len(users), len(items))
@@ -78,7 +78,7 @@ def served_embeddings(run: RunDir, model: str = "student", digests: dict[str, st
     vectors as served, and the hash of the file they came from (the index's model hash;
     taken from ``digests``, :func:`verify_served_files`'s answer, when it holds the file)."""
     run.fingerprint(model)  # a clear error unless that stage finished
-    name = f"{model}/embeddings.safetensors"
+    name = layout.model_file(model, "embeddings").path
     arrays = read_arrays(run.path(name))
     digest = (digests or {}).get(name) or file_sha256(run.path(name))
     return arrays["users"], arrays["items"], digest
@@ -97,13 +97,14 @@ def recommendation_frame(users: np.ndarray, items: np.ndarray, scores: np.ndarra
 
 #: The run files a server reads besides the index (which checks its own files), relative to
 #: the run directory; the index stage records their sha256 in ``index/served_files.json``.
-SERVED_FILES = ("ids/users.parquet", "ids/items.parquet", "splits/train.parquet",
-                "student/embeddings.safetensors", "index/foldin.json")
+SERVED_FILES = tuple(a.path for a in (layout.USER_IDS, layout.ITEM_IDS,
+                                      layout.split_part("train"), layout.STUDENT_EMBEDDINGS,
+                                      layout.FOLDIN))
 
 
 def record_served_files(run: RunDir) -> None:
     """Write the sha256 of every :data:`SERVED_FILES` entry to ``index/served_files.json``."""
-    write_json(run.path("index", "served_files.json"),
+    write_json(run.path(layout.SERVED_FILES_RECORD),
                {name: file_sha256(run.path(name)) for name in SERVED_FILES})
 
 
@@ -113,7 +114,7 @@ def verify_served_files(run: RunDir, names: tuple[str, ...] = SERVED_FILES
     index stage recorded it: ids reordered or embeddings swapped would otherwise serve other
     users' answers. Returns the sha256 of each checked file (each file is hashed once). A run
     without an index stage has nothing recorded to check (``{}``)."""
-    path = run.path("index", "served_files.json")
+    path = run.path(layout.SERVED_FILES_RECORD)
     if not path.is_file():
         return {}
     recorded = read_json(path)

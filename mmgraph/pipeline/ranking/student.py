@@ -1,0 +1,114 @@
+"""The ranking student: ID embeddings (or a sequential transformer over each user's latest
+items) distilled from the frozen teacher's embeddings."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import torch
+
+from mmgraph.data.tables import TIMESTAMP
+from mmgraph.distill.soft_labels import teacher_top_scores
+from mmgraph.distill.warm_start import start_from_teacher
+from mmgraph.evaluation.ranking import evaluate_embeddings, topk_items
+from mmgraph.models.sequential import SequentialStudent, latest_sequences
+from mmgraph.models.student import IDStudent, low_rank_factors
+from mmgraph.pipeline.fitting import fit_and_save
+from mmgraph.pipeline.inputs import pairs_with_column
+from mmgraph.pipeline.runner import StageContext
+from mmgraph.runs import IndexedSplit
+from mmgraph.training.loop import batch_for_steps
+from mmgraph.training.objectives import sequential_distillation, student_distillation
+
+__all__ = ["train_student"]
+
+Vectors = dict[str, torch.Tensor]
+
+
+def train_student(ctx: StageContext, data: IndexedSplit, frozen: Vectors, fingerprint: str,
+                  place_cold: Callable[[torch.Tensor], None]) -> Vectors | None:
+    """Distill the student of ``student.kind`` from the teacher's ``frozen`` users and items;
+    returns its served ``users [U, d_s]`` and ``items [I, d_s]`` with the cold items' rows
+    placed by ``place_cold`` (in place; a sequential student's item table is that tensor, so
+    its ``test_users``, read from sequences through valid, see the placed vectors too);
+    ``None`` on ranks other than 0."""
+    cfg, device = ctx.cfg, ctx.device
+    scfg, metric = cfg.student, cfg.evaluation.early_stopping_metric
+    generator = torch.Generator().manual_seed(cfg.seed + ctx.dist.rank)
+    teacher_topk = None
+    depth = max(scfg.kd_topk if scfg.kd_weight > 0 else 0,
+                scfg.rd_topk if scfg.rd_weight > 0 else 0)
+    if depth > 0:  # the teacher's top unseen items: soft-label candidates, RD targets
+        top = topk_items(frozen["users"], frozen["items"], np.arange(len(data.users)),
+                         depth, data.parts["train"], cfg.evaluation.user_batch_size)
+        teacher_topk = torch.from_numpy(top).to(device)
+    teacher_users, teacher_items = frozen["users"].to(device), frozen["items"].to(device)
+    unit = None  # each user's soft-label unit, once for the start and the loss
+    if teacher_topk is not None and scfg.kd_weight > 0 and scfg.kd_topk > 0:
+        unit = teacher_top_scores(teacher_users, teacher_items, teacher_topk[:, :scfg.kd_topk])
+    valid_users = data.validation_users(cfg.evaluation.valid_users, cfg.seed)
+    if scfg.kind == "sequential":
+        pairs, train = pairs_with_column(ctx.run, data, TIMESTAMP, cfg.data.interactions,
+                                         "student.kind sequential")
+        sequences = latest_sequences(pairs[0].numpy(), pairs[1].numpy(),
+                                     train[TIMESTAMP].to_numpy(), len(data.users),
+                                     scfg.max_length)
+        model = SequentialStudent(len(data.items), scfg.dim, scfg.max_length, scfg.layers,
+                                  scfg.heads, scfg.dropout).to(device)
+        if scfg.init == "teacher":
+            users = frozen["users"] if unit is None else frozen["users"] / unit[1].cpu()[:, None]
+            model.start_items_from(low_rank_factors(users, frozen["items"], scfg.dim)[1]
+                                   .to(device))
+
+        def served() -> tuple[torch.Tensor, torch.Tensor]:
+            return model.user_vectors(sequences), model.items.detach().cpu()
+
+        loss = sequential_distillation(model, sequences, teacher_users, teacher_items,
+                                       data.parts["train"], scfg, generator, teacher_topk, unit)
+    else:
+        teacher_dim = frozen["items"].shape[1] if scfg.needs_projection else None
+        model = IDStudent(len(data.users), len(data.items), scfg.dim, teacher_dim).to(device)
+        if scfg.init == "teacher":
+            start_from_teacher(model, frozen["users"], frozen["items"],
+                               None if unit is None else unit[1])
+
+        def served() -> tuple[torch.Tensor, torch.Tensor]:
+            return tuple(t.detach().cpu() for t in model())
+
+        loss = student_distillation(model, teacher_users, teacher_items, data.parts["train"],
+                                    scfg, generator, teacher_topk, unit)
+
+    def validate() -> dict[str, float]:
+        return evaluate_embeddings(*served(), data.parts["valid"], data.parts["train"],
+                                   cfg.evaluation.ks, cfg.evaluation.user_batch_size,
+                                   valid_users)
+
+    train_users = torch.from_numpy(data.parts["train"].users_with_items())
+    batch = batch_for_steps(len(train_users), scfg.batch_size, scfg.steps_per_epoch)
+    fit_and_save(ctx, "student", model, loss, (train_users,), validate,
+                 scfg.model_copy(update={"batch_size": batch}), metric, generator, fingerprint,
+                 {"batch_size": batch})
+    if not ctx.dist.is_main:
+        return None
+    users, items = served()
+    place_cold(items)
+    vectors = {"users": users, "items": items}
+    if scfg.kind == "sequential":  # the test ranks from the history up to the test items
+        vectors["test_users"] = model.user_vectors(_sequences_through_valid(ctx, data, pairs,
+                                                                            train))
+    return vectors
+
+
+def _sequences_through_valid(ctx: StageContext, data: IndexedSplit, train_pairs: torch.Tensor,
+                             train: pd.DataFrame) -> torch.Tensor:
+    """Each user's latest ``student.max_length`` items over train and valid, ``[U, L]``: what
+    a sequential model reads to predict the test items (SASRec's protocol: the validation
+    interaction precedes the test one in the sequence), while validation reads train only."""
+    cfg = ctx.cfg
+    pairs, valid = pairs_with_column(ctx.run, data, TIMESTAMP, cfg.data.interactions,
+                                     "student.kind sequential", part="valid")
+    both = torch.cat([train_pairs, pairs], dim=1).numpy()
+    times = np.concatenate([train[TIMESTAMP].to_numpy(), valid[TIMESTAMP].to_numpy()])
+    return latest_sequences(both[0], both[1], times, len(data.users), cfg.student.max_length)

@@ -1,0 +1,177 @@
+"""The ranking teacher: its components (LightGCN, the graph filters over co-occurrence and over
+time-weighted co-occurrence) blended by weights chosen on validation; with ``teacher: auto``
+the settings the section leaves unset are searched within ``tune.budget_s``
+(:mod:`mmgraph.pipeline.auto`)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Callable
+
+import numpy as np
+import torch
+from torch_geometric.data import HeteroData
+
+from mmgraph.config import TeacherConfig
+from mmgraph.data.tables import TIMESTAMP
+from mmgraph.errors import ConfigError
+from mmgraph.evaluation.ranking import evaluate_weighted_sums
+from mmgraph.graph.build import SIMILAR
+from mmgraph.io import read_json, write_json, write_tensors
+from mmgraph.models.blend import blend_embeddings, choose_blend, score_stds
+from mmgraph.models.spectral import time_weighted_cooccurrence, tuned_filter
+from mmgraph.pipeline.auto import Budget, auto_start, resolved_teacher
+from mmgraph.pipeline.inputs import has_timestamps, pairs_with_column
+from mmgraph.pipeline.lightgcn import TrainedLightGCN, train_lightgcn
+from mmgraph.pipeline.runner import StageContext
+from mmgraph.runs import IndexedSplit, auto_key, layout
+
+__all__ = ["train_teacher"]
+
+log = logging.getLogger(__name__)
+
+Embeddings = tuple[torch.Tensor, torch.Tensor]
+
+
+def _tuned_filters(ctx: StageContext, start: TeacherConfig, data: IndexedSplit,
+                   built: HeteroData, validation: Callable[[Embeddings], float],
+                   filter_settings: dict[str, dict[str, float]] | None,
+                   time_scales: tuple[float, ...], budget: Budget | None
+                   ) -> tuple[dict[str, Embeddings], dict[str, float], dict[str, object], float]:
+    """The graph filters of ``start.components``, each at the setting validation ranks best
+    (``filter_settings`` fixes it instead): over co-occurrence and over time-weighted
+    co-occurrence at each of ``time_scales`` (past the first, only while two thirds of
+    ``budget`` are left). Returns their embeddings, best validation scores, the state to
+    record and the chosen time scale."""
+    cfg = ctx.cfg
+    metric = cfg.evaluation.early_stopping_metric
+    content_graph = None
+    if start.content != "none" and SIMILAR in built.edge_types:
+        content_graph = (built[SIMILAR].edge_index, built[SIMILAR].edge_weight)
+    options = start.filter.model_dump(exclude={"degree_exponent", "ridge", "content_weight"})
+    parts, scores, state, chosen_scale = {}, {}, {}, start.time_scale
+
+    def tuned(name: str, cooccurrence: torch.Tensor | None):
+        grid = ((start.filter.degree_exponent, start.filter.ridge, start.filter.content_weight)
+                if filter_settings is None else
+                ((filter_settings[name]["degree_exponent"],), (filter_settings[name]["ridge"],),
+                 (filter_settings[name].get("content_weight", 0.0),)))  # older runs: 0
+        return tuned_filter(data.train_pairs, len(data.users), len(data.items), validation,
+                            *grid, content_graph=content_graph, seed=cfg.seed,
+                            cooccurrence=cooccurrence, **options)
+
+    def record(name: str, found) -> None:
+        parts[name], settings, chosen = found
+        scores[name] = max(settings.values())  # already validated: the best kept
+        state[f"valid_{metric}_by_{name}_setting"] = settings
+        state[f"{name}_setting"] = chosen
+
+    if "filter" in start.components:
+        record("filter", tuned("filter", None))  # None: R^T R
+    if "time_filter" in start.components:
+        pairs, train = pairs_with_column(ctx.run, data, TIMESTAMP, cfg.data.interactions,
+                                         "teacher.components time_filter")
+        times = torch.tensor(train[TIMESTAMP].to_numpy(np.float64))
+        by_scale, best = {}, None
+        for scale in time_scales:
+            if best is not None and budget is not None and budget.left() < budget.seconds * 2 / 3:
+                break
+            found = tuned("time_filter", time_weighted_cooccurrence(
+                pairs, times, len(data.items), scale, start.time_window))
+            by_scale[f"{scale:g}"] = max(found[1].values())
+            if best is None or by_scale[f"{scale:g}"] > max(best[1].values()):
+                best, chosen_scale = found, scale
+        record("time_filter", best)
+        if len(time_scales) > 1:
+            state[f"valid_{metric}_by_time_scale"] = by_scale
+    return parts, scores, state, chosen_scale
+
+
+def _blend_weights(start: TeacherConfig, parts: dict[str, Embeddings], stds: dict[str, float],
+                   validations: Callable) -> tuple[dict[str, float], dict]:
+    """The blend's weights: as the section sets them, or chosen on validation (with every
+    weighting tried and its score)."""
+    if isinstance(start.blend, dict):
+        total = sum(start.blend.values())
+        return {name: weight / total for name, weight in start.blend.items()}, {}
+    if isinstance(start.blend, float):
+        return {"lightgcn": start.blend, "filter": 1 - start.blend}, {}
+    if len(parts) > 1:
+        return choose_blend(parts, validations, stds)
+    return {name: 1.0 for name in parts}, {}
+
+
+def train_teacher(ctx: StageContext, data: IndexedSplit, built: HeteroData, fingerprint: str,
+                  filter_settings: dict[str, dict[str, float]] | None = None) -> None:
+    """Build the teacher from its components (``teacher.components``) and write
+    ``teacher/embeddings.safetensors`` (the blended users and items, from which the student's
+    soft labels come) and, in ``teacher/state.json``, every component's validation metric,
+    chosen filter setting and blend weight. ``filter_settings`` (``{component:
+    {"degree_exponent", "ridge", "content_weight"}}``, e.g. a tuned run's, for a refit)
+    replaces the config's grids."""
+    cfg, run = ctx.cfg, ctx.run
+    tcfg, metric = cfg.teacher, cfg.evaluation.early_stopping_metric
+    budget = Budget(cfg.tune.budget_s) if tcfg.auto else None
+    if tcfg.auto and ctx.dist.enabled:
+        raise ConfigError("teacher: auto times its search on one process; under torchrun "
+                          "set the teacher's numbers (a single-process run's config.yaml "
+                          "holds the ones auto chose)")
+    start = auto_start(tcfg, has_timestamps(run)) if tcfg.auto else tcfg
+    time_scales = (cfg.tune.time_scales if tcfg.auto and "time_scale"
+                   not in tcfg.model_fields_set else (start.time_scale,))
+    lightgcn_ctx = ctx.with_config(cfg.model_copy(update={"teacher": start}))
+    valid_users = data.validation_users(cfg.evaluation.valid_users, cfg.seed)
+
+    def validations(components: list[Embeddings], weightings: list[list[float]]) -> list[float]:
+        return [m[metric] for m in evaluate_weighted_sums(
+            components, weightings, data.parts["valid"], data.parts["train"],
+            cfg.evaluation.ks, cfg.evaluation.user_batch_size, valid_users)]
+
+    def validation(embeddings: Embeddings) -> float:
+        return validations([embeddings], [[1.0]])[0]
+
+    trained: TrainedLightGCN | None = None
+    if "lightgcn" in start.components and not tcfg.auto:  # every rank trains
+        trained = train_lightgcn(lightgcn_ctx, data, built, fingerprint, valid_users)
+        if trained is None:  # not rank 0: rank 0 builds the rest
+            return
+    if not ctx.dist.is_main:
+        return
+    filters, scores, extra_state, time_scale = _tuned_filters(
+        ctx, start, data, built, validation, filter_settings, time_scales, budget)
+    if "lightgcn" in start.components and budget is not None:
+        if budget.left() > 0:
+            trained = train_lightgcn(lightgcn_ctx, data, built, fingerprint, valid_users,
+                                     budget.deadline)
+        else:
+            log.warning("teacher: auto's budget (tune.budget_s %gs) went to the filters; "
+                        "LightGCN is left out (raise tune.budget_s to train it)",
+                        budget.seconds)
+    parts: dict[str, Embeddings] = {}
+    if trained is not None:
+        parts["lightgcn"] = (trained.users, trained.items)
+        scores["lightgcn"] = validation(parts["lightgcn"])
+    parts.update(filters)
+    parts = {name: parts[name] for name in start.components if name in parts}
+    scores = {name: scores[name] for name in parts}
+
+    stds = score_stds(parts, cfg.seed)
+    weights, tried = _blend_weights(start, parts, stds, validations)
+    extra, search = {}, {}
+    if trained is not None and trained.content is not None and (
+            budget is None or weights.get("lightgcn", 0) > 0):  # auto drops weight 0
+        extra["content"] = trained.content  # the content tower, input of the cold-start mapper
+    users, items = blend_embeddings(parts, weights, stds)
+    if budget is not None:
+        resolved = resolved_teacher(start, weights, time_scale,
+                                    None if trained is None else trained.epochs)
+        search = {"auto_key": auto_key(cfg), "resolved_teacher": resolved.model_dump(
+            mode="json"), "auto_seconds": {"budget": budget.seconds, "spent": budget.spent()}}
+    write_tensors(run.path(layout.TEACHER_EMBEDDINGS), {"users": users, "items": items, **extra})
+    state_path = run.path(layout.TEACHER_STATE)
+    state = read_json(state_path) if "lightgcn" in parts else {}
+    write_json(state_path, {**state, **extra_state, **search, "components": list(parts),
+                            "weights": weights, f"valid_{metric}_by_component": scores,
+                            f"valid_{metric}_by_blend": tried,
+                            f"valid_{metric}_blended": validation((users, items))})
+    log.info("teacher: valid %s %s, blended with weights %s", metric, scores, weights)
