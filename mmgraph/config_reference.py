@@ -109,7 +109,7 @@ def _rows(model: type[BaseModel], prefix: str, sections: list[str]) -> None:
 def config_reference() -> str:
     """The whole reference as Markdown."""
     sections = ["# Run configuration reference", "",
-                "Generated from `mmgraph/config.py` by `python -m mmgraph.config_reference > "
+                "Generated from `mmgraph/config/` by `python -m mmgraph.config_reference > "
                 "docs/config.md` (a test keeps it in step). A run config is YAML with these "
                 "keys; unknown keys, a key given twice, NaN/inf, true/false where a number "
                 "belongs and a nonzero number outside float32's range (1.18e-38 to 3.4e38 in "

@@ -8,7 +8,7 @@ from typing import Any, get_args
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
-__all__ = ["StrictModel", "FLOAT32_RANGE"]
+__all__ = ["StrictModel", "FLOAT32_RANGE", "one_or_several"]
 
 
 def _is_number(annotation: Any) -> bool:
@@ -62,3 +62,8 @@ class StrictModel(BaseModel):
                                      f"holds ({FLOAT32_RANGE[0]:.3g} to {FLOAT32_RANGE[1]:.3g} "
                                      f"in magnitude, or 0)")
         return self
+
+
+def one_or_several(value: Any) -> Any:
+    """A grid written as one number is a grid of one (a ``field_validator(mode="before")``)."""
+    return (value,) if isinstance(value, (int, float)) else value
