@@ -194,7 +194,7 @@ def encode_items(items: pd.DataFrame, config: EncodersConfig, cache_dir: str | P
 
     Args:
         items: the items table (``item_id`` plus the content columns ``config`` names).
-        config: a :class:`mmgraph.config.EncodersConfig`, e.g.
+        config: an :class:`encoders.config.EncodersConfig`, e.g.
             ``EncodersConfig(text={"template": "{title}"}, categorical={"columns": ["genre"]})``.
         cache_dir: the feature cache's folder (content already encoded there is not encoded
             again); ``None`` uses a temporary one.

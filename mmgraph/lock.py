@@ -4,7 +4,7 @@ holds while it writes, so two processes never interleave their artifacts.
 The lock is ``<folder>/.mmgraph.lock`` (an OS file lock through ``filelock``: it dies with its
 process, so a killed run never leaves a stale lock); ``<folder>/.mmgraph.lock.json`` names the
 holder (pid, host, command, start time) for the error a second writer gets. Taking the lock
-again inside the same process (the CLI, then :func:`mmgraph.pipeline.stages.run_all`) nests.
+again inside the same process (the CLI, then :func:`mmgraph.pipeline.run_all`) nests.
 """
 
 from __future__ import annotations
