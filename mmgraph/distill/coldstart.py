@@ -17,14 +17,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mmgraph.models.reloadable import Reloadable
+
 __all__ = ["ColdStartMapper", "content_vectors", "fit_coldstart_mapper"]
 
 
-class ColdStartMapper(nn.Module):
+class ColdStartMapper(Reloadable):
     """Two-layer MLP from content vectors ``[N, d_c]`` to student item embeddings ``[N, d_s]``."""
 
     def __init__(self, content_dim: int, student_dim: int, hidden: int = 256):
         super().__init__()
+        self.config = {"content_dim": content_dim, "student_dim": student_dim, "hidden": hidden}
         self.net = nn.Sequential(nn.Linear(content_dim, hidden), nn.GELU(),
                                  nn.Linear(hidden, student_dim))
 

@@ -23,16 +23,20 @@ import numpy as np
 import torch
 from torch import nn
 
+from mmgraph.models.reloadable import Reloadable
+
 __all__ = ["SequentialStudent", "latest_sequences"]
 
 
-class SequentialStudent(nn.Module):
+class SequentialStudent(Reloadable):
     """SASRec-style causal transformer; ``dim`` also sizes the feed-forward layers, as in the
     paper."""
 
     def __init__(self, num_items: int, dim: int = 32, max_length: int = 50, layers: int = 2,
                  heads: int = 2, dropout: float = 0.2):
         super().__init__()
+        self.config = {"num_items": num_items, "dim": dim, "max_length": max_length,
+                       "layers": layers, "heads": heads, "dropout": dropout}
         self.dim, self.max_length, self.heads = dim, max_length, heads
         self.item_embedding = nn.Embedding(num_items + 1, dim, padding_idx=0)
         self.position = nn.Embedding(max_length, dim)

@@ -15,15 +15,19 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from mmgraph.models.reloadable import Reloadable
+
 __all__ = ["IDStudent", "low_rank_factors"]
 
 
-class IDStudent(nn.Module):
+class IDStudent(Reloadable):
     """Matrix factorisation: ``score(u, i) = <p_u, q_i>``; small ``dim`` for cheap serving."""
 
     def __init__(self, num_users: int, num_items: int, dim: int = 32,
                  teacher_dim: int | None = None):
         super().__init__()
+        self.config = {"num_users": num_users, "num_items": num_items, "dim": dim,
+                       "teacher_dim": teacher_dim}
         self.user_embedding = nn.Embedding(num_users, dim, sparse=True)
         self.item_embedding = nn.Embedding(num_items, dim, sparse=True)
         self.projection = nn.Linear(dim, teacher_dim, bias=False) if teacher_dim else None

@@ -39,11 +39,12 @@ from torch import nn
 
 from mmgraph.graph.adjacency import BipartiteAdjacency, lightgcn_propagate, symmetric_spmm
 from mmgraph.models.fusion import build_fusion
+from mmgraph.models.reloadable import Reloadable
 
 __all__ = ["MultimodalTeacher"]
 
 
-class MultimodalTeacher(nn.Module):
+class MultimodalTeacher(Reloadable):
     """LightGCN over the user–item graph with content fused at ``fusion_level`` (see the module
     docstring); ID-only without content."""
 
@@ -51,6 +52,9 @@ class MultimodalTeacher(nn.Module):
                  content_dims: dict[str, int] | None = None, fusion: str = "sum",
                  item_layers: int = 1, fusion_level: str = "feature"):
         super().__init__()
+        self.config = {"num_users": num_users, "num_items": num_items, "dim": dim,
+                       "num_layers": num_layers, "content_dims": dict(content_dims or {}),
+                       "fusion": fusion, "item_layers": item_layers, "fusion_level": fusion_level}
         self.num_users, self.num_items, self.num_layers = num_users, num_items, num_layers
         self.item_layers, self.fusion_level = item_layers, fusion_level
         self.user_embedding = nn.Embedding(num_users, dim)

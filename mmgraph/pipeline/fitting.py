@@ -9,7 +9,8 @@ from typing import Callable
 import torch
 
 from mmgraph.config import OptimConfig
-from mmgraph.io import write_json, write_tensors
+from mmgraph.io import write_json
+from mmgraph.models.reloadable import Reloadable
 from mmgraph.pipeline.runner import StageContext
 from mmgraph.runs import layout
 from mmgraph.training.checkpoint import Checkpoint
@@ -18,14 +19,16 @@ from mmgraph.training.loop import BatchLoss, FitResult, fit
 __all__ = ["fit_and_save"]
 
 
-def fit_and_save(ctx: StageContext, name: str, model: torch.nn.Module, loss: BatchLoss,
+def fit_and_save(ctx: StageContext, name: str, model: Reloadable, loss: BatchLoss,
                  examples: tuple[torch.Tensor, ...], validate: Callable[[], dict[str, float]],
                  optim: OptimConfig, metric: str, generator: torch.Generator,
                  fingerprint: str, extra: dict | None = None, maximize: bool = True,
                  deadline: float | None = None) -> FitResult | None:
     """Train ``name``'s model (``teacher`` or ``student``) with checkpoints in
     ``<name>/checkpoint/``; write its weights and ``state.json`` (optimisation settings, best
-    epoch and score, history, ``extra``) and the seconds per epoch to ``timings.json``, then
+    epoch and score, history, ``extra``; the weights with their architecture,
+    :meth:`~mmgraph.models.reloadable.Reloadable.save_pretrained`) and the seconds per epoch to
+    ``timings.json``, then
     drop the checkpoint; return the fit's result (``None`` on ranks other than 0). Under
     torch.distributed every rank trains; rank 0 writes. ``deadline``: see
     :func:`mmgraph.training.loop.fit`."""
@@ -35,7 +38,7 @@ def fit_and_save(ctx: StageContext, name: str, model: torch.nn.Module, loss: Bat
                  checkpoint, ctx.dist, ctx.cfg.seed, maximize, deadline)
     if not ctx.dist.is_main:
         return None
-    write_tensors(run.path(layout.model_file(name, "model")), model.state_dict())
+    model.save_pretrained(run.path(layout.model_file(name, "model")))
     write_json(run.path(layout.model_file(name, "state")), {
         "config": optim.model_dump(mode="json"), **(extra or {}),
         "best_epoch": result.best_epoch, f"valid_{metric}": result.best_score,

@@ -21,7 +21,8 @@ __all__ = ["Artifact", "RUN_FORMAT", "GRAPH_TENSORS_NAME", "GRAPH_META_NAME", "I
            "RECOMMENDATIONS", "USER_IDS", "ITEM_IDS", "FEATURES", "FEATURE_MASKS", "FEATURE_CACHE",
            "GRAPH", "GRAPH_TENSORS", "GRAPH_META", "TEACHER_STATE", "TEACHER_MODEL",
            "TEACHER_EMBEDDINGS", "STUDENT_STATE", "STUDENT_MODEL", "STUDENT_EMBEDDINGS",
-           "COLDSTART_MAPPER", "INDEX", "INDEX_FAISS", "INDEX_ITEM_IDS", "INDEX_REMOVED",
+           "COLDSTART_MAPPER", "COLDSTART_MAPPER_CONFIG", "TEACHER_MODEL_CONFIG",
+           "STUDENT_MODEL_CONFIG", "INDEX", "INDEX_FAISS", "INDEX_ITEM_IDS", "INDEX_REMOVED",
            "INDEX_MANIFEST", "FOLDIN", "SERVED_FILES_RECORD", "REFIT", "CHECKPOINT_FOLDER",
            "CHECKPOINT_META", "checkpoint_tensors", "CHECKPOINT_TENSORS_GLOB", "EXPORT_MANIFEST",
            "EXPORT_PARTIAL_MANIFEST", "export_rank_manifest", "EXPORT_RANK_MANIFEST_GLOB",
@@ -80,18 +81,24 @@ GRAPH_TENSORS = Artifact(f"graph/{GRAPH_TENSORS_NAME}", "graph", "edge_index / e
 GRAPH_META = Artifact(f"graph/{GRAPH_META_NAME}", "graph", "node and edge counts, edge types")
 TEACHER_MODEL = Artifact("teacher/model.safetensors", "teacher", "the trained LightGCN's "
                          "weights (when LightGCN is a component)")
+TEACHER_MODEL_CONFIG = Artifact("teacher/model.json", "teacher", "the LightGCN's class and "
+                                "constructor arguments: it reloads itself (from_pretrained)")
 TEACHER_STATE = Artifact("teacher/state.json", "teacher", "components, blend weights, every "
                          "setting's validation score, auto's search")
 TEACHER_EMBEDDINGS = Artifact("teacher/embeddings.safetensors", "teacher", "blended users "
                               "[U, d] and items [I, d] (and content [I, d] for cold start)")
 STUDENT_MODEL = Artifact("student/model.safetensors", "student", "the distilled student's "
                          "weights")
+STUDENT_MODEL_CONFIG = Artifact("student/model.json", "student", "the student's class and "
+                                "constructor arguments")
 STUDENT_STATE = Artifact("student/state.json", "student", "optimisation settings, best "
                          "epoch, validation history")
 STUDENT_EMBEDDINGS = Artifact("student/embeddings.safetensors", "student", "served users "
                               "[U, d_s] and items [I, d_s] (cold items placed from content)")
 COLDSTART_MAPPER = Artifact("student/coldstart.safetensors", "student", "content → served "
                             "vector mapper (places items added later)")
+COLDSTART_MAPPER_CONFIG = Artifact("student/coldstart.json", "student", "the mapper's "
+                                   "sizes (content_dim, student_dim, hidden)")
 INDEX = Artifact("index", "index", "the FAISS index folder")
 INDEX_FAISS = Artifact(f"index/{INDEX_FAISS_NAME}", "index", "FAISS index over the student's "
                        "items")
@@ -115,10 +122,10 @@ REFIT = Artifact("refit", "refit", "a run of its own: the tuned choices refitted
 #: Every artifact in pipeline order: the run format's table.
 RUN_FORMAT: tuple[Artifact, ...] = (
     CONFIG, STAGES, OUTPUTS, TIMINGS, USER_IDS, ITEM_IDS, *_SPLITS.values(), FEATURES,
-    FEATURE_MASKS, FEATURE_CACHE, GRAPH_TENSORS, GRAPH_META, TEACHER_MODEL, TEACHER_STATE,
-    TEACHER_EMBEDDINGS, STUDENT_MODEL, STUDENT_STATE, STUDENT_EMBEDDINGS, COLDSTART_MAPPER,
-    INDEX_FAISS, INDEX_ITEM_IDS, INDEX_REMOVED, INDEX_MANIFEST, FOLDIN, SERVED_FILES_RECORD,
-    RECOMMENDATIONS, METRICS, REFIT)
+    FEATURE_MASKS, FEATURE_CACHE, GRAPH_TENSORS, GRAPH_META, TEACHER_MODEL, TEACHER_MODEL_CONFIG,
+    TEACHER_STATE, TEACHER_EMBEDDINGS, STUDENT_MODEL, STUDENT_MODEL_CONFIG, STUDENT_STATE,
+    STUDENT_EMBEDDINGS, COLDSTART_MAPPER, COLDSTART_MAPPER_CONFIG, INDEX_FAISS, INDEX_ITEM_IDS,
+    INDEX_REMOVED, INDEX_MANIFEST, FOLDIN, SERVED_FILES_RECORD, RECOMMENDATIONS, METRICS, REFIT)
 
 _MODEL_FILES = {("teacher", "model"): TEACHER_MODEL, ("teacher", "state"): TEACHER_STATE,
                 ("teacher", "embeddings"): TEACHER_EMBEDDINGS,

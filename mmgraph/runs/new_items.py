@@ -31,7 +31,7 @@ def vectors_from_content(run: RunDir, items: pd.DataFrame, progress: bool = Fals
     """Served item vectors ``[n, d_s]`` of the new ``items`` (``item_id`` plus the content
     columns the run's encoders read), computed as the run placed its own cold items."""
     from mmgraph.distill.coldstart import ColdStartMapper, content_vectors
-    from mmgraph.io import read_arrays, read_tensors
+    from mmgraph.io import read_arrays
     from mmgraph.runs.resolved import resolved_config
 
     cfg = run.read_config()
@@ -51,32 +51,22 @@ def vectors_from_content(run: RunDir, items: pd.DataFrame, progress: bool = Fals
     outputs = {}
     tcfg = cfg.teacher  # a trained LightGCN with fused content has the content tower
     if "lightgcn" in tcfg.components and tcfg.content == "fused" and features:
-        teacher = _trained_teacher(cfg, run, features)
+        teacher = _trained_teacher(run)
         with torch.no_grad():
             outputs["content"] = teacher.content_vector(features)
     content = content_vectors(outputs, features)
-    state = read_tensors(mapper_path)
-    mapper = ColdStartMapper(content.shape[1], state["net.2.weight"].shape[0],
-                             state["net.0.weight"].shape[0])
-    mapper.load_state_dict(state)
+    mapper = ColdStartMapper.from_pretrained(mapper_path)
     with torch.no_grad():
-        return mapper.eval()(content).numpy().astype(np.float32)
+        return mapper(content).numpy().astype(np.float32)
 
 
-def _trained_teacher(cfg: RunConfig, run: RunDir, features: dict[str, torch.Tensor]):
-    """The run's LightGCN teacher with its trained weights (for its content tower)."""
-    from mmgraph.io import read_tensors
+def _trained_teacher(run: RunDir):
+    """The run's LightGCN teacher with its trained weights (for its content tower); a rating
+    teacher's biases, attached after construction, are not needed."""
     from mmgraph.models.teacher import MultimodalTeacher
 
-    state = read_tensors(run.path(layout.TEACHER_MODEL))
-    state = {key: value for key, value in state.items() if not key.startswith("biases.")}
-    tcfg = cfg.teacher
-    teacher = MultimodalTeacher(state["user_embedding.weight"].shape[0],
-                                state["item_embedding.weight"].shape[0], tcfg.dim, tcfg.layers,
-                                {name: m.shape[1] for name, m in features.items()},
-                                tcfg.fusion, tcfg.item_layers, tcfg.fusion_level)
-    teacher.load_state_dict(state)
-    return teacher.eval()
+    return MultimodalTeacher.from_pretrained(run.path(layout.TEACHER_MODEL),
+                                             ignore_prefixes=("biases.",))
 
 
 def _encode(cfg: RunConfig, run: RunDir, items: pd.DataFrame, progress: bool

@@ -43,8 +43,8 @@ def student(ctx: StageContext) -> None:
         if vectors is not None:  # rank 0
             write_tensors(run.path(layout.STUDENT_EMBEDDINGS), vectors)
 
-    run_stage(ctx, "student", fingerprint, [layout.STUDENT_MODEL, layout.STUDENT_EMBEDDINGS],
-              work, every_rank=True)
+    run_stage(ctx, "student", fingerprint, [layout.STUDENT_MODEL, layout.STUDENT_MODEL_CONFIG,
+                                            layout.STUDENT_EMBEDDINGS], work, every_rank=True)
 
 
 def _place_cold_items(run: RunDir, items: torch.Tensor, teacher_outputs: dict[str, torch.Tensor],
@@ -58,7 +58,7 @@ def _place_cold_items(run: RunDir, items: torch.Tensor, teacher_outputs: dict[st
     if content is None or scfg.coldstart_steps == 0 or bool(cold_rows.all()):
         return
     mapper = fit_coldstart_mapper(content, items, ~cold_rows, scfg.coldstart_steps, seed=seed)
-    write_tensors(run.path(layout.COLDSTART_MAPPER), mapper.state_dict())
+    mapper.save_pretrained(run.path(layout.COLDSTART_MAPPER))
     if bool(cold_rows.any()):
         with torch.no_grad():
             items[cold_rows] = mapper(content[cold_rows])

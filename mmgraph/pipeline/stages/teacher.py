@@ -25,7 +25,7 @@ def teacher(ctx: StageContext, filter_settings: dict[str, dict[str, float]] | No
                                run.fingerprint("graph"), repr(filter_settings))
     outputs = [layout.TEACHER_STATE, layout.TEACHER_EMBEDDINGS]
     if "lightgcn" in tcfg.components and not tcfg.auto:
-        outputs.append(layout.TEACHER_MODEL)
+        outputs += [layout.TEACHER_MODEL, layout.TEACHER_MODEL_CONFIG]
 
     def work() -> None:
         seed_everything(cfg.seed)
