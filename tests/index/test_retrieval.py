@@ -187,3 +187,23 @@ def test_non_finite_vectors_are_refused_by_row(bad):
     assert len(index) == 3 and list(index.item_ids.ids) == [1, 2, 9]
     with pytest.raises(DataError, match="NaN or infinite"):
         index.search(vectors[2:3], 1)
+
+
+def test_hnsw_skips_removed_items_in_the_graph_search():
+    """HNSW cannot delete: its removed items stay in the graph and FAISS's ID selector skips
+    them during the search, so with 90% removed a k-search still returns the k best survivors
+    (those of exact search over the survivors alone)."""
+    rng = np.random.default_rng(3)
+    items = rng.normal(size=(500, 8)).astype(np.float32)
+    ids = IdMap(np.arange(500), "item_id")
+    index = RetrievalIndex.build(items, ids, factory="HNSW16").set_params(efSearch=256)
+    removed = rng.choice(500, 450, replace=False)
+    index.remove(removed)
+    assert index.index.ntotal == 500  # still in the graph
+    queries = rng.normal(size=(20, 8)).astype(np.float32)
+    found, scores = index.search(queries, 10)
+    survivors = np.setdiff1d(np.arange(500), removed)
+    exact = survivors[np.argsort(-(queries @ items[survivors].T), axis=1)[:, :10]]
+    assert not np.isin(found, removed).any() and (found >= 0).all()
+    assert np.mean([len(set(f) & set(e)) / 10 for f, e in zip(found, exact)]) >= 0.95
+    assert np.all(scores[:, :-1] >= scores[:, 1:])
