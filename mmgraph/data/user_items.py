@@ -1,10 +1,11 @@
-"""Compressed per-user item sets (CSR rows) for masking seen items and scoring held-out ones."""
+"""Per-user item sets, a scipy CSR matrix, for masking seen items and scoring held-out ones."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 import numpy as np
+import scipy.sparse as sp
 
 if TYPE_CHECKING:  # imported where used: serving starts without torch
     import torch
@@ -13,17 +14,28 @@ __all__ = ["UserItems"]
 
 
 class UserItems:
-    """Items of each user as CSR: ``indices[indptr[u]:indptr[u+1]]`` are user ``u``'s items.
+    """Items of each user: :attr:`matrix`, a ``[num_users, num_items]`` scipy CSR array of
+    ones, whose ``indices[indptr[u]:indptr[u+1]]`` are user ``u``'s items (sorted, unique),
+    plus the sorted ``user * num_items + item`` codes that membership tests and unseen-item
+    sampling search.
 
-    Shapes: ``indptr [num_users + 1]``, ``indices [nnz]`` (sorted within a row, unique).
+    Shapes: ``indptr [num_users + 1]``, ``indices [nnz]``.
     """
 
     def __init__(self, user_idx: np.ndarray, item_idx: np.ndarray, num_users: int,
                  num_items: int):
-        codes = np.unique(np.asarray(user_idx, np.int64) * num_items + np.asarray(item_idx))
+        users, items = np.asarray(user_idx, np.int64), np.asarray(item_idx, np.int64)
         self.num_users, self.num_items = num_users, num_items
-        self.indices = codes % num_items
-        self.indptr = np.searchsorted(codes // num_items, np.arange(num_users + 1))
+        #: ``[num_users, num_items]`` CSR, 1 where the user has the item (duplicates summed
+        #: into one entry, then set back to 1).
+        self.matrix = sp.csr_array((np.ones(len(users), np.float32), (users, items)),
+                                   shape=(num_users, num_items))
+        self.matrix.sum_duplicates()  # canonical: sorted, unique indices per row
+        self.matrix.data[:] = 1
+        self.indptr = self.matrix.indptr.astype(np.int64)
+        self.indices = self.matrix.indices.astype(np.int64)
+        codes = np.repeat(np.arange(num_users, dtype=np.int64), self.counts) * num_items \
+            + self.indices
         self._codes = codes
         # s_j - j per row (seen items before the j-th unseen gap), offset by row: sorted.
         rank_in_row = np.arange(len(codes)) - np.repeat(self.indptr[:-1], self.counts)
@@ -47,11 +59,8 @@ class UserItems:
 
     def batch_coo(self, users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(row_in_batch, item)`` pairs for every item of ``users``, for masking a score block."""
-        starts, stops = self.indptr[users], self.indptr[users + 1]
-        lengths = stops - starts
-        rows = np.repeat(np.arange(len(users)), lengths)
-        offsets = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-        return rows, self.indices[np.repeat(starts, lengths) + offsets]
+        block = self.matrix[np.asarray(users, np.int64)].tocoo()
+        return block.row.astype(np.int64), block.col.astype(np.int64)
 
     def contains(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         """Elementwise: is ``items[...]`` among the items of ``users[...]``? (broadcasts; items
