@@ -13,7 +13,6 @@ import logging
 import os
 import re
 import signal
-import socket
 import sys
 import warnings
 from pathlib import Path
@@ -141,29 +140,11 @@ def _parse_ids(values: list[str], known) -> list:
 def _serve(args: argparse.Namespace) -> None:
     """Run the HTTP service until interrupted."""
     try:
-        import uvicorn
-
-        from mmgraph.serve import create_app
+        from mmgraph.serve.launch import serve_forever
     except ImportError as exc:
         raise MmgraphError(f"mmgraph serve needs the serve extra ({exc.name} is missing): "
                            f"pip install 'mmgraph[serve]'.") from exc
-    app = create_app(args.run)  # a bad run is reported before the port opens
-    listener = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    # Inherited by every connection: a response's header and body writes go out at once
-    # instead of the body waiting ~40 ms for the client's delayed ACK (Nagle's algorithm).
-    listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    try:
-        listener.bind((args.host, args.port))
-    except (OSError, OverflowError) as exc:
-        listener.close()
-        raise MmgraphError(f"mmgraph serve cannot listen on {args.host}:{args.port} "
-                           f"({getattr(exc, 'strerror', None) or exc}); pick a free port "
-                           f"(--port) or another address (--host).") from exc
-    # No access log: a line per request costs more than answering it; /metrics counts them.
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning" if args.quiet else "info",
-                                           access_log=False))
-    server.run(sockets=[listener])
+    serve_forever(args.run, args.host, args.port, args.quiet)
 
 
 def _export(args: argparse.Namespace, progress: bool, console: Console) -> dict | None:

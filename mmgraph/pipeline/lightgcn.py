@@ -20,7 +20,7 @@ from mmgraph.pipeline.runner import StageContext
 from mmgraph.runs import IndexedSplit
 from mmgraph.runtime import seed_everything
 from mmgraph.training.loop import batch_for_steps
-from mmgraph.training.objectives import teacher_ranking_loss, teacher_whole_data_loss
+from mmgraph.training.teacher_objectives import teacher_ranking_loss, teacher_whole_data_loss
 
 __all__ = ["LightGCNInputs", "lightgcn_inputs", "TrainedLightGCN", "train_lightgcn"]
 

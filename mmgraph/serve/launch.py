@@ -1,0 +1,35 @@
+"""Running the HTTP service: the app of a finished run behind uvicorn on a socket mmgraph
+opens itself (a bad run or a taken port is a clear error before anything listens)."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import uvicorn
+
+from mmgraph.errors import MmgraphError
+from mmgraph.serve.app import create_app
+
+__all__ = ["serve_forever"]
+
+
+def serve_forever(run: str | Path, host: str, port: int, quiet: bool = False) -> None:
+    """Serve ``run`` on ``host:port`` until interrupted."""
+    app = create_app(run)  # a bad run is reported before the port opens
+    listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # Inherited by every connection: a response's header and body writes go out at once
+    # instead of the body waiting ~40 ms for the client's delayed ACK (Nagle's algorithm).
+    listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    try:
+        listener.bind((host, port))
+    except (OSError, OverflowError) as exc:
+        listener.close()
+        raise MmgraphError(f"mmgraph serve cannot listen on {host}:{port} "
+                           f"({getattr(exc, 'strerror', None) or exc}); pick a free port "
+                           f"(--port) or another address (--host).") from exc
+    # No access log: a line per request costs more than answering it; /metrics counts them.
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning" if quiet else "info",
+                                           access_log=False))
+    server.run(sockets=[listener])
