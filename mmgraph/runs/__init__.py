@@ -2,7 +2,8 @@
 (:class:`RunDir`: finished stages, written files, the config) and the readers of its artifacts.
 
 Serving and export read runs through this package and never through :mod:`mmgraph.pipeline`,
-which writes them. Nothing here imports torch at module level.
+which writes them. Only :mod:`mmgraph.runs.new_items` (content → vectors for items added
+later) needs torch, and nothing imports it until items are added.
 """
 
 from mmgraph.runs import layout
