@@ -1,14 +1,18 @@
 """The whole pipeline at growing size on generated data, with implicit's ALS side by side.
 
-Data (seeded): ``E/40`` users and ``E/80`` items; every item belongs to one of 50 planted
-taste clusters and has a Zipf(1.1) popularity within it; every user has a Dirichlet(0.2)
-mixture over the clusters and a log-normal activity. Each interaction draws a user by
-activity, a cluster from that user's mixture, then an item of that cluster by popularity
-(duplicates dropped). The items table has a ``genre`` column: the item's cluster for 70% of
-the items, a random one for the rest, encoded as a multi-hot attribute (the content graph).
+Data (seeded): ``E/40`` users and ``E/80`` items (``--items`` sets the count); every item
+belongs to one of 50 planted taste clusters and has a Zipf(1.1) popularity within it; every
+user has a Dirichlet(0.2) mixture over the clusters and a log-normal activity. Each interaction
+draws a user by activity, a cluster from that user's mixture, then an item of that cluster by
+popularity (duplicates dropped). The items table has a ``genre`` column: the item's cluster for
+70% of the items, a random one for the rest, encoded as a multi-hot attribute (the content
+graph). With ``--text`` it also has a ``title``: three words of the item's cluster vocabulary
+(12 generated words per cluster) for the same 70%, of a random cluster's otherwise, plus one
+word shared by all; encoded by the quickstart's MiniLM.
 
 Each size runs ``mmgraph run``'s stages in a fresh process (configs/quickstart.yaml's teacher
-and student, the generated tables, the attribute encoder instead of MiniLM) and reports
+and student, or with ``--auto`` configs/auto.yaml's ``teacher: auto``; the generated tables;
+the attribute encoder, plus MiniLM with ``--text``) and reports
 seconds per stage and the process's peak RSS; implicit's ALS, tuned on valid (a coordinate
 search over ``ALS_*``, 15 iterations), is fitted on the same training split and scored by the
 same evaluator (test NDCG@20, full ranking, train items excluded).
@@ -17,6 +21,7 @@ Usage:
     python bench/scale.py                      # 100k and 1M interactions
     python bench/scale.py --sizes 100000 1000000 10000000
     python bench/scale.py --overrides '{"teacher": {"components": ["filter"]}}'
+    python bench/scale.py --sizes 100000 --items 10000 --text --auto   # issue 31's 5-min goal
 """
 
 from __future__ import annotations
@@ -38,11 +43,16 @@ ROOT = Path(__file__).resolve().parents[1]
 STAGE_NAMES = ["split", "encode", "graph", "teacher", "student", "index", "evaluate"]
 
 
-def generate(num_interactions: int, folder: Path, seed: int = 0, clusters: int = 50
-             ) -> tuple[Path, Path]:
+SYLLABLES = ("ka", "lo", "mi", "ren", "sa", "tu", "vel", "do", "ni", "por", "qua", "zi", "bel",
+             "fa", "gor", "hu")
+
+
+def generate(num_interactions: int, folder: Path, seed: int = 0, clusters: int = 50,
+             num_items: int | None = None, text: bool = False) -> tuple[Path, Path]:
     """Write ``interactions.parquet`` and ``items.parquet`` of the planted model above."""
     rng = np.random.default_rng(seed)
-    num_users, num_items = max(num_interactions // 40, 100), max(num_interactions // 80, 50)
+    num_users = max(num_interactions // 40, 100)
+    num_items = num_items or max(num_interactions // 80, 50)
     item_cluster = rng.permutation(np.arange(num_items) % clusters)  # no empty cluster
     popularity = 1.0 / rng.permutation(np.arange(1, num_items + 1)) ** 1.1
     tastes = rng.dirichlet(np.full(clusters, 0.2), num_users)
@@ -64,8 +74,12 @@ def generate(num_interactions: int, folder: Path, seed: int = 0, clusters: int =
     folder.mkdir(parents=True, exist_ok=True)
     interactions, item_table = folder / "interactions.parquet", folder / "items.parquet"
     frame.to_parquet(interactions, index=False)
-    pd.DataFrame({"item_id": np.arange(num_items), "genre": [f"g{g}" for g in genre]}).to_parquet(
-        item_table, index=False)
+    table = pd.DataFrame({"item_id": np.arange(num_items), "genre": [f"g{g}" for g in genre]})
+    if text:
+        words = ["".join(rng.choice(SYLLABLES, 3)) for _ in range(clusters * 12)]
+        picks = rng.integers(0, 12, (num_items, 3)) + 12 * genre[:, None]
+        table["title"] = [f"{words[a]} {words[b]} {words[c]} collection" for a, b, c in picks]
+    table.to_parquet(item_table, index=False)
     return interactions, item_table
 
 
@@ -122,22 +136,30 @@ def _merge(base: dict, extra: dict) -> dict:
     return merged
 
 
-def worker(size: int, runs: Path, overrides: dict) -> None:
+def worker(size: int, runs: Path, overrides: dict, num_items: int | None = None,
+           text: bool = False, auto: bool = False) -> None:
     """One size, every stage, in this process; prints one JSON line."""
+    started_worker = time.perf_counter()
     from mmgraph.config import load_config
     from mmgraph.io import read_json
     from mmgraph.pipeline import STAGES
     from mmgraph.runs import RunDir, load_split
 
-    interactions, items = generate(size, runs / f"data-{size}")
-    cfg = load_config(ROOT / "configs" / "quickstart.yaml", overrides=_merge({
-        "name": f"scale-{size}", "runs_root": str(runs),
+    name = f"{size}" + (f"-{num_items}-items" if num_items else "") + ("-text" if text else "")
+    interactions, items = generate(size, runs / f"data-{name}", num_items=num_items, text=text)
+    base = load_config(ROOT / "configs" / "quickstart.yaml")  # its MiniLM, resolved
+    text_encoder = ({**base.encoders.text.model_dump(mode="json"), "template": "{title}"}
+                    if text else None)
+    cfg = load_config(ROOT / "configs" / ("auto.yaml" if auto else "quickstart.yaml"),
+                      overrides=_merge({
+        "name": f"scale-{name}" + ("-auto" if auto else ""), "runs_root": str(runs),
         "data": {"prepare": None, "interactions": str(interactions), "items": str(items),
                  "columns": {"rating": None, "timestamp": None}},
-        "encoders": {"text": None, "categorical": {"columns": ["genre"]}},
+        "encoders": {"text": text_encoder, "categorical": {"columns": ["genre"]}},
         # one decomposition per filter, as docs/scaling.md measured (the content-weight grid
         # would multiply the filters' time by its length)
-        "teacher": {"filter": {"content_weight": 0.0}}}, overrides))
+        "teacher": {"filter": {"content_weight": 0.0}, **({"auto": True} if auto else {})}},
+        overrides))
     run = RunDir(cfg.run_dir)
     run.write_config(cfg)
     seconds = {}
@@ -152,6 +174,7 @@ def worker(size: int, runs: Path, overrides: dict) -> None:
     teacher_state = read_json(run.path("teacher", "state.json"))
     print(json.dumps({
         "interactions": size, "users": metrics["protocol"]["users"], "seconds": seconds,
+        "process s": time.perf_counter() - started_worker,
         "teacher batch": teacher_state.get("batch_size"),
         "teacher epochs": len(teacher_state.get("history", [])),
         "peak RSS GiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20,
@@ -167,24 +190,32 @@ def main() -> None:
     parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "bench-scale")
     parser.add_argument("--overrides", default="{}", help="JSON config sections merged over "
                         "configs/quickstart.yaml's, e.g. a teacher or student setting")
+    parser.add_argument("--items", type=int, help="catalogue size (default: E/80)")
+    parser.add_argument("--text", action="store_true", help="item titles, encoded by MiniLM")
+    parser.add_argument("--auto", action="store_true", help="configs/auto.yaml: teacher: auto")
     parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        worker(args.worker, args.runs, json.loads(args.overrides))
+        worker(args.worker, args.runs, json.loads(args.overrides), args.items, args.text,
+               args.auto)
         return
+    extra = ([f"--items={args.items}"] if args.items else []) + (
+        ["--text"] if args.text else []) + (["--auto"] if args.auto else [])
     print(f"{platform.machine()}, {os.cpu_count()} cores; one fresh process per size; "
           f"overrides {args.overrides}\n")
     print("| interactions | " + " | ".join(f"{s} s" for s in STAGE_NAMES)
-          + " | total s | peak RSS GiB | teacher | student | ALS | ALS fit s | ALS setting |")
-    print("|---" * (len(STAGE_NAMES) + 8) + "|")
+          + " | total s | process s | peak RSS GiB | teacher | student | ALS | ALS fit s | "
+          "ALS setting |")
+    print("|---" * (len(STAGE_NAMES) + 9) + "|")
     for size in args.sizes:
         out = subprocess.run([sys.executable, __file__, "--worker", str(size), "--runs",
-                              str(args.runs), "--overrides", args.overrides],
+                              str(args.runs), "--overrides", args.overrides, *extra],
                              stdout=subprocess.PIPE, text=True, check=True)
         r = json.loads(out.stdout.strip().splitlines()[-1])
         ndcg, seconds = r["ndcg@20"], r["seconds"]
         print(f"| {size:,} | " + " | ".join(f"{seconds[s]:.0f}" for s in STAGE_NAMES)
-              + f" | {sum(seconds.values()):.0f} | {r['peak RSS GiB']:.1f} | "
+              + f" | {sum(seconds.values()):.0f} | {r['process s']:.0f} | "
+              f"{r['peak RSS GiB']:.1f} | "
               f"{ndcg['teacher']:.4f} | {ndcg['student']:.4f} | {ndcg['ALS']:.4f} | "
               f"{r['ALS s']:.0f} | {r['ALS setting']} |", flush=True)
 
