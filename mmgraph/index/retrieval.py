@@ -43,7 +43,7 @@ class RetrievalIndex:
         self.metric, self.factory, self.model_hash = metric, factory, model_hash
         #: ``[len(item_ids)]`` bool: removed items (their labels are never returned).
         self.removed = np.zeros(len(item_ids), bool) if removed is None else removed
-        #: (removed count, search parameters, their selectors) of :meth:`_removed_filter`.
+        #: (tombstone count, search parameters, their selectors) of :meth:`_removed_filter`.
         self._filter: tuple | None = None
 
     @classmethod
@@ -106,20 +106,20 @@ class RetrievalIndex:
         """Removed items still physically in the index (HNSW cannot delete them)."""
         return int(self.removed.sum()) - (len(self.item_ids) - int(self.index.ntotal))
 
-    def _removed_filter(self) -> faiss.SearchParameters | None:
-        """Search parameters whose ID selector skips the removed items an HNSW index still
-        holds, so the graph search itself passes over them (FAISS's own filtering) instead of
-        fetching them and dropping them after; ``None`` when there are none, or for an index
-        that takes no selector here (it over-fetches instead)."""
-        if self._tombstones == 0 or not isinstance(
+    def _removed_filter(self, tombstones: int) -> faiss.SearchParameters | None:
+        """Search parameters whose ID selector skips the ``tombstones`` removed items an HNSW
+        index still holds, so the graph search itself passes over them (FAISS's own
+        filtering) instead of fetching them and dropping them after; ``None`` when there are
+        none, or for an index that takes no selector here (it over-fetches instead)."""
+        if tombstones == 0 or not isinstance(
                 faiss.downcast_index(self.index.index), faiss.IndexHNSW):
             return None
-        count = int(self.removed.sum())
-        if self._filter is None or self._filter[0] != count:  # rebuilt when removals change
+        # Removals only grow and HNSW keeps every one: their count names the set.
+        if self._filter is None or self._filter[0] != tombstones:
             batch = faiss.IDSelectorBatch(np.flatnonzero(self.removed).astype(np.int64))
             keep = faiss.IDSelectorNot(batch)
             # FAISS holds raw pointers: the selectors live as long as the parameters here.
-            self._filter = (count, faiss.SearchParameters(sel=keep), keep, batch)
+            self._filter = (tombstones, faiss.SearchParameters(sel=keep), keep, batch)
         return self._filter[1]
 
     def set_params(self, **params: float) -> "RetrievalIndex":
@@ -192,9 +192,10 @@ class RetrievalIndex:
                             f"takes [B, {self.dim}] vectors.")
         queries = self._prepare(queries, self.metric)
         extra = int(exclude.counts[users].max()) if exclude is not None and len(users) else 0
-        removed_filter = self._removed_filter()
+        tombstones = self._tombstones
+        removed_filter = self._removed_filter(tombstones)
         if removed_filter is None:
-            extra += self._tombstones  # fetched, then dropped below
+            extra += tombstones  # fetched, then dropped below
         fetch = max(min(k + extra, self.index.ntotal), 1)
         scores, items = self.index.search(queries, fetch, params=removed_filter)
         valid = items >= 0
