@@ -9,6 +9,7 @@ L3AE: jaewan7599/L3AE_CIKM2025 ``linear_cf/l3ae.py``), computed densely on the i
 (exact, and fast at these sizes).
 
 Shapes: ``train [U, I]`` sparse 0/1 (CSR); ``text [I, d]`` L2-normalised item vectors;
+``histories``: half-life → ``[U, I]`` recency-weighted training rows;
 every function returns ``[U, I]`` float scores (train items are excluded by the evaluator).
 """
 
@@ -18,13 +19,23 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import svds
 
-__all__ = ["ease", "ials", "gf_cf", "item_knn", "rp3beta", "slim", "bspm", "chebycf", "sansa",
-           "l3ae"]
+__all__ = ["ease", "ease_recent", "ials", "gf_cf", "item_knn", "rp3beta", "slim", "bspm",
+           "chebycf", "sansa", "l3ae"]
 
 
 def ease(train: sp.csr_matrix, lam: float) -> np.ndarray:
     """EASE (Steck, WWW 2019): ``B = I - P diag(1/diag P)``, ``P = (X^T X + lambda I)^-1``."""
     return train @ _ease_weights((train.T @ train).toarray(), lam)
+
+
+def ease_recent(train: sp.csr_matrix, histories: dict[float, sp.csr_matrix], lam: float,
+                half_life: float) -> np.ndarray:
+    """EASE's item weights (from ``train``) scoring each user from their recency-weighted row
+    ``histories[half_life]`` (the k-th latest item weighs 2^(-k/h): the same user side the
+    teacher's filters may choose, :func:`mmgraph.models.temporal.recency_history`): the
+    time-aware linear peer, so that the teacher's use of timestamps is not what beats the
+    others on a temporal split."""
+    return histories[half_life] @ _ease_weights((train.T @ train).toarray(), lam)
 
 
 def _ease_weights(gram: np.ndarray, lam: float) -> np.ndarray:

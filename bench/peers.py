@@ -6,7 +6,9 @@ items, the user's train items excluded, Recall/NDCG@20, and coverage@20 / popula
 lists). The peers (``bench/peer_models.py``, each with its paper): EASE, iALS (``implicit``),
 GF-CF, ItemKNN, RP3beta, SLIM (ElasticNet, scikit-learn), BSPM, ChebyCF, SANSA (``sansa``,
 ``make bench-peers-install``; left out with a warning when missing), L3AE (EASE regularised
-toward the MiniLM text vectors' item model: the content-aware peer), popularity; PyG's
+toward the MiniLM text vectors' item model: the content-aware peer), EASE scoring users from
+recency-weighted histories (the time-aware peer, beside the teacher's own use of the
+timestamps), popularity; PyG's
 ``torch_geometric.nn.models.LightGCN`` with PyG's examples/lightgcn.py recipe (``--pyg``, ~40
 min); and mmgraph's teacher and student, each a pipeline run of ``configs/quickstart.yaml`` with
 one config change (the ablation rows).
@@ -49,8 +51,11 @@ from mmgraph.config import SplitConfig, load_config
 from mmgraph.data import split_description
 from mmgraph.evaluation import list_metrics, per_user_metrics, popularity_scores, topk_items
 from mmgraph.io import file_sha256, read_json, read_parquet, read_tensors, write_json
+from mmgraph.data.tables import TIMESTAMP
 from mmgraph.models.spectral import interaction_matrix
+from mmgraph.models.temporal import recency_history
 from mmgraph.pipeline import STAGES
+from mmgraph.pipeline.inputs import pairs_with_column
 from mmgraph.runs import IndexedSplit, RunDir, load_split
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -98,6 +103,7 @@ def grid_text(grid: dict[str, list]) -> str:
     return "; ".join(f"{k} in {v}" for k, v in grid.items())
 
 
+HALF_LIVES = (5.0, 10.0, 20.0, 40.0, float("inf"))  # inf: every training item weighs 1
 GRIDS = {  # name → (peer function, grid); each tuned on valid NDCG@20, test scored once
     "EASE": (peer_models.ease, {"lam": [50, 100, 200, 300, 500, 800, 1200, 2000, 3000, 5000]}),
     "iALS (implicit)": (peer_models.ials, {"factors": [128, 256],
@@ -121,16 +127,21 @@ GRIDS = {  # name → (peer function, grid); each tuned on valid NDCG@20, test s
     "L3AE (EASE + MiniLM text graph)": (peer_models.l3ae, {
         "reg_x": [100, 200, 400, 800, 1600, 3200], "reg_f": [10],
         "reg_e": [0, 20, 50, 200]}),
+    "EASE on recency-weighted history (timestamps)": (peer_models.ease_recent, {
+        "lam": [100, 200, 500, 1200, 3000], "half_life": list(HALF_LIVES)}),
 }
 CONTENT_PEERS = {"L3AE (EASE + MiniLM text graph)"}  # these take the text vectors too
+TIME_PEERS = {"EASE on recency-weighted history (timestamps)"}  # and these the histories
 
 
-def tuned_peer(name: str, data: IndexedSplit, text: np.ndarray) -> dict | None:
+def tuned_peer(name: str, data: IndexedSplit, text: np.ndarray,
+               histories: dict[float, object]) -> dict | None:
     """The peer ``name`` of :data:`GRIDS` tuned on valid over its grid and scored once on test;
     ``None`` (with a warning) when its library is missing."""
     function, grid = GRIDS[name]
     train = interaction_matrix(data.train_pairs, len(data.users), len(data.items))
-    given = (train, text) if name in CONTENT_PEERS else (train,)
+    given = ((train, text) if name in CONTENT_PEERS else
+             (train, histories) if name in TIME_PEERS else (train,))
     try:
         return tune(name, grid, lambda **s: function(*given, **s), data)
     except ImportError as error:
@@ -256,6 +267,10 @@ def peers(args, reference: RunDir, seed: int, split: str) -> dict[str, dict]:
         rows = {}
     data = load_split(reference)
     text = read_tensors(reference.path("features", "features.safetensors"))["text"].numpy()
+    pairs, train = pairs_with_column(reference, data, TIMESTAMP, reference.root, "EASE recent")
+    times = torch.tensor(train[TIMESTAMP].to_numpy(np.float64))
+    histories = {half_life: recency_history(pairs, times, len(data.users), len(data.items),
+                                            half_life) for half_life in HALF_LIVES}
     wanted = [*GRIDS, "popularity"] + (["PyG LightGCN"] if args.pyg else [])
     for name in wanted:
         if name in rows and (name not in GRIDS
@@ -268,7 +283,7 @@ def peers(args, reference: RunDir, seed: int, split: str) -> dict[str, dict]:
             from teacher import pyg_lightgcn
 
             rows[name] = pyg_lightgcn(reference, seed=seed, max_epochs=1500)
-        elif (row := tuned_peer(name, data, text.astype(np.float64))) is not None:
+        elif (row := tuned_peer(name, data, text.astype(np.float64), histories)) is not None:
             rows[name] = row
         else:
             continue

@@ -52,6 +52,12 @@ class FilterConfig(StrictModel):
         "Several values (e.g. [0, 0.001, 0.003, 0.01]): the best for the filter alone on "
         "validation (one decomposition each per degree exponent); only 0 without item "
         "content.")
+    history_half_life: tuple[Annotated[float, Field(gt=0)] | None, ...] = Field(
+        (None, 5.0, 10.0, 20.0, 40.0), min_length=1, description="h: a user's k-th latest "
+        "training item weighs 2^(-k/h) in the filters' user rows (null = every item weighs 1): "
+        "what a user chose last says most about what they choose next. Several values: the "
+        "best on validation (no new decomposition); only null without timestamps. See "
+        "mmgraph/models/temporal.py (recency_history).")
     rank: int = Field(256, ge=1, description="Eigenpairs kept past dense_items items.")
     dense_items: int = Field(8192, ge=1, description="Up to this many items the item–item "
                              "graph is decomposed densely and exactly; past it, the top rank "
@@ -59,7 +65,7 @@ class FilterConfig(StrictModel):
                              "dense items × items).")
 
     _one_or_several = field_validator("degree_exponent", "ridge", "content_weight",
-                                      mode="before")(one_or_several)
+                                      "history_half_life", mode="before")(one_or_several)
 
 
 class TeacherConfig(OptimConfig):

@@ -38,10 +38,11 @@ Shapes:
 
 from __future__ import annotations
 
+import itertools
 import logging
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -51,11 +52,9 @@ from numpy.typing import DTypeLike
 from mmgraph.graph.adjacency import csr_tensor
 
 __all__ = ["spectral_filter", "filter_basis", "FilterBasis", "tuned_filter",
-           "interaction_matrix", "time_weighted_cooccurrence", "top_eigenpairs",
-           "spectral_start"]
+           "interaction_matrix", "top_eigenpairs", "spectral_start"]
 
 log = logging.getLogger(__name__)
-
 
 
 def interaction_matrix(user_item: torch.Tensor, num_users: int, num_items: int) -> sp.csr_matrix:
@@ -64,46 +63,6 @@ def interaction_matrix(user_item: torch.Tensor, num_users: int, num_items: int) 
     matrix = sp.csr_matrix((np.ones(len(users)), (users, items)), shape=(num_users, num_items))
     matrix.data[:] = 1.0  # duplicates count once
     return matrix
-
-
-def time_weighted_cooccurrence(user_item: torch.Tensor, timestamps: torch.Tensor,
-                               num_items: int, time_scale: float, window: int = 1000,
-                               min_weight: float = 1e-4) -> sp.csr_matrix:
-    r"""The item–item graph of items a user chose close together in time:
-
-    .. math::
-        G_{ij} = \sum_u \sum_{a, b \in u} e^{-|t_a - t_b| / \tau}\,
-                 [\text{item}_a = i][\text{item}_b = j],
-
-    over each user's interactions ``a, b`` (:math:`\tau` = ``time_scale``, in the timestamps'
-    unit). With :math:`\tau \to \infty` it is the plain co-occurrence :math:`R^\top R`;
-    small :math:`\tau` keeps what a user chose in one sitting (a session), a sharper signal
-    of relatedness than a whole history. Pairs more than ``window`` interactions apart in the
-    user's time order, or of weight below ``min_weight``, are left out: the cost is the number
-    of pairs kept (at most ``E * window``), not the square of a user's history.
-
-    Shapes: ``user_item [2, E]``, ``timestamps [E]`` → ``[I, I]`` sparse, symmetric.
-    """
-    users, items = user_item[0].numpy(), user_item[1].numpy()
-    times = timestamps.numpy().astype(np.float64)
-    order = np.lexsort((times, users))
-    users, items, times = users[order], items[order], times[order]
-    rows, cols, weights = [items], [items], [np.ones(len(items))]
-    cutoff = time_scale * np.log(1 / min_weight)
-    alive = np.arange(len(items))  # interactions whose partner `step` later may still count
-    for step in range(1, window + 1):
-        alive = alive[alive + step < len(items)]
-        gap = times[alive + step] - times[alive]
-        keep = (users[alive + step] == users[alive]) & (gap <= cutoff)
-        alive, gap = alive[keep], gap[keep]
-        if not len(alive):  # sorted times: a pair past the cutoff stays past it further on
-            break
-        weight = np.exp(-gap / time_scale)
-        rows += [items[alive], items[alive + step]]
-        cols += [items[alive + step], items[alive]]
-        weights += [weight, weight]
-    return sp.csr_matrix((np.concatenate(weights), (np.concatenate(rows), np.concatenate(cols))),
-                         shape=(num_items, num_items))
 
 
 def _normalised(graph: tuple[torch.Tensor, torch.Tensor], num_items: int) -> sp.csr_matrix:
@@ -190,13 +149,24 @@ class FilterBasis:
         """:math:`R D^{-b} V`, ``[U, k]`` float64: every ridge only re-weights its columns (one
         multi-threaded sparse product per exponent instead of a single-threaded one per ridge:
         3-4 s each at 10M interactions)."""
-        return _gram_chunks(_torch_csr(self.normalised, self.vectors.dtype),
-                            torch.from_numpy(self.vectors))
+        return self.project(self.normalised)
 
-    def embeddings(self, ridge: float) -> tuple[torch.Tensor, torch.Tensor]:
-        """Users ``[U, k]`` and items ``[I, k]`` (float32) of the filter at ``ridge``."""
+    def project(self, rows: sp.spmatrix) -> torch.Tensor:
+        """``rows V`` for degree-normalised user rows ``[U, I]``, ``[U, k]`` float64."""
+        return _gram_chunks(_torch_csr(rows, self.vectors.dtype), torch.from_numpy(self.vectors))
+
+    def project_history(self, history: sp.spmatrix) -> torch.Tensor:
+        """:math:`W D^{-b} V` for weighted user rows ``history`` ``[U, I]`` in place of
+        :math:`R` (e.g. :func:`mmgraph.models.temporal.recency_history`), ``[U, k]``."""
+        return self.project((history @ sp.diags(self.scale)).tocsr())
+
+    def embeddings(self, ridge: float, projected: torch.Tensor | None = None
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Users ``[U, k]`` and items ``[I, k]`` (float32) of the filter at ``ridge``, the users
+        from ``projected`` (:meth:`project_history`) instead of :attr:`projected` if given."""
         response = self.values / (self.values + ridge * self.top)
-        users = (self.projected * torch.from_numpy(response)).float()
+        users = ((self.projected if projected is None else projected)
+                 * torch.from_numpy(response)).float()
         items = self.vectors / self.scale[:, None]
         return users, torch.from_numpy(np.ascontiguousarray(items, np.float32))
 
@@ -270,13 +240,17 @@ def spectral_filter(user_item: torch.Tensor, num_users: int, num_items: int,
 def tuned_filter(user_item: torch.Tensor, num_users: int, num_items: int,
                  score: Callable[[tuple[torch.Tensor, torch.Tensor]], float],
                  degree_exponents: Sequence[float], ridges: Sequence[float],
-                 content_weights: Sequence[float] = (0.0,), **options
+                 content_weights: Sequence[float] = (0.0,),
+                 histories: Mapping[float, sp.spmatrix] | None = None, **options
                  ) -> tuple[tuple[torch.Tensor, torch.Tensor], dict[str, float], dict[str, float]]:
-    """The filter at the ``(degree_exponent, ridge, content_weight)`` setting that ``score`` (a
-    validation metric, higher is better) ranks best: one decomposition per degree exponent and
-    content weight, every ridge re-weights it. Returns the embeddings, every setting's score
-    keyed ``"b=<b>,rho=<rho>"`` (``",beta=<w>"`` appended for a content weight above 0), and the
-    chosen setting as ``{"degree_exponent": b, "ridge": rho, "content_weight": w}``;
+    """The filter at the ``(degree_exponent, ridge, content_weight, history_half_life)`` setting
+    that ``score`` (a validation metric, higher is better) ranks best: one decomposition per
+    degree exponent and content weight, every ridge re-weights it, and every weighted user
+    history of ``histories`` (half-life → ``[U, I]``, :func:`mmgraph.models.temporal.
+    recency_history`) is tried beside the plain rows. Returns the embeddings, every setting's
+    score keyed ``"b=<b>,rho=<rho>"`` (``",beta=<w>"`` appended for a content weight above 0,
+    ``",h=<h>"`` for a history), and the chosen setting as ``{"degree_exponent": b, "ridge":
+    rho, "content_weight": w, "history_half_life": h}`` (``h`` ``None`` for the plain rows);
     ``options`` (``content_graph`` among them) go to :func:`filter_basis`. Without a content
     graph only the content weight 0 is tried."""
     if options.get("content_graph") is None:
@@ -286,13 +260,17 @@ def tuned_filter(user_item: torch.Tensor, num_users: int, num_items: int,
         for exponent in degree_exponents:
             basis = filter_basis(user_item, num_users, num_items, exponent,
                                  content_weight=weight, **options)
-            for ridge in ridges:
-                embeddings = basis.embeddings(ridge)
-                key = f"b={exponent},rho={ridge}" + (f",beta={weight}" if weight > 0 else "")
+            users = {None: None, **{half_life: basis.project_history(history)
+                                    for half_life, history in (histories or {}).items()}}
+            for (half_life, projected), ridge in itertools.product(users.items(), ridges):
+                embeddings = basis.embeddings(ridge, projected)
+                key = (f"b={exponent},rho={ridge}" + (f",beta={weight}" if weight > 0 else "")
+                       + (f",h={half_life:g}" if half_life is not None else ""))
                 tried[key] = value = score(embeddings)
                 if value > best[0]:
                     best = (value, embeddings, {"degree_exponent": exponent, "ridge": ridge,
-                                                "content_weight": weight})
+                                                "content_weight": weight,
+                                                "history_half_life": half_life})
     return best[1], tried, best[2]
 
 

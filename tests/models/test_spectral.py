@@ -3,8 +3,7 @@ import pytest
 import torch
 
 from mmgraph.graph import knn_graph
-from mmgraph.models.spectral import (filter_basis, interaction_matrix, spectral_filter,
-                                     time_weighted_cooccurrence)
+from mmgraph.models.spectral import filter_basis, interaction_matrix, spectral_filter
 
 
 def _graph(num_users: int, num_items: int, seed: int = 0) -> torch.Tensor:
@@ -83,7 +82,8 @@ def test_tuned_filter_keeps_the_setting_validation_ranks_best():
                                                  (0.01, 0.1, 1.0))
     assert list(tried) == [f"b={b},rho={r}" for b in (0.0, 0.5) for r in (0.01, 0.1, 1.0)]
     assert max(tried, key=tried.get) == "b=0.5,rho=0.1"
-    assert chosen == {"degree_exponent": 0.5, "ridge": 0.1, "content_weight": 0.0}
+    assert chosen == {"degree_exponent": 0.5, "ridge": 0.1, "content_weight": 0.0,
+                      "history_half_life": None}
     np.testing.assert_allclose((users @ items.T).numpy(), (target[0] @ target[1].T).numpy(),
                                atol=1e-6)
 
@@ -104,29 +104,35 @@ def test_tuned_filter_chooses_the_content_weight_too():
     _, tried, chosen = tuned_filter(pairs, 9, 12, score, (0.2,), (0.1,), (0.0, 0.3, 1.0),
                                     content_graph=content)
     assert list(tried) == ["b=0.2,rho=0.1", "b=0.2,rho=0.1,beta=0.3", "b=0.2,rho=0.1,beta=1.0"]
-    assert chosen == {"degree_exponent": 0.2, "ridge": 0.1, "content_weight": 0.3}
+    assert chosen == {"degree_exponent": 0.2, "ridge": 0.1, "content_weight": 0.3,
+                      "history_half_life": None}
     _, tried, chosen = tuned_filter(pairs, 9, 12, score, (0.2,), (0.1,), (0.0, 0.3))
     assert list(tried) == ["b=0.2,rho=0.1"] and chosen["content_weight"] == 0.0
 
 
-def test_time_weighted_cooccurrence_is_its_formula_and_tends_to_the_plain_one():
-    """G_ij = sum over each user's pairs of exp(-|t_a - t_b| / tau); tau → inf gives R^T R, and
-    the window / min_weight cuts only drop pairs that far apart."""
-    rng = np.random.default_rng(4)
-    pairs = _graph(7, 10, seed=4)
-    times = torch.from_numpy(rng.uniform(0, 100, pairs.shape[1]))
-    expected, (users, items), stamps = np.zeros((10, 10)), pairs.numpy(), times.numpy()
-    for a in range(len(users)):
-        for b in range(len(users)):
-            if users[a] == users[b]:
-                expected[items[a], items[b]] += np.exp(-abs(stamps[a] - stamps[b]) / 20.0)
-    graph = time_weighted_cooccurrence(pairs, times, 10, time_scale=20.0, min_weight=1e-12)
-    np.testing.assert_allclose(graph.toarray(), expected, atol=1e-9)
-    plain = interaction_matrix(pairs, 7, 10)
-    np.testing.assert_allclose(time_weighted_cooccurrence(pairs, times, 10, 1e12).toarray(),
-                               (plain.T @ plain).toarray(), atol=1e-6)
-    near = time_weighted_cooccurrence(pairs, times, 10, 20.0, window=1).toarray()
-    assert (near <= expected + 1e-9).all() and near.trace() == expected.trace()
+def test_tuned_filter_scores_users_from_the_history_validation_ranks_best():
+    """A weighted history replaces R in the user side only (s_u = w_u D^-b V f V^T D^b, the
+    same decomposition); each half-life is one more setting beside the plain rows."""
+    from mmgraph.models.spectral import tuned_filter
+    from mmgraph.models.temporal import recency_history
+
+    pairs = _graph(9, 12, seed=5)
+    times = torch.from_numpy(np.random.default_rng(5).uniform(0, 100, pairs.shape[1]))
+    histories = {half_life: recency_history(pairs, times, 9, 12, half_life)
+                 for half_life in (1.0, 3.0)}
+    r = interaction_matrix(pairs, 9, 12).toarray()
+    plain = _formula(pairs, 9, 12, 0.2, 0.1)
+    weighted = histories[3.0].toarray()
+    expected = (weighted * r.sum(0) ** -0.2) @ np.linalg.pinv(r * r.sum(0) ** -0.2) @ plain
+
+    def score(embeddings):
+        return -float(np.abs((embeddings[0] @ embeddings[1].T).numpy() - expected).max())
+
+    (users, items), tried, chosen = tuned_filter(pairs, 9, 12, score, (0.2,), (0.1,),
+                                                 histories=histories)
+    assert list(tried) == ["b=0.2,rho=0.1", "b=0.2,rho=0.1,h=1", "b=0.2,rho=0.1,h=3"]
+    assert chosen["history_half_life"] == 3.0
+    np.testing.assert_allclose((users @ items.T).numpy(), expected, atol=1e-4)
 
 
 def test_filter_over_a_given_cooccurrence_equals_the_default_on_r_transpose_r():

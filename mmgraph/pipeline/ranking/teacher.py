@@ -5,10 +5,12 @@ the settings the section leaves unset are searched within ``tune.budget_s``
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Callable
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from torch_geometric.data import HeteroData
 
@@ -19,7 +21,8 @@ from mmgraph.evaluation.ranking import evaluate_weighted_sums
 from mmgraph.graph.build import SIMILAR
 from mmgraph.io import read_json, write_json, write_tensors
 from mmgraph.models.blend import blend_embeddings, choose_blend, score_stds
-from mmgraph.models.spectral import time_weighted_cooccurrence, tuned_filter
+from mmgraph.models.spectral import tuned_filter
+from mmgraph.models.temporal import recency_history, time_weighted_cooccurrence
 from mmgraph.pipeline.auto import Budget, auto_start, resolved_teacher
 from mmgraph.pipeline.inputs import has_timestamps, pairs_with_column
 from mmgraph.pipeline.lightgcn import TrainedLightGCN, train_lightgcn
@@ -41,23 +44,38 @@ def _tuned_filters(ctx: StageContext, start: TeacherConfig, data: IndexedSplit,
     """The graph filters of ``start.components``, each at the setting validation ranks best
     (``filter_settings`` fixes it instead): over co-occurrence and over time-weighted
     co-occurrence at each of ``time_scales`` (past the first, only while two thirds of
-    ``budget`` are left). Returns their embeddings, best validation scores, the state to
-    record and the chosen time scale."""
+    ``budget`` are left), with users scored from their plain training rows or, with
+    timestamps, from recency-weighted ones (``filter.history_half_life``). Returns their
+    embeddings, best validation scores, the state to record and the chosen time scale."""
     cfg = ctx.cfg
     metric = cfg.evaluation.early_stopping_metric
     content_graph = None
     if start.content != "none" and SIMILAR in built.edge_types:
         content_graph = (built[SIMILAR].edge_index, built[SIMILAR].edge_weight)
-    options = start.filter.model_dump(exclude={"degree_exponent", "ridge", "content_weight"})
+    grids = ("degree_exponent", "ridge", "content_weight", "history_half_life")
+    options = start.filter.model_dump(exclude=set(grids))
     parts, scores, state, chosen_scale = {}, {}, {}, start.time_scale
+    timed = has_timestamps(ctx.run)
+    if timed:
+        pairs, train = pairs_with_column(ctx.run, data, TIMESTAMP, cfg.data.interactions,
+                                         "teacher.components time_filter")
+        times = torch.tensor(train[TIMESTAMP].to_numpy(np.float64))
+
+    @functools.cache
+    def history(half_life: float) -> sp.csr_matrix:
+        return recency_history(pairs, times, len(data.users), len(data.items), half_life)
 
     def tuned(name: str, cooccurrence: torch.Tensor | None):
-        grid = ((start.filter.degree_exponent, start.filter.ridge, start.filter.content_weight)
-                if filter_settings is None else
-                ((filter_settings[name]["degree_exponent"],), (filter_settings[name]["ridge"],),
-                 (filter_settings[name].get("content_weight", 0.0),)))  # older runs: 0
+        if filter_settings is None:
+            grid = {key: getattr(start.filter, key) for key in grids}
+        else:  # one setting; older runs have no content weight (0) nor history (None)
+            given = {"content_weight": 0.0, "history_half_life": None, **filter_settings[name]}
+            grid = {key: (given[key],) for key in grids}
+        histories = {half_life: history(half_life) for half_life in grid["history_half_life"]
+                     if half_life is not None and timed}
         return tuned_filter(data.train_pairs, len(data.users), len(data.items), validation,
-                            *grid, content_graph=content_graph, seed=cfg.seed,
+                            grid["degree_exponent"], grid["ridge"], grid["content_weight"],
+                            histories, content_graph=content_graph, seed=cfg.seed,
                             cooccurrence=cooccurrence, **options)
 
     def record(name: str, found) -> None:
@@ -69,9 +87,9 @@ def _tuned_filters(ctx: StageContext, start: TeacherConfig, data: IndexedSplit,
     if "filter" in start.components:
         record("filter", tuned("filter", None))  # None: R^T R
     if "time_filter" in start.components:
-        pairs, train = pairs_with_column(ctx.run, data, TIMESTAMP, cfg.data.interactions,
-                                         "teacher.components time_filter")
-        times = torch.tensor(train[TIMESTAMP].to_numpy(np.float64))
+        if not timed:  # the error that names the missing column
+            pairs_with_column(ctx.run, data, TIMESTAMP, cfg.data.interactions,
+                              "teacher.components time_filter")
         by_scale, best = {}, None
         for scale in time_scales:
             if best is not None and budget is not None and budget.left() < budget.seconds * 2 / 3:
