@@ -210,21 +210,21 @@ STUDENTS = {
         "init": "random"}},
     "student 32-d via FAISS: soft labels from a random start": {"student": {"init": "random"}},
     "student 32-d via FAISS: the teacher's rank-32 start alone (no training)": {"student": {
-        "epochs": 1, "eval_every": 1, "lr": 1e-9}},
+        "optim": {"epochs": 1, "eval_every": 1, "lr": 1e-9}}},
     "student 32-d via FAISS: quickstart (soft labels from the teacher's start)": {},
 }
+SEQUENTIAL_OPTIM = {"lr": 0.001, "batch_size": 128}
 SEQUENTIAL = {  # the sequential student (SASRec-style), for the temporal splits
     "sequential student 32-d via FAISS: SASRec-style, no distillation": {"student": {
-        "kind": "sequential", "kd_weight": 0.0, "init": "random", "lr": 0.001,
-        "batch_size": 128}},
+        "kind": "sequential", "kd_weight": 0.0, "init": "random", "optim": SEQUENTIAL_OPTIM}},
     "sequential student 32-d via FAISS: next items, item table from the teacher": {"student": {
-        "kind": "sequential", "kd_weight": 0.0, "lr": 0.001, "batch_size": 128}},
+        "kind": "sequential", "kd_weight": 0.0, "optim": SEQUENTIAL_OPTIM}},
     "sequential student 32-d via FAISS: next items + soft labels (0.1), from the teacher": {
-        "student": {"kind": "sequential", "kd_weight": 0.1, "lr": 0.001, "batch_size": 128}},
+        "student": {"kind": "sequential", "kd_weight": 0.1, "optim": SEQUENTIAL_OPTIM}},
     "sequential student 32-d via FAISS: next items + soft labels (0.5), from the teacher": {
-        "student": {"kind": "sequential", "kd_weight": 0.5, "lr": 0.001, "batch_size": 128}},
+        "student": {"kind": "sequential", "kd_weight": 0.5, "optim": SEQUENTIAL_OPTIM}},
     "sequential student 32-d via FAISS: soft labels only, from the teacher": {"student": {
-        "kind": "sequential", "kd_weight": 1.0, "lr": 0.001, "batch_size": 128}},
+        "kind": "sequential", "kd_weight": 1.0, "optim": SEQUENTIAL_OPTIM}},
 }
 
 

@@ -39,10 +39,12 @@ ROOT = Path(__file__).resolve().parents[1]
 METRICS = ["test RMSE", "test MAE", "valid RMSE", "setting", "fit s"]
 #: The rating settings over configs/quickstart.yaml (its text encoder, graph and split).
 RATING_TASK = {"task": "rating", "evaluation": {"early_stopping_metric": "rmse"},
-          "teacher": {"components": ["lightgcn"], "dim": 64, "lr": 0.005, "reg": 0.05,
-                      "batch_size": 4096, "epochs": 300, "eval_every": 5, "patience": 4},
-          "student": {"dim": 32, "lr": 0.005, "reg": 0.05, "batch_size": 1024, "epochs": 300,
-                      "eval_every": 5, "patience": 4, "min_improvement": 0.0}}
+          "teacher": {"components": ["lightgcn"], "dim": 64,
+                      "optim": {"lr": 0.005, "reg": 0.05, "batch_size": 4096, "epochs": 300,
+                                "eval_every": 5, "patience": 4}},
+          "student": {"dim": 32,
+                      "optim": {"lr": 0.005, "reg": 0.05, "batch_size": 1024, "epochs": 300,
+                                "eval_every": 5, "patience": 4, "min_improvement": 0.0}}}
 STUDENTS = {"hard labels (true ratings)": 0.0, "mixed labels (0.5)": 0.5,
             "soft labels (the teacher's predictions)": 1.0}
 

@@ -24,6 +24,7 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import logging
 import math
@@ -40,7 +41,7 @@ from torch_geometric.nn.models import LightGCN
 
 from common import table
 from data_prep.movielens import prepare_ml100k
-from mmgraph.config import load_config
+from mmgraph.config import load_config, merge_nested
 from mmgraph.evaluation import evaluate_embeddings, popularity_scores
 from mmgraph.io import file_sha256, read_json, read_tensors
 from mmgraph.pipeline import STAGES
@@ -50,7 +51,8 @@ ROOT = Path(__file__).resolve().parents[1]
 KS = (10, 20)
 #: This benchmark measures LightGCN alone (without the graph filter the quickstart blends in),
 #: with the settings its table states: 64-d, lr 5e-3, batch 2048.
-LIGHTGCN_ALONE = {"components": ["lightgcn"], "dim": 64, "lr": 0.005, "batch_size": 2048}
+LIGHTGCN_ALONE = {"components": ["lightgcn"], "dim": 64,
+                  "optim": {"lr": 0.005, "batch_size": 2048}}
 
 
 def test_metrics(user_emb: torch.Tensor, item_emb: torch.Tensor | None, data) -> dict:
@@ -65,9 +67,9 @@ def test_metrics(user_emb: torch.Tensor, item_emb: torch.Tensor | None, data) ->
 
 def our_teacher(name: str, tables: tuple[Path, Path], runs: Path, teacher: dict,
                 encoders: dict | None = None) -> dict:
-    overrides = {"name": name, "runs_root": str(runs),
-                 "teacher": {**LIGHTGCN_ALONE, **teacher},
+    overrides = {"name": name, "runs_root": str(runs), "teacher": copy.deepcopy(LIGHTGCN_ALONE),
                  "data": {"interactions": str(tables[0]), "items": str(tables[1])}}
+    merge_nested(overrides["teacher"], teacher)
     if encoders is not None:
         overrides["encoders"] = encoders
     cfg = load_config(ROOT / "configs" / "quickstart.yaml", overrides=overrides)
@@ -141,7 +143,9 @@ def ours_uniform_negatives(run: RunDir, seed: int = 2026) -> dict:
     from mmgraph.training import fit, teacher_ranking_loss
 
     cfg = load_config(ROOT / "configs" / "quickstart.yaml").teacher
-    cfg = TeacherConfig(**{**cfg.model_dump(), **LIGHTGCN_ALONE, "content": "none"})
+    given = cfg.model_dump()
+    merge_nested(given, {**LIGHTGCN_ALONE, "content": "none"})
+    cfg = TeacherConfig.model_validate(given)
     torch.manual_seed(seed)
     data = load_split(run)
     num_users, num_items = len(data.users), len(data.items)
@@ -149,14 +153,14 @@ def ours_uniform_negatives(run: RunDir, seed: int = 2026) -> dict:
     model = MultimodalTeacher(num_users, num_items, cfg.dim, cfg.layers, {})
     nothing_seen = UserItems(np.empty(0, np.int64), np.empty(0, np.int64), num_users, num_items)
     generator = torch.Generator().manual_seed(seed)
-    loss = teacher_ranking_loss(model, adjacency, {}, None, nothing_seen, cfg.reg, generator)
+    loss = teacher_ranking_loss(model, adjacency, {}, None, nothing_seen, cfg.optim.reg, generator)
 
     def validate() -> dict[str, float]:
         with torch.no_grad():
             users, items = model(adjacency, {}, None)
         return evaluate_embeddings(users, items, data.parts["valid"], data.parts["train"], KS)
 
-    result = fit(model, loss, tuple(data.train_pairs), validate, cfg, "ndcg@20", generator,
+    result = fit(model, loss, tuple(data.train_pairs), validate, cfg.optim, "ndcg@20", generator,
                  "uniform negatives", progress=False)
     with torch.no_grad():
         users, items = model(adjacency, {}, None)
@@ -189,7 +193,8 @@ def scale_worker(num_interactions: int) -> None:
     item_adj = item_adjacency(*knn_graph(features["text"], 10), num_items)
     cfg = TeacherConfig()
     # As the teacher stage batches: at most propagations_per_epoch full propagations an epoch.
-    batch_size = max(cfg.batch_size, math.ceil(pairs.shape[1] / cfg.propagations_per_epoch))
+    batch_size = max(cfg.optim.batch_size,
+                     math.ceil(pairs.shape[1] / cfg.optim.propagations_per_epoch))
     result = {"interactions": int(pairs.shape[1]), "batch": batch_size}
     started = time.perf_counter()
     spectral_filter(pairs, num_users, num_items, rank=cfg.filter.rank,
@@ -198,9 +203,10 @@ def scale_worker(num_interactions: int) -> None:
     for label, feats, adj in (("id-only", {}, None), ("content", features, item_adj)):
         model = MultimodalTeacher(num_users, num_items, cfg.dim, cfg.layers,
                                   {k: v.shape[1] for k, v in feats.items()})
-        optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+        optimizer = torch.optim.Adam(model.parameters(), lr=cfg.optim.lr)
         generator = torch.Generator().manual_seed(0)
-        loss_fn = teacher_ranking_loss(model, adjacency, feats, adj, seen, cfg.reg, generator)
+        loss_fn = teacher_ranking_loss(model, adjacency, feats, adj, seen, cfg.optim.reg,
+                                       generator)
         started = time.perf_counter()
         for batch in torch.randperm(pairs.shape[1], generator=generator).split(batch_size):
             loss = loss_fn(pairs[0][batch], pairs[1][batch])

@@ -30,8 +30,9 @@ def write_config(folder: Path, interactions: Path, items: Path | None, **section
         "name": "e2e", "seed": 3, "runs_root": str(folder / "runs"),
         "data": {"interactions": str(interactions), "items": str(items) if items else None},
         "encoders": {"text": {"template": "{title} ({year}). Genres: {genres}"}},
-        "teacher": {"epochs": 12, "eval_every": 4, "lr": 0.01, "dim": 32},
-        "student": {"epochs": 12, "eval_every": 4, "lr": 0.01, "dim": 16, "batch_size": 16},
+        "teacher": {"dim": 32, "optim": {"epochs": 12, "eval_every": 4, "lr": 0.01}},
+        "student": {"dim": 16, "optim": {"epochs": 12, "eval_every": 4, "lr": 0.01,
+                                         "batch_size": 16}},
     }
     config.update(sections)
     path = folder / "config.yaml"
@@ -234,8 +235,8 @@ def test_malformed_tables_name_file_column_and_row(tmp_path):
 
 def test_bad_config_and_debug_traceback(tmp_path):
     config = tmp_path / "c.yaml"
-    config.write_text("name: x\ndata: {interactions: a.csv}\nteacher: {epochs: 0}\n")
-    _assert_clean_error(mmgraph("run", "--config", str(config)), "teacher.epochs")
+    config.write_text("name: x\ndata: {interactions: a.csv}\nteacher: {optim: {epochs: 0}}\n")
+    _assert_clean_error(mmgraph("run", "--config", str(config)), "teacher.optim.epochs")
     debug = mmgraph("--debug", "run", "--config", str(config))
     assert debug.returncode != 0 and "Traceback" in debug.stderr
 

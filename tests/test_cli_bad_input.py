@@ -105,17 +105,18 @@ CASES: dict[str, Case] = {
                                {"teacher": {"dimm": 3}}),
     "config-out-of-range": Case({"inter.csv": GOOD}, ["split.test 0.9 is a share and must"],
                                 {"split": {"test": 0.9}}),
-    "config-wrong-type": Case({"inter.csv": GOOD}, ["teacher.lr: Input should be a valid number"],
-                              {"teacher": {"lr": "fast"}}),
+    "config-wrong-type": Case({"inter.csv": GOOD},
+                              ["teacher.optim.lr: Input should be a valid number"],
+                              {"teacher": {"optim": {"lr": "fast"}}}),
     "config-name-dots": Case({"inter.csv": GOOD}, ["name: Value error", "outside runs_root"],
                              {"name": ".."}),
     "config-infinite-number": Case({"inter.csv": GOOD},
-                                   ["teacher.lr: Input should be a finite number"],
-                                   {"teacher": {"lr": float("inf")}}),
+                                   ["teacher.optim.lr: Input should be a finite number"],
+                                   {"teacher": {"optim": {"lr": float("inf")}}}),
     "config-boolean-for-number": Case({"inter.csv": GOOD}, ["epochs must be a number, got True"],
-                                      {"teacher": {"epochs": True}}),
+                                      {"teacher": {"optim": {"epochs": True}}}),
     "config-duplicate-key": Case({"inter.csv": GOOD}, ["found the key 'teacher' twice"],
-                                 config_suffix=b"teacher: {epochs: 2}\n"),
+                                 config_suffix=b"teacher: {dim: 2}\n"),
     "config-not-utf8": Case({"inter.csv": GOOD}, ["is not UTF-8 text"],
                             config_suffix=b"# caf\xe9\n"),
     "config-bad-seed": Case({"inter.csv": GOOD},
@@ -150,7 +151,7 @@ CASES: dict[str, Case] = {
     "time-filter-without-timestamps": Case(
         {"inter.csv": GOOD}, ["time_filter needs the interactions' timestamps", "inter.csv",
                               "data.columns.timestamp"],
-        {**IDS_ONLY, "teacher": {"epochs": 1, "components": ["filter", "time_filter"]}},
+        {**IDS_ONLY, "teacher": {"components": ["filter", "time_filter"]}},
         ("run", "--config", "{config}")),
     "temporal-split-without-timestamps": Case(
         {"inter.csv": GOOD}, ["split.kind temporal_per_user orders interactions by time",
@@ -171,7 +172,7 @@ CASES: dict[str, Case] = {
         {"inter.csv": GOOD}, ["task rating predicts ratings", "train.parquet",
                               "data.columns.rating"],
         {**IDS_ONLY, "task": "rating", "evaluation": {"early_stopping_metric": "rmse"},
-         "teacher": {"epochs": 1, "components": ["lightgcn"]}}, ("run", "--config", "{config}")),
+         "teacher": {"components": ["lightgcn"]}}, ("run", "--config", "{config}")),
     "config-rating-metric-for-ranking": Case(
         {"inter.csv": GOOD}, ["early_stopping_metric mae is a rating metric", "task: rating"],
         {"evaluation": {"early_stopping_metric": "mae"}}),
@@ -193,7 +194,7 @@ CASES: dict[str, Case] = {
                                  command=("export", "--merge", "--out", "{dir}")),
     "config-float32-overflow": Case({"inter.csv": GOOD},
                                     ["teacher", "lr = 1e+300 is outside what a float32"],
-                                    {"teacher": {"lr": 1e300}}),
+                                    {"teacher": {"optim": {"lr": 1e300}}}),
     "config-too-many-layers": Case({"inter.csv": GOOD},
                                    ["teacher.layers: Input should be less than or equal to 64"],
                                    {"teacher": {"layers": 10**15}}),
@@ -212,7 +213,7 @@ CASES: dict[str, Case] = {
         ["must be finite and positive (1.18e-38 to 3.4e+38); 1 are not", "1e-45"],
         {"graph": {"interaction_weight": "rating"}}, ("run", "--config", "{config}")),
     "out-of-memory": Case({"inter.csv": GOOD}, ["out of memory", "teacher.dim"],
-                          {**IDS_ONLY, "teacher": {"epochs": 1, "dim": 10**15}},
+                          {**IDS_ONLY, "teacher": {"dim": 10**15}},
                           ("run", "--config", "{config}")),
     "bad-argument": Case({}, ["error: mmgraph recommend: argument -k: invalid int value: '2.5'",
                               "mmgraph recommend --help"],
@@ -251,7 +252,7 @@ def test_bad_input_gets_a_clear_error(name, tmp_path, capsys):
                        "items": str(tmp_path / "items.csv") if "items.csv" in case.files
                        else None},
               "encoders": {"text": None},
-              "teacher": {"epochs": 1}, "student": {"epochs": 1}}
+              "teacher": {"optim": {"epochs": 1}}, "student": {"optim": {"epochs": 1}}}
     merge_nested(config, _fill(case.config, tmp_path))
     (tmp_path / "config.yaml").write_bytes(yaml.safe_dump(config).encode() + case.config_suffix)
     argv = [arg.format(config=tmp_path / "config.yaml", dir=tmp_path) for arg in case.command]
@@ -391,7 +392,7 @@ def test_a_run_without_held_out_users_says_its_metrics_are_undefined(tmp_path, c
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(
         {"name": "tiny", "runs_root": str(tmp_path / "runs"), "encoders": {"text": None},
          "data": {"interactions": str(tmp_path / "inter.csv")},
-         "teacher": {"epochs": 1}, "student": {"epochs": 1}}))
+         "teacher": {"optim": {"epochs": 1}}, "student": {"optim": {"epochs": 1}}}))
     assert main(["-q", "run", "--config", str(tmp_path / "c.yaml")]) == 0
     out = capsys.readouterr().out
     assert "test: no user has a held-out interaction" in " ".join(out.split())

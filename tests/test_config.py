@@ -1,3 +1,4 @@
+import warnings
 from pathlib import Path
 
 import pytest
@@ -123,3 +124,23 @@ def test_relative_paths_are_read_from_the_config_files_folder(tmp_path, monkeypa
     assert cfg.encoders.cache_dir == Path("cache")  # overrides: from the current directory
     monkeypatch.chdir(project)  # written relative to the current directory when it can be
     assert str(load_config(folder / "c.yaml").data.interactions) == "data/inter.csv"
+
+
+def test_a_format_1_config_reads_as_format_2_with_a_warning_naming_the_keys(tmp_path):
+    """Format 1 wrote how a model trains beside what it is (``teacher: {dim: 8, lr: 0.1}``);
+    it reads as ``teacher.optim`` with a FutureWarning that names the keys to move, and a key
+    given in both places is an error naming it."""
+    old = BASE + "teacher: {dim: 8, lr: 0.1, propagations_per_epoch: 3}\nstudent: {epochs: 7}\n"
+    new = (BASE + "teacher: {dim: 8, optim: {lr: 0.1, propagations_per_epoch: 3}}\n"
+           "student: {optim: {epochs: 7}}\n")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        migrated = load_config(_write(tmp_path, old))
+    assert [(w.category, str(w.message).split(" (")[0]) for w in caught] == [
+        (FutureWarning, "config: teacher.lr, teacher.propagations_per_epoch now live(s) under "
+                        "teacher.optim"),
+        (FutureWarning, "config: student.epochs now live(s) under student.optim")]
+    assert migrated == load_config(_write(tmp_path, new))
+    assert migrated.teacher.optim.lr == 0.1 and migrated.student.optim.epochs == 7
+    with pytest.raises(ConfigError, match="teacher.lr is given twice"):
+        load_config(_write(tmp_path, BASE + "teacher: {lr: 0.1, optim: {lr: 0.2}}\n"))

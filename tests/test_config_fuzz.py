@@ -6,6 +6,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -17,7 +18,8 @@ SECTIONS = ["name", "seed", "device", "data", "split", "encoders", "graph", "tea
             "evaluation", "recommend", "bogus"]
 KEYS = ["interactions", "items", "prepare", "prepare_options", "valid", "test", "text", "image",
         "dim", "layers", "lr", "epochs", "content", "fusion", "ks", "early_stopping_metric",
-        "index_factory", "index_params", "k", "kd_weight", "num_items", "columns", "user", "x"]
+        "index_factory", "index_params", "k", "kd_weight", "num_items", "columns", "user", "x",
+        "optim"]
 SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-5, 10 ** 6),
                     st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=8),
                     st.sampled_from(["fused", "graph", "ml-100k", "fashion-demo", "ndcg@20",
@@ -27,6 +29,7 @@ VALUES = st.recursive(SCALARS, lambda inner: st.one_of(
     max_leaves=10)
 
 
+@pytest.mark.filterwarnings("ignore:config:FutureWarning")  # format-1 keys are read too
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.one_of(st.dictionaries(st.sampled_from(SECTIONS), VALUES, max_size=6), VALUES))
 def test_any_config_loads_or_names_the_file(document):

@@ -94,7 +94,8 @@ def test_two_concurrent_runs_one_proceeds_and_the_result_equals_a_solo_run(tmp_p
     (tmp_path / "inter.csv").write_text("user_id,item_id\n" + "\n".join(rows) + "\n")
     config = {"name": "run", "runs_root": str(tmp_path / "runs"), "encoders": {"text": None},
               "data": {"interactions": str(tmp_path / "inter.csv")},
-              "teacher": {"epochs": 2, "dim": 8}, "student": {"epochs": 2, "dim": 4}}
+              "teacher": {"dim": 8, "optim": {"epochs": 2}},
+              "student": {"dim": 4, "optim": {"epochs": 2}}}
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
     command = [sys.executable, "-m", "mmgraph", "-q", "run", "--config", str(tmp_path / "c.yaml")]
     subprocess.run(command, check=True, capture_output=True)

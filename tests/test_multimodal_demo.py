@@ -29,8 +29,8 @@ def demo_run(tmp_path_factory):
     raw["data"]["prepare_options"].update({"num_items": 160, "num_users": 120})
     raw["runs_root"] = str(folder / "runs")
     for section in ("teacher", "student"):
-        raw[section].update({"epochs": 20, "eval_every": 5})
-    raw["student"]["batch_size"] = 16  # 120 users: 8 steps per epoch, as the full demo has
+        raw[section]["optim"].update({"epochs": 20, "eval_every": 5})
+    raw["student"]["optim"]["batch_size"] = 16  # 120 users: 8 steps per epoch, as the full demo has
     config = folder / "demo.yaml"
     config.write_text(yaml.safe_dump(raw))
     result = mmgraph("run", "--config", str(config))

@@ -25,8 +25,8 @@ def run(tmp_path_factory):
     (folder / "c.yaml").write_text(
         f"name: served\nruns_root: {folder / 'runs'}\nseed: 1\n"
         f"data: {{interactions: {folder / 'inter.parquet'}}}\nencoders: {{text: null}}\n"
-        "teacher: {epochs: 4, eval_every: 2, dim: 8}\n"
-        "student: {epochs: 4, eval_every: 2, dim: 8}\n")
+        "teacher: {dim: 8, optim: {epochs: 4, eval_every: 2}}\n"
+        "student: {dim: 8, optim: {epochs: 4, eval_every: 2}}\n")
     run_all(load_config(folder / "c.yaml"), progress=False)
     shutil.copytree(folder / "runs" / "served", folder / "runs" / "other")
     return folder / "runs" / "served"

@@ -14,7 +14,7 @@ from mmgraph.config.data import ColumnsConfig, DataConfig, SplitConfig
 from mmgraph.config.loading import (MODEL_KEYS, PATH_KEYS, load_config, merge_nested,
                                     resolve_paths, section_hash)
 from mmgraph.config.models import (FilterConfig, GraphConfig, OptimConfig, StudentConfig,
-                                   TeacherConfig)
+                                   StudentOptimConfig, TeacherConfig, TeacherOptimConfig)
 from mmgraph.config.run import (RATING_METRICS, EvaluationConfig, RecommendConfig, RunConfig,
                                 TuneConfig)
 from mmgraph.strict import FLOAT32_RANGE
@@ -22,6 +22,6 @@ from mmgraph.strict import FLOAT32_RANGE
 __all__ = ["FLOAT32_RANGE", "RATING_METRICS", "ColumnsConfig", "DataConfig", "SplitConfig",
            "TextEncoderConfig", "CategoricalEncoderConfig", "ImageEncoderConfig",
            "AudioEncoderConfig", "EncodersConfig", "GraphConfig", "OptimConfig", "FilterConfig",
-           "TeacherConfig", "StudentConfig", "EvaluationConfig", "RecommendConfig", "TuneConfig",
-           "RunConfig", "PATH_KEYS", "MODEL_KEYS", "load_config", "merge_nested",
-           "resolve_paths", "section_hash"]
+           "TeacherOptimConfig", "StudentOptimConfig", "TeacherConfig", "StudentConfig",
+           "EvaluationConfig", "RecommendConfig", "TuneConfig", "RunConfig", "PATH_KEYS",
+           "MODEL_KEYS", "load_config", "merge_nested", "resolve_paths", "section_hash"]

@@ -1,15 +1,22 @@
 """The model sections: ``graph``, ``teacher`` (its components, the filters' grids, LightGCN's
-architecture and optimisation) and ``student`` (its kind, size and distillation losses)."""
+architecture) and ``student`` (its kind, size and distillation losses), each with its
+``optim`` section (how it is trained).
+
+Config format 2 (today's) separates the two; a version-1 section, with the optimisation
+settings beside the architecture, is read as format 2 with a FutureWarning that names the keys
+to move."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import warnings
+from typing import Annotated, Any, Callable, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from mmgraph.strict import StrictModel, one_or_several
 
-__all__ = ["GraphConfig", "OptimConfig", "FilterConfig", "TeacherConfig", "StudentConfig"]
+__all__ = ["GraphConfig", "OptimConfig", "TeacherOptimConfig", "StudentOptimConfig",
+           "FilterConfig", "TeacherConfig", "StudentConfig"]
 
 
 class GraphConfig(StrictModel):
@@ -21,6 +28,9 @@ class GraphConfig(StrictModel):
 
 
 class OptimConfig(StrictModel):
+    """How a model is trained (its ``optim`` section): the optimiser, batches, epochs and early
+    stopping. What the model is (its architecture) lives in the model's own section."""
+
     lr: float = Field(1e-3, gt=0, description="Adam's learning rate.")
     reg: float = Field(1e-4, ge=0, description="L2 penalty on the batch's ego embeddings.")
     batch_size: int = Field(2048, ge=1, description="Training interactions per batch.")
@@ -35,6 +45,53 @@ class OptimConfig(StrictModel):
                                    "tail of 0.1% gains.")
 
 
+class TeacherOptimConfig(OptimConfig):
+    """``teacher.optim``: how LightGCN is trained."""
+
+    propagations_per_epoch: int = Field(
+        40, ge=1, description="At most this many full-graph propagations (batches) per epoch: "
+        "past batch_size × this many interactions the batch grows with the data, so an epoch "
+        "costs time linear in the interactions.")
+
+
+class StudentOptimConfig(OptimConfig):
+    """``student.optim``: how the student is trained."""
+
+    batch_size: int = Field(256, ge=1, description="Users per batch: the soft labels are one "
+                            "list per user, so an epoch is one pass over the training users.")
+    steps_per_epoch: int = Field(
+        100, ge=1, description="At most this many batches per epoch: past batch_size × this "
+        "many training users the batch grows with the users (each user's row is still updated "
+        "once per epoch). Steps are sparse (SparseAdam: a step costs its batch's rows), and a "
+        "bounded step count also bounds the per-step overheads.")
+
+
+def _optim_keys_moved(section: str, fields: frozenset[str]) -> Callable[[Any], Any]:
+    """A ``model_validator(mode="before")`` that reads a version-1 section, whose optimisation
+    settings sat beside the architecture (``teacher: {dim: 64, lr: 0.01}``), as today's
+    (``teacher: {dim: 64, optim: {lr: 0.01}}``), with a FutureWarning naming the keys moved."""
+
+    def migrate(value: Any) -> Any:
+        if not isinstance(value, dict) or not (moved := sorted(fields & set(value))):
+            return value
+        optim = value.get("optim", {})
+        if not isinstance(optim, dict):
+            return value  # the section's own validation names the problem
+        if clash := [key for key in moved if key in optim]:
+            raise ValueError(f"{section}.{clash[0]} is given twice, beside the section and in "
+                             f"{section}.optim; keep the one in {section}.optim")
+        warnings.warn(
+            f"config: {', '.join(f'{section}.{key}' for key in moved)} now live(s) under "
+            f"{section}.optim (config format 2: how a model is trained is its own section); "
+            f"read as {section}.optim.{moved[0]} and so on. Move them there: "
+            f"{section}: {{..., optim: {{{', '.join(f'{key}: ...' for key in moved)}}}}}.",
+            FutureWarning, stacklevel=2)
+        rest = {key: item for key, item in value.items() if key not in fields}
+        return {**rest, "optim": {**optim, **{key: value[key] for key in moved}}}
+
+    return migrate
+
+
 class FilterConfig(StrictModel):
     """The teacher's closed-form graph filter (:mod:`mmgraph.models.spectral`)."""
 
@@ -42,33 +99,51 @@ class FilterConfig(StrictModel):
         (0.2, 0.5), min_length=1, description="b in R D^-b: how much popular items are damped "
         "(0 = raw co-occurrence). Several values: the best on validation (one decomposition "
         "each).")
+    user_exponent: tuple[Annotated[float, Field(ge=0, le=1)], ...] = Field(
+        (0.0, 0.5), min_length=1, description="c: the co-occurrence graph counts each user's "
+        "pairs with weight deg(u)^-2c (0 = every user alike; 0.5 = GF-CF's normalisation), so "
+        "heavy users weigh less. Several values: the best on validation (one decomposition "
+        "each); the time filter's graph takes only 0.")
     ridge: tuple[Annotated[float, Field(gt=0)], ...] = Field(
-        (0.005, 0.01, 0.02, 0.05, 0.1, 0.2), min_length=1, description="Ridge strength "
+        (0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 1.0), min_length=1, description="Ridge strength "
         "relative to the largest eigenvalue of the item–item graph (smaller = sharper "
         "filter). Several values: the best on validation (they share the decomposition).")
+    ideal_rank: tuple[Annotated[int, Field(ge=1)], ...] = Field(
+        (8, 32), description="k of GF-CF's ideal low-pass: the response is scaled to 1 at the "
+        "top eigenvalue and ideal_weight is added on the top k directions. Each value (with "
+        "each weight and every ridge) is tried beside no ideal pass at the best "
+        "decomposition, the best on validation kept ([] = none).")
+    ideal_weight: tuple[Annotated[float, Field(gt=0)], ...] = Field(
+        (0.3, 1.0), min_length=1, description="alpha of the ideal low-pass, for each "
+        "ideal_rank.")
     content_weight: tuple[Annotated[float, Field(ge=0)], ...] = Field(
         (0.0,), min_length=1, description="beta: weight of the content kNN graph blended into "
         "the item–item graph, relative to its largest eigenvalue (0 = interactions only). "
         "Several values (e.g. [0, 0.001, 0.003, 0.01]): the best for the filter alone on "
         "validation (one decomposition each per degree exponent); only 0 without item "
         "content.")
-    history_half_life: tuple[Annotated[float, Field(gt=0)] | None, ...] = Field(
-        (None, 5.0, 10.0, 20.0, 40.0), min_length=1, description="h: a user's k-th latest "
-        "training item weighs 2^(-k/h) in the filters' user rows (null = every item weighs 1): "
-        "what a user chose last says most about what they choose next. Several values: the "
-        "best on validation (no new decomposition); only null without timestamps. See "
-        "mmgraph/models/temporal.py (recency_history).")
+    history_half_life: tuple[Annotated[float, Field(gt=0)], ...] = Field(
+        (5.0, 10.0, 20.0, 40.0), description="h: a user's k-th latest training item weighs "
+        "2^(-k/h) in the filters' user rows instead of 1: what a user chose last says most "
+        "about what they choose next (a temporal split). Each value is tried beside the plain "
+        "rows at the chosen decomposition, ridge and ideal pass, the best on validation kept "
+        "([] = plain rows only; only those without timestamps). See mmgraph/models/temporal.py "
+        "(recency_history).")
     rank: int = Field(256, ge=1, description="Eigenpairs kept past dense_items items.")
     dense_items: int = Field(8192, ge=1, description="Up to this many items the item–item "
                              "graph is decomposed densely and exactly; past it, the top rank "
                              "eigenpairs by subspace iteration on the sparse graph (never a "
                              "dense items × items).")
 
-    _one_or_several = field_validator("degree_exponent", "ridge", "content_weight",
+    _one_or_several = field_validator("degree_exponent", "user_exponent", "ridge",
+                                      "ideal_rank", "ideal_weight", "content_weight",
                                       "history_half_life", mode="before")(one_or_several)
 
 
-class TeacherConfig(OptimConfig):
+class TeacherConfig(StrictModel):
+    """What the teacher is: its components, the filters' grids and LightGCN's architecture;
+    how LightGCN is trained is ``teacher.optim``."""
+
     auto: bool = Field(False, description="Choose the settings this section does not set on "
                        "the run's validation split within tune.budget_s (written `teacher: "
                        "auto`, and the default when a config has no teacher section): see "
@@ -92,10 +167,6 @@ class TeacherConfig(OptimConfig):
     dim: int = Field(64, ge=1, description="LightGCN's embedding width.")
     layers: int = Field(3, ge=0, le=64, description="LightGCN propagation layers over the "
                         "user–item graph.")
-    propagations_per_epoch: int = Field(
-        40, ge=1, description="At most this many full-graph propagations (batches) per epoch: "
-        "past batch_size × this many interactions the batch grows with the data, so an epoch "
-        "costs time linear in the interactions.")
     content: Literal["fused", "graph", "none"] = Field(
         "fused", description="fused: content joins the items' layer-0 embeddings; graph: content "
         "only builds the item–item graph that ID embeddings propagate over (FREEDOM); none: "
@@ -126,6 +197,10 @@ class TeacherConfig(OptimConfig):
     item_graph: bool = Field(True, description="Propagate over the item–item kNN graph too.")
     item_layers: int = Field(1, ge=1, le=64, description="Propagation steps over the item–item "
                              "graph.")
+    optim: TeacherOptimConfig = TeacherOptimConfig()
+
+    _version_1 = model_validator(mode="before")(
+        _optim_keys_moved("teacher", frozenset(TeacherOptimConfig.model_fields)))
 
     @model_validator(mode="after")
     def _graph_mode_has_graph(self) -> "TeacherConfig":
@@ -149,14 +224,10 @@ class TeacherConfig(OptimConfig):
         return self
 
 
-class StudentConfig(OptimConfig):
-    batch_size: int = Field(256, ge=1, description="Users per batch: the soft labels are one "
-                            "list per user, so an epoch is one pass over the training users.")
-    steps_per_epoch: int = Field(
-        100, ge=1, description="At most this many batches per epoch: past batch_size × this "
-        "many training users the batch grows with the users (each user's row is still updated "
-        "once per epoch). Steps are sparse (SparseAdam: a step costs its batch's rows), and a "
-        "bounded step count also bounds the per-step overheads.")
+class StudentConfig(StrictModel):
+    """What the student is (kind, size) and what it distills; how it is trained is
+    ``student.optim``."""
+
     dim: int = Field(32, ge=1, description="The served embedding width.")
     kind: Literal["id", "sequential"] = Field(
         "id", description="id: user and item ID tables (matrix factorisation); sequential: a "
@@ -192,6 +263,10 @@ class StudentConfig(OptimConfig):
     contrastive_temperature: float = Field(0.2, gt=0, description="InfoNCE temperature.")
     hint_weight: float = Field(0.0, ge=0, description="MSE of projected student to teacher.")
     coldstart_steps: int = Field(500, ge=0, description="Cold-start mapper training steps.")
+    optim: StudentOptimConfig = StudentOptimConfig()
+
+    _version_1 = model_validator(mode="before")(
+        _optim_keys_moved("student", frozenset(StudentOptimConfig.model_fields)))
 
     @property
     def needs_projection(self) -> bool:

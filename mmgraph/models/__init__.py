@@ -4,8 +4,8 @@ student."""
 
 from mmgraph.models.blend import blend_embeddings, choose_blend, score_std, score_stds
 from mmgraph.models.fusion import FUSIONS, build_fusion
-from mmgraph.models.spectral import (interaction_matrix, spectral_filter, spectral_start,
-                                     tuned_filter)
+from mmgraph.models.filter_search import tuned_filter
+from mmgraph.models.spectral import interaction_matrix, spectral_filter, spectral_start
 from mmgraph.models.student import IDStudent
 from mmgraph.models.teacher import MultimodalTeacher
 from mmgraph.models.temporal import recency_history, time_weighted_cooccurrence

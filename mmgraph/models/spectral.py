@@ -23,12 +23,9 @@ iteration with Rayleigh–Ritz (:func:`top_eigenpairs`) on the operator
 :math:`X \mapsto \tilde R^\top(\tilde R X) + \beta\lambda_{\max}\tilde S X`, never
 materialising :math:`G` (cost linear in interactions per iteration). Eigen-directions with
 :math:`\lambda \approx 0` score nothing and are dropped.
-The decomposition depends on :math:`b` and :math:`\beta` alone, so :func:`tuned_filter` tries
-every ridge of a grid on one decomposition per :math:`(b, \beta)` and keeps the setting that
-validation ranks best: the content reaches the filter only as far as validation says it helps
-(on ml-100k, :math:`\beta = 0.003` lifts the filter's own valid NDCG@20 from 0.3086 to 0.3119;
-0.05 already drops it to 0.287, since :math:`\lambda_{\max}\tilde S` has the scale of the
-strongest co-occurrence direction).
+The decomposition depends on :math:`b`, :math:`\beta` and the user exponent alone: the ridge,
+GF-CF's ideal low-pass and the users' rows only re-weight it, which is how
+:func:`mmgraph.models.filter_search.tuned_filter` tries a grid of them on few decompositions.
 
 Shapes:
     - ``user_item``: ``[2, E]`` (user index, item index), deduplicated
@@ -38,11 +35,10 @@ Shapes:
 
 from __future__ import annotations
 
-import itertools
 import logging
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Callable, Mapping, Sequence
+from typing import Callable
 
 import numpy as np
 import scipy.sparse as sp
@@ -51,8 +47,8 @@ from numpy.typing import DTypeLike
 
 from mmgraph.graph.adjacency import csr_tensor
 
-__all__ = ["spectral_filter", "filter_basis", "FilterBasis", "tuned_filter",
-           "interaction_matrix", "top_eigenpairs", "spectral_start"]
+__all__ = ["spectral_filter", "filter_basis", "FilterBasis", "interaction_matrix",
+           "top_eigenpairs", "spectral_start"]
 
 log = logging.getLogger(__name__)
 
@@ -160,11 +156,19 @@ class FilterBasis:
         :math:`R` (e.g. :func:`mmgraph.models.temporal.recency_history`), ``[U, k]``."""
         return self.project((history @ sp.diags(self.scale)).tocsr())
 
-    def embeddings(self, ridge: float, projected: torch.Tensor | None = None
+    def embeddings(self, ridge: float, projected: torch.Tensor | None = None,
+                   ideal_rank: int = 0, ideal_weight: float = 0.0
                    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Users ``[U, k]`` and items ``[I, k]`` (float32) of the filter at ``ridge``, the users
-        from ``projected`` (:meth:`project_history`) instead of :attr:`projected` if given."""
+        r"""Users ``[U, k]`` and items ``[I, k]`` (float32) of the filter at ``ridge``, the users
+        from ``projected`` (:meth:`project_history`) instead of :attr:`projected` if given.
+        With an ideal low-pass (GF-CF's, Shen et al. 2021), the response is scaled to 1 at the
+        top eigenvalue and ``ideal_weight`` is added on the ``ideal_rank`` top directions:
+        :math:`f(\lambda) = (1 + \rho)\lambda / (\lambda + \rho\lambda_{\max}) + \alpha
+        [\lambda \in \text{top-}k]`."""
         response = self.values / (self.values + ridge * self.top)
+        if ideal_rank > 0 and ideal_weight > 0:
+            response = response * (1 + ridge)
+            response[np.argsort(-self.values, kind="stable")[:ideal_rank]] += ideal_weight
         users = ((self.projected if projected is None else projected)
                  * torch.from_numpy(response)).float()
         items = self.vectors / self.scale[:, None]
@@ -175,20 +179,32 @@ def filter_basis(user_item: torch.Tensor, num_users: int, num_items: int,
                  degree_exponent: float = 0.2,
                  content_graph: tuple[torch.Tensor, torch.Tensor] | None = None,
                  content_weight: float = 0.0, rank: int = 256, dense_items: int = 8192,
-                 seed: int = 0, cooccurrence: sp.spmatrix | None = None) -> FilterBasis:
-    """Decompose the item–item graph for ``degree_exponent``; see :func:`spectral_filter`.
-    ``cooccurrence`` (``[I, I]``, e.g. :func:`time_weighted_cooccurrence`) replaces
-    :math:`R^\top R` as the graph, normalised the same way; users are still scored from
-    their rows of ``R``."""
+                 seed: int = 0, cooccurrence: sp.spmatrix | None = None,
+                 user_exponent: float = 0.0) -> FilterBasis:
+    r"""Decompose the item–item graph for ``degree_exponent``; see :func:`spectral_filter`.
+    ``cooccurrence`` (``[I, I]``, e.g. :func:`mmgraph.models.temporal.
+    time_weighted_cooccurrence`) replaces :math:`R^\top R` as the graph, normalised the same
+    way; ``user_exponent`` :math:`c` builds it as :math:`D^{-b} R^\top D_U^{-2c} R D^{-b}`
+    instead (each user's co-occurrences count less the more items the user has: GF-CF's
+    normalisation at :math:`b = c = 1/2`; not with ``cooccurrence``). Users are still scored
+    from their rows of ``R``."""
+    if cooccurrence is not None and user_exponent > 0:
+        raise ValueError("user_exponent weighs the users of R^T R; a given cooccurrence "
+                         "graph has no users left to weigh")
     degree = np.maximum(np.bincount(user_item[1].numpy(), minlength=num_items), 1)
     scale = degree.astype(np.float64) ** -degree_exponent
     normalised = interaction_matrix(user_item, num_users, num_items) @ sp.diags(scale)
     normalised = normalised.tocsr()
+    operand = normalised  # the matrix whose Gram is the graph
+    if user_exponent > 0:
+        user_degree = np.maximum(np.bincount(user_item[0].numpy(), minlength=num_users), 1)
+        operand = (sp.diags(user_degree.astype(np.float64) ** -user_exponent)
+                   @ normalised).tocsr()
     blend = content_graph is not None and content_weight > 0
     graph = None if cooccurrence is None else (sp.diags(scale) @ cooccurrence @ sp.diags(scale)
                                                ).tocsr()
     if num_items <= dense_items:
-        dense = (normalised.T @ normalised if graph is None else graph).toarray()
+        dense = (operand.T @ operand if graph is None else graph).toarray()
         if blend:
             top = float(np.linalg.eigvalsh(dense)[-1])
             dense += content_weight * top * _normalised(content_graph, num_items).toarray()
@@ -196,7 +212,7 @@ def filter_basis(user_item: torch.Tensor, num_users: int, num_items: int,
         if not blend:
             top = float(values[-1])
     else:
-        forward, backward = _torch_csr(normalised), _torch_csr(normalised.T)
+        forward, backward = _torch_csr(operand), _torch_csr(operand.T)
         given = None if graph is None else _torch_csr(graph)
 
         def gram(block: torch.Tensor) -> torch.Tensor:
@@ -235,43 +251,6 @@ def spectral_filter(user_item: torch.Tensor, num_users: int, num_items: int,
     """
     return filter_basis(user_item, num_users, num_items, degree_exponent, content_graph,
                         content_weight, rank, dense_items, seed).embeddings(ridge)
-
-
-def tuned_filter(user_item: torch.Tensor, num_users: int, num_items: int,
-                 score: Callable[[tuple[torch.Tensor, torch.Tensor]], float],
-                 degree_exponents: Sequence[float], ridges: Sequence[float],
-                 content_weights: Sequence[float] = (0.0,),
-                 histories: Mapping[float, sp.spmatrix] | None = None, **options
-                 ) -> tuple[tuple[torch.Tensor, torch.Tensor], dict[str, float], dict[str, float]]:
-    """The filter at the ``(degree_exponent, ridge, content_weight, history_half_life)`` setting
-    that ``score`` (a validation metric, higher is better) ranks best: one decomposition per
-    degree exponent and content weight, every ridge re-weights it, and every weighted user
-    history of ``histories`` (half-life → ``[U, I]``, :func:`mmgraph.models.temporal.
-    recency_history`) is tried beside the plain rows. Returns the embeddings, every setting's
-    score keyed ``"b=<b>,rho=<rho>"`` (``",beta=<w>"`` appended for a content weight above 0,
-    ``",h=<h>"`` for a history), and the chosen setting as ``{"degree_exponent": b, "ridge":
-    rho, "content_weight": w, "history_half_life": h}`` (``h`` ``None`` for the plain rows);
-    ``options`` (``content_graph`` among them) go to :func:`filter_basis`. Without a content
-    graph only the content weight 0 is tried."""
-    if options.get("content_graph") is None:
-        content_weights = [0.0]
-    best, tried = (float("-inf"), None, {}), {}
-    for weight in content_weights:
-        for exponent in degree_exponents:
-            basis = filter_basis(user_item, num_users, num_items, exponent,
-                                 content_weight=weight, **options)
-            users = {None: None, **{half_life: basis.project_history(history)
-                                    for half_life, history in (histories or {}).items()}}
-            for (half_life, projected), ridge in itertools.product(users.items(), ridges):
-                embeddings = basis.embeddings(ridge, projected)
-                key = (f"b={exponent},rho={ridge}" + (f",beta={weight}" if weight > 0 else "")
-                       + (f",h={half_life:g}" if half_life is not None else ""))
-                tried[key] = value = score(embeddings)
-                if value > best[0]:
-                    best = (value, embeddings, {"degree_exponent": exponent, "ridge": ridge,
-                                                "content_weight": weight,
-                                                "history_half_life": half_life})
-    return best[1], tried, best[2]
 
 
 def spectral_start(user_item: torch.Tensor, num_users: int, num_items: int, dim: int,

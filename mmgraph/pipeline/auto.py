@@ -7,8 +7,9 @@ The teacher stage searches what the config's teacher section leaves unset, cheap
    one when the interactions have timestamps, each over ``teacher.filter``'s grids as without
    ``auto``; the time filter also over ``tune.time_scales`` (the second and later scales only
    while two thirds of the budget are left);
-2. LightGCN with content (:data:`RECIPE`), trained until early stopping or the end of the
-   budget (checked at each validation); left out when the filters spent the budget;
+2. LightGCN with content (:data:`RECIPE`, :data:`OPTIM_RECIPE`), trained until early stopping
+   or the end of the budget (checked at each validation); left out when the filters spent the
+   budget;
 3. the blend weights on validation, as ``blend: auto``; a component of weight 0 is dropped.
 
 What it chose (:func:`resolved_teacher`) goes to ``teacher/state.json`` and, with ``auto`` off,
@@ -24,14 +25,16 @@ import time
 
 from mmgraph.config import TeacherConfig
 
-__all__ = ["RECIPE", "Budget", "auto_start", "resolved_teacher"]
+__all__ = ["RECIPE", "OPTIM_RECIPE", "Budget", "auto_start", "resolved_teacher"]
 
 #: What ``auto`` starts from where the teacher section is silent: every component, and
 #: LightGCN's settings that ranked best on the ml-100k quickstart's validation split (128-d,
 #: Adam at 0.01, validated every 5 epochs, 4 validations of patience).
 RECIPE: dict[str, object] = {"components": ("lightgcn", "filter", "time_filter"),
-                             "blend": "auto", "dim": 128, "lr": 0.01, "reg": 1e-4,
-                             "batch_size": 4096, "epochs": 200, "eval_every": 5, "patience": 4}
+                             "blend": "auto", "dim": 128}
+#: The same for ``teacher.optim``.
+OPTIM_RECIPE: dict[str, object] = {"lr": 0.01, "reg": 1e-4, "batch_size": 4096, "epochs": 200,
+                                   "eval_every": 5, "patience": 4}
 
 
 class Budget:
@@ -57,7 +60,10 @@ def auto_start(teacher: TeacherConfig, has_timestamps: bool) -> TeacherConfig:
     unset = {key: value for key, value in RECIPE.items() if key not in teacher.model_fields_set}
     if not has_timestamps and "components" in unset:
         unset["components"] = tuple(c for c in unset["components"] if c != "time_filter")
-    return teacher.model_copy(update=unset)
+    optim = teacher.optim.model_copy(update={
+        key: value for key, value in OPTIM_RECIPE.items()
+        if key not in teacher.optim.model_fields_set})
+    return teacher.model_copy(update={**unset, "optim": optim})
 
 
 def resolved_teacher(start: TeacherConfig, weights: dict[str, float], time_scale: float,
@@ -68,6 +74,7 @@ def resolved_teacher(start: TeacherConfig, weights: dict[str, float], time_scale
     kept = tuple(name for name in start.components if weights.get(name, 0.0) > 0)
     update = {"auto": False, "components": list(kept), "time_scale": time_scale,
               "blend": {name: weights[name] for name in kept} if len(kept) > 1 else "auto"}
+    given = start.model_dump(mode="json")
     if lightgcn_epochs is not None and "lightgcn" in kept:
-        update["epochs"] = lightgcn_epochs
-    return TeacherConfig.model_validate({**start.model_dump(mode="json"), **update})
+        update["optim"] = {**given["optim"], "epochs": lightgcn_epochs}
+    return TeacherConfig.model_validate({**given, **update})

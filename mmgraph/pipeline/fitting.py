@@ -25,8 +25,9 @@ def fit_and_save(ctx: StageContext, name: str, model: Reloadable, loss: BatchLos
                  fingerprint: str, extra: dict | None = None, maximize: bool = True,
                  deadline: float | None = None) -> FitResult | None:
     """Train ``name``'s model (``teacher`` or ``student``) with checkpoints in
-    ``<name>/checkpoint/``; write its weights and ``state.json`` (optimisation settings, best
-    epoch and score, history, ``extra``; the weights with their architecture,
+    ``<name>/checkpoint/`` by ``optim`` (the section's ``optim`` with the batch size in effect);
+    write its weights and ``state.json`` (the config section, best epoch and score, history,
+    ``extra``; the weights with their architecture,
     :meth:`~mmgraph.models.reloadable.Reloadable.save_pretrained`) and the seconds per epoch to
     ``timings.json``, then
     drop the checkpoint; return the fit's result (``None`` on ranks other than 0). Under
@@ -40,7 +41,7 @@ def fit_and_save(ctx: StageContext, name: str, model: Reloadable, loss: BatchLos
         return None
     model.save_pretrained(run.path(layout.model_file(name, "model")))
     write_json(run.path(layout.model_file(name, "state")), {
-        "config": optim.model_dump(mode="json"), **(extra or {}),
+        "config": getattr(ctx.cfg, name).model_dump(mode="json"), **(extra or {}),
         "best_epoch": result.best_epoch, f"valid_{metric}": result.best_score,
         "history": result.history})
     run.record_timing(name, seconds_per_epoch=result.seconds_per_epoch)

@@ -93,15 +93,16 @@ def train_lightgcn(ctx: StageContext, data: IndexedSplit, built: HeteroData, fin
     edges = data.train_pairs.shape[1]
     if tcfg.loss == "whole":  # one full-batch step per epoch
         loss = teacher_whole_data_loss(model, adjacency, features, item_adj, edges,
-                                       tcfg.unobserved_weight, tcfg.reg)
+                                       tcfg.unobserved_weight, tcfg.optim.reg)
         batch = edges
     else:
         loss = teacher_ranking_loss(model, adjacency, features, item_adj, data.parts["train"],
-                                    tcfg.reg, generator, tcfg.loss, tcfg.num_negatives,
+                                    tcfg.optim.reg, generator, tcfg.loss, tcfg.num_negatives,
                                     tcfg.softmax_temperature)
-        batch = batch_for_steps(edges, tcfg.batch_size, tcfg.propagations_per_epoch)
+        batch = batch_for_steps(edges, tcfg.optim.batch_size,
+                                tcfg.optim.propagations_per_epoch)
     result = fit_and_save(ctx, "teacher", model, loss, tuple(data.train_pairs), validate,
-                          tcfg.model_copy(update={"batch_size": batch}), metric, generator,
+                          tcfg.optim.model_copy(update={"batch_size": batch}), metric, generator,
                           fingerprint, {"modalities": sorted(features), "batch_size": batch},
                           deadline=deadline)
     if result is None:

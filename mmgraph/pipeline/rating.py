@@ -72,6 +72,7 @@ def train_teacher(ctx: StageContext, data: IndexedSplit, built: HeteroData, fing
     (``filter_settings``: unused, the rating teacher has no filter)."""
     cfg, run, device = ctx.cfg, ctx.run, ctx.device
     tcfg, metric = cfg.teacher, cfg.evaluation.early_stopping_metric
+    optim = tcfg.optim
     model, adjacency, features, item_adj = lightgcn_inputs(ctx, data, built)
     pairs, ratings = rated_pairs(run, data, "train")
     model.biases = Biases(len(data.users), len(data.items), float(ratings.mean())).to(device)
@@ -86,16 +87,16 @@ def train_teacher(ctx: StageContext, data: IndexedSplit, built: HeteroData, fing
         user_out, item_out = model(adjacency, features, item_adj)
         predicted = (user_out[users] * item_out[items]).sum(-1) + model.biases(users, items)
         penalty = model.ego_norms(users, items, features) + model.biases.norms(users, items)
-        return (predicted - targets).pow(2).mean() + tcfg.reg * penalty / (2 * len(users))
+        return (predicted - targets).pow(2).mean() + optim.reg * penalty / (2 * len(users))
 
     def validate() -> dict[str, float]:
         with torch.no_grad():
             return rating_errors(*(t.cpu() for t in served()), valid_pairs, valid_ratings)
 
-    batch = batch_for_steps(len(ratings), tcfg.batch_size, tcfg.propagations_per_epoch)
+    batch = batch_for_steps(len(ratings), optim.batch_size, optim.propagations_per_epoch)
     generator = torch.Generator().manual_seed(cfg.seed)
     fit_and_save(ctx, "teacher", model, loss, (pairs[0], pairs[1], ratings), validate,
-                 tcfg.model_copy(update={"batch_size": batch}), metric, generator, fingerprint,
+                 optim.model_copy(update={"batch_size": batch}), metric, generator, fingerprint,
                  {"modalities": sorted(features), "batch_size": batch}, maximize=False)
     if not ctx.dist.is_main:
         return
@@ -121,6 +122,7 @@ def train_student(ctx: StageContext, data: IndexedSplit, frozen: dict[str, torch
     by ``place_cold``), ``None`` on ranks other than 0."""
     cfg, run, device = ctx.cfg, ctx.run, ctx.device
     scfg, metric = cfg.student, cfg.evaluation.early_stopping_metric
+    optim = scfg.optim
     teacher_users, teacher_items = frozen["users"].to(device), frozen["items"].to(device)
     pairs, ratings = rated_pairs(run, data, "train")
     valid_pairs, valid_ratings = rated_pairs(run, data, "valid")
@@ -147,7 +149,7 @@ def train_student(ctx: StageContext, data: IndexedSplit, frozen: dict[str, torch
             total = total + scfg.kd_weight * soft.pow(2).mean()
         penalty = (model.user_embedding(users).pow(2).sum()
                    + model.item_embedding(items).pow(2).sum() + model.biases.norms(users, items))
-        return total + scfg.reg * penalty / (2 * len(users))
+        return total + optim.reg * penalty / (2 * len(users))
 
     def served() -> tuple[torch.Tensor, torch.Tensor]:
         return tuple(t.detach().cpu() for t in augmented(*model(), model.biases))
@@ -156,9 +158,9 @@ def train_student(ctx: StageContext, data: IndexedSplit, frozen: dict[str, torch
         with torch.no_grad():
             return rating_errors(*served(), valid_pairs, valid_ratings)
 
-    batch = batch_for_steps(len(ratings), scfg.batch_size, scfg.steps_per_epoch)
+    batch = batch_for_steps(len(ratings), optim.batch_size, optim.steps_per_epoch)
     fit_and_save(ctx, "student", model, loss, (pairs[0], pairs[1], ratings), validate,
-                 scfg.model_copy(update={"batch_size": batch}), metric, generator, fingerprint,
+                 optim.model_copy(update={"batch_size": batch}), metric, generator, fingerprint,
                  {"batch_size": batch}, maximize=False)
     if not ctx.dist.is_main:
         return None

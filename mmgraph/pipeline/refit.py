@@ -51,9 +51,11 @@ def refit_config(cfg: RunConfig, run: RunDir) -> RunConfig:
     teacher = cfg.teacher.model_copy(update={"blend": dict(teacher_state["weights"])})
     if "lightgcn" in cfg.teacher.components:
         epochs = max(int(teacher_state["best_epoch"]), 1)
-        teacher = teacher.model_copy(update={"epochs": epochs, "eval_every": epochs})
+        teacher = teacher.model_copy(update={"optim": teacher.optim.model_copy(
+            update={"epochs": epochs, "eval_every": epochs})})
     epochs = max(int(student_state["best_epoch"]), 1)
-    student = cfg.student.model_copy(update={"epochs": epochs, "eval_every": epochs})
+    student = cfg.student.model_copy(update={"optim": cfg.student.optim.model_copy(
+        update={"epochs": epochs, "eval_every": epochs})})
     return cfg.model_copy(update={"name": REFIT, "runs_root": run.root, "teacher": teacher,
                                   "student": student, "final_refit": False})
 

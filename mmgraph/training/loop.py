@@ -94,7 +94,7 @@ def fit(model: nn.Module, batch_loss: BatchLoss, examples: tuple[torch.Tensor, .
             if not math.isfinite(value):
                 raise TrainingDivergedError(
                     f"{desc}: the training loss is {value} in epoch {epoch}; nothing was "
-                    f"written from this epoch on. Lower {desc}.lr (now {cfg.lr}), and check "
+                    f"written from this epoch on. Lower {desc}.optim.lr (now {cfg.lr}), and check "
                     f"the ratings if they weigh edges or are the targets (task: rating): a "
                     f"rating such as 1e30 overflows float32 once squared.")
             optimizer.zero_grad()

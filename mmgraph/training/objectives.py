@@ -158,7 +158,7 @@ def student_distillation(student: IDStudent, teacher_users: torch.Tensor,
             total = total + (alignment(users, student.user_embedding, teacher_users)
                              + alignment(positives, student.item_embedding, teacher_items)) / 2
         penalty = user_vec.pow(2).sum() + pos_vec.pow(2).sum() + neg_vec.pow(2).sum()
-        return total + cfg.reg * penalty / (2 * len(users))
+        return total + cfg.optim.reg * penalty / (2 * len(users))
 
     return loss
 

@@ -33,7 +33,7 @@ def test_a_student_as_wide_as_the_teacher_starts_at_its_soft_labels():
     rng = np.random.default_rng(0)
     seen = UserItems(rng.integers(0, 12, 30), rng.integers(0, 20, 30), 12, 20)
     top = torch.topk(seen.mask_scores(users @ items.T, np.arange(12)), 6).indices  # unseen
-    cfg = StudentConfig(dim=4, kd_weight=1.0, kd_topk=6, kd_candidates=5, reg=0.0)
+    cfg = StudentConfig(dim=4, kd_weight=1.0, kd_topk=6, kd_candidates=5, optim={"reg": 0.0})
     batch = torch.from_numpy(seen.users_with_items())
     losses = {}
     for init in ("random", "teacher"):

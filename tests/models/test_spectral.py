@@ -14,17 +14,23 @@ def _graph(num_users: int, num_items: int, seed: int = 0) -> torch.Tensor:
     return torch.from_numpy(np.stack(np.nonzero(dense)).astype(np.int64))
 
 
-def _formula(pairs, num_users, num_items, b, rho, content=None):
-    """s_u = r_u D^-b V f(L) V^T D^b with f(l) = l / (l + rho l_max), G = (R D^-b)^T R D^-b."""
+def _formula(pairs, num_users, num_items, b, rho, content=None, c=0.0, ideal=(0, 0.0)):
+    """s_u = r_u D^-b V f(L) V^T D^b with f(l) = l / (l + rho l_max), G = (R D^-b)^T D_U^-2c
+    R D^-b; with an ideal pass (k, alpha), f(l) = (1 + rho) l / (l + rho l_max) + alpha on the
+    top k."""
     r = interaction_matrix(pairs, num_users, num_items).toarray()
     degree = r.sum(0)
     normalised = r * degree ** -b
-    gram = normalised.T @ normalised
+    weighted = normalised * np.maximum(r.sum(1), 1)[:, None] ** -c
+    gram = weighted.T @ weighted
     top = np.linalg.eigvalsh(gram)[-1]
     if content is not None:
         gram = gram + content * top
     values, vectors = np.linalg.eigh(gram)
     response = np.where(values > 1e-9 * top, values / (values + rho * top), 0.0)
+    if ideal[0]:
+        response = response * (1 + rho)
+        response[np.argsort(-values)[:ideal[0]]] += ideal[1]
     return normalised @ vectors @ np.diag(response) @ vectors.T * degree ** b
 
 
@@ -66,73 +72,6 @@ def test_content_graph_is_blended_into_the_item_graph():
                                    content_graph=(edge_index, edge_weight), content_weight=0.2)
     expected = _formula(pairs, 9, 12, 0.25, 0.05, content=0.2 * normalised)
     np.testing.assert_allclose((users @ items.T).numpy(), expected, atol=1e-5)
-
-
-def test_tuned_filter_keeps_the_setting_validation_ranks_best():
-    """Every (b, rho) pair is scored once; the returned embeddings are that pair's filter."""
-    from mmgraph.models.spectral import tuned_filter
-
-    pairs = _graph(9, 12, seed=2)
-    target = spectral_filter(pairs, 9, 12, degree_exponent=0.5, ridge=0.1)
-
-    def score(embeddings):  # closeness to the (b=0.5, rho=0.1) filter's scores
-        return -float(((embeddings[0] @ embeddings[1].T) - target[0] @ target[1].T).abs().max())
-
-    (users, items), tried, chosen = tuned_filter(pairs, 9, 12, score, (0.0, 0.5),
-                                                 (0.01, 0.1, 1.0))
-    assert list(tried) == [f"b={b},rho={r}" for b in (0.0, 0.5) for r in (0.01, 0.1, 1.0)]
-    assert max(tried, key=tried.get) == "b=0.5,rho=0.1"
-    assert chosen == {"degree_exponent": 0.5, "ridge": 0.1, "content_weight": 0.0,
-                      "history_half_life": None}
-    np.testing.assert_allclose((users @ items.T).numpy(), (target[0] @ target[1].T).numpy(),
-                               atol=1e-6)
-
-
-def test_tuned_filter_chooses_the_content_weight_too():
-    """Each content weight is its own decomposition; the one validation ranks best is kept,
-    and without a content graph only the weight 0 is tried."""
-    from mmgraph.models.spectral import tuned_filter
-
-    pairs, features = _graph(9, 12, seed=5), torch.rand(12, 5)
-    content = knn_graph(features, 3)
-    target = spectral_filter(pairs, 9, 12, degree_exponent=0.2, ridge=0.1,
-                             content_graph=content, content_weight=0.3)
-
-    def score(embeddings):
-        return -float(((embeddings[0] @ embeddings[1].T) - target[0] @ target[1].T).abs().max())
-
-    _, tried, chosen = tuned_filter(pairs, 9, 12, score, (0.2,), (0.1,), (0.0, 0.3, 1.0),
-                                    content_graph=content)
-    assert list(tried) == ["b=0.2,rho=0.1", "b=0.2,rho=0.1,beta=0.3", "b=0.2,rho=0.1,beta=1.0"]
-    assert chosen == {"degree_exponent": 0.2, "ridge": 0.1, "content_weight": 0.3,
-                      "history_half_life": None}
-    _, tried, chosen = tuned_filter(pairs, 9, 12, score, (0.2,), (0.1,), (0.0, 0.3))
-    assert list(tried) == ["b=0.2,rho=0.1"] and chosen["content_weight"] == 0.0
-
-
-def test_tuned_filter_scores_users_from_the_history_validation_ranks_best():
-    """A weighted history replaces R in the user side only (s_u = w_u D^-b V f V^T D^b, the
-    same decomposition); each half-life is one more setting beside the plain rows."""
-    from mmgraph.models.spectral import tuned_filter
-    from mmgraph.models.temporal import recency_history
-
-    pairs = _graph(9, 12, seed=5)
-    times = torch.from_numpy(np.random.default_rng(5).uniform(0, 100, pairs.shape[1]))
-    histories = {half_life: recency_history(pairs, times, 9, 12, half_life)
-                 for half_life in (1.0, 3.0)}
-    r = interaction_matrix(pairs, 9, 12).toarray()
-    plain = _formula(pairs, 9, 12, 0.2, 0.1)
-    weighted = histories[3.0].toarray()
-    expected = (weighted * r.sum(0) ** -0.2) @ np.linalg.pinv(r * r.sum(0) ** -0.2) @ plain
-
-    def score(embeddings):
-        return -float(np.abs((embeddings[0] @ embeddings[1].T).numpy() - expected).max())
-
-    (users, items), tried, chosen = tuned_filter(pairs, 9, 12, score, (0.2,), (0.1,),
-                                                 histories=histories)
-    assert list(tried) == ["b=0.2,rho=0.1", "b=0.2,rho=0.1,h=1", "b=0.2,rho=0.1,h=3"]
-    assert chosen["history_half_life"] == 3.0
-    np.testing.assert_allclose((users @ items.T).numpy(), expected, atol=1e-4)
 
 
 def test_filter_over_a_given_cooccurrence_equals_the_default_on_r_transpose_r():

@@ -30,7 +30,7 @@ def _config(folder, name: str, teacher: str, tune: str = "{budget_s: 600}") -> R
         f"name: {name}\nruns_root: {folder / 'runs'}\nseed: 1\n"
         f"data: {{interactions: {folder / 'inter.parquet'}}}\nencoders: {{text: null}}\n"
         f"teacher: {teacher}\ntune: {tune}\n"
-        "student: {epochs: 4, eval_every: 2, dim: 8}\n")
+        "student: {dim: 8, optim: {epochs: 4, eval_every: 2}}\n")
     return load_config(folder / f"{name}.yaml")
 
 
@@ -38,7 +38,7 @@ def _config(folder, name: str, teacher: str, tune: str = "{budget_s: 600}") -> R
 def auto_run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("auto")
     _tables(folder)
-    cfg = _config(folder, "auto", "{auto: true, dim: 8, epochs: 6, eval_every: 2}",
+    cfg = _config(folder, "auto", "{auto: true, dim: 8, optim: {epochs: 6, eval_every: 2}}",
                   "{budget_s: 600, time_scales: [100, 1000]}")
     run_all(cfg, progress=False)
     return RunDir(cfg.run_dir), folder
@@ -56,8 +56,10 @@ def test_a_config_without_a_teacher_section_is_auto():
 
 
 def test_auto_fills_only_what_the_section_leaves_unset():
-    start = auto_start(TeacherConfig(auto=True, dim=8), has_timestamps=False)
-    assert start.dim == 8 and start.lr == 0.01 and start.epochs == 200
+    start = auto_start(TeacherConfig(auto=True, dim=8, optim={"patience": 9}),
+                       has_timestamps=False)
+    assert start.dim == 8 and start.optim.lr == 0.01 and start.optim.epochs == 200
+    assert start.optim.patience == 9  # set in the section's optim: kept
     assert start.components == ("lightgcn", "filter")  # no timestamps: no time filter
     named = auto_start(TeacherConfig(auto=True, components=["filter"]), has_timestamps=True)
     assert named.components == ("filter",)
@@ -69,10 +71,10 @@ def test_the_resolved_teacher_keeps_the_components_with_weight():
                              600.0, 25)
     assert not fixed.auto and fixed.components == ("filter", "time_filter")
     assert fixed.blend == {"filter": 0.3, "time_filter": 0.7}
-    assert fixed.time_scale == 600.0 and fixed.epochs == 200  # LightGCN dropped: epochs moot
+    assert fixed.time_scale == 600.0 and fixed.optim.epochs == 200  # no LightGCN: moot
     alone = resolved_teacher(start, {"lightgcn": 1.0, "filter": 0.0, "time_filter": 0.0},
                              3600.0, 25)
-    assert (alone.components, alone.blend, alone.epochs) == (("lightgcn",), "auto", 25)
+    assert (alone.components, alone.blend, alone.optim.epochs) == (("lightgcn",), "auto", 25)
 
 
 def test_auto_records_its_search_and_writes_the_choice_into_config_yaml(auto_run):
@@ -88,7 +90,7 @@ def test_auto_records_its_search_and_writes_the_choice_into_config_yaml(auto_run
     kept = {name: w for name, w in state["weights"].items() if w > 0}
     assert list(written.components) == list(kept)
     if "lightgcn" in kept:
-        assert written.epochs == state["history"][-1]["epoch"]
+        assert written.optim.epochs == state["history"][-1]["epoch"]
     assert 0 < state["auto_seconds"]["spent"] < 600
 
 

@@ -24,9 +24,9 @@ def _config(folder: Path, name: str) -> Path:
               "data": {"interactions": str(folder / "inter.csv"),
                        "items": str(folder / "items.csv")},
               "encoders": {"text": None, "categorical": {"columns": ["genre"]}},
-              "teacher": {"epochs": 40, "eval_every": 2, "patience": 50, "dim": 16},
-              "student": {"epochs": 40, "eval_every": 2, "patience": 50, "dim": 8,
-                          "rd_weight": 0.5, "hint_weight": 0.1}}
+              "teacher": {"dim": 16, "optim": {"epochs": 40, "eval_every": 2, "patience": 50}},
+              "student": {"dim": 8, "rd_weight": 0.5, "hint_weight": 0.1,
+                          "optim": {"epochs": 40, "eval_every": 2, "patience": 50}}}
     path = folder / f"{name}.yaml"
     path.write_text(yaml.safe_dump(config))
     return path

@@ -30,10 +30,10 @@ def _config(tmp_path, **student) -> RunConfig:
         "name": "rate", "runs_root": str(tmp_path / "runs"), "seed": 2, "task": "rating",
         "data": {"interactions": str(tmp_path / "inter.parquet")}, "encoders": {"text": None},
         "evaluation": {"early_stopping_metric": "rmse"},
-        "teacher": {"components": ["lightgcn"], "epochs": 60, "eval_every": 10, "dim": 8,
-                    "lr": 0.05, "patience": 10},
-        "student": {"epochs": 60, "eval_every": 10, "dim": 4, "lr": 0.05, "patience": 10,
-                    **student}})
+        "teacher": {"components": ["lightgcn"], "dim": 8,
+                    "optim": {"epochs": 60, "eval_every": 10, "lr": 0.05, "patience": 10}},
+        "student": {"dim": 4, "optim": {"epochs": 60, "eval_every": 10, "lr": 0.05,
+                                        "patience": 10}, **student}})
 
 
 @pytest.mark.parametrize("kd_weight", [0.0, 0.5, 1.0])

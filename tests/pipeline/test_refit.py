@@ -25,9 +25,9 @@ def finished(tmp_path_factory):
     (folder / "c.yaml").write_text(
         f"name: tuned\nruns_root: {folder / 'runs'}\nseed: 1\nfinal_refit: true\n"
         f"data: {{interactions: {folder / 'inter.parquet'}}}\nencoders: {{text: null}}\n"
-        "teacher: {components: [lightgcn, filter, time_filter], epochs: 6, eval_every: 2, "
-        "dim: 8, filter: {ridge: [0.05, 0.2]}}\n"
-        "student: {epochs: 6, eval_every: 2, dim: 8}\n")
+        "teacher: {components: [lightgcn, filter, time_filter], dim: 8, "
+        "filter: {ridge: [0.05, 0.2]}, optim: {epochs: 6, eval_every: 2}}\n"
+        "student: {dim: 8, optim: {epochs: 6, eval_every: 2}}\n")
     run_all(load_config(folder / "c.yaml"), progress=False)
     return RunDir(folder / "runs" / "tuned"), folder
 

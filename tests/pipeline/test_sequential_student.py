@@ -21,9 +21,9 @@ def _config(tmp_path, frame, **student) -> RunConfig:
         "name": "seq", "runs_root": str(tmp_path / "runs"), "seed": 3,
         "data": {"interactions": str(tmp_path / "inter.csv")}, "encoders": {"text": None},
         "split": {"kind": "temporal_per_user", "valid": 1, "test": 1},
-        "teacher": {"epochs": 4, "eval_every": 2, "dim": 8},
-        "student": {"kind": "sequential", "dim": 8, "epochs": 4, "eval_every": 2,
-                    "max_length": 6, "layers": 1, **student}})
+        "teacher": {"dim": 8, "optim": {"epochs": 4, "eval_every": 2}},
+        "student": {"kind": "sequential", "dim": 8, "max_length": 6, "layers": 1,
+                    "optim": {"epochs": 4, "eval_every": 2}, **student}})
 
 
 def test_sequential_student_is_served_through_the_index(tmp_path, tiny_interactions):

@@ -18,9 +18,9 @@ def test_whole_loss_teacher_steps_full_batch_and_student_batch_grows(tmp_path,
         "name": "sizes", "seed": 1, "runs_root": str(tmp_path / "runs"),
         "data": {"interactions": str(tmp_path / "inter.csv")},
         "teacher": {"components": ["lightgcn"], "loss": "whole", "unobserved_weight": 0.5,
-                    "reg": 0.1, "lr": 0.01, "dim": 8, "epochs": 6, "eval_every": 3},
-        "student": {"dim": 4, "batch_size": 4, "steps_per_epoch": 3, "epochs": 2,
-                    "eval_every": 1}})
+                    "dim": 8, "optim": {"reg": 0.1, "lr": 0.01, "epochs": 6, "eval_every": 3}},
+        "student": {"dim": 4, "optim": {"batch_size": 4, "steps_per_epoch": 3, "epochs": 2,
+                                        "eval_every": 1}}})
     run = RunDir(cfg.run_dir)
     for stage in ("split", "encode", "graph", "teacher", "student"):
         STAGES[stage](cfg, run, progress=False)

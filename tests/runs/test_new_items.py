@@ -28,8 +28,8 @@ def finished(tmp_path_factory, request):
         f"name: run\nruns_root: {folder / 'runs'}\nseed: 1\n"
         f"data: {{interactions: {folder / 'inter.parquet'}, items: {folder / 'items.parquet'}}}\n"
         "encoders: {text: null, categorical: {columns: [genre]}}\n"
-        f"teacher: {{epochs: 6, eval_every: 2, dim: 8, fusion_level: {request.param}}}\n"
-        "student: {epochs: 6, eval_every: 2, dim: 8, coldstart_steps: 100}\n")
+        f"teacher: {{dim: 8, fusion_level: {request.param}, optim: {{epochs: 6, eval_every: 2}}}}\n"
+        "student: {dim: 8, coldstart_steps: 100, optim: {epochs: 6, eval_every: 2}}\n")
     run_all(load_config(folder / "c.yaml"), progress=False)
     return RunDir(folder / "runs" / "run"), folder
 

@@ -81,8 +81,8 @@ def test_torchrun_two_processes_match_one_within_tolerance(ml100k_slice, tmp_pat
     from tests.test_cli import mmgraph, write_config
 
     config = write_config(tmp_path, *ml100k_slice, encoders={"text": None},
-                          teacher={"content": "none", "epochs": 12, "eval_every": 4,
-                                   "lr": 0.01, "dim": 32})
+                          teacher={"content": "none", "dim": 32,
+                                   "optim": {"epochs": 12, "eval_every": 4, "lr": 0.01}})
     single = mmgraph("run", "--config", str(config))
     assert single.returncode == 0, single.stderr
     raw = config.read_text().replace("name: e2e", "name: e2e-ddp")

@@ -17,9 +17,9 @@ def test_distilled_student_learns_the_teachers_ranking():
     users = np.repeat(np.arange(30), 3)
     train = UserItems(users, top[:, :3].reshape(-1), 30, 25)
     valid = UserItems(users, top[:, 3:].reshape(-1), 30, 25)
-    cfg = StudentConfig(dim=4, lr=0.05, reg=0.0, batch_size=16, epochs=150, eval_every=10,
-                        patience=3, kd_weight=1.0, kd_topk=10, kd_candidates=10,
-                        temperature=1.0)
+    cfg = StudentConfig(dim=4, kd_weight=1.0, kd_topk=10, kd_candidates=10, temperature=1.0,
+                        optim={"lr": 0.05, "reg": 0.0, "batch_size": 16, "epochs": 150,
+                               "eval_every": 10, "patience": 3})
     student = IDStudent(30, 25, dim=4)
     generator = torch.Generator().manual_seed(0)
 
@@ -31,7 +31,8 @@ def test_distilled_student_learns_the_teachers_ranking():
     top = torch.from_numpy(topk_items(teacher_users, teacher_items, np.arange(30), 10, train))
     loss = student_distillation(student, teacher_users, teacher_items, train, cfg, generator,
                                 top)
-    result = fit(student, loss, (torch.arange(30),), validate, cfg, "ndcg@3", generator, "t",
+    result = fit(student, loss, (torch.arange(30),), validate, cfg.optim, "ndcg@3", generator,
+                 "t",
                  progress=False)
     assert result.best_score > max(0.8, before + 0.3)
     assert validate()["ndcg@3"] == result.best_score  # best weights restored
@@ -78,7 +79,7 @@ def test_a_non_finite_loss_stops_training_before_it_reaches_the_weights():
 
     cfg = OptimConfig(lr=0.1, batch_size=2, epochs=5, eval_every=1, patience=5)
     with pytest.raises(TrainingDivergedError, match=r"student: the training loss is nan in "
-                                                    r"epoch 2.*student\.lr \(now 0\.1\)"):
+                                                    r"epoch 2.*student\.optim\.lr \(now 0\.1\)"):
         fit(student, loss, (torch.arange(4),), lambda: {"m": 0.0}, cfg, "m",
             torch.Generator().manual_seed(0), "student", progress=False)
     assert torch.isfinite(student.user_embedding.weight).all()

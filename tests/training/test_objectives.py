@@ -160,7 +160,7 @@ def test_soft_labels_do_not_depend_on_the_scale_of_a_users_teacher_scores():
     seen = UserItems(np.arange(4), np.arange(4), 4, 30)
     teacher_users, teacher_items = torch.randn(4, 6), torch.randn(30, 6)
     topk = torch.topk(teacher_users @ teacher_items.T, 10).indices
-    cfg = StudentConfig(kd_weight=1.0, kd_topk=10, kd_candidates=8, reg=0.0)
+    cfg = StudentConfig(kd_weight=1.0, kd_topk=10, kd_candidates=8, optim={"reg": 0.0})
     student = IDStudent(4, 30, dim=4)
     losses = []
     for factor in (1.0, 50.0):

@@ -86,9 +86,10 @@ def train_student(ctx: StageContext, data: IndexedSplit, frozen: Vectors, finger
                                    valid_users)
 
     train_users = torch.from_numpy(data.parts["train"].users_with_items())
-    batch = batch_for_steps(len(train_users), scfg.batch_size, scfg.steps_per_epoch)
+    optim = scfg.optim
+    batch = batch_for_steps(len(train_users), optim.batch_size, optim.steps_per_epoch)
     fit_and_save(ctx, "student", model, loss, (train_users,), validate,
-                 scfg.model_copy(update={"batch_size": batch}), metric, generator, fingerprint,
+                 optim.model_copy(update={"batch_size": batch}), metric, generator, fingerprint,
                  {"batch_size": batch})
     if not ctx.dist.is_main:
         return None

@@ -21,7 +21,7 @@ from mmgraph.evaluation.ranking import evaluate_weighted_sums
 from mmgraph.graph.build import SIMILAR
 from mmgraph.io import read_json, write_json, write_tensors
 from mmgraph.models.blend import blend_embeddings, choose_blend, score_stds
-from mmgraph.models.spectral import tuned_filter
+from mmgraph.models.filter_search import PLAIN, fixed_filter, setting_key, tuned_filter
 from mmgraph.models.temporal import recency_history, time_weighted_cooccurrence
 from mmgraph.pipeline.auto import Budget, auto_start, resolved_teacher
 from mmgraph.pipeline.inputs import has_timestamps, pairs_with_column
@@ -44,15 +44,16 @@ def _tuned_filters(ctx: StageContext, start: TeacherConfig, data: IndexedSplit,
     """The graph filters of ``start.components``, each at the setting validation ranks best
     (``filter_settings`` fixes it instead): over co-occurrence and over time-weighted
     co-occurrence at each of ``time_scales`` (past the first, only while two thirds of
-    ``budget`` are left), with users scored from their plain training rows or, with
-    timestamps, from recency-weighted ones (``filter.history_half_life``). Returns their
-    embeddings, best validation scores, the state to record and the chosen time scale."""
+    ``budget`` are left), searched as :mod:`mmgraph.models.filter_search` says (the
+    recency-weighted user rows only with timestamps). Returns their embeddings, best
+    validation scores, the state to record and the chosen time scale."""
     cfg = ctx.cfg
     metric = cfg.evaluation.early_stopping_metric
     content_graph = None
     if start.content != "none" and SIMILAR in built.edge_types:
         content_graph = (built[SIMILAR].edge_index, built[SIMILAR].edge_weight)
-    grids = ("degree_exponent", "ridge", "content_weight", "history_half_life")
+    grids = ("degree_exponent", "user_exponent", "content_weight", "ridge", "ideal_rank",
+             "ideal_weight", "history_half_life")
     options = start.filter.model_dump(exclude=set(grids))
     parts, scores, state, chosen_scale = {}, {}, {}, start.time_scale
     timed = has_timestamps(ctx.run)
@@ -65,18 +66,23 @@ def _tuned_filters(ctx: StageContext, start: TeacherConfig, data: IndexedSplit,
     def history(half_life: float) -> sp.csr_matrix:
         return recency_history(pairs, times, len(data.users), len(data.items), half_life)
 
-    def tuned(name: str, cooccurrence: torch.Tensor | None):
-        if filter_settings is None:
-            grid = {key: getattr(start.filter, key) for key in grids}
-        else:  # one setting; older runs have no content weight (0) nor history (None)
-            given = {"content_weight": 0.0, "history_half_life": None, **filter_settings[name]}
-            grid = {key: (given[key],) for key in grids}
-        histories = {half_life: history(half_life) for half_life in grid["history_half_life"]
-                     if half_life is not None and timed}
+    def tuned(name: str, cooccurrence: sp.spmatrix | None):
+        shared = {"content_graph": content_graph, "seed": cfg.seed, "cooccurrence": cooccurrence,
+                  **options}
+        grid = start.filter
+        if filter_settings is not None:  # a tuned run's choice, e.g. for its refit
+            setting = {**PLAIN, **filter_settings[name]}
+            half_life = setting["history_half_life"]
+            embeddings = fixed_filter(data.train_pairs, len(data.users), len(data.items),
+                                      setting, {half_life: history(half_life)}
+                                      if half_life is not None else None, **shared)
+            return embeddings, {setting_key(setting): validation(embeddings)}, setting
+        histories = {half_life: history(half_life) for half_life in grid.history_half_life
+                     if timed}
+        ideals = [(rank, weight) for rank in grid.ideal_rank for weight in grid.ideal_weight]
         return tuned_filter(data.train_pairs, len(data.users), len(data.items), validation,
-                            grid["degree_exponent"], grid["ridge"], grid["content_weight"],
-                            histories, content_graph=content_graph, seed=cfg.seed,
-                            cooccurrence=cooccurrence, **options)
+                            grid.degree_exponent, grid.ridge, grid.content_weight, histories,
+                            grid.user_exponent, ideals, **shared)
 
     def record(name: str, found) -> None:
         parts[name], settings, chosen = found
