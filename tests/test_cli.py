@@ -25,12 +25,18 @@ def mmgraph(*args: str, cwd: Path | None = None, env: dict | None = None
                           env={**os.environ, **(env or {})})
 
 
+#: The plain filter's grid only: these tests are about the CLI, not the filter's search
+#: (tests/models/test_filter_search.py), which would triple their teacher stages' time.
+NARROW_FILTER = {"user_exponent": 0.0, "ideal_rank": [], "history_half_life": []}
+
+
 def write_config(folder: Path, interactions: Path, items: Path | None, **sections) -> Path:
     config = {
         "name": "e2e", "seed": 3, "runs_root": str(folder / "runs"),
         "data": {"interactions": str(interactions), "items": str(items) if items else None},
         "encoders": {"text": {"template": "{title} ({year}). Genres: {genres}"}},
-        "teacher": {"dim": 32, "optim": {"epochs": 12, "eval_every": 4, "lr": 0.01}},
+        "teacher": {"dim": 32, "optim": {"epochs": 12, "eval_every": 4, "lr": 0.01},
+                    "filter": NARROW_FILTER},
         "student": {"dim": 16, "optim": {"epochs": 12, "eval_every": 4, "lr": 0.01,
                                          "batch_size": 16}},
     }

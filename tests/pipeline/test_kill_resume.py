@@ -16,6 +16,8 @@ import pandas as pd
 import pytest
 import yaml
 
+from tests.test_cli import NARROW_FILTER
+
 MMGRAPH = str(Path(sys.executable).parent / "mmgraph")
 
 
@@ -24,7 +26,8 @@ def _config(folder: Path, name: str) -> Path:
               "data": {"interactions": str(folder / "inter.csv"),
                        "items": str(folder / "items.csv")},
               "encoders": {"text": None, "categorical": {"columns": ["genre"]}},
-              "teacher": {"dim": 16, "optim": {"epochs": 40, "eval_every": 2, "patience": 50}},
+              "teacher": {"dim": 16, "optim": {"epochs": 40, "eval_every": 2, "patience": 50},
+                          "filter": NARROW_FILTER},
               "student": {"dim": 8, "rd_weight": 0.5, "hint_weight": 0.1,
                           "optim": {"epochs": 40, "eval_every": 2, "patience": 50}}}
     path = folder / f"{name}.yaml"
