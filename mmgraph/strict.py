@@ -65,6 +65,5 @@ class StrictModel(BaseModel):
 
 
 def one_or_several(value: Any) -> Any:
-    """A grid written as one number (or null) is a grid of one (a
-    ``field_validator(mode="before")``)."""
-    return (value,) if value is None or isinstance(value, (int, float)) else value
+    """A grid written as one number is a grid of one (a ``field_validator(mode="before")``)."""
+    return (value,) if isinstance(value, (int, float)) else value

@@ -16,7 +16,8 @@ On ml-100k's sparse protocol (each user keeping 20% of their training interactio
 2026) the co-occurrence filter's valid NDCG@20 rises from 0.096 (the plain filter's grid) to
 0.114 (:math:`c = 1/2`, :math:`\rho = 1`, an ideal pass of rank 8, :math:`h = 20`); on the
 random split validation keeps the plain rows and takes the rest only for some seeds
-(docs/benchmarks.md). Every setting tried and its score are returned, for the run's ``teacher/state.json``.
+(docs/benchmarks.md). Every setting tried and its score are returned, for the run's
+``teacher/state.json``.
 
 Shapes: ``user_item [2, E]``; ``histories``: half-life → ``[U, I]`` sparse; embeddings users
 ``[U, k]``, items ``[I, k]``.
@@ -34,7 +35,7 @@ from mmgraph.models.spectral import filter_basis
 __all__ = ["PLAIN", "setting_key", "tuned_filter", "fixed_filter"]
 
 Embeddings = tuple[torch.Tensor, torch.Tensor]
-#: The settings of a plain filter past its decomposition and ridge (what older runs recorded
+#: The settings of a plain filter past its degree exponent and ridge (what older runs recorded
 #: nothing for).
 PLAIN: dict[str, float | None] = {"user_exponent": 0.0, "content_weight": 0.0, "ideal_rank": 0,
                                   "ideal_weight": 0.0, "history_half_life": None}
@@ -108,16 +109,14 @@ def tuned_filter(user_item: torch.Tensor, num_users: int, num_items: int,
 
 
 def fixed_filter(user_item: torch.Tensor, num_users: int, num_items: int,
-                 setting: Mapping[str, float | None],
-                 histories: Mapping[float, sp.spmatrix] | None = None, **options) -> Embeddings:
-    """The filter at one ``setting`` (as :func:`tuned_filter` returns it; keys it lacks are
-    :data:`PLAIN`'s), e.g. a tuned run's for its refit: nothing is compared, so the refit
-    keeps what validation chose. ``histories`` holds the setting's half-life if it has one."""
-    setting = {**PLAIN, **setting}
+                 setting: Mapping[str, float | None], history: sp.spmatrix | None = None,
+                 **options) -> Embeddings:
+    """The filter at one ``setting`` (every key :func:`tuned_filter` returns), e.g. a tuned
+    run's for its refit: nothing is compared, so the refit keeps what validation chose.
+    ``history``: the weighted user rows of the setting's half-life, if it has one."""
     basis = filter_basis(user_item, num_users, num_items, setting["degree_exponent"],
                          content_weight=setting["content_weight"],
                          user_exponent=setting["user_exponent"], **options)
-    half_life = setting["history_half_life"]
-    projected = None if half_life is None else basis.project_history(histories[half_life])
+    projected = None if history is None else basis.project_history(history)
     return basis.embeddings(setting["ridge"], projected, int(setting["ideal_rank"]),
                             setting["ideal_weight"])

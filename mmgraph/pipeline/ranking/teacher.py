@@ -52,30 +52,31 @@ def _tuned_filters(ctx: StageContext, start: TeacherConfig, data: IndexedSplit,
     content_graph = None
     if start.content != "none" and SIMILAR in built.edge_types:
         content_graph = (built[SIMILAR].edge_index, built[SIMILAR].edge_weight)
-    grids = ("degree_exponent", "user_exponent", "content_weight", "ridge", "ideal_rank",
-             "ideal_weight", "history_half_life")
-    options = start.filter.model_dump(exclude=set(grids))
     parts, scores, state, chosen_scale = {}, {}, {}, start.time_scale
     timed = has_timestamps(ctx.run)
-    if timed:
+
+    @functools.cache
+    def timed_pairs() -> tuple[torch.Tensor, torch.Tensor]:
+        """The training pairs ``[2, E]`` and their timestamps ``[E]`` (read once, when needed;
+        the error that names the missing column without them)."""
         pairs, train = pairs_with_column(ctx.run, data, TIMESTAMP, cfg.data.interactions,
                                          "teacher.components time_filter")
-        times = torch.tensor(train[TIMESTAMP].to_numpy(np.float64))
+        return pairs, torch.tensor(train[TIMESTAMP].to_numpy(np.float64))
 
     @functools.cache
     def history(half_life: float) -> sp.csr_matrix:
-        return recency_history(pairs, times, len(data.users), len(data.items), half_life)
+        return recency_history(*timed_pairs(), len(data.users), len(data.items), half_life)
 
     def tuned(name: str, cooccurrence: sp.spmatrix | None):
-        shared = {"content_graph": content_graph, "seed": cfg.seed, "cooccurrence": cooccurrence,
-                  **options}
         grid = start.filter
+        shared = {"content_graph": content_graph, "seed": cfg.seed, "cooccurrence": cooccurrence,
+                  "rank": grid.rank, "dense_items": grid.dense_items}
         if filter_settings is not None:  # a tuned run's choice, e.g. for its refit
-            setting = {**PLAIN, **filter_settings[name]}
+            setting = {**PLAIN, **filter_settings[name]}  # older runs: PLAIN's keys
             half_life = setting["history_half_life"]
             embeddings = fixed_filter(data.train_pairs, len(data.users), len(data.items),
-                                      setting, {half_life: history(half_life)}
-                                      if half_life is not None else None, **shared)
+                                      setting, None if half_life is None else history(half_life),
+                                      **shared)
             return embeddings, {setting_key(setting): validation(embeddings)}, setting
         histories = {half_life: history(half_life) for half_life in grid.history_half_life
                      if timed}
@@ -93,9 +94,7 @@ def _tuned_filters(ctx: StageContext, start: TeacherConfig, data: IndexedSplit,
     if "filter" in start.components:
         record("filter", tuned("filter", None))  # None: R^T R
     if "time_filter" in start.components:
-        if not timed:  # the error that names the missing column
-            pairs_with_column(ctx.run, data, TIMESTAMP, cfg.data.interactions,
-                              "teacher.components time_filter")
+        pairs, times = timed_pairs()
         by_scale, best = {}, None
         for scale in time_scales:
             if best is not None and budget is not None and budget.left() < budget.seconds * 2 / 3:
