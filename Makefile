@@ -45,7 +45,7 @@ demo: install
 	HF_HUB_OFFLINE=1 $(VENV)/bin/mmgraph run --config configs/multimodal-demo.yaml
 
 test: install
-	HF_HUB_OFFLINE=1 $(PY) -m pytest
+	HF_HUB_OFFLINE=1 $(PY) -m pytest -n auto --dist loadfile --no-loadscope-reorder
 
 clean:
 	rm -rf $(VENV) runs data

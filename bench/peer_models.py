@@ -35,7 +35,14 @@ def ease_recent(train: sp.csr_matrix, histories: dict[float, sp.csr_matrix], lam
     teacher's filters may choose, :func:`mmgraph.models.temporal.recency_history`): the
     time-aware linear peer, so that the teacher's use of timestamps is not what beats the
     others on a temporal split."""
-    return histories[half_life] @ _ease_weights((train.T @ train).toarray(), lam)
+    key = (id(train), train.nnz, lam)
+    if _RECENT_WEIGHTS.get("key") != key:  # the grid varies half_life fastest: one inverse per λ
+        _RECENT_WEIGHTS.update(key=key, weights=_ease_weights((train.T @ train).toarray(), lam))
+    return histories[half_life] @ _RECENT_WEIGHTS["weights"]
+
+
+#: The last EASE weights :func:`ease_recent` computed and the (train, λ) they are for.
+_RECENT_WEIGHTS: dict[str, object] = {}
 
 
 def _ease_weights(gram: np.ndarray, lam: float) -> np.ndarray:

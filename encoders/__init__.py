@@ -2,12 +2,11 @@
 
 Each name is imported from its module on first use (as transformers does), so that reading the
 encoders' settings (:mod:`encoders.config`, part of every run config) loads neither torch nor
-transformers. This package may use ``mmgraph.errors``, ``mmgraph.io`` and ``mmgraph.strict``,
-nothing above them.
+transformers. This package may use ``mmgraph.errors``, ``mmgraph.io``, ``mmgraph.strict`` and
+``mmgraph.lazy``, nothing above them.
 """
 
-from importlib import import_module
-from typing import Any
+from mmgraph.lazy import lazy_exports
 
 #: Public name → the module defining it.
 _MODULES = {
@@ -21,13 +20,5 @@ _MODULES = {
 }
 
 __all__ = sorted(_MODULES)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _MODULES:
-        return getattr(import_module(f"encoders.{_MODULES[name]}"), name)
-    raise AttributeError(f"module 'encoders' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, {
+    name: (f"encoders.{module}", name) for name, module in _MODULES.items()})

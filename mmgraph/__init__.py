@@ -14,10 +14,8 @@ package), ``graph``, ``models``, ``distill``, ``training``, ``evaluation``, ``in
 ``export``: read runs) → ``cli``. docs/architecture.md draws them.
 """
 
-from importlib import import_module
-from typing import Any
-
 from mmgraph.errors import ConfigError, DataError, MmgraphError, RunDirError
+from mmgraph.lazy import lazy_exports
 
 __version__ = "0.1.0"
 __all__ = ["MmgraphError", "DataError", "ConfigError", "RunDirError", "Recommender",
@@ -28,9 +26,4 @@ _LAZY = {"Recommender": ("mmgraph.recommender", "Recommender"),
          "load_config": ("mmgraph.config", "load_config"),
          "run": ("mmgraph.pipeline", "run_all")}
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        module, attribute = _LAZY[name]
-        return getattr(import_module(module), attribute)
-    raise AttributeError(f"module 'mmgraph' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

@@ -13,6 +13,25 @@ os.environ["HF_HUB_OFFLINE"] = "1"  # a missing hub model must fail at once, nev
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist (``make test`` runs ``-n auto``), one thread per worker: the workers
+    already fill the cores, and two multi-threaded torch workers on two cores spin against each
+    other (the quickstart test took 3× as long). Set before the workers start; they, and the
+    processes tests spawn, inherit it."""
+    if getattr(config.option, "numprocesses", None) and "PYTEST_XDIST_WORKER" not in os.environ:
+        for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+            os.environ.setdefault(name, "1")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Test files holding a ``slow`` test first, each file's tests kept together (module
+    fixtures are built once): the longest work starts first and the parallel workers finish
+    together (the quickstart test alone is a quarter of the suite). ``make test`` keeps this
+    order (``--dist loadfile --no-loadscope-reorder``)."""
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow_files)
+
+
 @pytest.fixture
 def tiny_interactions() -> pd.DataFrame:
     """40 users × 30 items, 8–15 interactions each, seeded; ratings and timestamps included."""
