@@ -39,6 +39,18 @@ def test_sequential_config_matches_the_benchmarked_row(monkeypatch):
     assert load_config("configs/sequential.yaml") == expected
 
 
+def test_rating_config_is_bench_rating_best_student(monkeypatch):
+    """configs/rating.yaml is the quickstart with bench/rating.py's rating task and its best
+    student (mixed labels, kd_weight 0.5) applied, nothing else."""
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "bench"))
+    from rating import RATING_TASK, STUDENTS
+
+    expected = load_config("configs/quickstart.yaml", overrides={
+        "name": "rating", **RATING_TASK, "student": {
+            **RATING_TASK["student"], "kd_weight": STUDENTS["mixed labels (0.5)"]}})
+    assert load_config("configs/rating.yaml") == expected
+
+
 def test_multimodal_demo_config_is_valid():
     cfg = load_config("configs/multimodal-demo.yaml")
     assert cfg.data.prepare == "fashion-demo" and cfg.data.prepare_options["num_items"] == 3000
