@@ -35,13 +35,14 @@ def ease_recent(train: sp.csr_matrix, histories: dict[float, sp.csr_matrix], lam
     teacher's filters may choose, :func:`mmgraph.models.temporal.recency_history`): the
     time-aware linear peer, so that the teacher's use of timestamps is not what beats the
     others on a temporal split."""
-    key = (id(train), train.nnz, lam)
-    if _RECENT_WEIGHTS.get("key") != key:  # the grid varies half_life fastest: one inverse per λ
-        _RECENT_WEIGHTS.update(key=key, weights=_ease_weights((train.T @ train).toarray(), lam))
-    return histories[half_life] @ _RECENT_WEIGHTS["weights"]
+    last = _RECENT_WEIGHTS
+    if last.get("train") is not train or last.get("lam") != lam:  # half_life varies fastest
+        last.update(train=train, lam=lam, weights=_ease_weights((train.T @ train).toarray(), lam))
+    return histories[half_life] @ last["weights"]
 
 
-#: The last EASE weights :func:`ease_recent` computed and the (train, λ) they are for.
+#: The last EASE weights :func:`ease_recent` computed, with the ``train`` matrix (held, so
+#: that identity cannot match a new matrix at a reused address) and λ they are for.
 _RECENT_WEIGHTS: dict[str, object] = {}
 
 
