@@ -10,7 +10,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import torch
 
-from mmgraph.config import RunConfig
+from mmgraph.config import DataConfig
 from mmgraph.data.tables import ITEM, TIMESTAMP, USER, load_items
 from mmgraph.errors import ConfigError
 from mmgraph.io import read_parquet, read_tensors
@@ -19,9 +19,9 @@ from mmgraph.runs import IndexedSplit, RunDir, layout
 __all__ = ["load_items_table", "features", "pairs_with_column", "has_timestamps"]
 
 
-def load_items_table(cfg: RunConfig) -> pd.DataFrame | None:
+def load_items_table(data: DataConfig) -> pd.DataFrame | None:
     """The config's items table (``None`` without one)."""
-    return load_items(cfg.data.items, cfg.data.columns.item) if cfg.data.items else None
+    return load_items(data.items, data.columns.item) if data.items else None
 
 
 def features(run: RunDir) -> dict[str, torch.Tensor]:

@@ -142,7 +142,7 @@ def train_teacher(ctx: StageContext, data: IndexedSplit, built: HeteroData, fing
     start = auto_start(tcfg, has_timestamps(run)) if tcfg.auto else tcfg
     time_scales = (cfg.tune.time_scales if tcfg.auto and "time_scale"
                    not in tcfg.model_fields_set else (start.time_scale,))
-    lightgcn_ctx = ctx.with_config(cfg.model_copy(update={"teacher": start}))
+    lightgcn_ctx = ctx.with_sections(teacher=start)
     valid_users = data.validation_users(cfg.evaluation.valid_users, cfg.seed)
 
     def validations(components: list[Embeddings], weightings: list[list[float]]) -> list[float]:

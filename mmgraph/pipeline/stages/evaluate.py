@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from mmgraph.config import section_hash
 from mmgraph.io import read_json, write_json
-from mmgraph.pipeline.runner import StageContext, run_stage
+from mmgraph.pipeline.runner import StageContext, reads, run_stage
 from mmgraph.pipeline.tasks import task_of
 from mmgraph.runs import layout, load_split
 
 __all__ = ["evaluate"]
 
 
+@reads("task", "evaluation", "recommend", "split", "seed")
 def evaluate(ctx: StageContext) -> dict:
     """The task's metrics (ranking: full-ranking metrics for teacher, student through the
     FAISS index as served, and popularity) on valid and test; returns ``metrics.json``."""

@@ -15,7 +15,7 @@ from mmgraph.errors import DataError
 from mmgraph.graph.build import build_item_graph, save_graph
 from mmgraph.io import read_json, read_tensors
 from mmgraph.pipeline.inputs import features, pairs_with_column
-from mmgraph.pipeline.runner import StageContext, run_stage
+from mmgraph.pipeline.runner import StageContext, reads, run_stage
 from mmgraph.runs import IndexedSplit, RunDir, layout, load_split
 
 __all__ = ["graph"]
@@ -42,6 +42,7 @@ def _rated_train_pairs(run: RunDir, data: IndexedSplit, source: Path
     return pairs, torch.from_numpy(ratings.astype(np.float32))
 
 
+@reads("data", "graph")
 def graph(ctx: StageContext) -> None:
     """Build the user–item + item–item kNN graph."""
     cfg, run = ctx.cfg, ctx.run

@@ -13,7 +13,7 @@ from mmgraph.evaluation.ranking import evaluate_embeddings
 from mmgraph.index.foldin import FOLDIN_USERS, FoldIn, tune_foldin
 from mmgraph.index.retrieval import RetrievalIndex
 from mmgraph.io import write_json, write_parquet
-from mmgraph.pipeline.runner import StageContext, run_stage
+from mmgraph.pipeline.runner import StageContext, reads, run_stage
 from mmgraph.runs import (IndexedSplit, layout, load_split, recommendation_frame,
                          record_served_files, served_embeddings)
 
@@ -22,6 +22,7 @@ __all__ = ["index"]
 log = logging.getLogger(__name__)
 
 
+@reads("recommend", "evaluation", "seed")
 def index(ctx: StageContext, foldin: dict | None = None) -> None:
     """FAISS index over the student's items; top-K recommendations for every test user; the
     fold-in settings chosen on validation (``index/foldin.json``), or ``foldin`` as given

@@ -9,14 +9,14 @@ import numpy as np
 import pandas as pd
 
 from data_prep import DATASETS
-from mmgraph.config import RunConfig, section_hash
+from mmgraph.config import DataConfig, section_hash
 from mmgraph.data.ids import IdMap
 from mmgraph.data.split import split_interactions
 from mmgraph.data.tables import ITEM, RATING, USER, load_interactions, require_file
 from mmgraph.errors import ConfigError, DataError
 from mmgraph.io import file_sha256, read_json, write_json, write_parquet
 from mmgraph.pipeline.inputs import load_items_table
-from mmgraph.pipeline.runner import StageContext, run_stage
+from mmgraph.pipeline.runner import StageContext, reads, run_stage
 from mmgraph.runs import layout
 from mmgraph.training.distributed import barrier
 
@@ -25,9 +25,8 @@ __all__ = ["prepare_data", "split"]
 log = logging.getLogger(__name__)
 
 
-def prepare_data(cfg: RunConfig) -> None:
+def prepare_data(data: DataConfig) -> None:
     """Build the input tables with data_prep when the config names a known dataset."""
-    data = cfg.data
     if data.prepare is None:
         return
     folder = data.interactions.parent
@@ -45,19 +44,19 @@ def prepare_data(cfg: RunConfig) -> None:
     log.info("prepared %s into %s", data.prepare, folder)
 
 
-def _positives(interactions: pd.DataFrame, cfg: RunConfig) -> pd.DataFrame:
+def _positives(interactions: pd.DataFrame, data: DataConfig) -> pd.DataFrame:
     """The interactions that count as positives: all, or those rated at least
     ``data.rating_threshold``."""
-    threshold = cfg.data.rating_threshold
+    threshold = data.rating_threshold
     if threshold is None:
         return interactions
     if RATING not in interactions:
         raise DataError(f"data.rating_threshold {threshold} keeps interactions by rating, but "
-                        f"{cfg.data.interactions} has no rating column here. Name it in "
+                        f"{data.interactions} has no rating column here. Name it in "
                         f"data.columns.rating, or set data.rating_threshold: null.")
     kept = interactions[interactions[RATING] >= threshold].reset_index(drop=True)
     if kept.empty:
-        raise DataError(f"No interaction of {cfg.data.interactions} is rated at least "
+        raise DataError(f"No interaction of {data.interactions} is rated at least "
                         f"{threshold} (data.rating_threshold; ratings range "
                         f"{interactions[RATING].min()}–{interactions[RATING].max()}).")
     log.info("split: %d of %d interactions rated at least %s kept as positives", len(kept),
@@ -65,11 +64,12 @@ def _positives(interactions: pd.DataFrame, cfg: RunConfig) -> pd.DataFrame:
     return kept
 
 
+@reads("data", "split", "seed")
 def split(ctx: StageContext) -> None:
     """Validate the tables, fix the id maps and save the seeded per-user split."""
     cfg, run = ctx.cfg, ctx.run
     if ctx.dist.is_main:
-        prepare_data(cfg)
+        prepare_data(cfg.data)
     barrier(ctx.dist)
     files = [cfg.data.interactions] + ([cfg.data.items] if cfg.data.items else [])
     for path in files:
@@ -78,8 +78,8 @@ def split(ctx: StageContext) -> None:
 
     def work() -> None:
         interactions = _positives(load_interactions(cfg.data.interactions, cfg.data.columns),
-                                  cfg)
-        items_table = load_items_table(cfg)
+                                  cfg.data)
+        items_table = load_items_table(cfg.data)
         item_ids = (items_table[ITEM].to_numpy() if items_table is not None
                     else np.sort(interactions[ITEM].unique()))
         items = IdMap(item_ids, ITEM)

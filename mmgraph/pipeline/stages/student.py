@@ -12,7 +12,7 @@ from mmgraph.config import StudentConfig, section_hash
 from mmgraph.distill.coldstart import content_vectors, fit_coldstart_mapper
 from mmgraph.io import read_tensors, write_tensors
 from mmgraph.pipeline.inputs import features
-from mmgraph.pipeline.runner import StageContext, run_stage
+from mmgraph.pipeline.runner import StageContext, reads, run_stage
 from mmgraph.pipeline.tasks import task_of
 from mmgraph.runs import RunDir, layout, load_split
 from mmgraph.runtime import seed_everything
@@ -22,6 +22,7 @@ __all__ = ["student"]
 log = logging.getLogger(__name__)
 
 
+@reads("task", "student", "evaluation", "seed", "data")
 def student(ctx: StageContext) -> None:
     """Distill the student (the task's; for ranking ``student.kind``: ID embeddings, or a
     sequential transformer over each user's latest items) from the frozen teacher; then place

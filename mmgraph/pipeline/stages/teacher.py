@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from mmgraph.config import section_hash
 from mmgraph.graph.build import load_graph
-from mmgraph.pipeline.runner import StageContext, run_stage
+from mmgraph.pipeline.runner import StageContext, reads, run_stage
 from mmgraph.pipeline.tasks import task_of
-from mmgraph.runs import layout, load_split, resolved_config
+from mmgraph.runs import layout, load_split
 from mmgraph.runtime import seed_everything
 
 __all__ = ["teacher"]
 
 
+@reads("task", "teacher", "tune", "evaluation", "seed", "data")
 def teacher(ctx: StageContext, filter_settings: dict[str, dict[str, float]] | None = None
             ) -> None:
     """Train the teacher (ranking: its components blended on validation, see
@@ -33,5 +34,5 @@ def teacher(ctx: StageContext, filter_settings: dict[str, dict[str, float]] | No
         task_of(cfg).train_teacher(ctx, data, built, fingerprint, filter_settings)
 
     run_stage(ctx, "teacher", fingerprint, outputs, work, every_rank=True)
-    if tcfg.auto and ctx.dist.is_main:
-        run.write_config(resolved_config(cfg, run))
+    if tcfg.auto:
+        ctx.record_config()
