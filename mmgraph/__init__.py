@@ -8,6 +8,9 @@ The front door, each name imported on first use (serving never loads torch)::
     recommender = mmgraph.Recommender.load(cfg.run_dir)
     ids, scores = recommender.recommend_arrays(["1"], k=10)
 
+    recommender = mmgraph.fit(ratings, movies)        # the same from DataFrames, no YAML
+    mmgraph.evaluate(recommender, later_ratings)      # on a held-out frame of your own
+
 Layers, each pointing down only: ``errors``/``io`` → ``data`` → ``encoders`` (top-level
 package), ``graph``, ``models``, ``distill``, ``training``, ``evaluation``, ``index`` → ``run``
 (the run format) → ``pipeline`` (writes runs) and serving (``recommender``, ``serve``,
@@ -19,11 +22,13 @@ from mmgraph.lazy import lazy_exports
 
 __version__ = "0.1.0"
 __all__ = ["MmgraphError", "DataError", "ConfigError", "RunDirError", "Recommender",
-           "load_config", "run", "__version__"]
+           "load_config", "run", "fit", "evaluate", "__version__"]
 
 #: Front-door name → (module, attribute), imported when first used.
 _LAZY = {"Recommender": ("mmgraph.recommender", "Recommender"),
          "load_config": ("mmgraph.config", "load_config"),
-         "run": ("mmgraph.pipeline", "run_all")}
+         "run": ("mmgraph.pipeline", "run_all"),
+         "fit": ("mmgraph.fit_frames", "fit"),
+         "evaluate": ("mmgraph.holdout", "evaluate")}
 
 __getattr__, __dir__ = lazy_exports(__name__, _LAZY)

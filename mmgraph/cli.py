@@ -122,7 +122,9 @@ def _quickstart_config(given: Path | None) -> Path:
         return given
     if QUICKSTART_CONFIG.is_file():
         return QUICKSTART_CONFIG
-    return Path(__file__).resolve().parents[1] / QUICKSTART_CONFIG
+    from mmgraph.config import QUICKSTART_SETTINGS
+
+    return QUICKSTART_SETTINGS
 
 
 def _parse_ids(values: list[str], known) -> list:

@@ -79,6 +79,18 @@ class Recommender:
         table, column = (cfg.data.items, cfg.data.columns.item) if cfg else (None, ITEM)
         return cls(vectors, index, load_split(run), table, column, foldin, items, run)
 
+    @property
+    def run_dir(self) -> Path | None:
+        """The run folder this recommender serves (``None`` when built from arrays)."""
+        return None if self.run is None else self.run.root
+
+    @property
+    def metrics(self) -> dict:
+        """The run's ``metrics.json`` (valid and test metrics of teacher, student as served
+        and popularity); empty when built from arrays."""
+        path = None if self.run is None else self.run.path(layout.METRICS)
+        return read_json(path) if path is not None and path.is_file() else {}
+
     @cached_property
     def interacted(self) -> UserItems:
         """Every user's items in train, valid and test (built on first use)."""

@@ -11,8 +11,9 @@ options in :mod:`data_prep`; :mod:`mmgraph.config.run` assembles :class:`RunConf
 from encoders.config import (AudioEncoderConfig, CategoricalEncoderConfig, EncodersConfig,
                              ImageEncoderConfig, TextEncoderConfig)
 from mmgraph.config.data import ColumnsConfig, DataConfig, SplitConfig
-from mmgraph.config.loading import (MODEL_KEYS, PATH_KEYS, load_config, merge_nested,
-                                    resolve_paths, section_hash)
+from mmgraph.config.loading import (MODEL_KEYS, PATH_KEYS, QUICKSTART_SETTINGS, load_config,
+                                    merge_nested, read_config_file, resolve_paths,
+                                    section_hash, validate_config)
 from mmgraph.config.models import (FilterConfig, GraphConfig, OptimConfig, StudentConfig,
                                    StudentOptimConfig, TeacherConfig, TeacherOptimConfig)
 from mmgraph.config.run import (RATING_METRICS, EvaluationConfig, RecommendConfig, RunConfig,
@@ -24,4 +25,5 @@ __all__ = ["FLOAT32_RANGE", "RATING_METRICS", "ColumnsConfig", "DataConfig", "Sp
            "AudioEncoderConfig", "EncodersConfig", "GraphConfig", "OptimConfig", "FilterConfig",
            "TeacherOptimConfig", "StudentOptimConfig", "TeacherConfig", "StudentConfig",
            "EvaluationConfig", "RecommendConfig", "TuneConfig", "RunConfig", "PATH_KEYS",
-           "MODEL_KEYS", "load_config", "merge_nested", "resolve_paths", "section_hash"]
+           "MODEL_KEYS", "QUICKSTART_SETTINGS", "load_config", "read_config_file",
+           "validate_config", "merge_nested", "resolve_paths", "section_hash"]

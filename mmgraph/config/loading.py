@@ -14,10 +14,13 @@ from pydantic import BaseModel, ValidationError
 from mmgraph.errors import ConfigError
 from mmgraph.config.run import RunConfig
 
-__all__ = ["PATH_KEYS", "MODEL_KEYS", "resolve_paths", "load_config", "merge_nested",
-           "section_hash"]
+__all__ = ["QUICKSTART_SETTINGS", "PATH_KEYS", "MODEL_KEYS", "resolve_paths", "load_config",
+           "read_config_file", "validate_config", "merge_nested", "section_hash"]
 
 
+#: The quickstart's settings (MovieLens-100K), in the checkout beside the package: what
+#: ``mmgraph quickstart`` runs outside a checkout and :func:`mmgraph.fit` starts from.
+QUICKSTART_SETTINGS = Path(__file__).resolve().parents[2] / "configs" / "quickstart.yaml"
 #: Config keys that hold paths: relative values written in a config file are read from the
 #: file's folder (so a config works from any current directory).
 PATH_KEYS = (("data", "interactions"), ("data", "items"), ("data", "media_root"),
@@ -52,6 +55,14 @@ def load_config(path: str | Path, overrides: dict | None = None) -> RunConfig:
     """Read and validate a YAML run config; ``overrides`` (nested dict) win over the file.
     Relative paths in the file are read from its folder (:data:`PATH_KEYS`); paths in
     ``overrides`` from the current directory."""
+    raw = read_config_file(path)
+    merge_nested(raw, overrides or {})
+    return validate_config(raw, f"Config file {path}")
+
+
+def read_config_file(path: str | Path) -> dict:
+    """The mapping of sections a YAML run config holds, its relative paths read from its
+    folder; a missing, unreadable or duplicated-key file is a :class:`ConfigError`."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"Config file {path} does not exist. Pass --config with a YAML file "
@@ -67,14 +78,19 @@ def load_config(path: str | Path, overrides: dict | None = None) -> RunConfig:
         raise ConfigError(f"Config file {path} must hold a mapping of sections, got "
                           f"{type(raw).__name__}.")
     resolve_paths(raw, path.parent)
-    merge_nested(raw, overrides or {})
+    return raw
+
+
+def validate_config(raw: dict, source: str) -> RunConfig:
+    """``raw`` validated as a :class:`RunConfig`; every problem is named by its key path in
+    one :class:`ConfigError` that starts with ``source`` (``"Config file x.yaml"``)."""
     try:
         return RunConfig.model_validate(raw)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg']}"
             for err in exc.errors())
-        raise ConfigError(f"Config file {path} is invalid: {problems}. Fix these keys "
+        raise ConfigError(f"{source} is invalid: {problems}. Fix these keys "
                           f"(unknown keys are not allowed).") from exc
 
 

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 __all__ = ["Artifact", "RUN_FORMAT", "GRAPH_TENSORS_NAME", "GRAPH_META_NAME", "INDEX_FAISS_NAME",
            "INDEX_ITEM_IDS_NAME", "INDEX_REMOVED_NAME", "INDEX_MANIFEST_NAME", "SPLIT_PARTS",
-           "split_part", "model_file", "CONFIG", "STAGES", "OUTPUTS", "TIMINGS", "METRICS",
+           "split_part", "model_file", "CONFIG", "STAGES", "OUTPUTS", "TIMINGS",
+           "INPUT_INTERACTIONS", "INPUT_ITEMS", "METRICS",
            "RECOMMENDATIONS", "USER_IDS", "ITEM_IDS", "FEATURES", "FEATURE_MASKS", "FEATURE_CACHE",
            "GRAPH", "GRAPH_TENSORS", "GRAPH_META", "TEACHER_STATE", "TEACHER_MODEL",
            "TEACHER_EMBEDDINGS", "STUDENT_STATE", "STUDENT_MODEL", "STUDENT_EMBEDDINGS",
@@ -63,6 +64,10 @@ OUTPUTS = Artifact("outputs.json", "run", "stage → size and sha256 of every fi
                    "a changed file reruns its stage")
 TIMINGS = Artifact("timings.json", "run", "measured seconds per epoch (the one file two runs "
                    "of a config do not share byte for byte)")
+INPUT_INTERACTIONS = Artifact("inputs/interactions.parquet", "fit", "the interactions frame "
+                              "given to mmgraph.fit: the run's data.interactions")
+INPUT_ITEMS = Artifact("inputs/items.parquet", "fit", "the items frame given to mmgraph.fit: "
+                       "the run's data.items")
 USER_IDS = Artifact("ids/users.parquet", "split", "user id → row index (users with a "
                     "training history)")
 ITEM_IDS = Artifact("ids/items.parquet", "split", "item id → row index (the whole catalogue)")
@@ -121,11 +126,12 @@ REFIT = Artifact("refit", "refit", "a run of its own: the tuned choices refitted
 
 #: Every artifact in pipeline order: the run format's table.
 RUN_FORMAT: tuple[Artifact, ...] = (
-    CONFIG, STAGES, OUTPUTS, TIMINGS, USER_IDS, ITEM_IDS, *_SPLITS.values(), FEATURES,
-    FEATURE_MASKS, FEATURE_CACHE, GRAPH_TENSORS, GRAPH_META, TEACHER_MODEL, TEACHER_MODEL_CONFIG,
-    TEACHER_STATE, TEACHER_EMBEDDINGS, STUDENT_MODEL, STUDENT_MODEL_CONFIG, STUDENT_STATE,
-    STUDENT_EMBEDDINGS, COLDSTART_MAPPER, COLDSTART_MAPPER_CONFIG, INDEX_FAISS, INDEX_ITEM_IDS,
-    INDEX_REMOVED, INDEX_MANIFEST, FOLDIN, SERVED_FILES_RECORD, RECOMMENDATIONS, METRICS, REFIT)
+    CONFIG, STAGES, OUTPUTS, TIMINGS, INPUT_INTERACTIONS, INPUT_ITEMS, USER_IDS, ITEM_IDS,
+    *_SPLITS.values(), FEATURES, FEATURE_MASKS, FEATURE_CACHE, GRAPH_TENSORS, GRAPH_META,
+    TEACHER_MODEL, TEACHER_MODEL_CONFIG, TEACHER_STATE, TEACHER_EMBEDDINGS, STUDENT_MODEL,
+    STUDENT_MODEL_CONFIG, STUDENT_STATE, STUDENT_EMBEDDINGS, COLDSTART_MAPPER,
+    COLDSTART_MAPPER_CONFIG, INDEX_FAISS, INDEX_ITEM_IDS, INDEX_REMOVED, INDEX_MANIFEST, FOLDIN,
+    SERVED_FILES_RECORD, RECOMMENDATIONS, METRICS, REFIT)
 
 _MODEL_FILES = {("teacher", "model"): TEACHER_MODEL, ("teacher", "state"): TEACHER_STATE,
                 ("teacher", "embeddings"): TEACHER_EMBEDDINGS,

@@ -1,0 +1,144 @@
+"""mmgraph.fit (frames in, a served Recommender out) and mmgraph.evaluate (a held-out frame of
+the user's own), end to end on tiny seeded tables."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import mmgraph
+from mmgraph.errors import ConfigError, DataError
+from mmgraph.runs import RunDir, layout
+from tests.test_cli import NARROW_FILTER, mmgraph as mmgraph_cli
+
+#: A few seconds of training: these tests are about the plumbing, not the accuracy.
+TINY = {"seed": 3, "encoders": {"text": None},
+        "teacher": {"dim": 16, "optim": {"epochs": 8, "eval_every": 4, "lr": 0.01},
+                    "filter": NARROW_FILTER},
+        "student": {"dim": 8, "optim": {"epochs": 8, "eval_every": 4, "lr": 0.01,
+                                        "batch_size": 16}}}
+
+
+@pytest.fixture(scope="module")
+def held_out_frames() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """60 users × 40 items: each user's last two interactions (by time) held out."""
+    rng = np.random.default_rng(5)
+    rows = [(user, int(item), float(rng.integers(1, 6)), int(rng.integers(1e9)))
+            for user in range(60)
+            for item in rng.choice(40, size=rng.integers(8, 16), replace=False)]
+    frame = pd.DataFrame(rows, columns=["user_id", "item_id", "rating", "timestamp"])
+    last = frame.sort_values("timestamp").groupby("user_id").tail(2).index
+    return frame.drop(last).reset_index(drop=True), frame.loc[last].reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def fitted(held_out_frames, tmp_path_factory) -> mmgraph.Recommender:
+    train, _ = held_out_frames
+    return mmgraph.fit(train, config=TINY, run_dir=tmp_path_factory.mktemp("fit") / "run",
+                       progress=False, student={"dim": 12})
+
+
+def test_fit_returns_the_served_recommender_of_its_run(fitted, held_out_frames):
+    train, _ = held_out_frames
+    assert fitted.run_dir.is_dir() and fitted.run_dir.name == "run"
+    assert (fitted.run_dir / layout.INPUT_INTERACTIONS).is_file()
+    saved = pd.read_parquet(fitted.run_dir / layout.INPUT_INTERACTIONS)
+    pd.testing.assert_frame_equal(saved, train)
+    assert fitted.index.dim == 12  # the override won over the config's student dim 8
+    cfg = RunDir(fitted.run_dir).read_config()
+    assert cfg.teacher.dim == 16 and cfg.data.items is None and cfg.data.prepare is None
+    assert 0 < fitted.metrics["student"]["test"]["ndcg@20"] <= 1
+    ids, scores = fitted.recommend_arrays([0, 1], k=5)
+    assert ids.shape == (2, 5) and np.all(np.diff(scores, axis=1) <= 0)
+    seen = set(train.loc[train["user_id"] == 0, "item_id"])
+    assert not seen & set(ids[0])
+
+
+def test_fit_again_in_the_same_run_dir_resumes(fitted, held_out_frames):
+    train, _ = held_out_frames
+    stages = fitted.run_dir / layout.STAGES
+    before = stages.read_bytes(), stages.stat().st_mtime_ns
+    again = mmgraph.fit(train, config=TINY, run_dir=fitted.run_dir, progress=False,
+                        student={"dim": 12})
+    assert (stages.read_bytes(), stages.stat().st_mtime_ns) == before  # no stage reran
+    assert again.metrics == fitted.metrics
+
+
+def test_fit_starts_from_the_quickstart_settings(tmp_path, tiny_interactions):
+    recommender = mmgraph.fit(
+        tiny_interactions, run_dir=tmp_path / "q", progress=False,
+        teacher={"optim": {"epochs": 4, "eval_every": 2}, "filter": NARROW_FILTER},
+        student={"optim": {"epochs": 4, "eval_every": 2}})
+    cfg = RunDir(recommender.run_dir).read_config()
+    quickstart = mmgraph.load_config("configs/quickstart.yaml")
+    assert cfg.teacher.components == quickstart.teacher.components
+    assert cfg.student.dim == quickstart.student.dim
+    assert cfg.data.interactions == tmp_path / "q" / layout.INPUT_INTERACTIONS
+    assert len(recommender.recommend([0], k=3)) == 3
+
+
+def test_a_bad_frame_gets_the_command_lines_error(tmp_path, tiny_interactions):
+    frame = tiny_interactions.rename(columns={"user_id": "customer"})
+    with pytest.raises(DataError) as raised:
+        mmgraph.fit(frame, config=TINY, run_dir=tmp_path / "bad", progress=False)
+    message = str(raised.value)
+    assert "user_id" in message and "customer" in message
+    config = tmp_path / "bad.yaml"
+    config.write_text(f"name: cli\nruns_root: {tmp_path}\nencoders: {{text: null}}\n"
+                      f"data: {{interactions: {tmp_path / 'bad' / layout.INPUT_INTERACTIONS}}}\n")
+    result = mmgraph_cli("split", "--config", str(config))
+    assert result.returncode == 2 and message in " ".join(result.stderr.split())
+
+
+def test_fit_refuses_mixed_id_types_and_tables_in_the_overrides(tmp_path, tiny_interactions):
+    mixed = tiny_interactions.astype({"item_id": object})
+    mixed.loc[0, "item_id"] = "seven"
+    with pytest.raises(DataError, match="interactions frame given to mmgraph.fit cannot be"):
+        mmgraph.fit(mixed, config=TINY, run_dir=tmp_path / "mixed", progress=False)
+    with pytest.raises(ConfigError, match="drop data.interactions from the overrides"):
+        mmgraph.fit(tiny_interactions, config=TINY, run_dir=tmp_path / "o", progress=False,
+                    data={"interactions": "x.csv"})
+    with pytest.raises(ConfigError, match="The config mapping given to mmgraph.fit is invalid: "
+                                          "teacher.dimm"):
+        mmgraph.fit(tiny_interactions, config={**TINY, "teacher": {"dimm": 3}},
+                    run_dir=tmp_path / "typo", progress=False)
+
+
+def _by_hand(recommender, test: pd.DataFrame, k: int) -> dict[str, float]:
+    """Recall@k and NDCG@k of recommend()'s lists, computed here from the DataFrame."""
+    lists = recommender.recommend(sorted(test["user_id"].unique()), k=k)
+    recall, ndcg = [], []
+    for user, held in test.groupby("user_id")["item_id"].apply(set).items():
+        ranked = lists.loc[lists["user_id"] == user].sort_values("rank")["item_id"].tolist()
+        hits = [item in held for item in ranked]
+        recall.append(sum(hits) / len(held))
+        ndcg.append(sum(h / math.log2(r + 2) for r, h in enumerate(hits))
+                    / sum(1 / math.log2(r + 2) for r in range(min(k, len(held)))))
+    return {f"recall@{k}": float(np.mean(recall)), f"ndcg@{k}": float(np.mean(ndcg))}
+
+
+def test_evaluate_measures_the_served_lists_on_a_held_out_frame(fitted, held_out_frames):
+    _, test = held_out_frames
+    result = mmgraph.evaluate(fitted, test, ks=(5, 10))
+    for k in (5, 10):
+        expected = _by_hand(fitted, test, k)
+        assert result[f"recall@{k}"] == pytest.approx(expected[f"recall@{k}"])
+        assert result[f"ndcg@{k}"] == pytest.approx(expected[f"ndcg@{k}"])
+        assert 0 < result[f"coverage@{k}"] <= 1 and result[f"popularity@{k}"] > 0
+    assert result["users"] == test["user_id"].nunique() == result["served_by"]["model"]
+    assert result["unknown_items"] == 0 and result["already_interacted"] == 0
+
+
+def test_evaluate_counts_unknown_items_as_misses_and_names_leaks(fitted, held_out_frames):
+    train, test = held_out_frames
+    base = mmgraph.evaluate(fitted, test, ks=(10,))
+    stranger = pd.DataFrame({"user_id": [10_000], "item_id": [int(test["item_id"].iloc[0])]})
+    unknown_item = pd.DataFrame({"user_id": [0], "item_id": [999]})
+    widened = mmgraph.evaluate(fitted, pd.concat([test, stranger, unknown_item]), ks=(10,))
+    assert widened["unknown_items"] == 1 and widened["served_by"]["popular"] == 1
+    assert widened["recall@10"] != base["recall@10"]
+    leaked = mmgraph.evaluate(fitted, pd.concat([test, train.head(3)]), ks=(10,))
+    assert leaked["already_interacted"] == 3
+    with pytest.raises(DataError, match="no column 'user_id'"):
+        mmgraph.evaluate(fitted, test.rename(columns={"user_id": "u"}))
