@@ -518,14 +518,19 @@ def test_changed_served_files_are_named_and_added_items_are_served(finished_run,
     assert top["item_id"].iloc[0] == new_id
 
 
-def test_readme_python_blocks_run_as_written(finished_run, tmp_path, monkeypatch):
-    """The README's Python API blocks, executed in order on a finished run placed where they
-    expect it (runs/quickstart under the working directory)."""
+def test_readme_python_blocks_run_as_written(finished_run, ml100k_slice, tmp_path,
+                                             monkeypatch):
+    """The README's Python API blocks, executed in order where they expect their files: the
+    notebook loop's tables (the ml-100k slice as data/ml-100k) and a finished run as
+    runs/quickstart, under the working directory."""
     import re
     import shutil
 
     run, _, _ = finished_run
     shutil.copytree(run, tmp_path / "runs" / "quickstart")
+    (tmp_path / "data" / "ml-100k").mkdir(parents=True)
+    for table in ml100k_slice:
+        shutil.copy(table, tmp_path / "data" / "ml-100k" / table.name)
     monkeypatch.chdir(tmp_path)
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
     blocks = re.findall(r"```python\n(.*?)```", readme, flags=re.S)
@@ -534,4 +539,5 @@ def test_readme_python_blocks_run_as_written(finished_run, tmp_path, monkeypatch
     for block in blocks:
         exec(compile(block, "README.md", "exec"), namespace)  # noqa: S102 - our own README
     assert 100_000 in set(namespace["recommender"].index.item_ids.ids)
+    assert (tmp_path / "embeddings" / "manifest.json").is_file()  # the notebook loop's export
     assert (tmp_path / "runs" / "quickstart" / "index-edited" / "manifest.json").is_file()
