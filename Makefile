@@ -5,9 +5,11 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 # Real media from Debian packages: fashion-MNIST images, spoken and system sound clips
-# (the multimodal demo and its tests). Installed when missing; needs root (CI runs as root).
-SYSTEM_PACKAGES := dataset-fashion-mnist alsa-utils sound-theme-freedesktop
-SYSTEM_MEDIA := /usr/share/datasets/fashion-mnist /usr/share/sounds/alsa /usr/share/sounds/freedesktop
+# (the multimodal demo and its tests), and headless Chromium with its WebDriver (the test of
+# the page `mmgraph serve` answers at /). Installed when missing; needs root (CI runs as root).
+SYSTEM_PACKAGES := dataset-fashion-mnist alsa-utils sound-theme-freedesktop chromium chromium-driver
+SYSTEM_MEDIA := /usr/share/datasets/fashion-mnist /usr/share/sounds/alsa /usr/share/sounds/freedesktop \
+	/usr/bin/chromium /usr/bin/chromedriver
 
 .PHONY: quickstart demo test install system-media bench-peers-install clean
 
@@ -24,12 +26,12 @@ $(STAMP): pyproject.toml
 install: $(STAMP) system-media
 
 system-media:
-	@for d in $(SYSTEM_MEDIA); do [ -d $$d ] || missing=1; done; \
+	@for d in $(SYSTEM_MEDIA); do [ -e $$d ] || missing=1; done; \
 	if [ -n "$$missing" ]; then \
 		apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES) >/dev/null 2>&1 \
 		|| { apt-get update -qq && apt-get install -y -qq --no-install-recommends \
 		     $(SYSTEM_PACKAGES) >/dev/null; } \
-		|| echo "warning: could not apt-get install $(SYSTEM_PACKAGES); the multimodal demo needs them"; \
+		|| echo "warning: could not apt-get install $(SYSTEM_PACKAGES); the multimodal demo and the page test need them"; \
 	fi
 
 # SANSA for bench/peers.py (the other peers come with the bench extra); needs root for apt.

@@ -13,7 +13,7 @@ _MODULES = {
     "AudioEncoder": "audio", "load_audio": "audio", "Encoder": "base",
     "FeatureCache": "cache", "content_hash": "cache", "multi_hot": "categorical",
     "resolve_model": "hub", "ImageEncoder": "image", "load_image": "image",
-    "ItemFeatures": "items", "encode_items": "items", "item_texts": "items",
+    "ItemFeatures": "items", "encode_items": "items", "item_texts": "templates",
     "MediaError": "media", "resolve_media_path": "media", "available_encoders": "registry",
     "create_encoder": "registry", "register_encoder": "registry", "encode_audio": "simple",
     "encode_images": "simple", "encode_texts": "simple", "HFTextEncoder": "text",

@@ -10,7 +10,6 @@ content, and shards are written as they finish, so a killed run keeps its progre
 from __future__ import annotations
 
 import logging
-import string
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,11 +24,12 @@ from encoders.cache import FeatureCache, content_hash
 from encoders.categorical import multi_hot
 from encoders.media import MediaError, resolve_media_path
 from encoders.registry import create_encoder
+from encoders.templates import item_texts
 from encoders.config import EncodersConfig
 from mmgraph.errors import ConfigError, DataError
 from mmgraph.io import file_sha256
 
-__all__ = ["ItemFeatures", "item_texts", "encode_items"]
+__all__ = ["ItemFeatures", "encode_items"]
 
 log = logging.getLogger(__name__)
 
@@ -41,48 +41,6 @@ class ItemFeatures:
 
     features: dict[str, torch.Tensor] = field(default_factory=dict)
     masks: dict[str, torch.Tensor] = field(default_factory=dict)
-
-
-def item_texts(items: pd.DataFrame, template: str) -> list[str]:
-    """Fill ``template`` (``str.format`` over item columns) for every item; NaN becomes ``""``.
-    Placeholders are plain column names (no positional ``{}``, no ``.attr`` or ``[key]``
-    lookups); a malformed template or a format spec a value cannot take is a
-    :class:`ConfigError` naming it."""
-    fix = "use {column} placeholders (and {{ }} for literal braces)"
-    try:
-        fields = {name for _, name, _, _ in string.Formatter().parse(template)
-                  if name is not None}
-    except ValueError as exc:
-        raise ConfigError(f"encoders.text.template {template!r} is malformed ({exc}); "
-                          f"{fix}.") from exc
-    lookups = sorted(f for f in fields if not f or f.isdigit() or any(c in f for c in ".["))
-    if lookups:
-        raise ConfigError(f"encoders.text.template {template!r} has placeholder(s) {lookups} "
-                          f"that are not column names; {fix}.")
-    missing = sorted(fields - set(items.columns))
-    if missing:
-        raise ConfigError(f"encoders.text.template uses column(s) {missing} that the items table "
-                          f"does not have; it has {list(items.columns)}.")
-    columns = items[sorted(fields)].apply(_integral_floats_as_ints)
-    columns = columns.astype(object).where(columns.notna(), "")
-    texts = []
-    for row, values in enumerate(columns.to_dict("records")):
-        try:
-            texts.append(template.format(**values))
-        except (ValueError, TypeError) as exc:
-            raise ConfigError(f"encoders.text.template {template!r} cannot format item row "
-                              f"{row} ({values}): {exc}; remove or fix the format spec.") from exc
-    return texts
-
-
-def _integral_floats_as_ints(column: pd.Series) -> pd.Series:
-    """A float column whose values are all whole numbers (a year read with missing cells is
-    float) as nullable integers, so that a template says "1995", not "1995.0"."""
-    if pd.api.types.is_float_dtype(column):
-        values = column.dropna()
-        if len(values) and (values == values.round()).all() and values.abs().max() < 2**53:
-            return column.astype("Int64")
-    return column
 
 
 def encode_into_cache(encoder: Encoder, keys: list[str], inputs: dict[str, Any],

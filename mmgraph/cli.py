@@ -90,10 +90,12 @@ def build_parser() -> argparse.ArgumentParser:
                            help="users the run does not know: serve the most popular items "
                                 "(default; their rows say source 'popular') or fail")
 
-    serve = commands.add_parser("serve", help="serve a finished run over HTTP (JSON)",
+    serve = commands.add_parser("serve", help="serve a finished run over HTTP (JSON), and a "
+                                "page to look at it at /",
                                 description="Endpoints: /recommend, /recommend_for_history, "
                                             "/update, /similar, /items, /admin/swap, /health, "
-                                            "/metrics (needs the serve extra: pip install "
+                                            "/metrics; / is a page to look at what the run "
+                                            "recommends (needs the serve extra: pip install "
                                             "'mmgraph[serve]').")
     serve.add_argument("--run", type=Path, required=True, help="run directory")
     serve.add_argument("--host", default="127.0.0.1")

@@ -98,3 +98,126 @@ def test_metrics_and_recommendations(demo_run):
     assert metrics["teacher"]["test"]["ndcg@20"] > metrics["popularity"]["test"]["ndcg@20"]
     recs = pd.read_parquet(run / "recommendations.parquet")
     assert recs.groupby("user_id").size().eq(20).all()
+
+
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+
+
+@pytest.fixture
+def page_server(request, tmp_path):
+    """``mmgraph serve`` of the demo run (or of ``MMGRAPH_PAGE_RUN``, e.g. runs/quickstart to
+    measure the page there) on a free 127.0.0.1 port; stopped after the test."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    run = os.environ.get("MMGRAPH_PAGE_RUN") or request.getfixturevalue("demo_run")[0]
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = str(Path(sys.executable).parent / "mmgraph")
+    server = subprocess.Popen([command, "-q", "serve", "--run", str(run), "--port", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(f"{url}/health")
+                break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def _browser():
+    """Headless Chromium through Selenium and Debian's chromium-driver; the test is skipped,
+    saying what is missing, where they cannot be installed."""
+    import shutil
+
+    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium (the test extra) "
+                                    "is not installed")
+    if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
+        pytest.skip("Debian's chromium and chromium-driver are not installed (make install "
+                    "installs them as root)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
+                 "--window-size=1400,1100"):
+        options.add_argument(flag)
+    return webdriver.Chrome(service=webdriver.ChromeService(CHROMEDRIVER), options=options)
+
+
+@pytest.mark.slow
+def test_the_page_in_a_browser(page_server, tmp_path):
+    """Open /, see a user's k recommendations, "more like this", search by name, click three
+    items into a new user's history and see it folded in; every interaction timed in the page
+    (MMGRAPH_PAGE_OUT=folder saves the screenshot and the timings there)."""
+    import os
+    import statistics
+
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    driver = _browser()
+    try:
+        wait = WebDriverWait(driver, 30)
+
+        def cards(section: str) -> list:
+            return driver.find_elements(By.CSS_SELECTOR, f"#{section} .card")
+
+        def settled(count: int) -> None:  # every interaction so far has finished
+            wait.until(lambda d: len(d.execute_script("return window.mmgraphTimings")) >= count)
+
+        driver.get(page_server + "/")
+        settled(1)
+        assert len(cards("recs")) == 10 and cards("history")
+        assert driver.find_element(By.ID, "error").text == ""
+        Select(driver.find_element(By.ID, "user-select")).select_by_index(1)
+        settled(2)
+        assert "History of user" in driver.find_element(By.ID, "history-title").text
+        assert len(cards("recs")) == 10
+        first = cards("recs")[0]
+        first.find_element(By.CLASS_NAME, "more-like").click()
+        settled(3)
+        assert len(cards("similar")) == 10
+        assert first.find_element(By.CLASS_NAME, "name").text in driver.find_element(
+            By.ID, "similar-title").text
+        for n, item in enumerate(cards("similar")[:3]):
+            item.find_element(By.CLASS_NAME, "add-history").click()
+            settled(4 + n)
+        assert len(cards("new-history")) == 3 and len(cards("new-recs")) == 10
+        chosen = {c.get_attribute("data-item-id") for c in cards("new-history")}
+        assert not chosen & {c.get_attribute("data-item-id") for c in cards("new-recs")}
+        word = cards("recs")[0].find_element(By.CLASS_NAME, "name").text.split()[0]
+        driver.find_element(By.ID, "search-input").send_keys(word)
+        settled(7)
+        assert cards("search-results")
+        assert all(word.lower() in c.find_element(By.CLASS_NAME, "name").text.lower()
+                   for c in cards("search-results"))
+        images = driver.find_elements(By.CSS_SELECTOR, ".card img")
+        if "MMGRAPH_PAGE_RUN" not in os.environ:  # the demo's items have photos
+            assert images and all(driver.execute_script(
+                "return arguments[0].complete && arguments[0].naturalWidth > 0", img)
+                for img in images[:10])
+        assert driver.find_element(By.ID, "error").text == ""
+        timings = driver.execute_script("return window.mmgraphTimings")
+        out = Path(os.environ.get("MMGRAPH_PAGE_OUT") or tmp_path)
+        out.mkdir(parents=True, exist_ok=True)
+        height = driver.execute_script("return document.documentElement.scrollHeight")
+        driver.set_window_size(1400, min(height, 2400))  # the page's sections, for the docs
+        driver.save_screenshot(str(out / "page.png"))
+        medians = {action: statistics.median(t["ms"] for t in timings if t["action"] == action)
+                   for action in dict.fromkeys(t["action"] for t in timings)}
+        (out / "page-timings.json").write_text(json.dumps({"timings": timings,
+                                                           "median_ms": medians}, indent=1))
+        assert set(medians) == {"users", "user", "more like this", "fold in", "search"}
+    finally:
+        driver.quit()

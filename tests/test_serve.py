@@ -199,3 +199,35 @@ def test_a_loaded_run_keeps_its_answers_when_its_file_is_overwritten_in_place(ru
     with open(path, "r+b") as handle:
         handle.truncate(64)
     assert recommender.recommend([3, 7], 5).equals(before)
+
+
+def test_the_page_and_its_read_only_endpoints(run, client):
+    """/ is the page; /browse/... answer what it shows: users with test items first, a user's
+    history and ranked list with held-out items marked as the split holds them."""
+    from mmgraph.runs import RunDir, load_split
+
+    page = client.get("/")
+    assert page.status_code == 200 and "mmgraph" in page.text and "/browse/user" in page.text
+    data = load_split(RunDir(run))
+    tested = set(data.users.to_ids(data.parts["test"].users_with_items()).tolist())
+    users = client.get("/browse/users", params={"limit": 5}).json()
+    assert len(users["users"]) == 5 and set(users["users"]) <= tested
+    user = users["users"][0]
+    answer = client.post("/browse/user", json={"user": user, "k": 30}).json()
+    row = int(data.users.indices([user], "test")[0])
+    train = set(data.items.to_ids(data.parts["train"].row(row)).tolist())
+    assert {i["item_id"] for i in answer["history"]} == train
+    assert answer["history"][0]["name"] == str(answer["history"][0]["item_id"])  # no table
+    ranked = answer["recommendations"]
+    assert not train & {i["item_id"] for i in ranked}
+    for part in ("test", "valid"):
+        held = set(data.items.to_ids(data.parts[part].row(row)).tolist())
+        assert {i["item_id"] for i in ranked if i["held_out"] == part} == held  # k: all items
+        assert answer["held_out"][part] == len(held)
+    assert [i["score"] for i in ranked] == sorted((i["score"] for i in ranked), reverse=True)
+    described = client.post("/browse/items", json={"ids": [ranked[0]["item_id"]]}).json()
+    assert described["items"][0]["item_id"] == ranked[0]["item_id"]
+    unknown = client.post("/browse/user", json={"user": 10_000})
+    assert unknown.status_code == 422 and "Pick one of /browse/users" in unknown.json()["error"]
+    assert client.get("/browse/image/0").status_code == 422  # no image column
+    assert client.get("/browse/search", params={"q": "1"}).json()["items"] == []  # no names

@@ -6,6 +6,7 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
+from encoders.templates import item_texts
 from mmgraph.config import RunConfig
 from mmgraph.data.tables import ITEM, USER, load_items
 from mmgraph.io import read_parquet
@@ -52,8 +53,6 @@ def print_examples(cfg: RunConfig, run: RunDir, console: Console, num_users: int
         if "title" in items:
             titles = items.set_index(ITEM)["title"]
         elif cfg.encoders.text is not None:
-            from encoders.items import item_texts  # transformers: import when needed
-
             titles = pd.Series(item_texts(items, cfg.encoders.text.template), index=items[ITEM])
     held_out = set(zip(test[USER], test[ITEM]))
     for user in recs[USER].drop_duplicates().head(num_users):

@@ -13,6 +13,8 @@ Endpoints (JSON bodies; errors are ``{"error": "..."}`` with a 4xx status):
 - ``POST /admin/swap`` ``{"run": "name"}``: serve another run of the same runs folder; requests
   under way finish on the old one, none is dropped.
 - ``GET /metrics``: request counts and latency histograms, Prometheus text format.
+- ``GET /``: a page to look at what the run recommends (:mod:`mmgraph.serve.page`, which adds
+  the read-only ``/browse/...`` endpoints it uses).
 
 Requests are answered one at a time by the recommender (a lock), so an added item or a swap is
 never seen half done.
@@ -20,11 +22,9 @@ never seen half done.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from pathlib import Path
-from typing import Annotated, Literal, Union
 
 import numpy as np
 import pandas as pd
@@ -34,60 +34,15 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
 from prometheus_client import generate_latest
-from pydantic import BaseModel, ConfigDict, Field
 
 from mmgraph.errors import DataError, MmgraphError
 from mmgraph.recommender import Recommender
+from mmgraph.serve.page import add_page
+from mmgraph.serve.schema import (MAX_BODY_BYTES, AddItemsBody, HistoryBody, ItemIdsBody,
+                                  RecommendBody, SimilarBody, SwapBody, UpdateBody,
+                                  json_response)
 
-__all__ = ["create_app", "MAX_BODY_BYTES", "MAX_K", "MAX_IDS"]
-
-MAX_BODY_BYTES = 1_000_000  #: larger request bodies are refused (413)
-MAX_K = 1_000  #: most items per answer
-MAX_IDS = 1_000  #: most users, history items or added items per request
-
-Id = Union[int, str]
-Ids = Annotated[list[Id], Field(min_length=1, max_length=MAX_IDS)]
-K = Annotated[int, Field(ge=1, le=MAX_K)]
-
-
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-
-class RecommendBody(_Body):
-    users: Ids
-    k: K = 10
-    exclude: Literal["interacted", "train"] = "interacted"
-    unknown: Literal["popular", "error"] = "popular"
-
-
-class HistoryBody(_Body):
-    items: Ids
-    k: K = 10
-
-
-class UpdateBody(_Body):
-    user: Id
-    items: Ids
-
-
-class SimilarBody(_Body):
-    item: Id
-    k: K = 10
-
-
-class AddItemsBody(_Body):
-    ids: Ids
-    vectors: Annotated[list[list[float]], Field(min_length=1, max_length=MAX_IDS)]
-
-
-class RemoveItemsBody(_Body):
-    ids: Ids
-
-
-class SwapBody(_Body):
-    run: Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")]
-
+__all__ = ["create_app"]
 
 def _items(frame: pd.DataFrame) -> list[dict]:
     return [{"item_id": item, "score": float(score)}
@@ -111,10 +66,10 @@ class _Measured:
         length = headers.get(b"content-length")
         refusal = None
         if scope["method"] in ("POST", "DELETE") and length is None:
-            refusal = _json({"error": "send a Content-Length header"}, 411)
+            refusal = json_response({"error": "send a Content-Length header"}, 411)
         elif length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
-            refusal = _json({"error": f"request bodies are limited to {MAX_BODY_BYTES} bytes"},
-                            413)
+            refusal = json_response(
+                {"error": f"request bodies are limited to {MAX_BODY_BYTES} bytes"}, 413)
 
         async def sending(message) -> None:
             if message["type"] == "http.response.start":
@@ -129,12 +84,6 @@ class _Measured:
         endpoint = route.path if route is not None else "unmatched"
         self.requests.labels(endpoint, str(status[0])).inc()
         self.latency.labels(endpoint).observe(time.perf_counter() - started)
-
-
-def _json(content, status: int = 200) -> Response:
-    """``content`` as a JSON response, without FastAPI's response-model validation pass."""
-    return Response(json.dumps(content, separators=(",", ":")).encode(), status,
-                    media_type="application/json")
 
 
 def create_app(run_dir: str | Path) -> FastAPI:
@@ -158,20 +107,20 @@ def create_app(run_dir: str | Path) -> FastAPI:
 
     @app.exception_handler(MmgraphError)
     async def bad_input(request: Request, exc: MmgraphError):
-        return _json({"error": str(exc)}, 422)
+        return json_response({"error": str(exc)}, 422)
 
     @app.exception_handler(StarletteHTTPException)
     async def refused(request: Request, exc: StarletteHTTPException):
         """FastAPI's own refusals (an unparsable body, an unknown path or method) in the
         service's shape: ``{"error": ...}``."""
-        return _json({"error": f"{exc.detail} ({request.method} {request.url.path})"},
+        return json_response({"error": f"{exc.detail} ({request.method} {request.url.path})"},
                      exc.status_code)
 
     @app.exception_handler(RequestValidationError)
     async def malformed(request: Request, exc: RequestValidationError):
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'][1:]) or 'body'}: {e['msg']}"
                              for e in exc.errors()[:5])
-        return _json({"error": f"malformed request: {problems}"}, 422)
+        return json_response({"error": f"malformed request: {problems}"}, 422)
 
     def recommender() -> Recommender:
         return served["recommender"]
@@ -180,7 +129,7 @@ def create_app(run_dir: str | Path) -> FastAPI:
     async def health() -> Response:
         with lock:
             current = recommender()
-            return _json({"status": "ok", "run": served["run"].name,
+            return json_response({"status": "ok", "run": served["run"].name,
                           "users": len(current.data.users), "items": len(current.index)})
 
     @app.post("/recommend")
@@ -199,24 +148,24 @@ def create_app(run_dir: str | Path) -> FastAPI:
                             "items": [{"item_id": item, "score": score} for item, score in zip(
                                 item_ids.to_ids(row[found]).tolist(),
                                 row_scores[found].tolist())]})
-        return _json({"recommendations": answers})
+        return json_response({"recommendations": answers})
 
     @app.post("/recommend_for_history")
     async def recommend_for_history(body: HistoryBody) -> Response:
         with lock:
-            return _json({"items": _items(recommender().recommend_for_history(body.items,
+            return json_response({"items": _items(recommender().recommend_for_history(body.items,
                                                                               body.k))})
 
     @app.post("/update")
     async def update(body: UpdateBody) -> Response:
         with lock:
             recommender().update(body.user, body.items)
-        return _json({"updated": body.user})
+        return json_response({"updated": body.user})
 
     @app.post("/similar")
     async def similar(body: SimilarBody) -> Response:
         with lock:
-            return _json({"items": _items(recommender().similar_items(body.item, body.k))})
+            return json_response({"items": _items(recommender().similar_items(body.item, body.k))})
 
     @app.post("/items")
     def add_items(body: AddItemsBody) -> Response:
@@ -226,13 +175,13 @@ def create_app(run_dir: str | Path) -> FastAPI:
         vectors = np.asarray(body.vectors, np.float64)  # the index checks float32's range
         with lock:
             recommender().index.add(vectors, body.ids)
-        return _json({"added": len(body.ids)})
+        return json_response({"added": len(body.ids)})
 
     @app.delete("/items")
-    def remove_items(body: RemoveItemsBody) -> Response:
+    def remove_items(body: ItemIdsBody) -> Response:
         with lock:
             recommender().index.remove(body.ids)
-        return _json({"removed": len(body.ids)})
+        return json_response({"removed": len(body.ids)})
 
     @app.post("/admin/swap")
     def swap(body: SwapBody) -> Response:
@@ -240,10 +189,11 @@ def create_app(run_dir: str | Path) -> FastAPI:
         loaded = Recommender.load(target)  # outside the lock: requests keep being answered
         with lock:
             served.update(run=target, recommender=loaded)
-        return _json({"serving": body.run})
+        return json_response({"serving": body.run})
 
     @app.get("/metrics")
     def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
+    add_page(app, recommender, lock)
     return app
