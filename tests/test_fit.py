@@ -142,3 +142,23 @@ def test_evaluate_counts_unknown_items_as_misses_and_names_leaks(fitted, held_ou
     assert leaked["already_interacted"] == 3
     with pytest.raises(DataError, match="no column 'user_id'"):
         mmgraph.evaluate(fitted, test.rename(columns={"user_id": "u"}))
+
+
+def test_the_run_writes_its_report_and_the_command_names_it(fitted, tmp_path):
+    import shutil
+
+    report = fitted.run_dir / layout.REPORT
+    text = report.read_text(encoding="utf-8")
+    metrics = fitted.metrics
+    assert f"{metrics['student']['test']['ndcg@20']:.4f}" in text
+    assert text.count("data:image/png;base64,") == 2  # teacher's and student's curves
+    assert "Teacher blend" in text and "lightgcn" in text
+    copy = tmp_path / "older"  # a run made before runs wrote their report
+    shutil.copytree(fitted.run_dir, copy)
+    (copy / layout.REPORT).unlink()
+    result = mmgraph_cli("report", "--run", str(copy))
+    assert result.returncode == 0 and result.stdout.strip() == str(copy / layout.REPORT)
+    assert (copy / layout.REPORT).read_text(encoding="utf-8") == text.replace(
+        "Run run<", "Run older<").replace("mmgraph run run<", "mmgraph run older<")
+    unfinished = mmgraph_cli("report", "--run", str(tmp_path))
+    assert unfinished.returncode == 2 and "no finished" in unfinished.stderr

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 __all__ = ["Artifact", "RUN_FORMAT", "GRAPH_TENSORS_NAME", "GRAPH_META_NAME", "INDEX_FAISS_NAME",
            "INDEX_ITEM_IDS_NAME", "INDEX_REMOVED_NAME", "INDEX_MANIFEST_NAME", "SPLIT_PARTS",
            "split_part", "model_file", "CONFIG", "STAGES", "OUTPUTS", "TIMINGS",
-           "INPUT_INTERACTIONS", "INPUT_ITEMS", "METRICS",
+           "INPUT_INTERACTIONS", "INPUT_ITEMS", "METRICS", "REPORT",
            "RECOMMENDATIONS", "USER_IDS", "ITEM_IDS", "FEATURES", "FEATURE_MASKS", "FEATURE_CACHE",
            "GRAPH", "GRAPH_TENSORS", "GRAPH_META", "TEACHER_STATE", "TEACHER_MODEL",
            "TEACHER_EMBEDDINGS", "STUDENT_STATE", "STUDENT_MODEL", "STUDENT_EMBEDDINGS",
@@ -121,6 +121,8 @@ RECOMMENDATIONS = Artifact("recommendations.parquet", "index", "every test user'
                            "(user_id, item_id, rank, score)")
 METRICS = Artifact("metrics.json", "evaluate", "valid and test metrics of teacher, student "
                    "(as served) and popularity; the protocol")
+REPORT = Artifact("report.html", "evaluate", "the training report: metrics, validation curves, "
+                  "the teacher's blend (`mmgraph report --run`)")
 REFIT = Artifact("refit", "refit", "a run of its own: the tuned choices refitted on every "
                  "interaction (final_refit, `mmgraph refit`)")
 
@@ -131,7 +133,7 @@ RUN_FORMAT: tuple[Artifact, ...] = (
     TEACHER_MODEL, TEACHER_MODEL_CONFIG, TEACHER_STATE, TEACHER_EMBEDDINGS, STUDENT_MODEL,
     STUDENT_MODEL_CONFIG, STUDENT_STATE, STUDENT_EMBEDDINGS, COLDSTART_MAPPER,
     COLDSTART_MAPPER_CONFIG, INDEX_FAISS, INDEX_ITEM_IDS, INDEX_REMOVED, INDEX_MANIFEST, FOLDIN,
-    SERVED_FILES_RECORD, RECOMMENDATIONS, METRICS, REFIT)
+    SERVED_FILES_RECORD, RECOMMENDATIONS, METRICS, REPORT, REFIT)
 
 _MODEL_FILES = {("teacher", "model"): TEACHER_MODEL, ("teacher", "state"): TEACHER_STATE,
                 ("teacher", "embeddings"): TEACHER_EMBEDDINGS,
