@@ -5,8 +5,8 @@ For every test user, the training history is folded in (`Recommender.recommend_f
 vector: the ridge solution of iALS's loss against the served item vectors, settings chosen on
 valid by the index stage) and ranks the catalogue (train items excluded); test NDCG@20 and
 Recall@20 against the same users' trained vectors. Latency: `recommend_for_history` for 20-item
-histories, `update` of a known user with 5 new items followed by `recommend`, and
-`similar_items`, one call at a time (DataFrame out), 1,000 calls each.
+histories, `update` of a known user with 5 new items followed by `recommend`,
+`similar_items` and `explain`, one call at a time (DataFrame out), 1,000 calls each.
 
 Usage:
     python bench/foldin.py                     # runs/quickstart (make quickstart first)
@@ -61,6 +61,8 @@ def main() -> None:
     singles = [(item, 20) for item in rng.choice(ids, 1000)]
     updates = [(user, rng.choice(ids, 5, replace=False).tolist())
                for user in rng.choice(data.users.ids.to_numpy(), 1000)]
+    explains = [(user, item, 5) for user, item in zip(rng.choice(data.users.ids.to_numpy(), 1000),
+                                                       rng.choice(ids, 1000))]
 
     def update_then_recommend(user, new_items: list):
         recommender.update(user, new_items)
@@ -78,7 +80,8 @@ def main() -> None:
             ("recommend_for_history (20 items, k=20)", recommender.recommend_for_history,
              histories),
             ("update (5 new items) + recommend (k=20)", update_then_recommend, updates),
-            ("similar_items (k=20)", recommender.similar_items, singles)):
+            ("similar_items (k=20)", recommender.similar_items, singles),
+            ("explain (a user's item, top 5 history items)", recommender.explain, explains)):
         p50, p99 = latency_ms(call, arguments)
         print(f"{name}: p50 {p50:.2f} ms, p99 {p99:.2f} ms")
 

@@ -55,6 +55,15 @@ def _parse_ids(values: list[str], known) -> list:
     return values
 
 
+def _because(recommender, user, item, shown: int = 3) -> str:
+    """The ``shown`` history items adding most to ``item``'s score for ``user``, by name, with
+    their share of it."""
+    explanation = recommender.explain(user, item, shown)
+    because = recommender.describe(explanation.because)
+    names = because["title"] if "title" in because else because["item_id"]
+    return ", ".join(f"{name} ({share:.0%})" for name, share in zip(names, because["share"]))
+
+
 def _serve(args: argparse.Namespace) -> None:
     """Run the HTTP service until interrupted."""
     try:
@@ -109,12 +118,19 @@ def _dispatch(args: argparse.Namespace, console: Console) -> None:
 
         recommender = Recommender.load(args.run)
         if args.history:
+            if args.explain:
+                raise MmgraphError("--explain explains a user's items: use it with --user.")
             history = _parse_ids(args.history, recommender.index.item_ids)
             served = recommender.recommend_for_history(history, args.k)
         else:
             users = _parse_ids(args.user, recommender.data.users)
             served = recommender.recommend(users, args.k, args.exclude, args.unknown)
         served = recommender.describe(served)
+        if args.explain:
+            served["because you liked"] = [
+                _because(recommender, user, item) if source != "popular" else "(popular)"
+                for user, item, source in zip(served["user_id"], served["item_id"],
+                                              served["source"])]
         console.out(served.to_string(index=False), highlight=False)  # titles are not markup
         return
     if args.command == "serve":

@@ -68,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     recommend.add_argument("--unknown", choices=("popular", "error"), default="popular",
                            help="users the run does not know: serve the most popular items "
                                 "(default; their rows say source 'popular') or fail")
+    recommend.add_argument("--explain", action="store_true",
+                           help="with --user: after each item, the user's history items that "
+                                "add most to its score (because you liked ...)")
 
     serve = commands.add_parser("serve", help="serve a finished run over HTTP (JSON), and a "
                                 "page to look at it at /",

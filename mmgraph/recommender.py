@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -18,7 +19,21 @@ from mmgraph.io import read_json
 from mmgraph.runs import (IndexedSplit, RunDir, layout, load_split, recommendation_frame,
                          served_embeddings, verify_served_files)
 
-__all__ = ["Recommender", "recommendation_frame"]
+__all__ = ["Recommender", "Explanation", "recommendation_frame"]
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """:meth:`Recommender.explain`'s answer: the served ``score`` of ``item_id`` for
+    ``user_id``; ``because``, the user's history items adding most to it (``item_id``,
+    ``contribution``, ``share`` of the sum; largest first); ``history_score``, the sum of every
+    history item's contribution (the score of the user's folded-in history)."""
+
+    user_id: object
+    item_id: object
+    score: float
+    history_score: float
+    because: pd.DataFrame
 
 
 class Recommender:
@@ -192,6 +207,39 @@ class Recommender:
         vector = self.foldin.user_vectors(self.item_vectors, [history],
                                           self._derived_from_items("basis"))[0]
         self._updated[user[0]] = (history, vector)
+
+    def explain(self, user_id, item_id, k: int = 5) -> Explanation:
+        """Why ``item_id`` scores as it does for ``user_id``: the ``k`` items of the user's
+        history that add most to it (as implicit's ALS ``explain``). The user's history (theirs
+        in the run, or as :meth:`update` left it) folded in is a vector whose score of the item
+        is exactly a sum of one term per history item (:meth:`FoldIn.contributions`); that sum
+        is ``history_score``, equal to ``score`` for a user served from a history. A trained
+        user's vector is not their fold-in (its scale differs; fold-in ranks nearly as well),
+        so for them the terms explain the folded-in score, and ``share`` (each term over the
+        sum) is the scale-free reading. A user without a history is served by popularity: a
+        :class:`DataError`."""
+        user = pd.Index([user_id])
+        label = int(self.index.item_ids.indices(pd.Series([item_id]), "explain",
+                                                "Explain takes an item of this run's index.")[0])
+        if user[0] in self._updated:
+            history, vector = self._updated[user[0]]
+        else:
+            position = self.data.users.positions(user, "explain")[0]
+            if position < 0:
+                raise DataError(f"explain: user {user_id!r} is not a user of this run and has "
+                                f"no history (Recommender.update), so they are served popular "
+                                f"items; there is nothing of theirs to explain.")
+            history, vector = self.interacted.row(position), self.user_vectors[position]
+        terms = self.foldin.contributions(self.item_vectors, history, label,
+                                          self._derived_from_items("basis"))
+        top = np.argsort(-terms, kind="stable")[:max(1, int(k))]
+        total = float(terms.sum())
+        because = pd.DataFrame({ITEM: self.index.item_ids.to_ids(history[top]),
+                                "contribution": terms[top].astype(np.float32),
+                                "share": (terms[top] / total if total else terms[top] * 0
+                                          ).astype(np.float32)})
+        return Explanation(user[0], item_id, float(vector @ self.item_vectors[label]), total,
+                           because)
 
     def add_items(self, items: pd.DataFrame, progress: bool = False) -> np.ndarray:
         """Serve new items from their content, without retraining: ``items`` is a table like

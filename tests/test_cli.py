@@ -541,3 +541,15 @@ def test_readme_python_blocks_run_as_written(finished_run, ml100k_slice, tmp_pat
     assert 100_000 in set(namespace["recommender"].index.item_ids.ids)
     assert (tmp_path / "embeddings" / "manifest.json").is_file()  # the notebook loop's export
     assert (tmp_path / "runs" / "quickstart" / "index-edited" / "manifest.json").is_file()
+
+
+def test_recommend_explains_each_item(finished_run):
+    run, _, _ = finished_run
+    result = mmgraph("recommend", "--run", str(run), "--user", "1", "999999", "-k", "2",
+                     "--explain")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "because you liked" in lines[0] and "(popular)" in lines[-1]
+    assert "%)" in lines[1]  # a named history item with its share
+    refused = mmgraph("recommend", "--run", str(run), "--history", "1", "--explain")
+    assert refused.returncode == 2 and "use it with --user" in refused.stderr

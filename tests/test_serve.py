@@ -231,3 +231,27 @@ def test_the_page_and_its_read_only_endpoints(run, client):
     assert unknown.status_code == 422 and "Pick one of /browse/users" in unknown.json()["error"]
     assert client.get("/browse/image/0").status_code == 422  # no image column
     assert client.get("/browse/search", params={"q": "1"}).json()["items"] == []  # no names
+
+
+def test_explain_adds_up_and_answers_over_http(run, client):
+    """A user served from a history: its items' contributions add up to the served score;
+    over HTTP the same answer; a user without a history is a clear 422."""
+    reference = Recommender.load(run)
+    reference.update(999, [1, 2, 4])
+    item = int(reference.recommend([999], 1)["item_id"].iloc[0])
+    explained = reference.explain(999, item, k=10)
+    assert explained.history_score == pytest.approx(explained.score, rel=1e-4)
+    assert sorted(explained.because["item_id"]) == [1, 2, 4]
+    assert explained.because["share"].sum() == pytest.approx(1.0, rel=1e-4)
+    contributions = explained.because["contribution"].tolist()
+    assert contributions == sorted(contributions, reverse=True)
+    trained = reference.explain(3, item, k=2)
+    row = int(reference.data.users.indices([3], "test")[0])
+    assert len(trained.because) == 2
+    assert set(trained.because["item_id"]) <= set(
+        reference.data.items.to_ids(reference.interacted.row(row)).tolist())
+    answer = client.post("/explain", json={"user": 3, "item": item, "k": 2}).json()
+    assert [b["item_id"] for b in answer["because"]] == trained.because["item_id"].tolist()
+    assert answer["score"] == pytest.approx(trained.score, rel=1e-5)
+    stranger = client.post("/explain", json={"user": 12345, "item": item})
+    assert stranger.status_code == 422 and "served popular items" in stranger.json()["error"]

@@ -90,6 +90,34 @@ class FoldIn:
                 rotated[row] = np.linalg.solve(system, chosen.sum(0))
         return (rotated @ basis.vectors.T).astype(np.float32)
 
+    def contributions(self, items: np.ndarray, history: np.ndarray, target: int,
+                      basis: ItemBasis | None = None) -> np.ndarray:
+        r"""What each item of ``history`` (rows of ``items [I, d]``, unique) adds to the
+        folded-in score of item ``target``: ``[h]`` terms that sum to ``q_t^\top p``, where
+        :math:`p = A^{-1} \sum_{j \in H} q_j` is :meth:`user_vectors`' vector of that history,
+
+        .. math:: q_t^\top p = \sum_{j \in H} q_t^\top A^{-1} q_j,
+
+        exactly (as implicit's ALS ``explain``): one solve :math:`A^{-1} q_t`, then a dot
+        product per history item."""
+        basis = ItemBasis(items) if basis is None else basis
+        history = np.asarray(history, np.int64)
+        if not len(history):
+            return np.zeros(0)
+        diagonal = (self.unobserved_weight * basis.values
+                    + self.ridge * max(basis.scale, 1e-12))
+        weight = 1 - self.unobserved_weight
+        chosen, aim = basis.rotated[history], basis.rotated[target]  # [h, r], [r]
+        if weight == 0:
+            solved = aim / diagonal
+        elif len(chosen) < len(diagonal):  # Woodbury, as in user_vectors
+            scaled = chosen / diagonal
+            inner = scaled @ chosen.T + np.eye(len(chosen)) / weight
+            solved = aim / diagonal - scaled.T @ np.linalg.solve(inner, scaled @ aim)
+        else:
+            solved = np.linalg.solve(np.diag(diagonal) + weight * chosen.T @ chosen, aim)
+        return chosen @ solved
+
     def to_dict(self) -> dict[str, float]:
         return asdict(self)
 

@@ -8,6 +8,8 @@ Endpoints (JSON bodies; errors are ``{"error": "..."}`` with a 4xx status):
 - ``POST /recommend_for_history`` ``{"items": [...], "k": 10}``: fold-in for a new user.
 - ``POST /update`` ``{"user": id, "items": [...]}``: fold the items into that user's history.
 - ``POST /similar`` ``{"item": id, "k": 10}``: more like this (cosine).
+- ``POST /explain`` ``{"user": id, "item": id, "k": 5}``: the user's history items adding most
+  to that item's score (:meth:`~mmgraph.recommender.Recommender.explain`).
 - ``POST /items`` ``{"ids": [...], "vectors": [[...]]}`` adds items, ``DELETE /items``
   ``{"ids": [...]}`` removes them; both at once, no retraining.
 - ``POST /admin/swap`` ``{"run": "name"}``: serve another run of the same runs folder; requests
@@ -38,8 +40,8 @@ from prometheus_client import generate_latest
 from mmgraph.errors import DataError, MmgraphError
 from mmgraph.recommender import Recommender
 from mmgraph.serve.page import add_page
-from mmgraph.serve.schema import (MAX_BODY_BYTES, AddItemsBody, HistoryBody, ItemIdsBody,
-                                  RecommendBody, SimilarBody, SwapBody, UpdateBody,
+from mmgraph.serve.schema import (MAX_BODY_BYTES, AddItemsBody, ExplainBody, HistoryBody,
+                                  ItemIdsBody, RecommendBody, SimilarBody, SwapBody, UpdateBody,
                                   json_response)
 
 __all__ = ["create_app"]
@@ -166,6 +168,19 @@ def create_app(run_dir: str | Path) -> FastAPI:
     async def similar(body: SimilarBody) -> Response:
         with lock:
             return json_response({"items": _items(recommender().similar_items(body.item, body.k))})
+
+    @app.post("/explain")
+    async def explain(body: ExplainBody) -> Response:
+        with lock:
+            answer = recommender().explain(body.user, body.item, body.k)
+        because = answer.because
+        return json_response({
+            "user_id": body.user, "item_id": body.item, "score": answer.score,
+            "history_score": answer.history_score,
+            "because": [{"item_id": item, "contribution": contribution, "share": share}
+                        for item, contribution, share in zip(
+                            because["item_id"].tolist(), because["contribution"].tolist(),
+                            because["share"].tolist())]})
 
     @app.post("/items")
     def add_items(body: AddItemsBody) -> Response:

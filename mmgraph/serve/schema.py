@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = ["MAX_BODY_BYTES", "MAX_K", "MAX_IDS", "Id", "Ids", "K", "RecommendBody",
            "HistoryBody", "UpdateBody", "SimilarBody", "AddItemsBody", "ItemIdsBody",
-           "BrowseUserBody", "SwapBody", "json_response"]
+           "BrowseUserBody", "ExplainBody", "SwapBody", "json_response"]
 
 MAX_BODY_BYTES = 1_000_000  #: larger request bodies are refused (413)
 MAX_K = 1_000  #: most items per answer
@@ -59,6 +59,12 @@ class ItemIdsBody(_Body):
 
 class SwapBody(_Body):
     run: Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")]
+
+
+class ExplainBody(_Body):
+    user: Id
+    item: Id
+    k: K = 5
 
 
 class BrowseUserBody(_Body):

@@ -58,3 +58,20 @@ def test_tuning_returns_the_best_scored_setting():
     assert len(scores) == len(FOLDIN_GRID["unobserved_weight"]) * len(FOLDIN_GRID["ridge"])
     assert calls == [(2, 4)] * len(scores)
     assert scores[f"alpha={best.unobserved_weight},ridge={best.ridge}"] == max(scores.values())
+
+
+@pytest.mark.parametrize("num_items,dim,history,alpha", [
+    (40, 6, 3, 0.3), (40, 6, 25, 0.3), (4, 12, 3, 0.1), (40, 6, 5, 1.0), (40, 6, 1, 0.0)])
+def test_contributions_add_up_to_the_folded_in_score(num_items, dim, history, alpha):
+    """Each history item's term, summed, is the folded-in vector's score of the target, for
+    short (Woodbury) and long (direct) histories, wide vectors and alpha at both ends."""
+    rng = np.random.default_rng(num_items + history)
+    items = rng.normal(size=(num_items, dim)).astype(np.float32)
+    chosen = np.sort(rng.choice(num_items, history, replace=False))
+    foldin = FoldIn(alpha, 2.0)
+    user = foldin.user_vectors(items, [chosen])[0].astype(np.float64)
+    for target in (0, num_items - 1, int(chosen[0])):
+        terms = foldin.contributions(items, chosen, target)
+        assert terms.shape == (history,)
+        assert terms.sum() == pytest.approx(items[target] @ user, rel=1e-4, abs=1e-6)
+    assert foldin.contributions(items, chosen[:0], 0).shape == (0,)
