@@ -12,7 +12,7 @@ import pandas as pd
 
 from mmgraph.data.tables import ITEM, USER, load_items
 from mmgraph.data.user_items import UserItems
-from mmgraph.errors import DataError
+from mmgraph.errors import DataError, RunDirError
 from mmgraph.index.foldin import FoldIn, ItemBasis
 from mmgraph.index.retrieval import RetrievalIndex
 from mmgraph.io import read_json
@@ -60,8 +60,9 @@ class Recommender:
         """``[I, d]`` served item vectors by index label, for fold-in and similar items; items
         added to the index since are read back from it."""
         known, total = len(self._item_vectors), len(self.index.item_ids)
-        if known < total:
-            added = np.stack([self.index.index.reconstruct(label)
+        if known < total:  # an item removed since is gone from FAISS: a zero row, never served
+            added = np.stack([np.zeros(self.index.dim, np.float32) if self.index.removed[label]
+                              else self.index.index.reconstruct(label)
                               for label in range(known, total)])
             self._item_vectors = np.concatenate([self._item_vectors, added])
             self._derived = {}
@@ -88,6 +89,11 @@ class Recommender:
         # the file is later overwritten in place (a mapping would change under it, or fault).
         vectors, items = np.array(vectors), np.array(items)
         index = RetrievalIndex.load(run.path(layout.INDEX), expected_model_hash=model_hash)
+        if index.metric != "ip":  # what the index stage builds: the models' score
+            raise RunDirError(f"{run.path(layout.INDEX_MANIFEST)} says metric "
+                              f"{index.metric!r}, but a run's index ranks by the inner "
+                              f"product its models score with ('ip'); restore the file or "
+                              f"rebuild the index (`mmgraph index`).")
         cfg, settings = run.read_config(), run.path(layout.FOLDIN)
         foldin = FoldIn(**{k: float(v) for k, v in read_json(settings).items()
                            if k in ("unobserved_weight", "ridge")}) if settings.is_file() else None
@@ -321,8 +327,8 @@ class Recommender:
         scores = unit @ unit[row]
         scores[row] = -np.inf  # not itself
         scores[self.index.removed[:len(scores)]] = -np.inf
-        k = max(1, min(int(k), int(np.isfinite(scores).sum())))
-        top = np.argpartition(-scores, k - 1)[:k]
+        k = min(int(k), int(np.isfinite(scores).sum()))  # 0 when every other item is removed
+        top = np.argpartition(-scores, k - 1)[:k] if k > 0 else np.zeros(0, np.int64)
         top = top[np.argsort(-scores[top], kind="stable")]
         return pd.DataFrame({ITEM: self.index.item_ids.to_ids(top), "rank": np.arange(1, k + 1),
                              "score": scores[top].astype(np.float32)})

@@ -255,3 +255,32 @@ def test_explain_adds_up_and_answers_over_http(run, client):
     assert answer["score"] == pytest.approx(trained.score, rel=1e-5)
     stranger = client.post("/explain", json={"user": 12345, "item": item})
     assert stranger.status_code == 422 and "served popular items" in stranger.json()["error"]
+
+
+def test_removed_added_items_long_names_and_emptied_catalogues_are_answered(run, tmp_path):
+    """Issue 36: an item added then removed made /similar, /recommend_for_history and /update
+    answer 500; a 5,000-character run name on /admin/swap, 500; with every other item removed,
+    /similar returned a removed item; metric 'cosine' edited into the manifest was served."""
+    import json
+
+    copy = tmp_path / "runs" / "served"
+    shutil.copytree(run, copy)
+    with TestClient(create_app(copy)) as client:
+        dim = Recommender.load(copy).index.dim
+        assert client.post("/items", json={"ids": [500], "vectors": [[0.1] * dim]}
+                           ).status_code == 200
+        assert client.request("DELETE", "/items", json={"ids": [500]}).status_code == 200
+        for path, body in (("/similar", {"item": 1, "k": 3}),
+                           ("/recommend_for_history", {"items": [1, 2], "k": 3}),
+                           ("/update", {"user": 3, "items": [1]})):
+            assert client.post(path, json=body).status_code == 200, path
+        swap = client.post("/admin/swap", json={"run": "x" * 5000})
+        assert swap.status_code == 422 and "error" in swap.json()
+    recommender = Recommender.load(copy)
+    keep = recommender.index.item_ids.ids[0]
+    recommender.index.remove([i for i in recommender.index.item_ids.ids if i != keep])
+    assert recommender.similar_items(keep, 5).empty
+    manifest = copy / "index" / "manifest.json"
+    manifest.write_text(json.dumps({**json.loads(manifest.read_text()), "metric": "cosine"}))
+    with pytest.raises(Exception, match="ranks by the inner product"):
+        Recommender.load(copy)

@@ -67,6 +67,14 @@ class IdMap:
             raise DataError(f"{source}: {self.name} ids here are "
                             f"{'integers' if integers else 'strings'}, but {example!r} is not; "
                             f"pass every {self.name} id as {'an int' if integers else 'a str'}.")
+        if integers and len(values) and values.dtype == object:  # Python ints, maybe huge
+            low, high = np.iinfo(np.int64).min, np.iinfo(np.int64).max
+            huge = [v for v in values if not low <= v <= high]
+            if huge:
+                raise DataError(f"{source}: {self.name} ids here are 64-bit integers, but "
+                                f"{huge[0]!r} is out of their range ({low} to {high}); use a "
+                                f"smaller id.")
+            values = values.astype(np.int64)
         return values
 
     def to_ids(self, indices: np.ndarray) -> np.ndarray:

@@ -11,6 +11,7 @@ where the index type supports it (Flat, IVF) and a tombstone filtered at search 
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Sequence
 
@@ -249,16 +250,23 @@ class RetrievalIndex:
         return int(min(k, max(self.index.ntotal, 1)))
 
     def save(self, folder: str | Path) -> None:
+        """Write the index's files into ``folder``, all or nothing: every file is written
+        under a temporary name first, and only once all are written are they renamed into
+        place (the manifest last), so a failure half-way leaves a saved index as it was."""
         folder = Path(folder)
-        with atomic_path(folder / layout.INDEX_FAISS_NAME) as tmp:
-            faiss.write_index(self.index, str(tmp))
-        self.item_ids.save(folder / layout.INDEX_ITEM_IDS_NAME)
-        write_parquet(folder / layout.INDEX_REMOVED_NAME, pd.DataFrame({"removed": self.removed}))
-        write_json(folder / layout.INDEX_MANIFEST_NAME, {
-            "dim": self.dim, "metric": self.metric, "factory": self.factory,
-            "ntotal": int(self.index.ntotal), "num_ids": len(self.item_ids),
-            "model_hash": self.model_hash,
-            "sha256": {name: file_sha256(folder / name) for name in INDEX_FILES}})
+        with contextlib.ExitStack() as renames:  # leaving it renames, in reverse order
+            manifest = renames.enter_context(atomic_path(folder / layout.INDEX_MANIFEST_NAME))
+            written = {name: renames.enter_context(atomic_path(folder / name))
+                       for name in INDEX_FILES}
+            faiss.write_index(self.index, str(written[layout.INDEX_FAISS_NAME]))
+            self.item_ids.save(written[layout.INDEX_ITEM_IDS_NAME])
+            write_parquet(written[layout.INDEX_REMOVED_NAME],
+                          pd.DataFrame({"removed": self.removed}))
+            write_json(manifest, {
+                "dim": self.dim, "metric": self.metric, "factory": self.factory,
+                "ntotal": int(self.index.ntotal), "num_ids": len(self.item_ids),
+                "model_hash": self.model_hash,
+                "sha256": {name: file_sha256(path) for name, path in written.items()}})
 
     @classmethod
     def load(cls, folder: str | Path, expected_model_hash: str | None = None) -> "RetrievalIndex":
@@ -280,11 +288,21 @@ class RetrievalIndex:
                    manifest["model_hash"], removed)
 
 
+#: Largest magnitude of a vector component: a score sums products of two vectors' components
+#: and must stay finite in float32 (3.4e38), whatever the dimension.
+MAX_COMPONENT = 1e15
+
+
 def _require_finite(vectors: np.ndarray) -> None:
     bad = np.flatnonzero(~np.isfinite(vectors).all(axis=1)) if vectors.ndim == 2 else []
     if len(bad):
         raise DataError(f"vector row(s) {bad[:5].tolist()} hold NaN or infinite values (or "
                         f"values past float32's range); pass finite vectors.")
+    huge = np.flatnonzero((np.abs(vectors) > MAX_COMPONENT).any(axis=1)) \
+        if vectors.ndim == 2 else []
+    if len(huge):
+        raise DataError(f"vector row(s) {huge[:5].tolist()} hold values past ±{MAX_COMPONENT:g}, "
+                        f"so their scores would overflow float32; scale the vectors down.")
 
 
 #: The files of a saved index whose sha256 its manifest records.
@@ -300,7 +318,10 @@ def _checked_manifest(folder: Path) -> dict:
     path = folder / layout.INDEX_MANIFEST_NAME
     manifest = read_json(path)
     wrong = [key for key, kind in _MANIFEST_TYPES.items()
-             if not isinstance(manifest, dict) or not isinstance(manifest.get(key), kind)]
+             if not isinstance(manifest, dict) or key not in manifest
+             or not isinstance(manifest[key], kind)]
+    if not wrong and manifest["metric"] not in _METRICS:
+        wrong = ["metric"]
     if wrong:
         raise RunDirError(f"{path} lacks or mistypes {wrong}: it was edited or written by an "
                           f"older mmgraph; rebuild the index (`mmgraph index`).")

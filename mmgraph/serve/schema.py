@@ -58,7 +58,7 @@ class ItemIdsBody(_Body):
 
 
 class SwapBody(_Body):
-    run: Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")]
+    run: Annotated[str, Field(max_length=128, pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")]
 
 
 class ExplainBody(_Body):

@@ -207,3 +207,54 @@ def test_hnsw_skips_removed_items_in_the_graph_search():
     assert not np.isin(found, removed).any() and (found >= 0).all()
     assert np.mean([len(set(f) & set(e)) / 10 for f, e in zip(found, exact)]) >= 0.95
     assert np.all(scores[:, :-1] >= scores[:, 1:])
+
+
+def test_an_id_past_int64_is_refused_before_any_change(tmp_path):
+    """Issue 36: 2**70 was accepted, turned the id map into objects (every later integer id a
+    'strings' error) and broke the next save half-way."""
+    rng = np.random.default_rng(3)
+    index = RetrievalIndex.build(rng.normal(size=(5, 4)).astype(np.float32), list(range(5)))
+    with pytest.raises(DataError, match="64-bit integers, but 1180591620717411303424"):
+        index.add(rng.normal(size=(1, 4)).astype(np.float32), [2**70])
+    assert len(index.item_ids) == 5 and index.index.ntotal == 5
+    index.add(rng.normal(size=(1, 4)).astype(np.float32), [7])  # integers still work
+    index.save(tmp_path / "i")
+    assert RetrievalIndex.load(tmp_path / "i").item_ids.ids.tolist() == [0, 1, 2, 3, 4, 7]
+
+
+def test_a_save_that_fails_half_way_leaves_the_saved_index_as_it_was(tmp_path, monkeypatch):
+    items, index = _index()
+    index.save(tmp_path / "i")
+    before = {p.name: p.read_bytes() for p in (tmp_path / "i").iterdir()}
+    index.add(np.ones((1, 8), np.float32), ["new"])
+
+    def fails(self, path):
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr(IdMap, "save", fails)
+    with pytest.raises(OSError, match="No space left"):
+        index.save(tmp_path / "i")
+    assert {p.name: p.read_bytes() for p in (tmp_path / "i").iterdir()} == before
+    assert len(RetrievalIndex.load(tmp_path / "i").item_ids) == 50
+
+
+def test_vectors_whose_scores_would_overflow_are_refused():
+    """Issue 36: 3e38 is finite in float32, yet its scores were Infinity."""
+    _, index = _index()
+    with pytest.raises(DataError, match=r"row\(s\) \[0\] hold values past"):
+        index.add(np.full((1, 8), 3e38, np.float32), ["huge"])
+    assert len(index.item_ids) == 50
+
+
+def test_a_manifest_without_keys_or_with_an_unknown_metric_is_refused(tmp_path):
+    import json
+
+    _, index = _index()
+    index.save(tmp_path / "i")
+    path = tmp_path / "i" / "manifest.json"
+    manifest = json.loads(path.read_text())
+    for edit in ({"model_hash": None}, {"metric": "euclid"}):
+        broken = {k: v for k, v in {**manifest, **edit}.items() if v is not None}
+        path.write_text(json.dumps(broken))
+        with pytest.raises(RunDirError, match="lacks or mistypes"):
+            RetrievalIndex.load(tmp_path / "i")
