@@ -24,6 +24,7 @@ import pandas as pd
 
 from mmgraph.config import RunConfig, section_hash
 from mmgraph.data.tables import ITEM, USER
+from mmgraph.errors import ConfigError, RunDirError
 from mmgraph.io import atomic_path, read_json, write_parquet
 from mmgraph.pipeline.runner import StageContext, run_stage
 from mmgraph.pipeline.stages.graph import graph
@@ -38,6 +39,9 @@ log = logging.getLogger(__name__)
 
 #: The refit's folder name inside its run.
 REFIT = layout.REFIT.path
+#: The config sections whose choices a refit fixes: the run must have made them with these.
+#: (The data's tables are not compared: the refit reads the run's own split, checked below.)
+_REFIT_SECTIONS = ("split", "encoders", "graph", "teacher", "student", "evaluation", "seed")
 
 
 def refit_config(cfg: RunConfig, run: RunDir) -> RunConfig:
@@ -46,18 +50,66 @@ def refit_config(cfg: RunConfig, run: RunDir) -> RunConfig:
     the refit's folder is ``<run>/refit``. A ``teacher: auto`` config is first replaced by
     what the run chose (:func:`mmgraph.runs.resolved_config`)."""
     cfg = resolved_config(cfg, run)
+    _require_same_settings(cfg, run)
     teacher_state = read_json(run.path(layout.TEACHER_STATE))
     student_state = read_json(run.path(layout.STUDENT_STATE))
-    teacher = cfg.teacher.model_copy(update={"blend": dict(teacher_state["weights"])})
+    weights = teacher_state.get("weights") if isinstance(teacher_state, dict) else None
+    if not isinstance(weights, dict) or set(weights) != set(cfg.teacher.components) or not all(
+            isinstance(w, (int, float)) and not isinstance(w, bool) for w in weights.values()):
+        raise RunDirError(f"{run.path(layout.TEACHER_STATE)} should hold the blend weight of "
+                          f"each of {cfg.teacher.components} ('weights'); it was edited. "
+                          f"Rerun the teacher stage (`mmgraph teacher`).")
+    teacher = cfg.teacher.model_copy(update={"blend": dict(weights)})
     if "lightgcn" in cfg.teacher.components:
-        epochs = max(int(teacher_state["best_epoch"]), 1)
+        epochs = _best_epoch(run, layout.TEACHER_STATE, teacher_state, cfg.teacher.optim.epochs)
         teacher = teacher.model_copy(update={"optim": teacher.optim.model_copy(
             update={"epochs": epochs, "eval_every": epochs})})
-    epochs = max(int(student_state["best_epoch"]), 1)
+    epochs = _best_epoch(run, layout.STUDENT_STATE, student_state, cfg.student.optim.epochs)
     student = cfg.student.model_copy(update={"optim": cfg.student.optim.model_copy(
         update={"epochs": epochs, "eval_every": epochs})})
     return cfg.model_copy(update={"name": REFIT, "runs_root": run.root, "teacher": teacher,
                                   "student": student, "final_refit": False})
+
+
+def _require_same_settings(cfg: RunConfig, run: RunDir) -> None:
+    """The refit fixes the choices ``run`` made with its own settings: a config whose model
+    sections differ from the ones the run last ran with (``config.yaml``) is a
+    :class:`ConfigError` naming the keys, and a file the run's stages wrote that changed since
+    is a :class:`RunDirError` naming it (the refit would train on it unchecked)."""
+    ran = run.read_config()
+    if ran is not None:
+        now, then = (c.model_dump(mode="json", exclude={"encoders": {"cache_dir"}})
+                     for c in (cfg, ran))
+        differ = []
+        for section in _REFIT_SECTIONS:
+            ours, theirs = now[section], then[section]
+            if isinstance(ours, dict) and isinstance(theirs, dict):
+                differ += [f"{section}.{key}" for key in sorted(set(ours) | set(theirs))
+                           if ours.get(key) != theirs.get(key)]
+            elif ours != theirs:
+                differ.append(section)
+        if differ:
+            raise ConfigError(f"The config differs from the one {run.root} ran with "
+                              f"({', '.join(differ[:5])}), and the refit fixes the choices "
+                              f"that run made with its own settings; rerun `mmgraph run` with "
+                              f"this config first, or refit with the run's config.yaml.")
+    for stage in ("split", "encode", "teacher", "student", "index"):
+        if changed := run.changed_files(stage):
+            raise RunDirError(f"{', '.join(map(str, changed[:3]))} changed since the {stage} "
+                              f"stage wrote it (sha256 differs or it is gone), so the refit "
+                              f"would train on it unchecked; restore it, or rerun `mmgraph "
+                              f"run` to rebuild the run.")
+
+
+def _best_epoch(run: RunDir, state_file: layout.Artifact, state: dict, limit: int) -> int:
+    """The best epoch a finished stage recorded: a whole number from 1 to the config's
+    ``optim.epochs``, or a :class:`RunDirError` (an edited state must not train for ever)."""
+    best = state.get("best_epoch") if isinstance(state, dict) else None
+    if isinstance(best, bool) or not isinstance(best, int) or not 0 <= best <= limit:
+        raise RunDirError(f"{run.path(state_file)} records best_epoch {best!r}; it must be a "
+                          f"whole number from 0 to optim.epochs ({limit}). It was edited: "
+                          f"rerun the stage that writes it (`mmgraph run`).")
+    return max(best, 1)
 
 
 def refit(cfg: RunConfig, run: RunDir, progress: bool = True) -> RunDir:

@@ -81,6 +81,12 @@ class RunDir:
                 return False
         return True
 
+    def changed_files(self, stage: str) -> list[Path]:
+        """The files ``stage`` wrote that are no longer as it wrote them (size or sha256), or
+        are gone: what reading its outputs now would silently get wrong."""
+        return [self.path(name) for name, stamp in self._written().get(stage, {}).items()
+                if not _unchanged(self.path(name), stamp)]
+
     def files(self) -> dict[str, tuple[int, int]]:
         """``(size, mtime_ns)`` of the run's artifact files by relative path, to tell which
         files a stage wrote (shared caches, checkpoints and bookkeeping left out)."""

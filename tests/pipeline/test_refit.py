@@ -85,3 +85,52 @@ def test_refit_needs_a_finished_run(tmp_path, capsys):
                                      f"data: {{interactions: {tmp_path / 'inter.csv'}}}\n")
     assert main(["-q", "refit", "--config", str(tmp_path / "c.yaml")]) == 2
     assert "teacher" in capsys.readouterr().err
+
+
+def _refit_error(folder, capsys, config: str | None = None) -> str:
+    from mmgraph.cli import main
+
+    path = folder / "c.yaml"
+    if config is not None:
+        path = folder / "changed.yaml"
+        path.write_text(config)
+    assert main(["-q", "refit", "--config", str(path)]) == 2
+    error = capsys.readouterr().err
+    assert "Traceback" not in error
+    return error
+
+
+def test_refit_refuses_what_it_would_train_on_unchecked(finished, tmp_path, capsys):
+    """Issue 36: refit trained on a tampered test split, trained a changed student.dim with
+    the old epoch counts, trained 1e9 epochs for an edited best_epoch, and raised KeyError
+    or a traceback for a changed components list or an edited state.json."""
+    import shutil
+
+    run, folder = finished
+    copy = tmp_path / "copy"
+    shutil.copytree(folder, copy)
+    config = (copy / "c.yaml").read_text().replace(str(folder), str(copy))
+    (copy / "c.yaml").write_text(config)
+    tuned = RunDir(copy / "runs" / "tuned")
+    changed = config.replace("student: {dim: 8", "student: {dim: 16")
+    assert "student.dim" in _refit_error(copy, capsys, changed)
+    fewer = config.replace("components: [lightgcn, filter, time_filter]",
+                           "components: [lightgcn, filter]")
+    assert "teacher.components" in _refit_error(copy, capsys, fewer)
+    state_path = tuned.path("student", "state.json")
+    original = state_path.read_text()
+    for edit in ({"best_epoch": 1_000_000_000}, {"best_epoch": "many"}):
+        state_path.write_text(json.dumps({**json.loads(original), **edit}))
+        error = _refit_error(copy, capsys)
+        assert "best_epoch" in error or "changed since the student stage" in error
+    state_path.write_text(original)
+    teacher_state = tuned.path("teacher", "state.json")
+    teacher_original = teacher_state.read_text()
+    teacher_state.write_text(json.dumps({k: v for k, v in json.loads(teacher_original).items()
+                                         if k != "weights"}))
+    error = _refit_error(copy, capsys)
+    assert "'weights'" in error or "changed since the teacher stage" in error
+    teacher_state.write_text(teacher_original)
+    test_split = tuned.path("splits", "test.parquet")
+    test_split.write_bytes(b"garbage")
+    assert "test.parquet changed since the split stage" in _refit_error(copy, capsys)
