@@ -23,6 +23,8 @@ def resolve_media_path(root: str | Path, relative: str | Path) -> Path:
     base = Path(root).resolve()
     if not str(relative).strip():
         raise MediaError(relative, "empty path")
+    if "\x00" in str(relative):  # no file name holds one; the OS call would raise ValueError
+        raise MediaError(repr(str(relative)), "holds a NUL character: not a file path")
     target = (base / relative).resolve()
     if not target.is_relative_to(base):
         raise MediaError(relative, f"resolves outside the media root {base}; media paths must "

@@ -258,6 +258,12 @@ class Recommender:
         if self.run is None:
             raise DataError("add_items needs a Recommender loaded from a run folder "
                             "(Recommender.load)")
+        if not isinstance(items, pd.DataFrame) or items.empty or ITEM not in items:
+            got = (type(items).__name__ if not isinstance(items, pd.DataFrame)
+                   else "no rows" if items.empty else f"columns {list(items.columns)}")
+            raise DataError(f"add_items takes a table with an {ITEM} column and at least one "
+                            f"row (plus the content columns the run's encoders read); got "
+                            f"{got}.")
         vectors = vectors_from_content(self.run, items, progress)
         self.index.add(vectors, items[ITEM].to_numpy())
         return vectors

@@ -7,6 +7,8 @@ import random
 import numpy as np
 import torch
 
+from mmgraph.errors import ConfigError
+
 __all__ = ["seed_everything", "pick_device"]
 
 
@@ -25,4 +27,12 @@ def pick_device(requested: str = "auto") -> torch.device:
     """``"auto"`` picks CUDA when present, else CPU; anything else is passed to torch."""
     if requested == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(requested)
+    device = torch.device(requested)
+    backend = getattr(torch, device.type, None)
+    count = backend.device_count() if device.type in ("cuda", "xpu") and backend else None
+    if count is not None and (device.index or 0) >= count:
+        raise ConfigError(f"device {requested!r}: this machine has {count} {device.type} "
+                          f"device(s){'' if count else ' (none)'}; set device: auto (or cpu).")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError(f"device {requested!r}: MPS is not available here; set device: auto.")
+    return device

@@ -96,11 +96,14 @@ def validate_config(raw: dict, source: str) -> RunConfig:
 
 class _UniqueKeyLoader(yaml.SafeLoader):
     """YAML's safe loader, except that a key given twice in one mapping is an error (plain
-    YAML keeps the last one silently)."""
+    YAML keeps the last one silently). Merge keys (``<<: *defaults``) work as in YAML: the
+    mapping's own keys override the merged ones."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
         seen: set = set()
         for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # flattened by the base loader
+                continue
             key = self.construct_object(key_node, deep=deep)
             if key in seen:
                 raise yaml.constructor.ConstructorError(

@@ -21,8 +21,8 @@ RATING_METRICS = ("rmse", "mae")
 
 
 class EvaluationConfig(StrictModel):
-    ks: tuple[Annotated[int, Field(ge=1)], ...] = Field(
-        (10, 20), min_length=1, description="Cut-offs of recall@k and ndcg@k.")
+    ks: tuple[Annotated[int, Field(ge=1, le=10_000)], ...] = Field(
+        (10, 20), min_length=1, description="Cut-offs of recall@k and ndcg@k (at most 10,000).")
     early_stopping_metric: str = Field("ndcg@20", description="What validation optimises: "
                                        "recall@k or ndcg@k for a k in ks (maximised), or, "
                                        "for task rating, rmse or mae (minimised).")
