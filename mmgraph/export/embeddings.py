@@ -20,6 +20,7 @@ shards round-robin; each records its own in ``manifest.rank-<rank>.json``, and
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 from typing import Iterable, Mapping
 
@@ -115,7 +116,8 @@ def export_embeddings(model: str | Path | Embeddings, out_dir: str | Path,
         raise ConfigError(f"export: unknown table(s) {unknown}; choose from {sorted(tables)}")
     out_dir = Path(out_dir)
     for stray in out_dir.glob(f"*/.part-*{TEMP_SUFFIX}"):  # a killed run's: never a shard
-        if int(stray.name.split("-")[1][:5]) % world_size == rank:  # not another rank's
+        number = re.match(r"\.part-(\d{5})", stray.name)  # another name is not ours to touch
+        if number and int(number[1]) % world_size == rank:  # not another rank's
             stray.unlink(missing_ok=True)
     settings = {"model_hash": model_hash, "format": format, "dtype": dtype,
                 "shard_rows": shard_rows}
@@ -123,6 +125,7 @@ def export_embeddings(model: str | Path | Embeddings, out_dir: str | Path,
                               else layout.export_rank_manifest(rank))
     done = _finished_shards(partial_path, world_size, settings)
     manifest = {**settings, "tables": {}}
+    unrecorded = 0  # shards written since the partial manifest was last written
     for table in what:
         ids, vectors = tables[table]
         vectors = np.asarray(vectors)  # no copy: a run's are mapped, read shard by shard
@@ -143,7 +146,13 @@ def export_embeddings(model: str | Path | Embeddings, out_dir: str | Path,
                          "sha256": {f"{table}/{f}": file_sha256(out_dir / table / f)
                                     for f in files}}
                 done[name] = shard
-                write_json(partial_path, {"settings": settings, "shards": done})
+                unrecorded += 1
+                # Recorded after every shard at first, then every tenth of those done: a
+                # killed export redoes at most that tenth, and the records cost O(n log n)
+                # bytes instead of O(n^2) (4,000 shards took 138 s).
+                if unrecorded >= max(1, len(done) // 10):
+                    write_json(partial_path, {"settings": settings, "shards": done})
+                    unrecorded = 0
             shards.append({"name": name, **shard})
         manifest["tables"][table] = {"rows": len(ids), "dim": int(vectors.shape[1]),
                                      "shards": shards}

@@ -157,3 +157,26 @@ def test_merge_refuses_until_every_rank_is_done(tmp_path):
     (tmp_path / "items" / "part-00003.parquet").unlink()
     with pytest.raises(RunDirError, match=r"items/part-00003.*rerun the export"):
         merge_export_manifests(tmp_path)
+
+
+def test_a_foreign_temporary_name_is_left_alone_and_records_stay_linear(tmp_path, monkeypatch):
+    """Issue 36: a stray ``.part-abc.mmgraph.tmp`` raised ``int('abc.m')``; and the partial
+    manifest was rewritten whole after every shard (quadratic: 4,000 shards took 138 s)."""
+    import mmgraph.export.embeddings as embeddings
+
+    (tmp_path / "items").mkdir(parents=True)
+    foreign = tmp_path / "items" / ".part-abc.mmgraph.tmp"
+    foreign.write_text("not ours")
+    writes = []
+    real = embeddings.write_json
+    monkeypatch.setattr(embeddings, "write_json",
+                        lambda path, obj: (writes.append(path.name), real(path, obj)))
+    rng = np.random.default_rng(0)
+    tables = {"items": (np.arange(2_000), rng.normal(size=(2_000, 4)).astype(np.float32))}
+    manifest = export_embeddings(tables, tmp_path, ["items"], shard_rows=1, model_hash="h",
+                                 progress=False)
+    assert len(manifest["tables"]["items"]["shards"]) == 2_000
+    assert foreign.read_text() == "not ours"
+    assert writes.count("manifest.partial.json") < 120  # about 10 ln(2000) + 10, not 2,000
+    ids, vectors = read_embeddings(tmp_path, "items")
+    assert np.array_equal(ids, np.arange(2_000)) and np.allclose(vectors, tables["items"][1])
