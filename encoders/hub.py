@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import pickle
 from pathlib import Path
 
 from mmgraph.errors import ModelNotFoundError
@@ -68,6 +69,11 @@ def load_pretrained(model: str, modality: str, *classes) -> list:
     source = resolve_model(model)
     try:
         return [cls.from_pretrained(source) for cls in classes]
+    except pickle.UnpicklingError as exc:  # torch.load(weights_only=True) refused: nothing ran
+        raise ModelNotFoundError(
+            f"Could not load {modality} model '{model}' from {source}: its weights are a pickle "
+            f"holding more than tensors, which is refused (loading it could run code). Use "
+            f"weights saved as safetensors (save_pretrained's default).") from exc
     except (OSError, ValueError, KeyError, TypeError) as exc:
         reason = " ".join(str(exc).split())
         raise ModelNotFoundError(

