@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -89,11 +90,18 @@ def write_parquet(path: str | os.PathLike, frame: pd.DataFrame) -> None:
 def write_tensors(path: str | os.PathLike, tensors: dict[str, torch.Tensor],
                   metadata: dict[str, str] | None = None) -> None:
     """Save tensors as safetensors (no code execution on load, unlike pickle)."""
+    from safetensors import SafetensorError
     from safetensors.torch import save_file
 
     with atomic_path(path) as tmp:
-        save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp),
-                  metadata=metadata)
+        try:
+            save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp),
+                      metadata=metadata)
+        except SafetensorError as exc:  # an I/O failure (a full disk) is an OSError inside
+            code = re.search(r"\(os error (\d+)\)", str(exc))
+            if code is None:
+                raise
+            raise OSError(int(code[1]), os.strerror(int(code[1])), str(path)) from exc
 
 
 def read_tensors(path: str | os.PathLike) -> dict[str, torch.Tensor]:

@@ -94,3 +94,27 @@ def test_a_failed_write_names_the_artifact_it_was_writing(tmp_path):
     assert raised.value.errno == errno.ENOSPC
     assert raised.value.filename == str(tmp_path / "metrics.json")
     assert list(tmp_path.iterdir()) == []  # no temporary file left
+
+
+def test_a_full_disk_while_writing_tensors_is_an_os_error_naming_the_file(tmp_path,
+                                                                        monkeypatch):
+    """Issue 36: safetensors reports a full disk as SafetensorError, which the CLI's disk-full
+    handler (OSError) missed: a traceback."""
+    import errno
+
+    import safetensors.torch
+    import torch
+    from safetensors import SafetensorError
+
+    from mmgraph.io import write_tensors
+
+    def full(*args, **kwargs):  # what safetensors raises on a full tmpfs, verbatim
+        raise SafetensorError("Error while serializing: I/O error: No space left on device "
+                              "(os error 28)")
+
+    monkeypatch.setattr(safetensors.torch, "save_file", full)
+    with pytest.raises(OSError) as raised:
+        write_tensors(tmp_path / "features.safetensors", {"a": torch.zeros(3)})
+    assert raised.value.errno == errno.ENOSPC
+    assert raised.value.filename == str(tmp_path / "features.safetensors")
+    assert list(tmp_path.iterdir()) == []
