@@ -8,7 +8,7 @@ import torch
 from safetensors.numpy import load_file
 
 from mmgraph.config import RunConfig
-from mmgraph.errors import ConfigError
+from mmgraph.errors import ConfigError, DataError
 from mmgraph.evaluation import evaluate_embeddings
 from mmgraph.pipeline import run_all
 from mmgraph.runs import RunDir, load_split
@@ -57,3 +57,18 @@ def test_sequential_student_needs_timestamps(tmp_path, tiny_interactions):
     with pytest.raises(ConfigError, match="student.kind sequential needs the interactions' "
                                           "timestamps"):
         run_all(cfg, progress=False)
+
+
+def test_users_with_one_training_item_each(tmp_path):
+    """Issue 36: with every user keeping one training item (3 interactions, one valid, one
+    test), the next-item loss had no term and backward raised 'element 0 of tensors does not
+    require grad'. Without a teacher term that is a clear error; with one, training runs."""
+    import pandas as pd
+
+    rows = [(user, (user * 7 + n) % 20, n) for user in range(30) for n in range(3)]
+    frame = pd.DataFrame(rows, columns=["user_id", "item_id", "timestamp"])
+    with pytest.raises(DataError, match="no user has two training interactions"):
+        run_all(_config(tmp_path, frame, kd_weight=0.0), progress=False)
+    (tmp_path / "kd").mkdir()
+    metrics = run_all(_config(tmp_path / "kd", frame, kd_weight=0.5), progress=False)
+    assert 0 <= metrics["student"]["test"]["ndcg@20"] <= 1

@@ -13,6 +13,7 @@ from mmgraph.data.tables import TIMESTAMP
 from mmgraph.distill.soft_labels import teacher_top_scores
 from mmgraph.distill.warm_start import start_from_teacher
 from mmgraph.evaluation.ranking import evaluate_embeddings, topk_items
+from mmgraph.errors import DataError
 from mmgraph.models.sequential import SequentialStudent, latest_sequences
 from mmgraph.models.student import IDStudent, low_rank_factors
 from mmgraph.pipeline.fitting import fit_and_save
@@ -55,6 +56,12 @@ def train_student(ctx: StageContext, data: IndexedSplit, frozen: Vectors, finger
         sequences = latest_sequences(pairs[0].numpy(), pairs[1].numpy(),
                                      train[TIMESTAMP].to_numpy(), len(data.users),
                                      scfg.max_length)
+        if scfg.kd_weight == 0 and not bool(((sequences[:, 1:] > 0)
+                                             & (sequences[:, :-1] > 0)).any()):
+            raise DataError("student.kind sequential with kd_weight 0 learns which item comes "
+                            "next, but no user has two training interactions here (each "
+                            "keeps one after the split); give users longer histories, or "
+                            "set student.kd_weight above 0 to learn from the teacher.")
         model = SequentialStudent(len(data.items), scfg.dim, scfg.max_length, scfg.layers,
                                   scfg.heads, scfg.dropout).to(device)
         if scfg.init == "teacher":
