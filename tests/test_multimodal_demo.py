@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -103,11 +104,9 @@ def test_metrics_and_recommendations(demo_run):
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 
 
-@pytest.fixture
-def page_server(request, tmp_path):
-    """``mmgraph serve`` of the demo run (or of ``MMGRAPH_PAGE_RUN``, e.g. runs/quickstart to
-    measure the page there) on a free 127.0.0.1 port; stopped after the test."""
-    import os
+@contextlib.contextmanager
+def _served(run: Path):
+    """``mmgraph serve`` of ``run`` on a free 127.0.0.1 port, stopped when the block ends."""
     import socket
     import subprocess
     import sys
@@ -115,7 +114,6 @@ def page_server(request, tmp_path):
 
     import httpx
 
-    run = os.environ.get("MMGRAPH_PAGE_RUN") or request.getfixturevalue("demo_run")[0]
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -135,6 +133,17 @@ def page_server(request, tmp_path):
     finally:
         server.terminate()
         server.wait(10)
+
+
+@pytest.fixture
+def page_server(request):
+    """The demo run served (or ``MMGRAPH_PAGE_RUN``, e.g. runs/quickstart to measure the
+    page there)."""
+    import os
+
+    run = os.environ.get("MMGRAPH_PAGE_RUN") or request.getfixturevalue("demo_run")[0]
+    with _served(Path(run)) as url:
+        yield url
 
 
 def _browser():
@@ -219,5 +228,44 @@ def test_the_page_in_a_browser(page_server, tmp_path):
         (out / "page-timings.json").write_text(json.dumps({"timings": timings,
                                                            "median_ms": medians}, indent=1))
         assert set(medians) == {"users", "user", "more like this", "fold in", "search"}
+    finally:
+        driver.quit()
+
+
+@pytest.mark.slow
+def test_the_page_shows_hostile_item_text_as_text(demo_run, tmp_path):
+    """Issue 36: HTML and JavaScript in an item's title are shown as the characters they are,
+    never run (the page builds every element with textContent)."""
+    import shutil
+
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    run, data = demo_run
+    copy = tmp_path / "runs" / "multimodal-demo"
+    shutil.copytree(run, copy)
+    items = pd.read_parquet(data / "items.parquet")
+    hostile = ['<img src=x onerror="window.pwned=1">', "<script>window.pwned=2</script>"]
+    items["title"] = [hostile[n % 2] + f" item {n}" for n in range(len(items))]
+    items.to_parquet(tmp_path / "items.parquet", index=False)
+    config = yaml.safe_load((copy / "config.yaml").read_text())
+    config["data"]["items"] = str(tmp_path / "items.parquet")
+    (copy / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    driver = _browser()
+    try:
+        with _served(copy) as url:
+            driver.get(url + "/")
+            wait = WebDriverWait(driver, 30)
+            wait.until(lambda d: len(d.execute_script("return window.mmgraphTimings")) >= 1)
+            driver.find_element(By.ID, "search-input").send_keys("script")
+            wait.until(lambda d: len(d.execute_script("return window.mmgraphTimings")) >= 2)
+            names = [c.text for c in driver.find_elements(By.CSS_SELECTOR,
+                                                          "#search-results .card .name")]
+            assert names and all(n.startswith("<script>window.pwned=2</script>") for n in names)
+            shown = {c.text.split(" item ")[0] for c in driver.find_elements(
+                By.CSS_SELECTOR, "#recs .card .name")}
+            assert shown <= set(hostile)
+            assert driver.execute_script("return window.pwned") is None
+            assert not driver.find_elements(By.CSS_SELECTOR, ".card .name img, .card script")
     finally:
         driver.quit()
