@@ -136,6 +136,14 @@ def _dispatch(args: argparse.Namespace, console: Console) -> None:
     if args.command == "serve":
         _serve(args)
         return
+    if args.command == "update":
+        from mmgraph.pipeline.update import update
+
+        target = update(args.run, args.interactions, args.share, progress)
+        if main_rank:
+            console.print(f"Generation (serve it, or /admin/swap {{\"run\": "
+                          f"\"{target.root.name}\"}}): {target.root}")
+        return
     if args.command == "report":
         from mmgraph.runs import RunDir, layout
         from mmgraph.runs.report import write_report

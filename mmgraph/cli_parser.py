@@ -83,6 +83,18 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
 
+    update = commands.add_parser(
+        "update", help="fold new interactions into a finished run: a new generation beside it",
+        description="Writes RUN.1 (then .2, ...) beside the run: every interaction it knew "
+                    "plus the new ones, its filters recomputed, LightGCN and the student "
+                    "continued from its weights for a share of its epochs, a new index. The "
+                    "run itself is not changed; the same command again resumes.")
+    update.add_argument("--run", type=Path, required=True, help="the finished run to continue")
+    update.add_argument("--interactions", type=Path, required=True,
+                        help="table of new interactions, the run's columns")
+    update.add_argument("--share", type=float, default=0.25,
+                        help="share of the run's chosen epochs to train (default 0.25)")
+
     report = commands.add_parser("report", help="print the path of a run's training report "
                                  "(report.html: metrics, validation curves, the blend)")
     report.add_argument("--run", type=Path, required=True, help="run directory")

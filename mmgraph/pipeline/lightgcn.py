@@ -17,7 +17,8 @@ from mmgraph.models.teacher import MultimodalTeacher
 from mmgraph.pipeline.fitting import fit_and_save
 from mmgraph.pipeline.inputs import features as run_features
 from mmgraph.pipeline.runner import StageContext
-from mmgraph.runs import IndexedSplit
+from mmgraph.pipeline.warm import WarmStart
+from mmgraph.runs import IndexedSplit, layout
 from mmgraph.runtime import seed_everything
 from mmgraph.training.loop import batch_for_steps
 from mmgraph.training.teacher_objectives import teacher_ranking_loss, teacher_whole_data_loss
@@ -46,9 +47,11 @@ class TrainedLightGCN(NamedTuple):
     epochs: int
 
 
-def lightgcn_inputs(ctx: StageContext, data: IndexedSplit, built: HeteroData) -> LightGCNInputs:
-    """The LightGCN teacher of ``ctx.cfg.teacher`` (spectrally started if so configured) and
-    its graphs, on ``ctx.device``."""
+def lightgcn_inputs(ctx: StageContext, data: IndexedSplit, built: HeteroData,
+                    warm: WarmStart | None = None) -> LightGCNInputs:
+    """The LightGCN teacher of ``ctx.cfg.teacher`` (spectrally started if so configured, then
+    from ``warm``'s trained teacher where it knows the users and items) and its graphs, on
+    ``ctx.device``."""
     tcfg, device = ctx.cfg.teacher, ctx.device
     features = ({k: v.to(device) for k, v in run_features(ctx.run).items()}
                 if tcfg.content == "fused" else {})
@@ -68,19 +71,21 @@ def lightgcn_inputs(ctx: StageContext, data: IndexedSplit, built: HeteroData) ->
         with torch.no_grad():
             model.user_embedding.weight.copy_(users)
             model.item_embedding.weight.copy_(items)
+    if warm is not None:
+        warm.start(model, layout.TEACHER_MODEL, data)
     return LightGCNInputs(model.to(device), adjacency, features, item_adj)
 
 
 def train_lightgcn(ctx: StageContext, data: IndexedSplit, built: HeteroData, fingerprint: str,
-                   valid_users: np.ndarray | None, deadline: float | None = None
-                   ) -> TrainedLightGCN | None:
-    """Train the LightGCN component of ``ctx.cfg.teacher``, validating on ``valid_users``,
-    until early stopping or the first validation past ``deadline``; ``None`` on ranks other
-    than 0."""
+                   valid_users: np.ndarray | None, deadline: float | None = None,
+                   warm: WarmStart | None = None) -> TrainedLightGCN | None:
+    """Train the LightGCN component of ``ctx.cfg.teacher`` (from ``warm``'s, when given),
+    validating on ``valid_users``, until early stopping or the first validation past
+    ``deadline``; ``None`` on ranks other than 0."""
     cfg = ctx.cfg
     tcfg, metric = cfg.teacher, cfg.evaluation.early_stopping_metric
     seed_everything(cfg.seed)  # the same start whatever ran before it
-    model, adjacency, features, item_adj = lightgcn_inputs(ctx, data, built)
+    model, adjacency, features, item_adj = lightgcn_inputs(ctx, data, built, warm)
     generator = torch.Generator().manual_seed(cfg.seed + ctx.dist.rank)
 
     def validate() -> dict[str, float]:

@@ -28,7 +28,7 @@ from torch_geometric.data import HeteroData
 
 from mmgraph.data.split import split_description
 from mmgraph.data.tables import ITEM, RATING, USER
-from mmgraph.errors import DataError
+from mmgraph.errors import ConfigError, DataError
 from mmgraph.io import read_json, read_tensors, write_json, write_tensors
 from mmgraph.models.rating import Biases, augmented, predicted_ratings
 from mmgraph.models.student import IDStudent
@@ -67,9 +67,13 @@ def rating_errors(users: torch.Tensor, items: torch.Tensor, pairs: torch.Tensor,
 
 
 def train_teacher(ctx: StageContext, data: IndexedSplit, built: HeteroData, fingerprint: str,
-                  filter_settings: dict | None = None) -> None:
+                  filter_settings: dict | None = None, warm: object | None = None) -> None:
     """Fit the rating teacher (module docstring); write ``teacher/`` like the ranking one
-    (``filter_settings``: unused, the rating teacher has no filter)."""
+    (``filter_settings``: unused, the rating teacher has no filter; ``warm``: refused, an
+    update of a rating run is not supported)."""
+    if warm is not None:
+        raise ConfigError("mmgraph update continues ranking runs; a rating run (task: "
+                          "rating) is retrained with `mmgraph run` on its grown table.")
     cfg, run, device = ctx.cfg, ctx.run, ctx.device
     tcfg, metric = cfg.teacher, cfg.evaluation.early_stopping_metric
     optim = tcfg.optim
@@ -115,8 +119,8 @@ def train_teacher(ctx: StageContext, data: IndexedSplit, built: HeteroData, fing
 
 
 def train_student(ctx: StageContext, data: IndexedSplit, frozen: dict[str, torch.Tensor],
-                  fingerprint: str, place_cold: Callable[[torch.Tensor], None]
-                  ) -> dict[str, torch.Tensor] | None:
+                  fingerprint: str, place_cold: Callable[[torch.Tensor], None],
+                  warm: object | None = None) -> dict[str, torch.Tensor] | None:
     """Fit the rating student (module docstring) to the teacher's augmented ``frozen`` users
     and items; returns its own augmented ``users`` and ``items`` (the cold items' rows placed
     by ``place_cold``), ``None`` on ranks other than 0."""

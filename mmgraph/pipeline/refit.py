@@ -33,7 +33,7 @@ from mmgraph.pipeline.stages.student import student
 from mmgraph.pipeline.stages.teacher import teacher
 from mmgraph.runs import RunDir, layout, resolved_config
 
-__all__ = ["REFIT", "refit_config", "refit"]
+__all__ = ["REFIT", "refit_config", "refit", "copy_artifact"]
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +127,7 @@ def refit(cfg: RunConfig, run: RunDir, progress: bool = True) -> RunDir:
 
     def every_interaction() -> None:
         for ids in (layout.USER_IDS, layout.ITEM_IDS):
-            _copy(run, target, ids)
+            copy_artifact(run, target, ids)
         parts = [pd.read_parquet(run.path(layout.split_part(name)))
                  for name in layout.SPLIT_PARTS]
         every = pd.concat(parts, ignore_index=True).sort_values([USER, ITEM], kind="stable")
@@ -138,7 +138,7 @@ def refit(cfg: RunConfig, run: RunDir, progress: bool = True) -> RunDir:
 
     def same_features() -> None:
         for features in (layout.FEATURES, layout.FEATURE_MASKS):
-            _copy(run, target, features)
+            copy_artifact(run, target, features)
 
     run_stage(ctx, "split", section_hash(run.fingerprint("split"), REFIT),
               [layout.split_part(name) for name in layout.SPLIT_PARTS], every_interaction)
@@ -152,7 +152,7 @@ def refit(cfg: RunConfig, run: RunDir, progress: bool = True) -> RunDir:
     return target
 
 
-def _copy(run: RunDir, target: RunDir, artifact: layout.Artifact) -> None:
+def copy_artifact(run: RunDir, target: RunDir, artifact: layout.Artifact) -> None:
     """Copy ``run``'s ``artifact`` to the same place in ``target`` (atomically)."""
     with atomic_path(target.path(artifact)) as tmp:
         shutil.copyfile(run.path(artifact), tmp)

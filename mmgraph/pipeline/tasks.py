@@ -27,11 +27,12 @@ __all__ = ["Task", "TASKS", "task_of"]
 class Task:
     """The three stage bodies a task supplies.
 
-    - ``train_teacher(ctx, data, built_graph, fingerprint, filter_settings)``: writes
+    - ``train_teacher(ctx, data, built_graph, fingerprint, filter_settings, warm)``: writes
       ``teacher/embeddings.safetensors`` and ``teacher/state.json``.
-    - ``train_student(ctx, data, teacher_vectors, fingerprint, place_cold)``: returns the
-      served vectors (``users``, ``items``, ...; ``None`` on ranks other than 0), the cold
-      items placed by ``place_cold``.
+    - ``train_student(ctx, data, teacher_vectors, fingerprint, place_cold, warm)``: returns
+      the served vectors (``users``, ``items``, ...; ``None`` on ranks other than 0), the cold
+      items placed by ``place_cold``. ``warm`` (a :class:`~mmgraph.pipeline.warm.WarmStart`
+      or ``None``) starts the models from an earlier run's; a task that cannot refuses it.
     - ``evaluate(ctx, data)``: returns the metrics.
     """
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 __all__ = ["Artifact", "RUN_FORMAT", "GRAPH_TENSORS_NAME", "GRAPH_META_NAME", "INDEX_FAISS_NAME",
            "INDEX_ITEM_IDS_NAME", "INDEX_REMOVED_NAME", "INDEX_MANIFEST_NAME", "SPLIT_PARTS",
            "split_part", "model_file", "CONFIG", "STAGES", "OUTPUTS", "TIMINGS",
-           "INPUT_INTERACTIONS", "INPUT_ITEMS", "METRICS", "REPORT",
+           "INPUT_INTERACTIONS", "INPUT_ITEMS", "METRICS", "REPORT", "UPDATE_RECORD",
            "RECOMMENDATIONS", "USER_IDS", "ITEM_IDS", "FEATURES", "FEATURE_MASKS", "FEATURE_CACHE",
            "GRAPH", "GRAPH_TENSORS", "GRAPH_META", "TEACHER_STATE", "TEACHER_MODEL",
            "TEACHER_EMBEDDINGS", "STUDENT_STATE", "STUDENT_MODEL", "STUDENT_EMBEDDINGS",
@@ -123,6 +123,8 @@ METRICS = Artifact("metrics.json", "evaluate", "valid and test metrics of teache
                    "(as served) and popularity; the protocol")
 REPORT = Artifact("report.html", "evaluate", "the training report: metrics, validation curves, "
                   "the teacher's blend (`mmgraph report --run`)")
+UPDATE_RECORD = Artifact("update.json", "update", "a generation's origin (mmgraph update): its "
+                         "family, number, the run it continues and its new interactions' sha256")
 REFIT = Artifact("refit", "refit", "a run of its own: the tuned choices refitted on every "
                  "interaction (final_refit, `mmgraph refit`)")
 
@@ -133,7 +135,7 @@ RUN_FORMAT: tuple[Artifact, ...] = (
     TEACHER_MODEL, TEACHER_MODEL_CONFIG, TEACHER_STATE, TEACHER_EMBEDDINGS, STUDENT_MODEL,
     STUDENT_MODEL_CONFIG, STUDENT_STATE, STUDENT_EMBEDDINGS, COLDSTART_MAPPER,
     COLDSTART_MAPPER_CONFIG, INDEX_FAISS, INDEX_ITEM_IDS, INDEX_REMOVED, INDEX_MANIFEST, FOLDIN,
-    SERVED_FILES_RECORD, RECOMMENDATIONS, METRICS, REPORT, REFIT)
+    SERVED_FILES_RECORD, RECOMMENDATIONS, METRICS, REPORT, UPDATE_RECORD, REFIT)
 
 _MODEL_FILES = {("teacher", "model"): TEACHER_MODEL, ("teacher", "state"): TEACHER_STATE,
                 ("teacher", "embeddings"): TEACHER_EMBEDDINGS,

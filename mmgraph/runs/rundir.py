@@ -163,11 +163,11 @@ class RunDir:
             tmp.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
 
 
-#: Files of a run folder that no stage owns: bookkeeping, the writer lock, the input tables
-#: mmgraph.fit saved, shared caches (other runs may add to them) and training checkpoints
-#: (deleted when the stage ends).
+#: Files of a run folder that no stage owns: bookkeeping (an update's record too), the writer
+#: lock, the input tables mmgraph.fit saved, shared caches (other runs may add to them) and
+#: training checkpoints (deleted when the stage ends).
 _NOT_ARTIFACTS = tuple(a.path for a in (layout.STAGES, layout.OUTPUTS, layout.TIMINGS,
-                                          layout.CONFIG)) + (
+                                          layout.CONFIG, layout.UPDATE_RECORD)) + (
     Path(layout.INPUT_INTERACTIONS.path).parts[0],)
 
 

@@ -13,13 +13,14 @@ from mmgraph.data.tables import TIMESTAMP
 from mmgraph.distill.soft_labels import teacher_top_scores
 from mmgraph.distill.warm_start import start_from_teacher
 from mmgraph.evaluation.ranking import evaluate_embeddings, topk_items
-from mmgraph.errors import DataError
+from mmgraph.errors import ConfigError, DataError
 from mmgraph.models.sequential import SequentialStudent, latest_sequences
 from mmgraph.models.student import IDStudent, low_rank_factors
 from mmgraph.pipeline.fitting import fit_and_save
 from mmgraph.pipeline.inputs import pairs_with_column
 from mmgraph.pipeline.runner import StageContext
-from mmgraph.runs import IndexedSplit
+from mmgraph.pipeline.warm import WarmStart
+from mmgraph.runs import IndexedSplit, layout
 from mmgraph.training.loop import batch_for_steps
 from mmgraph.training.objectives import sequential_distillation, student_distillation
 
@@ -29,11 +30,13 @@ Vectors = dict[str, torch.Tensor]
 
 
 def train_student(ctx: StageContext, data: IndexedSplit, frozen: Vectors, fingerprint: str,
-                  place_cold: Callable[[torch.Tensor], None]) -> Vectors | None:
-    """Distill the student of ``student.kind`` from the teacher's ``frozen`` users and items;
-    returns its served ``users [U, d_s]`` and ``items [I, d_s]`` with the cold items' rows
-    placed by ``place_cold`` (in place; a sequential student's item table is that tensor, so
-    its ``test_users``, read from sequences through valid, see the placed vectors too);
+                  place_cold: Callable[[torch.Tensor], None], warm: WarmStart | None = None
+                  ) -> Vectors | None:
+    """Distill the student of ``student.kind`` from the teacher's ``frozen`` users and items
+    (the ID student from ``warm``'s trained one where it knows the users and items, when
+    given); returns its served ``users [U, d_s]`` and ``items [I, d_s]`` with the cold items'
+    rows placed by ``place_cold`` (in place; a sequential student's item table is that tensor,
+    so its ``test_users``, read from sequences through valid, see the placed vectors too);
     ``None`` on ranks other than 0."""
     cfg, device = ctx.cfg, ctx.device
     scfg, metric = cfg.student, cfg.evaluation.early_stopping_metric
@@ -50,6 +53,9 @@ def train_student(ctx: StageContext, data: IndexedSplit, frozen: Vectors, finger
     if teacher_topk is not None and scfg.kd_weight > 0 and scfg.kd_topk > 0:
         unit = teacher_top_scores(teacher_users, teacher_items, teacher_topk[:, :scfg.kd_topk])
     valid_users = data.validation_users(cfg.evaluation.valid_users, cfg.seed)
+    if scfg.kind == "sequential" and warm is not None:
+        raise ConfigError("mmgraph update continues the ID student; a sequential student "
+                          "(student.kind: sequential) is retrained with `mmgraph run`.")
     if scfg.kind == "sequential":
         pairs, train = pairs_with_column(ctx.run, data, TIMESTAMP, cfg.data.interactions,
                                          "student.kind sequential")
@@ -80,6 +86,8 @@ def train_student(ctx: StageContext, data: IndexedSplit, frozen: Vectors, finger
         if scfg.init == "teacher":
             start_from_teacher(model, frozen["users"], frozen["items"],
                                None if unit is None else unit[1])
+        if warm is not None:
+            warm.start(model, layout.STUDENT_MODEL, data)
 
         def served() -> tuple[torch.Tensor, torch.Tensor]:
             return tuple(t.detach().cpu() for t in model())

@@ -27,6 +27,7 @@ from mmgraph.pipeline.auto import Budget, auto_start, resolved_teacher
 from mmgraph.pipeline.inputs import has_timestamps, pairs_with_column
 from mmgraph.pipeline.lightgcn import TrainedLightGCN, train_lightgcn
 from mmgraph.pipeline.runner import StageContext
+from mmgraph.pipeline.warm import WarmStart
 from mmgraph.runs import IndexedSplit, auto_key, layout
 
 __all__ = ["train_teacher"]
@@ -125,13 +126,14 @@ def _blend_weights(start: TeacherConfig, parts: dict[str, Embeddings], stds: dic
 
 
 def train_teacher(ctx: StageContext, data: IndexedSplit, built: HeteroData, fingerprint: str,
-                  filter_settings: dict[str, dict[str, float]] | None = None) -> None:
+                  filter_settings: dict[str, dict[str, float]] | None = None,
+                  warm: WarmStart | None = None) -> None:
     """Build the teacher from its components (``teacher.components``) and write
     ``teacher/embeddings.safetensors`` (the blended users and items, from which the student's
     soft labels come) and, in ``teacher/state.json``, every component's validation metric,
     chosen filter setting and blend weight. ``filter_settings`` (``{component:
     {"degree_exponent", "ridge", "content_weight"}}``, e.g. a tuned run's, for a refit)
-    replaces the config's grids."""
+    replaces the config's grids; ``warm``'s trained LightGCN starts this one."""
     cfg, run = ctx.cfg, ctx.run
     tcfg, metric = cfg.teacher, cfg.evaluation.early_stopping_metric
     budget = Budget(cfg.tune.budget_s) if tcfg.auto else None
@@ -155,7 +157,8 @@ def train_teacher(ctx: StageContext, data: IndexedSplit, built: HeteroData, fing
 
     trained: TrainedLightGCN | None = None
     if "lightgcn" in start.components and not tcfg.auto:  # every rank trains
-        trained = train_lightgcn(lightgcn_ctx, data, built, fingerprint, valid_users)
+        trained = train_lightgcn(lightgcn_ctx, data, built, fingerprint, valid_users,
+                                 warm=warm)
         if trained is None:  # not rank 0: rank 0 builds the rest
             return
     if not ctx.dist.is_main:

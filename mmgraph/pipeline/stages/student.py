@@ -14,6 +14,7 @@ from mmgraph.io import read_tensors, write_tensors
 from mmgraph.pipeline.inputs import features
 from mmgraph.pipeline.runner import StageContext, reads, run_stage
 from mmgraph.pipeline.tasks import task_of
+from mmgraph.pipeline.warm import WarmStart
 from mmgraph.runs import RunDir, layout, load_split
 from mmgraph.runtime import seed_everything
 
@@ -23,13 +24,15 @@ log = logging.getLogger(__name__)
 
 
 @reads("task", "student", "evaluation", "seed", "data")
-def student(ctx: StageContext) -> None:
+def student(ctx: StageContext, warm: WarmStart | None = None) -> None:
     """Distill the student (the task's; for ranking ``student.kind``: ID embeddings, or a
     sequential transformer over each user's latest items) from the frozen teacher; then place
     the cold items from their content. Writes the served vectors to
-    ``student/embeddings.safetensors``."""
+    ``student/embeddings.safetensors``. ``warm`` (an update's previous run) starts the ID
+    student from its trained one."""
     cfg, run = ctx.cfg, ctx.run
-    fingerprint = section_hash(cfg.student, cfg.evaluation, cfg.seed, run.fingerprint("teacher"))
+    fingerprint = section_hash(cfg.student, cfg.evaluation, cfg.seed, run.fingerprint("teacher"),
+                               *([warm.fingerprint("student")] if warm else []))
 
     def work() -> None:
         seed_everything(cfg.seed)
@@ -40,7 +43,8 @@ def student(ctx: StageContext) -> None:
         def place_cold(items: torch.Tensor) -> None:
             _place_cold_items(run, items, frozen, cold, cfg.student, cfg.seed)
 
-        vectors = task_of(cfg).train_student(ctx, data, frozen, fingerprint, place_cold)
+        vectors = task_of(cfg).train_student(ctx, data, frozen, fingerprint, place_cold,
+                                             warm)
         if vectors is not None:  # rank 0
             write_tensors(run.path(layout.STUDENT_EMBEDDINGS), vectors)
 

@@ -7,6 +7,7 @@ from mmgraph.config import section_hash
 from mmgraph.graph.build import load_graph
 from mmgraph.pipeline.runner import StageContext, reads, run_stage
 from mmgraph.pipeline.tasks import task_of
+from mmgraph.pipeline.warm import WarmStart
 from mmgraph.runs import layout, load_split
 from mmgraph.runtime import seed_everything
 
@@ -14,16 +15,18 @@ __all__ = ["teacher"]
 
 
 @reads("task", "teacher", "tune", "evaluation", "seed", "data")
-def teacher(ctx: StageContext, filter_settings: dict[str, dict[str, float]] | None = None
-            ) -> None:
+def teacher(ctx: StageContext, filter_settings: dict[str, dict[str, float]] | None = None,
+            warm: WarmStart | None = None) -> None:
     """Train the teacher (ranking: its components blended on validation, see
     :mod:`mmgraph.pipeline.ranking.teacher`). ``filter_settings`` (``{component:
     {"degree_exponent", "ridge", "content_weight"}}``, e.g. a tuned run's, for a refit)
-    replaces the config's filter grids."""
+    replaces the config's filter grids; ``warm`` (an update's previous run) starts LightGCN
+    from its trained one."""
     cfg, run = ctx.cfg, ctx.run
     tcfg = cfg.teacher
     fingerprint = section_hash(tcfg, cfg.tune if tcfg.auto else None, cfg.evaluation, cfg.seed,
-                               run.fingerprint("graph"), repr(filter_settings))
+                               run.fingerprint("graph"), repr(filter_settings),
+                               *([warm.fingerprint("teacher")] if warm else []))
     outputs = [layout.TEACHER_STATE, layout.TEACHER_EMBEDDINGS]
     if "lightgcn" in tcfg.components and not tcfg.auto:
         outputs += [layout.TEACHER_MODEL, layout.TEACHER_MODEL_CONFIG]
@@ -31,7 +34,7 @@ def teacher(ctx: StageContext, filter_settings: dict[str, dict[str, float]] | No
     def work() -> None:
         seed_everything(cfg.seed)
         data, built = load_split(run), load_graph(run.path(layout.GRAPH))
-        task_of(cfg).train_teacher(ctx, data, built, fingerprint, filter_settings)
+        task_of(cfg).train_teacher(ctx, data, built, fingerprint, filter_settings, warm)
 
     run_stage(ctx, "teacher", fingerprint, outputs, work, every_rank=True)
     if tcfg.auto:

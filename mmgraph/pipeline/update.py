@@ -1,0 +1,185 @@
+"""``mmgraph update``: new interactions folded into a finished run without training it again
+from nothing, written as a new *generation* of the run beside it.
+
+A run ``runs/shop`` updated with a day's interactions becomes ``runs/shop.1`` (then
+``shop.2``, ...), a run folder of its own that serves like any run
+(``mmgraph serve --run runs/shop.1``, or ``/admin/swap {"run": "shop.1"}`` from a server of
+``runs/shop``: generations are siblings). The generation holds every interaction the previous
+one knew (its train, valid and test) plus the new ones as training data (new users allowed;
+items must be in the run's catalogue), and its models continue from the previous ones:
+
+- the closed-form filters are recomputed on the grown data with the settings the run chose
+  (seconds), the blend keeps its weights (as :mod:`mmgraph.pipeline.refit` does);
+- LightGCN and the ID student start from the previous generation's trained weights
+  (:class:`~mmgraph.pipeline.warm.WarmStart`: rows matched by id, new users as configured)
+  and train a bounded share of the epochs that run chose (``share``, default a quarter);
+- the index is rebuilt; the fold-in settings are kept.
+
+Nothing of the previous generation changes: it keeps serving until the swap. An update killed
+half-way leaves its generation unfinished (a server cannot load it); the same update again
+resumes it, stage by stage, as a run resumes.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mmgraph.config import RunConfig, section_hash
+from mmgraph.data.ids import IdMap
+from mmgraph.data.tables import ITEM, RATING, USER, load_interactions
+from mmgraph.errors import ConfigError, DataError, RunDirError
+from mmgraph.io import file_sha256, read_json, write_json, write_parquet
+from mmgraph.lock import exclusive_writer
+from mmgraph.pipeline.refit import copy_artifact, refit_config
+from mmgraph.pipeline.runner import StageContext, run_stage
+from mmgraph.pipeline.stages.graph import graph
+from mmgraph.pipeline.stages.index import index
+from mmgraph.pipeline.stages.student import student
+from mmgraph.pipeline.stages.teacher import teacher
+from mmgraph.pipeline.warm import WarmStart
+from mmgraph.runs import RunDir, layout, resolved_config
+
+__all__ = ["update", "DEFAULT_SHARE"]
+
+log = logging.getLogger(__name__)
+
+#: Share of the previous run's chosen epochs an update trains LightGCN and the student for.
+DEFAULT_SHARE = 0.25
+
+
+def update(run_dir: str | Path, interactions: str | Path, share: float = DEFAULT_SHARE,
+           progress: bool = True) -> RunDir:
+    """Write (or resume) the generation of the finished run in ``run_dir`` that adds the
+    ``interactions`` table (the run's columns); returns the generation's run folder."""
+    base = RunDir(run_dir)
+    for stage in ("teacher", "student", "index"):
+        base.fingerprint(stage)  # a clear error unless the run is finished
+    if not 0 < share <= 1:
+        raise ConfigError(f"update share {share}: a share of the run's epochs, in (0, 1].")
+    cfg = base.read_config()
+    if cfg is None:
+        raise RunDirError(f"{base.path(layout.CONFIG)} is missing; rerun `mmgraph run`.")
+    cfg = resolved_config(cfg, base)
+    source = Path(interactions)
+    new = _new_interactions(cfg, base, source)
+    digest = file_sha256(source)
+    family, number = _generation(base, digest)
+    target_cfg = _generation_config(cfg, base, f"{family}.{number}", share)
+    target = RunDir(target_cfg.run_dir)
+    warm = WarmStart(base)
+    with exclusive_writer(target.root):
+        write_json(target.path(layout.UPDATE_RECORD), {
+            "family": family, "generation": number, "base": base.root.name,
+            "interactions": str(source), "sha256": digest, "share": share})
+        target.write_config(target_cfg)
+        ctx = StageContext.build(target_cfg, target, progress)
+
+        def grown_split() -> None:
+            _write_grown_split(base, target, new)
+
+        def same_features() -> None:
+            for artifact in (layout.FEATURES, layout.FEATURE_MASKS):
+                copy_artifact(base, target, artifact)
+
+        run_stage(ctx, "split", section_hash(base.fingerprint("split"), digest, "update"),
+                  [layout.split_part(name) for name in layout.SPLIT_PARTS], grown_split)
+        run_stage(ctx, "encode", section_hash(base.fingerprint("encode"), "update"),
+                  [layout.FEATURES], same_features)
+        graph(ctx)
+        state = read_json(base.path(layout.TEACHER_STATE))
+        settings = {name: state[f"{name}_setting"] for name in target_cfg.teacher.components
+                    if name != "lightgcn"}
+        teacher(ctx, filter_settings=settings or None, warm=warm)
+        student(ctx, warm=warm)
+        index(ctx, foldin=read_json(base.path(layout.FOLDIN)))
+    log.info("update: generation %s in %s", number, target.root)
+    return target
+
+
+def _new_interactions(cfg: RunConfig, base: RunDir, source: Path) -> pd.DataFrame:
+    """The new interactions, read with the run's columns and kept as its positives are
+    (``data.rating_threshold``); their items must be the run's, their columns its splits'."""
+    frame = load_interactions(source, cfg.data.columns)
+    threshold = cfg.data.rating_threshold
+    if threshold is not None:
+        if RATING not in frame:
+            raise DataError(f"{source} has no rating column, and the run keeps interactions "
+                            f"rated at least {threshold} (data.rating_threshold).")
+        frame = frame[frame[RATING] >= threshold]
+    if frame.empty:
+        raise DataError(f"{source} holds no new interaction (after data.rating_threshold); "
+                        f"nothing to update.")
+    items = IdMap.load(base.path(layout.ITEM_IDS))
+    unknown = items.positions(frame[ITEM], str(source)) < 0
+    if unknown.any():
+        raise DataError(f"{source} names {int(unknown.sum())} interaction(s) with items the "
+                        f"run's catalogue does not have, e.g. "
+                        f"{frame[ITEM][unknown].unique()[:5].tolist()}; an update takes items "
+                        f"of {base.path(layout.ITEM_IDS)}: add new items to the items table "
+                        f"and run `mmgraph run` again, or drop those rows.")
+    columns = list(pd.read_parquet(base.path(layout.split_part("train"))).columns)
+    missing = [c for c in columns if c not in frame]
+    if missing:
+        raise DataError(f"{source} lacks column(s) {missing} that the run's interactions "
+                        f"have; give the new interactions the same columns.")
+    return frame[columns].reset_index(drop=True)
+
+
+def _generation(base: RunDir, digest: str) -> tuple[str, int]:
+    """The family name and number of the generation that adds interactions with sha256
+    ``digest`` to ``base``: an earlier one that did (finished or not: it resumes), else the
+    next number after every generation beside it."""
+    record = base.path(layout.UPDATE_RECORD)
+    family = read_json(record)["family"] if record.is_file() else base.root.name
+    numbers = []
+    for folder in base.root.parent.glob(f"{family}.*"):
+        path = folder / layout.UPDATE_RECORD.path
+        if not path.is_file():
+            continue
+        earlier = read_json(path)
+        if not isinstance(earlier, dict) or earlier.get("family") != family:
+            continue
+        numbers.append(int(earlier["generation"]))
+        if earlier.get("base") == base.root.name and earlier.get("sha256") == digest:
+            return family, int(earlier["generation"])
+    return family, max(numbers, default=0) + 1
+
+
+def _generation_config(cfg: RunConfig, base: RunDir, name: str, share: float) -> RunConfig:
+    """``base``'s choices fixed (as a refit fixes them), the generation's name beside it, and
+    LightGCN and the student trained for ``share`` of the epochs the run chose."""
+    fixed = refit_config(cfg, base)
+
+    def bounded(optim):
+        epochs = max(1, math.ceil(optim.epochs * share))
+        return optim.model_copy(update={"epochs": epochs, "eval_every": epochs})
+
+    teacher_cfg = fixed.teacher.model_copy(update={"optim": bounded(fixed.teacher.optim)})
+    student_cfg = fixed.student.model_copy(update={"optim": bounded(fixed.student.optim)})
+    return fixed.model_copy(update={"name": name, "runs_root": base.root.parent,
+                                    "teacher": teacher_cfg, "student": student_cfg})
+
+
+def _write_grown_split(base: RunDir, target: RunDir, new: pd.DataFrame) -> None:
+    """Every interaction ``base`` knew (train, valid, test) plus ``new``, all training (an
+    interaction given twice once), with the user map grown by the new users."""
+    parts = [pd.read_parquet(base.path(layout.split_part(name))) for name in layout.SPLIT_PARTS]
+    every = pd.concat([*parts, new], ignore_index=True)
+    every = every.drop_duplicates([USER, ITEM], keep="last")
+    every = every.sort_values([USER, ITEM], kind="stable").reset_index(drop=True)
+    users = IdMap.load(base.path(layout.USER_IDS))
+    fresh = pd.Index(new[USER].unique())
+    fresh = fresh[users.positions(fresh, "new interactions") < 0]
+    grown = users.extended(np.sort(fresh.to_numpy()), "new interactions")
+    grown.save(target.path(layout.USER_IDS))
+    copy_artifact(base, target, layout.ITEM_IDS)
+    write_parquet(target.path(layout.split_part("train")), every)
+    for name in ("valid", "test"):
+        write_parquet(target.path(layout.split_part(name)), every.iloc[:0])
+    log.info("update: %d interactions (%d new), %d new users", len(every), len(new),
+             len(fresh))

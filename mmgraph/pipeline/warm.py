@@ -1,0 +1,71 @@
+"""Warm starts: a finished run's trained teacher (LightGCN) and student start a new run's, so
+that an update continues from where the models were instead of from nothing
+(:mod:`mmgraph.pipeline.update`).
+
+Rows are matched by id: every user and item the source run knows starts from its trained row,
+new ones as the config's ``init`` says; every other weight (the content tower) is copied as
+it is, and a weight of another shape is a :class:`ConfigError` (the architecture changed)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from mmgraph.data.ids import IdMap
+from mmgraph.errors import ConfigError
+from mmgraph.io import read_tensors
+from mmgraph.runs import IndexedSplit, RunDir, layout
+
+__all__ = ["WarmStart"]
+
+#: The ID tables of the teacher and the student, and which id map their rows follow.
+_TABLES = {"user_embedding.weight": layout.USER_IDS, "item_embedding.weight": layout.ITEM_IDS}
+
+
+@dataclass(frozen=True)
+class WarmStart:
+    """The finished run in ``source`` whose models start this run's."""
+
+    source: RunDir
+
+    def fingerprint(self, stage: str) -> str:
+        """The source stage's fingerprint: part of the warm-started stage's own, so that a
+        retrained source makes it run again."""
+        return self.source.fingerprint(stage)
+
+    def start(self, model: nn.Module, weights: layout.Artifact, data: IndexedSplit) -> int:
+        """Copy the source's trained ``weights`` (its teacher or student model file) into
+        ``model``, whose rows follow ``data``'s id maps; returns how many table rows came
+        from the source."""
+        trained = read_tensors(self.source.path(weights))
+        state = model.state_dict()
+        copied = 0
+        for name, tensor in trained.items():
+            if name not in state:
+                raise ConfigError(f"{self.source.path(weights)} holds {name!r}, which this "
+                                  f"run's model does not have: its architecture changed since "
+                                  f"that run, so it cannot start this one.")
+            if name in _TABLES:
+                ours = data.users if _TABLES[name] is layout.USER_IDS else data.items
+                theirs = IdMap.load(self.source.path(_TABLES[name]))
+                rows = ours.positions(theirs.ids, str(self.source.path(_TABLES[name])))
+                known = rows >= 0
+                if tensor.shape[1:] != state[name].shape[1:] or len(tensor) != len(theirs):
+                    raise ConfigError(f"{self.source.path(weights)}: {name} is "
+                                      f"{tuple(tensor.shape)}, this run's "
+                                      f"{tuple(state[name].shape)}; the dimension changed, so "
+                                      f"it cannot start this one.")
+                state[name][torch.from_numpy(rows[known])] = tensor[torch.from_numpy(known)].to(
+                    state[name])
+                copied += int(known.sum())
+            elif tensor.shape == state[name].shape:
+                state[name] = tensor.to(state[name])
+            else:
+                raise ConfigError(f"{self.source.path(weights)}: {name} is "
+                                  f"{tuple(tensor.shape)}, this run's "
+                                  f"{tuple(state[name].shape)}; the architecture changed, so "
+                                  f"it cannot start this one.")
+        model.load_state_dict(state)
+        return copied

@@ -1,0 +1,129 @@
+"""mmgraph update: new interactions folded into a finished run as a new generation beside it,
+its models continued from the run's (issue 34)."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mmgraph.config import load_config
+from mmgraph.errors import DataError
+from mmgraph.io import file_sha256, read_tensors
+from mmgraph.pipeline import run_all
+from mmgraph.pipeline.update import update
+from mmgraph.recommender import Recommender
+from mmgraph.runs import RunDir, load_split
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory):
+    """A finished run on 40 users × 30 items with timestamps (both filters and LightGCN), and
+    a table of new interactions: 3 new users and known users' new items."""
+    folder = tmp_path_factory.mktemp("update")
+    rng = np.random.default_rng(0)
+    users, items = np.nonzero(rng.random((40, 30)) < 0.35)
+    pd.DataFrame({"user_id": users, "item_id": items,
+                  "timestamp": rng.integers(0, 10_000, len(users))}).to_parquet(
+        folder / "inter.parquet")
+    (folder / "c.yaml").write_text(
+        f"name: shop\nruns_root: {folder / 'runs'}\nseed: 1\n"
+        f"data: {{interactions: {folder / 'inter.parquet'}}}\nencoders: {{text: null}}\n"
+        "teacher: {components: [lightgcn, filter, time_filter], dim: 8, "
+        "filter: {ridge: [0.05, 0.2]}, optim: {epochs: 8, eval_every: 2}}\n"
+        "student: {dim: 8, optim: {epochs: 8, eval_every: 2}}\n")
+    run_all(load_config(folder / "c.yaml"), progress=False)
+    seen = set(zip(users, items))
+    fresh = [(u, i) for u in range(40) for i in range(30) if (u, i) not in seen][::9]
+    fresh += [(100 + n % 3, (n * 7) % 30) for n in range(9)]  # users 100, 101, 102: new
+    new = pd.DataFrame(fresh, columns=["user_id", "item_id"])
+    new["timestamp"] = 20_000 + np.arange(len(new))
+    new.to_parquet(folder / "day1.parquet")
+    return RunDir(folder / "runs" / "shop"), folder
+
+
+def _files(run: RunDir) -> dict:
+    return {str(p.relative_to(run.root)): file_sha256(p) for p in run.root.rglob("*")
+            if p.is_file() and "generations" not in p.parts}
+
+
+def test_an_update_is_a_servable_generation_continued_from_the_run(base):
+    run, folder = base
+    before = _files(run)
+    generation = update(run.root, folder / "day1.parquet", share=0.25, progress=False)
+    assert generation.root == run.root.parent / "shop.1"
+    assert _files(run) == before  # the run itself is untouched
+    record = json.loads(generation.path("update.json").read_text())
+    assert (record["family"], record["generation"], record["base"]) == ("shop", 1, "shop")
+    data = load_split(generation)
+    new = pd.read_parquet(folder / "day1.parquet")
+    old = load_split(run)
+    assert len(data.users) == len(old.users) + 3
+    known = sum(len(old.parts[part].row(0)) for part in ("train", "valid", "test"))
+    assert len(data.parts["train"].row(0)) >= known  # user 0: all they did, and the new
+    assert len(data.parts["valid"].users_with_items()) == 0
+    config = load_config(generation.path("config.yaml"))
+    tuned = json.loads(run.path("teacher", "state.json").read_text())["best_epoch"]
+    assert config.teacher.optim.epochs == max(1, -(-tuned // 4))
+    assert config.teacher.blend == json.loads(run.path("teacher", "state.json").read_text())[
+        "weights"]
+    # Warm: the old users' student rows start from the run's and move little in a few steps.
+    served_then = read_tensors(run.path("student", "model.safetensors"))["user_embedding.weight"]
+    served_now = read_tensors(generation.path("student", "model.safetensors"))[
+        "user_embedding.weight"][:len(old.users)]
+    cosine = (served_then * served_now).sum(1) / (served_then.norm(dim=1)
+                                                 * served_now.norm(dim=1))
+    assert float(cosine.mean()) > 0.95  # started cold, the rows are unrelated (about -0.35)
+    recommender = Recommender.load(generation.root)
+    answer = recommender.recommend([100, 0], k=5)
+    assert set(answer["source"]) == {"model"}  # a new user is a user of the generation
+    chosen = set(new.loc[new["user_id"] == 100, "item_id"])
+    assert not chosen & set(answer.loc[answer["user_id"] == 100, "item_id"])
+
+
+def test_the_same_update_again_resumes_and_the_next_one_continues(base):
+    run, folder = base
+    generation = update(run.root, folder / "day1.parquet", progress=False)
+    stages = generation.path("stages.json")
+    stamp = stages.stat().st_mtime_ns
+    assert update(run.root, folder / "day1.parquet", progress=False).root == generation.root
+    assert stages.stat().st_mtime_ns == stamp  # nothing ran again
+    day2 = pd.DataFrame({"user_id": [100, 5], "item_id": [1, 2], "timestamp": [30_000, 30_001]})
+    day2.to_parquet(folder / "day2.parquet")
+    second = update(generation.root, folder / "day2.parquet", progress=False)
+    assert second.root.name == "shop.2"
+    assert json.loads(second.path("update.json").read_text())["base"] == "shop.1"
+    Recommender.load(second.root).recommend([100], 3)
+
+
+def test_an_update_that_fails_half_way_leaves_the_run_serving_and_resumes(base, monkeypatch):
+    import mmgraph.pipeline.update as updating
+
+    run, folder = base
+    day3 = pd.DataFrame({"user_id": [7], "item_id": [3], "timestamp": [40_000]})
+    day3.to_parquet(folder / "day3.parquet")
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt  # as a kill in the student stage
+
+    monkeypatch.setattr(updating, "student", killed)
+    with pytest.raises(KeyboardInterrupt):
+        update(run.root, folder / "day3.parquet", progress=False)
+    monkeypatch.undo()
+    unfinished = sorted(run.root.parent.glob("shop.*"))[-1]
+    with pytest.raises(Exception, match="no finished"):
+        Recommender.load(unfinished)
+    Recommender.load(run.root).recommend([7], 3)  # still serving
+    assert update(run.root, folder / "day3.parquet", progress=False).root == unfinished
+    Recommender.load(unfinished).recommend([7], 3)
+
+
+def test_items_outside_the_catalogue_and_missing_columns_are_named(base):
+    run, folder = base
+    pd.DataFrame({"user_id": [1], "item_id": [999], "timestamp": [1]}).to_parquet(
+        folder / "bad.parquet")
+    with pytest.raises(DataError, match=r"items the run's catalogue does not have, e\.g\. \[999\]"):
+        update(run.root, folder / "bad.parquet", progress=False)
+    pd.DataFrame({"user_id": [1], "item_id": [2]}).to_parquet(folder / "bare.parquet")
+    with pytest.raises(DataError, match=r"lacks column\(s\) \['timestamp'\]"):
+        update(run.root, folder / "bare.parquet", progress=False)
