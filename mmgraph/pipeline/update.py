@@ -53,9 +53,12 @@ DEFAULT_SHARE = 0.25
 
 
 def update(run_dir: str | Path, interactions: str | Path, share: float = DEFAULT_SHARE,
-           progress: bool = True) -> RunDir:
+           progress: bool = True, cold: bool = False, lr_scale: float = 1.0) -> RunDir:
     """Write (or resume) the generation of the finished run in ``run_dir`` that adds the
-    ``interactions`` table (the run's columns); returns the generation's run folder."""
+    ``interactions`` table (the run's columns); returns the generation's run folder.
+    ``cold``: train the models from nothing instead of from the run's (the full retrain an
+    update is measured against; use ``share=1``). ``lr_scale`` multiplies the learning rates
+    of the continued training."""
     base = RunDir(run_dir)
     for stage in ("teacher", "student", "index"):
         base.fingerprint(stage)  # a clear error unless the run is finished
@@ -68,14 +71,16 @@ def update(run_dir: str | Path, interactions: str | Path, share: float = DEFAULT
     source = Path(interactions)
     new = _new_interactions(cfg, base, source)
     digest = file_sha256(source)
-    family, number = _generation(base, digest)
-    target_cfg = _generation_config(cfg, base, f"{family}.{number}", share)
+    family, number = _generation(base, digest, cold)
+    tuned = _tuned(cfg, base)
+    target_cfg = _generation_config(cfg, base, f"{family}.{number}", share, tuned, lr_scale)
     target = RunDir(target_cfg.run_dir)
-    warm = WarmStart(base)
+    warm = None if cold else WarmStart(base)
     with exclusive_writer(target.root):
         write_json(target.path(layout.UPDATE_RECORD), {
             "family": family, "generation": number, "base": base.root.name,
-            "interactions": str(source), "sha256": digest, "share": share})
+            "interactions": str(source), "sha256": digest, "share": share, "cold": cold,
+            "tuned": tuned, "lr_scale": lr_scale})
         target.write_config(target_cfg)
         ctx = StageContext.build(target_cfg, target, progress)
 
@@ -130,10 +135,10 @@ def _new_interactions(cfg: RunConfig, base: RunDir, source: Path) -> pd.DataFram
     return frame[columns].reset_index(drop=True)
 
 
-def _generation(base: RunDir, digest: str) -> tuple[str, int]:
+def _generation(base: RunDir, digest: str, cold: bool) -> tuple[str, int]:
     """The family name and number of the generation that adds interactions with sha256
-    ``digest`` to ``base``: an earlier one that did (finished or not: it resumes), else the
-    next number after every generation beside it."""
+    ``digest`` to ``base`` (warm or ``cold``): an earlier one that did (finished or not: it
+    resumes), else the next number after every generation beside it."""
     record = base.path(layout.UPDATE_RECORD)
     family = read_json(record)["family"] if record.is_file() else base.root.name
     numbers = []
@@ -145,22 +150,42 @@ def _generation(base: RunDir, digest: str) -> tuple[str, int]:
         if not isinstance(earlier, dict) or earlier.get("family") != family:
             continue
         numbers.append(int(earlier["generation"]))
-        if earlier.get("base") == base.root.name and earlier.get("sha256") == digest:
+        if (earlier.get("base"), earlier.get("sha256"), earlier.get("cold", False)) == (
+                base.root.name, digest, cold):
             return family, int(earlier["generation"])
     return family, max(numbers, default=0) + 1
 
 
-def _generation_config(cfg: RunConfig, base: RunDir, name: str, share: float) -> RunConfig:
+def _tuned(cfg: RunConfig, base: RunDir) -> dict[str, dict[str, float]]:
+    """The epochs the family's first run chose on validation for its teacher and student, and
+    their learning rates: a generation carries them in ``update.json`` (its own training ran
+    a share of them at a scaled rate, so reading them from it would shrink the budget
+    generation after generation)."""
+    record = base.path(layout.UPDATE_RECORD)
+    if record.is_file():
+        return dict(read_json(record)["tuned"])
+    fixed = refit_config(cfg, base)
+    return {model: {"epochs": getattr(fixed, model).optim.epochs,
+                    "lr": getattr(fixed, model).optim.lr} for model in ("teacher", "student")}
+
+
+def _generation_config(cfg: RunConfig, base: RunDir, name: str, share: float,
+                       tuned: dict[str, dict[str, float]], lr_scale: float = 1.0
+                       ) -> RunConfig:
     """``base``'s choices fixed (as a refit fixes them), the generation's name beside it, and
-    LightGCN and the student trained for ``share`` of the epochs the run chose."""
+    LightGCN and the student trained for ``share`` of the ``tuned`` epochs at ``lr_scale``
+    times their learning rates."""
     fixed = refit_config(cfg, base)
 
-    def bounded(optim):
-        epochs = max(1, math.ceil(optim.epochs * share))
-        return optim.model_copy(update={"epochs": epochs, "eval_every": epochs})
+    def bounded(optim, model: str):
+        epochs = max(1, math.ceil(tuned[model]["epochs"] * share))
+        return optim.model_copy(update={"epochs": epochs, "eval_every": epochs,
+                                        "lr": tuned[model]["lr"] * lr_scale})
 
-    teacher_cfg = fixed.teacher.model_copy(update={"optim": bounded(fixed.teacher.optim)})
-    student_cfg = fixed.student.model_copy(update={"optim": bounded(fixed.student.optim)})
+    teacher_cfg = fixed.teacher.model_copy(update={"optim": bounded(fixed.teacher.optim,
+                                                                    "teacher")})
+    student_cfg = fixed.student.model_copy(update={"optim": bounded(fixed.student.optim,
+                                                                    "student")})
     return fixed.model_copy(update={"name": name, "runs_root": base.root.parent,
                                     "teacher": teacher_cfg, "student": student_cfg})
 

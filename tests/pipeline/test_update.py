@@ -93,6 +93,9 @@ def test_the_same_update_again_resumes_and_the_next_one_continues(base):
     second = update(generation.root, folder / "day2.parquet", progress=False)
     assert second.root.name == "shop.2"
     assert json.loads(second.path("update.json").read_text())["base"] == "shop.1"
+    first_cfg, second_cfg = (load_config(g.path("config.yaml")) for g in (generation, second))
+    for model in ("teacher", "student"):  # the family's tuned budget, not a shrinking one
+        assert getattr(second_cfg, model).optim.epochs == getattr(first_cfg, model).optim.epochs
     Recommender.load(second.root).recommend([100], 3)
 
 
