@@ -130,3 +130,56 @@ def test_items_outside_the_catalogue_and_missing_columns_are_named(base):
     pd.DataFrame({"user_id": [1], "item_id": [2]}).to_parquet(folder / "bare.parquet")
     with pytest.raises(DataError, match=r"lacks column\(s\) \['timestamp'\]"):
         update(run.root, folder / "bare.parquet", progress=False)
+
+
+@pytest.mark.slow
+def test_update_killed_at_random_moments_never_changes_the_served_run(base, tmp_path):
+    """SIGKILL `mmgraph update` at seeded random moments: the run it continues answers exactly
+    as before every time (its files untouched), and the update, run again, finishes with the
+    generation an unbroken update writes."""
+    import shutil
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    run, folder = base
+    command = str(Path(sys.executable).parent / "mmgraph")
+    copies = {}
+    for name in ("clean", "killed"):
+        copies[name] = tmp_path / name / "shop"
+        shutil.copytree(run.root, copies[name])
+    served = Recommender.load(copies["killed"]).recommend(list(range(40)), 5)
+    before = _files(RunDir(copies["killed"]))
+
+    def updating(name: str) -> list[str]:
+        return [command, "-q", "update", "--run", str(copies[name]),
+                "--interactions", str(folder / "day1.parquet")]
+
+    started = time.monotonic()
+    subprocess.run(updating("clean"), check=True, capture_output=True)
+    duration = time.monotonic() - started
+    rng = np.random.default_rng(1)
+    kills = 0
+    for delay in rng.uniform(0.3, 0.7 * duration, size=5):
+        process = subprocess.Popen(updating("killed"), stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        if process.poll() is not None:
+            break
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        kills += 1
+        assert _files(RunDir(copies["killed"])) == before
+        pd.testing.assert_frame_equal(
+            Recommender.load(copies["killed"]).recommend(list(range(40)), 5), served)
+    assert kills >= 2, "the update finished before most kills: nothing was tested"
+    final = subprocess.run(updating("killed"), capture_output=True, text=True)
+    assert final.returncode == 0, final.stderr
+    generations = {name: Recommender.load(path.parent / "shop.1") for name, path in
+                   copies.items()}
+    users = list(range(40)) + [100, 101, 102]
+    pd.testing.assert_frame_equal(generations["killed"].recommend(users, 5),
+                                  generations["clean"].recommend(users, 5))
+    assert not list((copies["killed"].parent / "shop.1").rglob(".*.tmp"))
