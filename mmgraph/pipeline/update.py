@@ -6,7 +6,8 @@ A run ``runs/shop`` updated with a day's interactions becomes ``runs/shop.1`` (t
 (``mmgraph serve --run runs/shop.1``, or ``/admin/swap {"run": "shop.1"}`` from a server of
 ``runs/shop``: generations are siblings). The generation holds every interaction the previous
 one knew (its train, valid and test) plus the new ones as training data (new users allowed;
-items must be in the run's catalogue), and its models continue from the previous ones:
+new items too when the run is ID-only, else items of its catalogue), and its models continue
+from the previous ones:
 
 - the closed-form filters are recomputed on the grown data with the settings the run chose
   (seconds), the blend keeps its weights (as :mod:`mmgraph.pipeline.refit` does);
@@ -108,7 +109,9 @@ def update(run_dir: str | Path, interactions: str | Path, share: float = DEFAULT
 
 def _new_interactions(cfg: RunConfig, base: RunDir, source: Path) -> pd.DataFrame:
     """The new interactions, read with the run's columns and kept as its positives are
-    (``data.rating_threshold``); their items must be the run's, their columns its splits'."""
+    (``data.rating_threshold``); their columns must be its splits'. Their items must be the
+    run's when it has an items table (new items need content); an ID-only run's catalogue
+    grows by the new ones."""
     frame = load_interactions(source, cfg.data.columns)
     threshold = cfg.data.rating_threshold
     if threshold is not None:
@@ -121,7 +124,7 @@ def _new_interactions(cfg: RunConfig, base: RunDir, source: Path) -> pd.DataFram
                         f"nothing to update.")
     items = IdMap.load(base.path(layout.ITEM_IDS))
     unknown = items.positions(frame[ITEM], str(source)) < 0
-    if unknown.any():
+    if unknown.any() and cfg.data.items is not None:  # an ID-only run's catalogue just grows
         raise DataError(f"{source} names {int(unknown.sum())} interaction(s) with items the "
                         f"run's catalogue does not have, e.g. "
                         f"{frame[ITEM][unknown].unique()[:5].tolist()}; an update takes items "
@@ -192,7 +195,8 @@ def _generation_config(cfg: RunConfig, base: RunDir, name: str, share: float,
 
 def _write_grown_split(base: RunDir, target: RunDir, new: pd.DataFrame) -> None:
     """Every interaction ``base`` knew (train, valid, test) plus ``new``, all training (an
-    interaction given twice once), with the user map grown by the new users."""
+    interaction given twice once), with the user map grown by the new users (and an ID-only
+    run's item map by the new items)."""
     parts = [pd.read_parquet(base.path(layout.split_part(name))) for name in layout.SPLIT_PARTS]
     every = pd.concat([*parts, new], ignore_index=True)
     every = every.drop_duplicates([USER, ITEM], keep="last")
@@ -202,9 +206,13 @@ def _write_grown_split(base: RunDir, target: RunDir, new: pd.DataFrame) -> None:
     fresh = fresh[users.positions(fresh, "new interactions") < 0]
     grown = users.extended(np.sort(fresh.to_numpy()), "new interactions")
     grown.save(target.path(layout.USER_IDS))
-    copy_artifact(base, target, layout.ITEM_IDS)
+    items = IdMap.load(base.path(layout.ITEM_IDS))
+    added = pd.Index(new[ITEM].unique())
+    added = added[items.positions(added, "new interactions") < 0]  # an ID-only run's new items
+    items.extended(np.sort(added.to_numpy()), "new interactions").save(
+        target.path(layout.ITEM_IDS))
     write_parquet(target.path(layout.split_part("train")), every)
     for name in ("valid", "test"):
         write_parquet(target.path(layout.split_part(name)), every.iloc[:0])
-    log.info("update: %d interactions (%d new), %d new users", len(every), len(new),
-             len(fresh))
+    log.info("update: %d interactions (%d new), %d new users, %d new items", len(every),
+             len(new), len(fresh), len(added))

@@ -121,12 +121,28 @@ def test_an_update_that_fails_half_way_leaves_the_run_serving_and_resumes(base, 
     Recommender.load(unfinished).recommend([7], 3)
 
 
-def test_items_outside_the_catalogue_and_missing_columns_are_named(base):
+def test_new_items_grow_an_id_only_catalogue_and_need_content_otherwise(base, tmp_path):
+    from pathlib import Path
+
+    from mmgraph.pipeline.update import _new_interactions
+
     run, folder = base
-    pd.DataFrame({"user_id": [1], "item_id": [999], "timestamp": [1]}).to_parquet(
-        folder / "bad.parquet")
-    with pytest.raises(DataError, match=r"items the run's catalogue does not have, e\.g\. \[999\]"):
-        update(run.root, folder / "bad.parquet", progress=False)
+    pd.DataFrame({"user_id": [1, 2, 3], "item_id": [999, 999, 998],
+                  "timestamp": [1, 2, 3]}).to_parquet(folder / "new-items.parquet")
+    generation = update(run.root, folder / "new-items.parquet", progress=False)
+    recommender = Recommender.load(generation.root)
+    assert {998, 999} <= set(recommender.index.item_ids.ids)
+    assert len(recommender.similar_items(999, 3)) == 3
+    cfg = load_config(run.path("config.yaml"))
+    with_content = cfg.model_copy(update={"data": cfg.data.model_copy(
+        update={"items": Path("items.parquet")})})
+    with pytest.raises(DataError, match=r"items the run's catalogue does not have, e\.g\. "
+                                        r"\[999, 998\]"):
+        _new_interactions(with_content, run, folder / "new-items.parquet")
+
+
+def test_missing_columns_are_named(base):
+    run, folder = base
     pd.DataFrame({"user_id": [1], "item_id": [2]}).to_parquet(folder / "bare.parquet")
     with pytest.raises(DataError, match=r"lacks column\(s\) \['timestamp'\]"):
         update(run.root, folder / "bare.parquet", progress=False)
