@@ -139,7 +139,7 @@ def _dispatch(args: argparse.Namespace, console: Console) -> None:
     if args.command == "update":
         from mmgraph.pipeline.update import update
 
-        target = update(args.run, args.interactions, args.share, progress)
+        target = update(args.run, args.interactions, args.share, progress, items=args.items)
         if main_rank:
             console.print(f"Generation (serve it, or /admin/swap {{\"run\": "
                           f"\"{target.root.name}\"}}): {target.root}")

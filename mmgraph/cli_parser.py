@@ -92,6 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
     update.add_argument("--run", type=Path, required=True, help="the finished run to continue")
     update.add_argument("--interactions", type=Path, required=True,
                         help="table of new interactions, the run's columns")
+    update.add_argument("--items", type=Path,
+                        help="table of new items (the items table's columns), for a run with "
+                             "content")
     update.add_argument("--share", type=float, default=0.25,
                         help="share of the run's chosen epochs to train (default 0.25)")
 

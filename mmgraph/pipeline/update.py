@@ -6,8 +6,9 @@ A run ``runs/shop`` updated with a day's interactions becomes ``runs/shop.1`` (t
 (``mmgraph serve --run runs/shop.1``, or ``/admin/swap {"run": "shop.1"}`` from a server of
 ``runs/shop``: generations are siblings). The generation holds every interaction the previous
 one knew (its train, valid and test) plus the new ones as training data (new users allowed;
-new items too when the run is ID-only, else items of its catalogue), and its models continue
-from the previous ones:
+new items too: an ID-only run's join with their interactions, a content run's come as rows of
+a new-items table and are encoded by the run's encoders), and its models continue from the
+previous ones:
 
 - the closed-form filters are recomputed on the grown data with the settings the run chose
   (seconds), the blend keeps its weights (as :mod:`mmgraph.pipeline.refit` does);
@@ -32,12 +33,13 @@ import pandas as pd
 
 from mmgraph.config import RunConfig, section_hash
 from mmgraph.data.ids import IdMap
-from mmgraph.data.tables import ITEM, RATING, USER, load_interactions
+from mmgraph.data.tables import ITEM, RATING, USER, load_interactions, load_items
 from mmgraph.errors import ConfigError, DataError, RunDirError
 from mmgraph.io import file_sha256, read_json, write_json, write_parquet
 from mmgraph.lock import exclusive_writer
 from mmgraph.pipeline.refit import copy_artifact, refit_config
 from mmgraph.pipeline.runner import StageContext, run_stage
+from mmgraph.pipeline.stages.encode import encode
 from mmgraph.pipeline.stages.graph import graph
 from mmgraph.pipeline.stages.index import index
 from mmgraph.pipeline.stages.student import student
@@ -54,12 +56,15 @@ DEFAULT_SHARE = 0.25
 
 
 def update(run_dir: str | Path, interactions: str | Path, share: float = DEFAULT_SHARE,
-           progress: bool = True, cold: bool = False, lr_scale: float = 1.0) -> RunDir:
+           progress: bool = True, cold: bool = False, lr_scale: float = 1.0,
+           items: str | Path | None = None) -> RunDir:
     """Write (or resume) the generation of the finished run in ``run_dir`` that adds the
     ``interactions`` table (the run's columns); returns the generation's run folder.
-    ``cold``: train the models from nothing instead of from the run's (the full retrain an
-    update is measured against; use ``share=1``). ``lr_scale`` multiplies the learning rates
-    of the continued training."""
+    ``items``: a table of new items (the run's items table's columns) joining the catalogue,
+    encoded by the run's encoders (its feature cache: only they are encoded); needed for new
+    items of a run with content. ``cold``: train the models from nothing instead of from the
+    run's (the full retrain an update is measured against; use ``share=1``). ``lr_scale``
+    multiplies the learning rates of the continued training."""
     base = RunDir(run_dir)
     for stage in ("teacher", "student", "index"):
         base.fingerprint(stage)  # a clear error unless the run is finished
@@ -70,23 +75,38 @@ def update(run_dir: str | Path, interactions: str | Path, share: float = DEFAULT
         raise RunDirError(f"{base.path(layout.CONFIG)} is missing; rerun `mmgraph run`.")
     cfg = resolved_config(cfg, base)
     source = Path(interactions)
-    new = _new_interactions(cfg, base, source)
-    digest = file_sha256(source)
+    catalogue = None if items is None else _new_items(cfg, base, Path(items))
+    new = _new_interactions(cfg, base, source,
+                            [] if catalogue is None else catalogue[ITEM].tolist())
+    digest = file_sha256(source) if items is None else section_hash(
+        file_sha256(source), file_sha256(items))
     family, number = _generation(base, digest, cold)
     tuned = _tuned(cfg, base)
     target_cfg = _generation_config(cfg, base, f"{family}.{number}", share, tuned, lr_scale)
     target = RunDir(target_cfg.run_dir)
+    if catalogue is not None:  # the grown items table, encoded through the run's cache
+        target_cfg = target_cfg.model_copy(update={
+            "data": target_cfg.data.model_copy(update={
+                "items": target.path(layout.INPUT_ITEMS),
+                "columns": target_cfg.data.columns.model_copy(update={"item": ITEM})}),
+            "encoders": target_cfg.encoders.model_copy(update={
+                "cache_dir": cfg.encoders.cache_dir or base.path(layout.FEATURE_CACHE)})})
     warm = None if cold else WarmStart(base)
     with exclusive_writer(target.root):
         write_json(target.path(layout.UPDATE_RECORD), {
             "family": family, "generation": number, "base": base.root.name,
             "interactions": str(source), "sha256": digest, "share": share, "cold": cold,
             "tuned": tuned, "lr_scale": lr_scale})
+        if catalogue is not None:
+            every = load_items(cfg.data.items, cfg.data.columns.item)
+            write_parquet(target.path(layout.INPUT_ITEMS),
+                          pd.concat([every, catalogue], ignore_index=True))
         target.write_config(target_cfg)
         ctx = StageContext.build(target_cfg, target, progress)
 
         def grown_split() -> None:
-            _write_grown_split(base, target, new)
+            _write_grown_split(base, target, new,
+                               None if catalogue is None else catalogue[ITEM].to_numpy())
 
         def same_features() -> None:
             for artifact in (layout.FEATURES, layout.FEATURE_MASKS):
@@ -94,8 +114,11 @@ def update(run_dir: str | Path, interactions: str | Path, share: float = DEFAULT
 
         run_stage(ctx, "split", section_hash(base.fingerprint("split"), digest, "update"),
                   [layout.split_part(name) for name in layout.SPLIT_PARTS], grown_split)
-        run_stage(ctx, "encode", section_hash(base.fingerprint("encode"), "update"),
-                  [layout.FEATURES], same_features)
+        if catalogue is None:
+            run_stage(ctx, "encode", section_hash(base.fingerprint("encode"), "update"),
+                      [layout.FEATURES], same_features)
+        else:
+            encode(ctx)
         graph(ctx)
         state = read_json(base.path(layout.TEACHER_STATE))
         settings = {name: state[f"{name}_setting"] for name in target_cfg.teacher.components
@@ -107,7 +130,21 @@ def update(run_dir: str | Path, interactions: str | Path, share: float = DEFAULT
     return target
 
 
-def _new_interactions(cfg: RunConfig, base: RunDir, source: Path) -> pd.DataFrame:
+def _new_items(cfg: RunConfig, base: RunDir, source: Path) -> pd.DataFrame:
+    """The new items' rows (``item_id`` and content), none already in the catalogue."""
+    if cfg.data.items is None:
+        raise ConfigError(f"{base.root} has no items table (an ID-only run): its new items "
+                          f"need no table, they join with their interactions; drop --items.")
+    frame = load_items(source, cfg.data.columns.item)
+    known = IdMap.load(base.path(layout.ITEM_IDS)).positions(frame[ITEM], str(source)) >= 0
+    if known.any():
+        raise DataError(f"{source} lists items the catalogue already has, e.g. "
+                        f"{frame[ITEM][known][:5].tolist()}; give only new items.")
+    return frame
+
+
+def _new_interactions(cfg: RunConfig, base: RunDir, source: Path,
+                      added: list | None = None) -> pd.DataFrame:
     """The new interactions, read with the run's columns and kept as its positives are
     (``data.rating_threshold``); their columns must be its splits'. Their items must be the
     run's when it has an items table (new items need content); an ID-only run's catalogue
@@ -123,13 +160,15 @@ def _new_interactions(cfg: RunConfig, base: RunDir, source: Path) -> pd.DataFram
         raise DataError(f"{source} holds no new interaction (after data.rating_threshold); "
                         f"nothing to update.")
     items = IdMap.load(base.path(layout.ITEM_IDS))
+    if added:
+        items = items.extended(added, "new items")
     unknown = items.positions(frame[ITEM], str(source)) < 0
     if unknown.any() and cfg.data.items is not None:  # an ID-only run's catalogue just grows
         raise DataError(f"{source} names {int(unknown.sum())} interaction(s) with items the "
                         f"run's catalogue does not have, e.g. "
-                        f"{frame[ITEM][unknown].unique()[:5].tolist()}; an update takes items "
-                        f"of {base.path(layout.ITEM_IDS)}: add new items to the items table "
-                        f"and run `mmgraph run` again, or drop those rows.")
+                        f"{frame[ITEM][unknown].unique()[:5].tolist()}; give their rows "
+                        f"(the items table's columns) as new items (`--items`), or drop those "
+                        f"interactions.")
     columns = list(pd.read_parquet(base.path(layout.split_part("train"))).columns)
     missing = [c for c in columns if c not in frame]
     if missing:
@@ -193,7 +232,8 @@ def _generation_config(cfg: RunConfig, base: RunDir, name: str, share: float,
                                     "teacher": teacher_cfg, "student": student_cfg})
 
 
-def _write_grown_split(base: RunDir, target: RunDir, new: pd.DataFrame) -> None:
+def _write_grown_split(base: RunDir, target: RunDir, new: pd.DataFrame,
+                       new_items: np.ndarray | None = None) -> None:
     """Every interaction ``base`` knew (train, valid, test) plus ``new``, all training (an
     interaction given twice once), with the user map grown by the new users (and an ID-only
     run's item map by the new items)."""
@@ -207,10 +247,13 @@ def _write_grown_split(base: RunDir, target: RunDir, new: pd.DataFrame) -> None:
     grown = users.extended(np.sort(fresh.to_numpy()), "new interactions")
     grown.save(target.path(layout.USER_IDS))
     items = IdMap.load(base.path(layout.ITEM_IDS))
-    added = pd.Index(new[ITEM].unique())
-    added = added[items.positions(added, "new interactions") < 0]  # an ID-only run's new items
-    items.extended(np.sort(added.to_numpy()), "new interactions").save(
-        target.path(layout.ITEM_IDS))
+    if new_items is not None:  # in the grown items table's order, as the encode stage reads it
+        added = pd.Index(new_items)
+    else:  # an ID-only run's new items
+        added = pd.Index(new[ITEM].unique())
+        added = pd.Index(np.sort(added[items.positions(added, "new interactions") < 0]
+                                 .to_numpy()))
+    items.extended(added, "new items").save(target.path(layout.ITEM_IDS))
     write_parquet(target.path(layout.split_part("train")), every)
     for name in ("valid", "test"):
         write_parquet(target.path(layout.split_part(name)), every.iloc[:0])

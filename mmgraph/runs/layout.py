@@ -66,8 +66,8 @@ TIMINGS = Artifact("timings.json", "run", "measured seconds per epoch (the one f
                    "of a config do not share byte for byte)")
 INPUT_INTERACTIONS = Artifact("inputs/interactions.parquet", "fit", "the interactions frame "
                               "given to mmgraph.fit: the run's data.interactions")
-INPUT_ITEMS = Artifact("inputs/items.parquet", "fit", "the items frame given to mmgraph.fit: "
-                       "the run's data.items")
+INPUT_ITEMS = Artifact("inputs/items.parquet", "fit", "the items frame given to mmgraph.fit, "
+                       "or an update's catalogue grown by its new items: the run's data.items")
 USER_IDS = Artifact("ids/users.parquet", "split", "user id → row index (users with a "
                     "training history)")
 ITEM_IDS = Artifact("ids/items.parquet", "split", "item id → row index (the whole catalogue)")

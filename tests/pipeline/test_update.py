@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from mmgraph.config import load_config
-from mmgraph.errors import DataError
+from mmgraph.errors import ConfigError, DataError
 from mmgraph.io import file_sha256, read_tensors
 from mmgraph.pipeline import run_all
 from mmgraph.pipeline.update import update
@@ -139,6 +139,9 @@ def test_new_items_grow_an_id_only_catalogue_and_need_content_otherwise(base, tm
     with pytest.raises(DataError, match=r"items the run's catalogue does not have, e\.g\. "
                                         r"\[999, 998\]"):
         _new_interactions(with_content, run, folder / "new-items.parquet")
+    with pytest.raises(ConfigError, match="has no items table"):
+        update(run.root, folder / "new-items.parquet", items=folder / "new-items.parquet",
+               progress=False)
 
 
 def test_missing_columns_are_named(base):
@@ -199,3 +202,53 @@ def test_update_killed_at_random_moments_never_changes_the_served_run(base, tmp_
     pd.testing.assert_frame_equal(generations["killed"].recommend(users, 5),
                                   generations["clean"].recommend(users, 5))
     assert not list((copies["killed"].parent / "shop.1").rglob(".*.tmp"))
+
+
+@pytest.mark.slow
+def test_a_content_runs_new_items_are_encoded_and_served(tmp_path, tiny_interactions):
+    """A run with text: new items come as rows of a new-items table, are encoded by the run's
+    MiniLM (through the run's feature cache, which keeps what it held) and are served, one
+    without any interaction placed by its content; a new-items table naming a known item is
+    refused."""
+    titles = ["space opera", "romantic comedy", "crime drama", "nature film", "war epic"]
+    items = pd.DataFrame({"item_id": range(30),
+                          "title": [f"{titles[i % 5]} number {i}" for i in range(30)]})
+    items.to_parquet(tmp_path / "items.parquet", index=False)
+    tiny_interactions.to_parquet(tmp_path / "inter.parquet", index=False)
+    (tmp_path / "c.yaml").write_text(
+        f"name: texty\nruns_root: {tmp_path / 'runs'}\nseed: 2\n"
+        f"data: {{interactions: {tmp_path / 'inter.parquet'},\n"
+        f"       items: {tmp_path / 'items.parquet'}}}\n"
+        "encoders: {text: {template: '{title}'}}\n"
+        "teacher: {dim: 8, optim: {epochs: 4, eval_every: 2}}\n"
+        "student: {dim: 8, optim: {epochs: 4, eval_every: 2}}\n")
+    run_all(load_config(tmp_path / "c.yaml"), progress=False)
+    run = RunDir(tmp_path / "runs" / "texty")
+    cached = sorted(p.name for p in run.path("features", "cache").rglob("*") if p.is_file())
+    new_items = pd.DataFrame({"item_id": [30, 31], "title": ["space opera number 30",
+                                                            "crime drama number 31"]})
+    new_items.to_parquet(tmp_path / "new-items.parquet", index=False)
+    pd.DataFrame({"user_id": [0, 1], "item_id": [30, 5], "rating": [5.0, 4.0],
+                  "timestamp": [2 * 10**9] * 2}).to_parquet(tmp_path / "day.parquet",
+                                                              index=False)
+    generation = update(run.root, tmp_path / "day.parquet", items=tmp_path / "new-items.parquet",
+                        progress=False)
+    features = read_tensors(generation.path("features", "features.safetensors"))
+    assert features["text"].shape[0] == 32
+    base_features = read_tensors(run.path("features", "features.safetensors"))
+    assert torch_equal(features["text"][:30], base_features["text"])
+    recommender = Recommender.load(generation.root)
+    assert {30, 31} <= set(recommender.index.item_ids.ids)
+    assert len(recommender.similar_items(31, 3)) == 3  # 31 has no interaction: placed by content
+    grown = sorted(p.name for p in run.path("features", "cache").rglob("*") if p.is_file())
+    assert set(cached) <= set(grown)  # the shared cache only grew
+    new_items.assign(item_id=[5, 32]).to_parquet(tmp_path / "known.parquet", index=False)
+    with pytest.raises(DataError, match=r"items the catalogue already has, e\.g\. \[5\]"):
+        update(run.root, tmp_path / "day.parquet", items=tmp_path / "known.parquet",
+               progress=False)
+
+
+def torch_equal(a, b) -> bool:
+    import torch
+
+    return bool(torch.equal(a, b))
