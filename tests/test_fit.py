@@ -1,6 +1,7 @@
 """mmgraph.fit (frames in, a served Recommender out) and mmgraph.evaluate (a held-out frame of
 the user's own), end to end on tiny seeded tables."""
 
+import json
 import math
 
 import numpy as np
@@ -162,3 +163,26 @@ def test_the_run_writes_its_report_and_the_command_names_it(fitted, tmp_path):
         "Run run<", "Run older<").replace("mmgraph run run<", "mmgraph run older<")
     unfinished = mmgraph_cli("report", "--run", str(tmp_path))
     assert unfinished.returncode == 2 and "no finished" in unfinished.stderr
+
+
+def test_an_interrupted_fit_leaves_a_run_dir_that_the_next_fit_resumes(tmp_path, monkeypatch,
+                                                                        held_out_frames):
+    """Issue 36 (faults on the new surfaces): a KeyboardInterrupt in a notebook mid-fit."""
+    import mmgraph.pipeline.stages.student as student_stage
+
+    train, _ = held_out_frames
+    real = student_stage.task_of
+
+    def interrupted(cfg):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(student_stage, "task_of", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        mmgraph.fit(train, config=TINY, run_dir=tmp_path / "r", progress=False)
+    done = json.loads((tmp_path / "r" / layout.STAGES).read_text())
+    assert "teacher" in done and "student" not in done
+    monkeypatch.setattr(student_stage, "task_of", real)
+    teacher_state = (tmp_path / "r" / layout.TEACHER_STATE).stat().st_mtime_ns
+    recommender = mmgraph.fit(train, config=TINY, run_dir=tmp_path / "r", progress=False)
+    assert (tmp_path / "r" / layout.TEACHER_STATE).stat().st_mtime_ns == teacher_state
+    assert len(recommender.recommend([0], k=3)) == 3

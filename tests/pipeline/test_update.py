@@ -252,3 +252,12 @@ def torch_equal(a, b) -> bool:
     import torch
 
     return bool(torch.equal(a, b))
+
+
+def test_new_interactions_whose_ids_clash_in_type_are_named(base):
+    """Issue 36 (bad input on the new surfaces): string ids where the run's are integers."""
+    run, folder = base
+    pd.DataFrame({"user_id": ["1"], "item_id": [2], "timestamp": [5]}).to_parquet(
+        folder / "strings.parquet")
+    with pytest.raises(DataError, match="user_id ids here are integers, but '1' is not"):
+        update(run.root, folder / "strings.parquet", progress=False)
