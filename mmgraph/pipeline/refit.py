@@ -17,6 +17,7 @@ interacted with. Stages are skipped when up to date, so a refit resumes like a r
 
 from __future__ import annotations
 
+import functools
 import logging
 import shutil
 
@@ -31,9 +32,11 @@ from mmgraph.pipeline.stages.graph import graph
 from mmgraph.pipeline.stages.index import index
 from mmgraph.pipeline.stages.student import student
 from mmgraph.pipeline.stages.teacher import teacher
+from mmgraph.pipeline.warm import WarmStart
 from mmgraph.runs import RunDir, layout, resolved_config
 
-__all__ = ["REFIT", "refit_config", "refit", "copy_artifact"]
+__all__ = ["REFIT", "refit_config", "refit", "train_with_choices_of", "write_training_split",
+           "copy_features", "copy_artifact"]
 
 log = logging.getLogger(__name__)
 
@@ -121,35 +124,53 @@ def refit(cfg: RunConfig, run: RunDir, progress: bool = True) -> RunDir:
     target = RunDir(refit_cfg.run_dir)
     target.write_config(refit_cfg)
     ctx = StageContext.build(refit_cfg, target, progress)
-    teacher_state = read_json(run.path(layout.TEACHER_STATE))
-    filter_settings = {name: teacher_state[f"{name}_setting"]
-                       for name in refit_cfg.teacher.components if name != "lightgcn"}
 
     def every_interaction() -> None:
         for ids in (layout.USER_IDS, layout.ITEM_IDS):
             copy_artifact(run, target, ids)
         parts = [pd.read_parquet(run.path(layout.split_part(name)))
                  for name in layout.SPLIT_PARTS]
-        every = pd.concat(parts, ignore_index=True).sort_values([USER, ITEM], kind="stable")
-        write_parquet(target.path(layout.split_part("train")), every.reset_index(drop=True))
-        for name in ("valid", "test"):
-            write_parquet(target.path(layout.split_part(name)), every.iloc[:0])
+        every = write_training_split(target, pd.concat(parts, ignore_index=True))
         log.info("refit: %d interactions, all of them training", len(every))
-
-    def same_features() -> None:
-        for features in (layout.FEATURES, layout.FEATURE_MASKS):
-            copy_artifact(run, target, features)
 
     run_stage(ctx, "split", section_hash(run.fingerprint("split"), REFIT),
               [layout.split_part(name) for name in layout.SPLIT_PARTS], every_interaction)
     run_stage(ctx, "encode", section_hash(run.fingerprint("encode"), REFIT), [layout.FEATURES],
-              same_features)
-    graph(ctx)
-    teacher(ctx, filter_settings=filter_settings or None)
-    student(ctx)
-    index(ctx, foldin=read_json(run.path(layout.FOLDIN)))
+              functools.partial(copy_features, run, target))
+    train_with_choices_of(ctx, run)
     log.info("refit: served models in %s", target.root)
     return target
+
+
+def train_with_choices_of(ctx: StageContext, source: RunDir, warm: WarmStart | None = None
+                          ) -> None:
+    """The graph, teacher, student and index stages of ``ctx``'s run with what the finished
+    ``source`` chose on validation fixed: each filter's setting and the fold-in settings (the
+    epochs and blend weights are in ``ctx``'s config, :func:`refit_config`); ``warm``: the
+    models to start from (an update's)."""
+    state = read_json(source.path(layout.TEACHER_STATE))
+    settings = {name: state[f"{name}_setting"] for name in ctx.cfg.teacher.components
+                if name != "lightgcn"}
+    graph(ctx)
+    teacher(ctx, filter_settings=settings or None, warm=warm)
+    student(ctx, warm=warm)
+    index(ctx, foldin=read_json(source.path(layout.FOLDIN)))
+
+
+def write_training_split(target: RunDir, every: pd.DataFrame) -> pd.DataFrame:
+    """``every`` interaction, ordered by user and item, as ``target``'s training part, valid
+    and test empty (a run that holds nothing out); returns the training part."""
+    every = every.sort_values([USER, ITEM], kind="stable").reset_index(drop=True)
+    write_parquet(target.path(layout.split_part("train")), every)
+    for name in ("valid", "test"):
+        write_parquet(target.path(layout.split_part(name)), every.iloc[:0])
+    return every
+
+
+def copy_features(run: RunDir, target: RunDir) -> None:
+    """``run``'s encoded item features (and their masks), as ``target``'s."""
+    for features in (layout.FEATURES, layout.FEATURE_MASKS):
+        copy_artifact(run, target, features)
 
 
 def copy_artifact(run: RunDir, target: RunDir, artifact: layout.Artifact) -> None:

@@ -24,12 +24,14 @@ resumes it, stage by stage, as a run resumes.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from mmgraph.config import RunConfig, section_hash
 from mmgraph.data.ids import IdMap
@@ -37,13 +39,10 @@ from mmgraph.data.tables import ITEM, RATING, USER, load_interactions, load_item
 from mmgraph.errors import ConfigError, DataError, RunDirError
 from mmgraph.io import file_sha256, read_json, write_json, write_parquet
 from mmgraph.lock import exclusive_writer
-from mmgraph.pipeline.refit import copy_artifact, refit_config
+from mmgraph.pipeline.refit import (copy_features, refit_config, train_with_choices_of,
+                                    write_training_split)
 from mmgraph.pipeline.runner import StageContext, run_stage
 from mmgraph.pipeline.stages.encode import encode
-from mmgraph.pipeline.stages.graph import graph
-from mmgraph.pipeline.stages.index import index
-from mmgraph.pipeline.stages.student import student
-from mmgraph.pipeline.stages.teacher import teacher
 from mmgraph.pipeline.warm import WarmStart
 from mmgraph.runs import RunDir, layout, resolved_config
 
@@ -80,9 +79,13 @@ def update(run_dir: str | Path, interactions: str | Path, share: float = DEFAULT
                             [] if catalogue is None else catalogue[ITEM].tolist())
     digest = file_sha256(source) if items is None else section_hash(
         file_sha256(source), file_sha256(items))
-    family, number = _generation(base, digest, cold)
-    tuned = _tuned(cfg, base)
-    target_cfg = _generation_config(cfg, base, f"{family}.{number}", share, tuned, lr_scale)
+    record = base.path(layout.UPDATE_RECORD)
+    origin = read_json(record) if record.is_file() else None  # base is a generation
+    fixed = refit_config(cfg, base)
+    family = base.root.name if origin is None else origin["family"]
+    number = _generation(base, family, digest, cold)
+    tuned = _tuned(fixed) if origin is None else dict(origin["tuned"])
+    target_cfg = _generation_config(fixed, base, f"{family}.{number}", share, tuned, lr_scale)
     target = RunDir(target_cfg.run_dir)
     if catalogue is not None:  # the grown items table, encoded through the run's cache
         target_cfg = target_cfg.model_copy(update={
@@ -108,24 +111,14 @@ def update(run_dir: str | Path, interactions: str | Path, share: float = DEFAULT
             _write_grown_split(base, target, new,
                                None if catalogue is None else catalogue[ITEM].to_numpy())
 
-        def same_features() -> None:
-            for artifact in (layout.FEATURES, layout.FEATURE_MASKS):
-                copy_artifact(base, target, artifact)
-
         run_stage(ctx, "split", section_hash(base.fingerprint("split"), digest, "update"),
                   [layout.split_part(name) for name in layout.SPLIT_PARTS], grown_split)
         if catalogue is None:
             run_stage(ctx, "encode", section_hash(base.fingerprint("encode"), "update"),
-                      [layout.FEATURES], same_features)
+                      [layout.FEATURES], functools.partial(copy_features, base, target))
         else:
             encode(ctx)
-        graph(ctx)
-        state = read_json(base.path(layout.TEACHER_STATE))
-        settings = {name: state[f"{name}_setting"] for name in target_cfg.teacher.components
-                    if name != "lightgcn"}
-        teacher(ctx, filter_settings=settings or None, warm=warm)
-        student(ctx, warm=warm)
-        index(ctx, foldin=read_json(base.path(layout.FOLDIN)))
+        train_with_choices_of(ctx, base, warm)
     log.info("update: generation %s in %s", number, target.root)
     return target
 
@@ -169,7 +162,7 @@ def _new_interactions(cfg: RunConfig, base: RunDir, source: Path,
                         f"{frame[ITEM][unknown].unique()[:5].tolist()}; give their rows "
                         f"(the items table's columns) as new items (`--items`), or drop those "
                         f"interactions.")
-    columns = list(pd.read_parquet(base.path(layout.split_part("train"))).columns)
+    columns = pq.read_schema(base.path(layout.split_part("train"))).names
     missing = [c for c in columns if c not in frame]
     if missing:
         raise DataError(f"{source} lacks column(s) {missing} that the run's interactions "
@@ -177,12 +170,10 @@ def _new_interactions(cfg: RunConfig, base: RunDir, source: Path,
     return frame[columns].reset_index(drop=True)
 
 
-def _generation(base: RunDir, digest: str, cold: bool) -> tuple[str, int]:
-    """The family name and number of the generation that adds interactions with sha256
-    ``digest`` to ``base`` (warm or ``cold``): an earlier one that did (finished or not: it
-    resumes), else the next number after every generation beside it."""
-    record = base.path(layout.UPDATE_RECORD)
-    family = read_json(record)["family"] if record.is_file() else base.root.name
+def _generation(base: RunDir, family: str, digest: str, cold: bool) -> int:
+    """The number of ``family``'s generation that adds interactions with sha256 ``digest`` to
+    ``base`` (warm or ``cold``): an earlier one that did (finished or not: it resumes), else
+    the next number after every generation beside it."""
     numbers = []
     for folder in base.root.parent.glob(f"{family}.*"):
         path = folder / layout.UPDATE_RECORD.path
@@ -194,30 +185,25 @@ def _generation(base: RunDir, digest: str, cold: bool) -> tuple[str, int]:
         numbers.append(int(earlier["generation"]))
         if (earlier.get("base"), earlier.get("sha256"), earlier.get("cold", False)) == (
                 base.root.name, digest, cold):
-            return family, int(earlier["generation"])
-    return family, max(numbers, default=0) + 1
+            return int(earlier["generation"])
+    return max(numbers, default=0) + 1
 
 
-def _tuned(cfg: RunConfig, base: RunDir) -> dict[str, dict[str, float]]:
-    """The epochs the family's first run chose on validation for its teacher and student, and
-    their learning rates: a generation carries them in ``update.json`` (its own training ran
-    a share of them at a scaled rate, so reading them from it would shrink the budget
-    generation after generation)."""
-    record = base.path(layout.UPDATE_RECORD)
-    if record.is_file():
-        return dict(read_json(record)["tuned"])
-    fixed = refit_config(cfg, base)
+def _tuned(fixed: RunConfig) -> dict[str, dict[str, float]]:
+    """The epochs a family's first run chose on validation for its teacher and student (in
+    its refit config ``fixed``), and their learning rates. A generation carries them on in
+    ``update.json``: its own training ran a share of them at a scaled rate, so reading them
+    from it would shrink the budget generation after generation."""
     return {model: {"epochs": getattr(fixed, model).optim.epochs,
                     "lr": getattr(fixed, model).optim.lr} for model in ("teacher", "student")}
 
 
-def _generation_config(cfg: RunConfig, base: RunDir, name: str, share: float,
+def _generation_config(fixed: RunConfig, base: RunDir, name: str, share: float,
                        tuned: dict[str, dict[str, float]], lr_scale: float = 1.0
                        ) -> RunConfig:
-    """``base``'s choices fixed (as a refit fixes them), the generation's name beside it, and
-    LightGCN and the student trained for ``share`` of the ``tuned`` epochs at ``lr_scale``
-    times their learning rates."""
-    fixed = refit_config(cfg, base)
+    """``base``'s choices fixed (``fixed``, its refit config), the generation's name beside
+    it, and LightGCN and the student trained for ``share`` of the ``tuned`` epochs at
+    ``lr_scale`` times their learning rates."""
 
     def bounded(optim, model: str):
         epochs = max(1, math.ceil(tuned[model]["epochs"] * share))
@@ -240,7 +226,6 @@ def _write_grown_split(base: RunDir, target: RunDir, new: pd.DataFrame,
     parts = [pd.read_parquet(base.path(layout.split_part(name))) for name in layout.SPLIT_PARTS]
     every = pd.concat([*parts, new], ignore_index=True)
     every = every.drop_duplicates([USER, ITEM], keep="last")
-    every = every.sort_values([USER, ITEM], kind="stable").reset_index(drop=True)
     users = IdMap.load(base.path(layout.USER_IDS))
     fresh = pd.Index(new[USER].unique())
     fresh = fresh[users.positions(fresh, "new interactions") < 0]
@@ -254,8 +239,6 @@ def _write_grown_split(base: RunDir, target: RunDir, new: pd.DataFrame,
         added = pd.Index(np.sort(added[items.positions(added, "new interactions") < 0]
                                  .to_numpy()))
     items.extended(added, "new items").save(target.path(layout.ITEM_IDS))
-    write_parquet(target.path(layout.split_part("train")), every)
-    for name in ("valid", "test"):
-        write_parquet(target.path(layout.split_part(name)), every.iloc[:0])
+    every = write_training_split(target, every)
     log.info("update: %d interactions (%d new), %d new users, %d new items", len(every),
              len(new), len(fresh), len(added))

@@ -100,7 +100,7 @@ def test_the_same_update_again_resumes_and_the_next_one_continues(base):
 
 
 def test_an_update_that_fails_half_way_leaves_the_run_serving_and_resumes(base, monkeypatch):
-    import mmgraph.pipeline.update as updating
+    import mmgraph.pipeline.refit as refitting  # the stages an update runs after its split
 
     run, folder = base
     day3 = pd.DataFrame({"user_id": [7], "item_id": [3], "timestamp": [40_000]})
@@ -109,7 +109,7 @@ def test_an_update_that_fails_half_way_leaves_the_run_serving_and_resumes(base, 
     def killed(*args, **kwargs):
         raise KeyboardInterrupt  # as a kill in the student stage
 
-    monkeypatch.setattr(updating, "student", killed)
+    monkeypatch.setattr(refitting, "student", killed)
     with pytest.raises(KeyboardInterrupt):
         update(run.root, folder / "day3.parquet", progress=False)
     monkeypatch.undo()
