@@ -43,7 +43,7 @@ def evaluate(recommender: Recommender, test: pd.DataFrame, ks: tuple[int, ...] |
     if pairs.empty:
         raise DataError("The test frame given to mmgraph.evaluate has no rows.")
     users = pd.Index(pairs[user_column].unique())
-    ids, ranked, _, source = recommender.ranked(list(users), max(ks))
+    _, ranked, _, source = recommender.ranked(list(users), max(ks))
 
     items = recommender.index.item_ids.positions(pairs[item_column], "the test frame")
     unknown = items < 0
@@ -52,15 +52,14 @@ def evaluate(recommender: Recommender, test: pd.DataFrame, ks: tuple[int, ...] |
     rows = users.get_indexer(pairs[user_column])
     truth = UserItems(rows, items, len(users), catalogue + int(unknown.sum()))
 
-    counts = np.zeros(catalogue, np.float64)
-    counts[:len(recommender.interaction_counts)] = recommender.interaction_counts
+    counts = recommender.item_popularity
     metrics = ranking_metrics(ranked, np.arange(len(users)), truth, ks)
     for k in ks:
         metrics.update(list_metrics(ranked, counts, k))
     known = recommender.data.users.positions(pairs[user_column], "the test frame")
-    seen = (known >= 0) & ~unknown & (items < len(counts))
-    interacted = recommender.interacted
-    already = int(interacted.contains(known[seen], items[seen]).sum()) if seen.any() else 0
+    seen = (known >= 0) & ~unknown  # contains() never finds an item added since
+    already = (int(recommender.interacted.contains(known[seen], items[seen]).sum())
+               if seen.any() else 0)
     sources, per_source = np.unique(source, return_counts=True)
     return {**metrics, "users": len(users),
             "served_by": {str(s): int(n) for s, n in zip(sources, per_source)},

@@ -314,11 +314,18 @@ class Recommender:
         items, scores = self.index.search(vector[None], k, seen, np.zeros(1, np.int64))
         return items[0], scores[0]
 
+    @property
+    def item_popularity(self) -> np.ndarray:
+        """``[len(index.item_ids)]`` interactions per index label in the run (train, valid
+        and test), float32; items added to the index since have none yet."""
+        counts = np.zeros(len(self.index.item_ids), np.float32)
+        counts[:len(self.interaction_counts)] = self.interaction_counts
+        return counts
+
     def _most_popular(self, k: int) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` searchable items most interacted with in the run (train, valid and test),
         ties by label; ``[k]`` labels and their counts as scores."""
-        counts = np.zeros(len(self.index.item_ids), np.float32)  # added items: none yet
-        counts[:len(self.interaction_counts)] = self.interaction_counts
+        counts = self.item_popularity
         counts[self.index.removed] = -np.inf
         top = np.argsort(-counts, kind="stable")[:k]
         return np.where(np.isfinite(counts[top]), top, -1), counts[top]

@@ -186,3 +186,25 @@ def test_an_interrupted_fit_leaves_a_run_dir_that_the_next_fit_resumes(tmp_path,
     recommender = mmgraph.fit(train, config=TINY, run_dir=tmp_path / "r", progress=False)
     assert (tmp_path / "r" / layout.TEACHER_STATE).stat().st_mtime_ns == teacher_state
     assert len(recommender.recommend([0], k=3)) == 3
+
+
+def test_evaluate_never_counts_an_item_added_since_as_trained_on(fitted, held_out_frames):
+    """An item added to the index after the run is in nobody's history: a held-out pair with
+    it is no leak, though its label is past the run's items, where another user's membership
+    codes lie (UserItems.contains bounds the items)."""
+    import shutil
+
+    from mmgraph.recommender import Recommender
+
+    copy = fitted.run_dir.parent / "added-item"
+    shutil.copytree(fitted.run_dir, copy, dirs_exist_ok=True)
+    recommender = Recommender.load(copy)
+    recommender.index.add(np.ones((1, recommender.index.dim), np.float32), [10_000])
+    interacted = recommender.interacted
+    # The first added label is num_items; user u's code for it is user u+1's for item 0.
+    user = next(u for u in range(len(recommender.data.users) - 1)
+                if interacted.contains(np.array([u + 1]), np.array([0]))[0])
+    user_id = recommender.data.users.to_ids(np.array([user]))[0]
+    result = mmgraph.evaluate(recommender, pd.DataFrame({"user_id": [user_id],
+                                                         "item_id": [10_000]}), ks=(10,))
+    assert result["already_interacted"] == 0 and result["unknown_items"] == 0
