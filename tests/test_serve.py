@@ -5,14 +5,12 @@ import shutil
 import threading
 
 import numpy as np
-import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
-from mmgraph.config import load_config
-from mmgraph.pipeline import run_all
 from mmgraph.recommender import Recommender
 from mmgraph.serve import MAX_BODY_BYTES, create_app
+from tests.tiny_runs import finished_run
 
 
 @pytest.fixture(scope="module")
@@ -20,16 +18,11 @@ def run(tmp_path_factory):
     """A finished ID-only run on 40 users × 30 items (each user's ~40% random items), plus a
     copy beside it to swap to."""
     folder = tmp_path_factory.mktemp("serve")
-    users, items = np.nonzero(np.random.default_rng(0).random((40, 30)) < 0.4)
-    pd.DataFrame({"user_id": users, "item_id": items}).to_parquet(folder / "inter.parquet")
-    (folder / "c.yaml").write_text(
-        f"name: served\nruns_root: {folder / 'runs'}\nseed: 1\n"
-        f"data: {{interactions: {folder / 'inter.parquet'}}}\nencoders: {{text: null}}\n"
-        "teacher: {dim: 8, optim: {epochs: 4, eval_every: 2}}\n"
-        "student: {dim: 8, optim: {epochs: 4, eval_every: 2}}\n")
-    run_all(load_config(folder / "c.yaml"), progress=False)
-    shutil.copytree(folder / "runs" / "served", folder / "runs" / "other")
-    return folder / "runs" / "served"
+    served, _ = finished_run(folder, "served", (40, 30), 0.4,
+                             "{dim: 8, optim: {epochs: 4, eval_every: 2}}",
+                             "{dim: 8, optim: {epochs: 4, eval_every: 2}}")
+    shutil.copytree(served, folder / "runs" / "other")
+    return served
 
 
 @pytest.fixture

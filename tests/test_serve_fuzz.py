@@ -4,16 +4,13 @@ is one sentence in ``{"error": ...}``, and a refused request changes nothing ser
 
 import os
 
-import numpy as np
-import pandas as pd
 import pytest
 
 schemathesis = pytest.importorskip("schemathesis", reason="schemathesis (the test extra)")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 
-from mmgraph.config import load_config  # noqa: E402
-from mmgraph.pipeline import run_all  # noqa: E402
 from mmgraph.serve import create_app  # noqa: E402
+from tests.tiny_runs import finished_run  # noqa: E402
 
 
 EXAMPLES = int(os.environ.get("MMGRAPH_FUZZ_EXAMPLES", "25"))
@@ -21,16 +18,10 @@ EXAMPLES = int(os.environ.get("MMGRAPH_FUZZ_EXAMPLES", "25"))
 
 @pytest.fixture(scope="module")
 def served_app(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("fuzz")
-    users, items = np.nonzero(np.random.default_rng(0).random((30, 20)) < 0.4)
-    pd.DataFrame({"user_id": users, "item_id": items}).to_parquet(folder / "inter.parquet")
-    (folder / "c.yaml").write_text(
-        f"name: fuzzed\nruns_root: {folder / 'runs'}\nseed: 1\n"
-        f"data: {{interactions: {folder / 'inter.parquet'}}}\nencoders: {{text: null}}\n"
-        "teacher: {dim: 8, optim: {epochs: 2, eval_every: 2}}\n"
-        "student: {dim: 8, optim: {epochs: 2, eval_every: 2}}\n")
-    run_all(load_config(folder / "c.yaml"), progress=False)
-    return create_app(folder / "runs" / "fuzzed")
+    run, _ = finished_run(tmp_path_factory.mktemp("fuzz"), "fuzzed", (30, 20), 0.4,
+                          "{dim: 8, optim: {epochs: 2, eval_every: 2}}",
+                          "{dim: 8, optim: {epochs: 2, eval_every: 2}}")
+    return create_app(run)
 
 
 def test_no_request_gets_a_server_error(served_app):

@@ -3,33 +3,24 @@
 
 import json
 
-import numpy as np
 import pandas as pd
 import pytest
 
-from mmgraph.config import load_config
-from mmgraph.pipeline import run_all
 from mmgraph.runs import RunDir, load_split
 from mmgraph.recommender import Recommender
+from tests.tiny_runs import finished_run
 
 
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
     """A run with final_refit on 40 users × 30 items, ID-only, with both filters."""
     folder = tmp_path_factory.mktemp("refit")
-    rng = np.random.default_rng(0)
-    users, items = np.nonzero(rng.random((40, 30)) < 0.4)
-    pd.DataFrame({"user_id": users, "item_id": items,
-                  "timestamp": rng.integers(0, 10_000, len(users))}).to_parquet(
-        folder / "inter.parquet")
-    (folder / "c.yaml").write_text(
-        f"name: tuned\nruns_root: {folder / 'runs'}\nseed: 1\nfinal_refit: true\n"
-        f"data: {{interactions: {folder / 'inter.parquet'}}}\nencoders: {{text: null}}\n"
-        "teacher: {components: [lightgcn, filter, time_filter], dim: 8, "
-        "filter: {ridge: [0.05, 0.2]}, optim: {epochs: 6, eval_every: 2}}\n"
-        "student: {dim: 8, optim: {epochs: 6, eval_every: 2}}\n")
-    run_all(load_config(folder / "c.yaml"), progress=False)
-    return RunDir(folder / "runs" / "tuned"), folder
+    run, _ = finished_run(folder, "tuned", (40, 30), 0.4,
+                          "{components: [lightgcn, filter, time_filter], dim: 8, "
+                          "filter: {ridge: [0.05, 0.2]}, optim: {epochs: 6, eval_every: 2}}",
+                          "{dim: 8, optim: {epochs: 6, eval_every: 2}}", timestamps=True,
+                          extra="final_refit: true\n")
+    return RunDir(run), folder
 
 
 def _state(run: RunDir, name: str) -> dict:

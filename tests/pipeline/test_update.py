@@ -14,6 +14,7 @@ from mmgraph.pipeline import run_all
 from mmgraph.pipeline.update import update
 from mmgraph.recommender import Recommender
 from mmgraph.runs import RunDir, load_split
+from tests.tiny_runs import finished_run
 
 
 @pytest.fixture(scope="module")
@@ -21,25 +22,17 @@ def base(tmp_path_factory):
     """A finished run on 40 users × 30 items with timestamps (both filters and LightGCN), and
     a table of new interactions: 3 new users and known users' new items."""
     folder = tmp_path_factory.mktemp("update")
-    rng = np.random.default_rng(0)
-    users, items = np.nonzero(rng.random((40, 30)) < 0.35)
-    pd.DataFrame({"user_id": users, "item_id": items,
-                  "timestamp": rng.integers(0, 10_000, len(users))}).to_parquet(
-        folder / "inter.parquet")
-    (folder / "c.yaml").write_text(
-        f"name: shop\nruns_root: {folder / 'runs'}\nseed: 1\n"
-        f"data: {{interactions: {folder / 'inter.parquet'}}}\nencoders: {{text: null}}\n"
-        "teacher: {components: [lightgcn, filter, time_filter], dim: 8, "
-        "filter: {ridge: [0.05, 0.2]}, optim: {epochs: 8, eval_every: 2}}\n"
-        "student: {dim: 8, optim: {epochs: 8, eval_every: 2}}\n")
-    run_all(load_config(folder / "c.yaml"), progress=False)
-    seen = set(zip(users, items))
+    run, frame = finished_run(folder, "shop", (40, 30), 0.35,
+                              "{components: [lightgcn, filter, time_filter], dim: 8, "
+                              "filter: {ridge: [0.05, 0.2]}, optim: {epochs: 8, eval_every: 2}}",
+                              "{dim: 8, optim: {epochs: 8, eval_every: 2}}", timestamps=True)
+    seen = set(zip(frame["user_id"], frame["item_id"]))
     fresh = [(u, i) for u in range(40) for i in range(30) if (u, i) not in seen][::9]
     fresh += [(100 + n % 3, (n * 7) % 30) for n in range(9)]  # users 100, 101, 102: new
     new = pd.DataFrame(fresh, columns=["user_id", "item_id"])
     new["timestamp"] = 20_000 + np.arange(len(new))
     new.to_parquet(folder / "day1.parquet")
-    return RunDir(folder / "runs" / "shop"), folder
+    return RunDir(run), folder
 
 
 def _files(run: RunDir) -> dict:
