@@ -70,24 +70,12 @@ class FoldIn:
         ``items [I, d]``); an empty history gives a zero vector. ``basis`` (of ``items``) can
         be passed in when it is reused."""
         basis = ItemBasis(items) if basis is None else basis
-        diagonal = (self.unobserved_weight * basis.values
-                    + self.ridge * max(basis.scale, 1e-12))  # [r], positive
-        weight = 1 - self.unobserved_weight  # of the history's own term
+        diagonal = self._diagonal(basis)
         rotated = np.zeros((len(histories), len(diagonal)))
         for row, history in enumerate(histories):
             chosen = basis.rotated[np.unique(np.asarray(history, np.int64))]  # [h, r]
-            if not len(chosen):
-                continue
-            target = chosen.sum(0) / diagonal
-            if weight == 0:
-                rotated[row] = target
-            elif len(chosen) < len(diagonal):  # Woodbury: an h × h system
-                scaled = chosen / diagonal
-                inner = scaled @ chosen.T + np.eye(len(chosen)) / weight
-                rotated[row] = target - scaled.T @ np.linalg.solve(inner, chosen @ target)
-            else:
-                system = np.diag(diagonal) + weight * chosen.T @ chosen
-                rotated[row] = np.linalg.solve(system, chosen.sum(0))
+            if len(chosen):
+                rotated[row] = self._solve(diagonal, chosen, chosen.sum(0))
         return (rotated @ basis.vectors.T).astype(np.float32)
 
     def contributions(self, items: np.ndarray, history: np.ndarray, target: int,
@@ -104,19 +92,27 @@ class FoldIn:
         history = np.asarray(history, np.int64)
         if not len(history):
             return np.zeros(0)
-        diagonal = (self.unobserved_weight * basis.values
-                    + self.ridge * max(basis.scale, 1e-12))
-        weight = 1 - self.unobserved_weight
-        chosen, aim = basis.rotated[history], basis.rotated[target]  # [h, r], [r]
+        chosen = basis.rotated[history]  # [h, r]
+        return chosen @ self._solve(self._diagonal(basis), chosen, basis.rotated[target])
+
+    def _diagonal(self, basis: ItemBasis) -> np.ndarray:
+        r"""``[r]`` the diagonal :math:`\alpha s + \lambda` of the system in the eigenbasis."""
+        return self.unobserved_weight * basis.values + self.ridge * max(basis.scale, 1e-12)
+
+    def _solve(self, diagonal: np.ndarray, chosen: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+        r""":math:`A^{-1}` times ``rhs [r]``, for the history ``chosen [h, r]`` (rotated item
+        rows), where :math:`A = D + (1 - \alpha) C^\top C`: the Woodbury identity (an
+        ``h × h`` system) for a history shorter than ``r``, a direct ``r × r`` solve
+        otherwise."""
+        weight = 1 - self.unobserved_weight  # of the history's own term
+        target = rhs / diagonal
         if weight == 0:
-            solved = aim / diagonal
-        elif len(chosen) < len(diagonal):  # Woodbury, as in user_vectors
+            return target
+        if len(chosen) < len(diagonal):
             scaled = chosen / diagonal
             inner = scaled @ chosen.T + np.eye(len(chosen)) / weight
-            solved = aim / diagonal - scaled.T @ np.linalg.solve(inner, scaled @ aim)
-        else:
-            solved = np.linalg.solve(np.diag(diagonal) + weight * chosen.T @ chosen, aim)
-        return chosen @ solved
+            return target - scaled.T @ np.linalg.solve(inner, chosen @ target)
+        return np.linalg.solve(np.diag(diagonal) + weight * chosen.T @ chosen, rhs)
 
     def to_dict(self) -> dict[str, float]:
         return asdict(self)
