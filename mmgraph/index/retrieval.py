@@ -294,15 +294,20 @@ MAX_COMPONENT = 1e15
 
 
 def _require_finite(vectors: np.ndarray) -> None:
-    bad = np.flatnonzero(~np.isfinite(vectors).all(axis=1)) if vectors.ndim == 2 else []
+    """Refuse rows with a NaN or infinite value, then rows with a value past
+    :data:`MAX_COMPONENT`, naming them; one pass over a good batch (queries come here too)."""
+    if vectors.ndim != 2:
+        return
+    within = (np.abs(vectors) <= MAX_COMPONENT).all(axis=1)  # False for NaN and inf too
+    if within.all():
+        return
+    bad = np.flatnonzero(~np.isfinite(vectors).all(axis=1))
     if len(bad):
         raise DataError(f"vector row(s) {bad[:5].tolist()} hold NaN or infinite values (or "
                         f"values past float32's range); pass finite vectors.")
-    huge = np.flatnonzero((np.abs(vectors) > MAX_COMPONENT).any(axis=1)) \
-        if vectors.ndim == 2 else []
-    if len(huge):
-        raise DataError(f"vector row(s) {huge[:5].tolist()} hold values past ±{MAX_COMPONENT:g}, "
-                        f"so their scores would overflow float32; scale the vectors down.")
+    huge = np.flatnonzero(~within)
+    raise DataError(f"vector row(s) {huge[:5].tolist()} hold values past ±{MAX_COMPONENT:g}, "
+                    f"so their scores would overflow float32; scale the vectors down.")
 
 
 #: The files of a saved index whose sha256 its manifest records.
