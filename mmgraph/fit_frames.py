@@ -11,6 +11,7 @@ given, with the quickstart's settings unless told otherwise, and returns the ser
 
 from __future__ import annotations
 
+import copy
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -80,7 +81,7 @@ def fit_config(run_dir: Path, interactions: Path, items: Path | None,
     if isinstance(config, RunConfig):
         raw, source = config.model_dump(mode="json", exclude_unset=True), "The RunConfig given"
     elif isinstance(config, dict):
-        raw, source = _copied(config), "The config mapping given to mmgraph.fit"
+        raw, source = copy.deepcopy(config), "The config mapping given to mmgraph.fit"
     else:
         raw, source = read_config_file(config), f"Config file {config}"
     if not isinstance(raw.get("data", {}), dict):
@@ -92,7 +93,7 @@ def fit_config(run_dir: Path, interactions: Path, items: Path | None,
     if given:
         raise ConfigError(f"mmgraph.fit reads its tables from its arguments; drop data."
                           f"{sorted(given)[0]} from the overrides and pass the table itself.")
-    merge_nested(raw, _copied(overrides))
+    merge_nested(raw, copy.deepcopy(overrides))
     raw["data"].update(interactions=str(interactions), items=None if items is None
                        else str(items))
     if run_dir.name in ("", ".", ".."):
@@ -118,8 +119,3 @@ def _table(run_dir: Path, table: pd.DataFrame | str | Path, what: str) -> Path:
                         f"mmgraph.fit cannot be saved as a table ({exc}); give each column one "
                         f"type (ids all numbers or all strings).") from exc
     return path
-
-
-def _copied(mapping: dict) -> dict:
-    """A copy of nested mappings, so that merging never changes the caller's dicts."""
-    return {k: _copied(v) if isinstance(v, dict) else v for k, v in mapping.items()}
