@@ -110,8 +110,12 @@ def test_an_update_that_fails_half_way_leaves_the_run_serving_and_resumes(base, 
     with pytest.raises(Exception, match="no finished"):
         Recommender.load(unfinished)
     Recommender.load(run.root).recommend([7], 3)  # still serving
+    stray = unfinished / "index" / ".index.faiss.x1y2.mmgraph.tmp"  # as a kill mid-write leaves
+    stray.parent.mkdir(exist_ok=True)
+    stray.write_bytes(b"half")
     assert update(run.root, folder / "day3.parquet", progress=False).root == unfinished
     Recommender.load(unfinished).recommend([7], 3)
+    assert not list(unfinished.rglob(".*.mmgraph.tmp"))
 
 
 def test_new_items_grow_an_id_only_catalogue_and_need_content_otherwise(base, tmp_path):
