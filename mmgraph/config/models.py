@@ -263,6 +263,12 @@ class StudentConfig(StrictModel):
     contrastive_temperature: float = Field(0.2, gt=0, description="InfoNCE temperature.")
     hint_weight: float = Field(0.0, ge=0, description="MSE of projected student to teacher.")
     coldstart_steps: int = Field(500, ge=0, description="Cold-start mapper training steps.")
+    item_norm_exponent: Annotated[float, Field(ge=0, le=1)] | Literal["auto"] = Field(
+        "auto", description="ID student: its served item vectors are divided by their norm to "
+        "this power (0: the trained vectors; 1: cosine ranking), which lifts less popular "
+        "items (mmgraph/distill/item_norms.py). auto: chosen on validation, the smallest that "
+        "makes the student's top-K lists cover as much of the catalogue as the teacher's "
+        "within 1% of its accuracy; a sequential student serves its vectors as trained.")
     optim: StudentOptimConfig = StudentOptimConfig()
 
     _version_1 = model_validator(mode="before")(
@@ -275,6 +281,9 @@ class StudentConfig(StrictModel):
     @model_validator(mode="after")
     def _sequential_terms(self) -> "StudentConfig":
         if self.kind == "sequential":
+            if self.item_norm_exponent not in ("auto", 0):
+                raise ValueError("student.item_norm_exponent rescales an ID student's items; "
+                                 "a sequential student serves them as trained: leave it out")
             if self.needs_projection or self.rd_weight > 0:
                 raise ValueError("student.kind sequential learns from next items and soft "
                                  "labels only: set rd_weight, contrastive_weight and "

@@ -70,8 +70,23 @@ def refit_config(cfg: RunConfig, run: RunDir) -> RunConfig:
     epochs = _best_epoch(run, layout.STUDENT_STATE, student_state, cfg.student.optim.epochs)
     student = cfg.student.model_copy(update={"optim": cfg.student.optim.model_copy(
         update={"epochs": epochs, "eval_every": epochs})})
+    if cfg.student.kind == "id":
+        student = student.model_copy(update={
+            "item_norm_exponent": _item_norm_exponent(run, student_state)})
     return cfg.model_copy(update={"name": REFIT, "runs_root": run.root, "teacher": teacher,
                                   "student": student, "final_refit": False})
+
+
+def _item_norm_exponent(run: RunDir, state: dict) -> float:
+    """The exponent ``run``'s ID student served its items with (0 for a run made before
+    students recorded one); a :class:`RunDirError` when the record is not one."""
+    exponent = state.get("item_norm_exponent", 0.0)
+    if isinstance(exponent, bool) or not isinstance(exponent, (int, float)) or not (
+            0 <= exponent <= 1):
+        raise RunDirError(f"{run.path(layout.STUDENT_STATE)}: item_norm_exponent "
+                          f"{exponent!r} should be a number from 0 to 1; it was edited. Rerun "
+                          f"the student stage (`mmgraph student`).")
+    return float(exponent)
 
 
 def _require_same_settings(cfg: RunConfig, run: RunDir) -> None:

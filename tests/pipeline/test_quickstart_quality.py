@@ -29,3 +29,4 @@ def test_quickstart_teacher_and_student_beat_the_best_tuned_peer(ml100k_tables, 
     assert student["ndcg@20"] > 2 * metrics["popularity"]["test"]["ndcg@20"], metrics
     # distillation does not narrow the lists toward popular items (UnKD's concern) by much
     assert student["popularity@20"] <= 1.05 * teacher["popularity@20"], metrics
+    assert student["coverage@20"] >= teacher["coverage@20"], metrics  # item norms rescaled

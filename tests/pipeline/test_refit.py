@@ -40,6 +40,9 @@ def test_refit_trains_on_every_interaction_with_the_tuned_settings(finished):
         assert again[f"{name}_setting"] == tuned[f"{name}_setting"]
     assert again["best_epoch"] == tuned["best_epoch"]  # a fixed epoch count, no early stop
     assert _state(refit, "student")["best_epoch"] == _state(run, "student")["best_epoch"]
+    chosen = _state(run, "student")  # chosen on valid, then fixed: the refit has no valid
+    assert "item_norm_search" in chosen and "item_norm_search" not in _state(refit, "student")
+    assert _state(refit, "student")["item_norm_exponent"] == chosen["item_norm_exponent"]
     assert refit.path("index", "foldin.json").read_text() == \
         run.path("index", "foldin.json").read_text()  # the tuned fold-in, not re-tuned
     assert not refit.path("metrics.json").exists()  # nothing held out: nothing to evaluate

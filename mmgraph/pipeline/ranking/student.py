@@ -3,6 +3,7 @@ items) distilled from the frozen teacher's embeddings."""
 
 from __future__ import annotations
 
+import logging
 from typing import Callable
 
 import numpy as np
@@ -10,10 +11,13 @@ import pandas as pd
 import torch
 
 from mmgraph.data.tables import TIMESTAMP
+from mmgraph.distill.item_norms import choose_norm_exponent, rescale_items
 from mmgraph.distill.soft_labels import teacher_top_scores
 from mmgraph.distill.warm_start import start_from_teacher
 from mmgraph.evaluation.ranking import evaluate_embeddings, topk_items
 from mmgraph.errors import ConfigError, DataError
+from mmgraph.evaluation.metrics import list_metrics, ranking_metrics
+from mmgraph.io import read_json, write_json
 from mmgraph.models.sequential import SequentialStudent, latest_sequences
 from mmgraph.models.student import IDStudent, low_rank_factors
 from mmgraph.pipeline.fitting import fit_and_save
@@ -25,6 +29,8 @@ from mmgraph.training.loop import batch_for_steps
 from mmgraph.training.objectives import sequential_distillation, student_distillation
 
 __all__ = ["train_student"]
+
+log = logging.getLogger(__name__)
 
 Vectors = dict[str, torch.Tensor]
 
@@ -109,12 +115,51 @@ def train_student(ctx: StageContext, data: IndexedSplit, frozen: Vectors, finger
     if not ctx.dist.is_main:
         return None
     users, items = served()
+    if scfg.kind == "id":
+        items = _rescaled_items(ctx, data, users, items, frozen, valid_users)
     place_cold(items)
     vectors = {"users": users, "items": items}
     if scfg.kind == "sequential":  # the test ranks from the history up to the test items
         vectors["test_users"] = model.user_vectors(_sequences_through_valid(ctx, data, pairs,
                                                                             train))
     return vectors
+
+
+def _rescaled_items(ctx: StageContext, data: IndexedSplit, users: torch.Tensor,
+                    items: torch.Tensor, frozen: Vectors, valid_users: np.ndarray | None
+                    ) -> torch.Tensor:
+    """The trained ``items [I, d_s]`` divided by their norms to ``student.item_norm_exponent``
+    (:mod:`mmgraph.distill.item_norms`; ``auto``: chosen on the validation users against the
+    teacher's coverage of the catalogue), the exponent and its search added to
+    ``student/state.json``."""
+    ev, train, valid = ctx.cfg.evaluation, data.parts["train"], data.parts["valid"]
+    exponent = ctx.cfg.student.item_norm_exponent
+    record: dict = {}
+    scored = valid.users_with_items() if valid_users is None else valid_users
+    if exponent == "auto" and not len(scored):
+        exponent = 0.0  # nothing to choose on
+    elif exponent == "auto":
+        k, name = max(ev.ks), f"coverage@{max(ev.ks)}"
+
+        def lists(user_table: torch.Tensor, item_table: torch.Tensor) -> np.ndarray:
+            return topk_items(user_table, item_table, scored, k, train, ev.user_batch_size)
+
+        target = list_metrics(lists(frozen["users"], frozen["items"]), train.item_counts,
+                              k)[name]
+
+        def score(candidate: float) -> tuple[float, float]:
+            top = lists(users, rescale_items(items, candidate))
+            return (ranking_metrics(top, scored, valid, ev.ks)[ev.early_stopping_metric],
+                    list_metrics(top, train.item_counts, k)[name])
+
+        exponent, scores = choose_norm_exponent(score, target)
+        record["item_norm_search"] = {f"teacher_valid_{name}": target,
+                                      f"valid_{ev.early_stopping_metric}_and_{name}": scores}
+        log.info("student: item norm exponent %s (valid %s %.4f against the teacher's %.4f)",
+                 exponent, name, scores[str(exponent)]["coverage"], target)
+    path = ctx.run.path(layout.STUDENT_STATE)
+    write_json(path, {**read_json(path), "item_norm_exponent": exponent, **record})
+    return rescale_items(items, exponent)
 
 
 def _sequences_through_valid(ctx: StageContext, data: IndexedSplit, train_pairs: torch.Tensor,
