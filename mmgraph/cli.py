@@ -71,7 +71,7 @@ def _serve(args: argparse.Namespace) -> None:
     except ImportError as exc:
         raise MmgraphError(f"mmgraph serve needs the serve extra ({exc.name} is missing): "
                            f"pip install 'mmgraph[serve]'.") from exc
-    serve_forever(args.run, args.host, args.port, args.quiet)
+    serve_forever(args.run, args.host, args.port, args.quiet, args.threads)
 
 
 def _export(args: argparse.Namespace, progress: bool, console: Console) -> dict | None:

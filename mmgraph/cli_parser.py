@@ -82,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--run", type=Path, required=True, help="run directory")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--threads", type=int, default=1, help="threads FAISS uses within one "
+                       "request (requests are answered one at a time): 1 suits "
+                       "many small requests; more for requests of thousands of users")
 
     update = commands.add_parser(
         "update", help="fold new interactions into a finished run: a new generation beside it",

@@ -1,6 +1,7 @@
 """`mmgraph serve`: the HTTP service answers as the Python API does, refuses bad requests with a
 clear 4xx, swaps runs, and counts requests (FastAPI's TestClient, a tiny finished run)."""
 
+import json
 import shutil
 import threading
 
@@ -149,6 +150,9 @@ def test_the_command_serves_over_http_and_refuses_a_bad_run(run, tmp_path):
     bad = subprocess.run([command, "serve", "--run", str(tmp_path)], capture_output=True,
                          text=True, timeout=60)
     assert bad.returncode == 2 and "no finished" in bad.stderr and "Traceback" not in bad.stderr
+    no_threads = subprocess.run([command, "serve", "--run", str(run), "--threads", "0"],
+                                capture_output=True, text=True, timeout=60)
+    assert no_threads.returncode == 2 and "--threads 0: give 1 or more" in no_threads.stderr
     with socket.socket() as probe:  # a free port
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -164,6 +168,18 @@ def test_the_command_serves_over_http_and_refuses_a_bad_run(run, tmp_path):
         assert health is not None and health["status"] == "ok"
         answer = httpx.post(f"http://127.0.0.1:{port}/recommend", json={"users": [3], "k": 2})
         assert len(answer.json()["recommendations"][0]["items"]) == 2
+        for malformed in (b"Content-Length: -5\r\n", b"Content-Length: 1x\r\n",
+                          b"Bad Header\r\n"):  # refused by the HTTP parser, before the app
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+                raw.sendall(b"POST /recommend HTTP/1.1\r\nHost: x\r\n" + malformed
+                            + b"\r\n{}")
+                reply = b""
+                while chunk := raw.recv(4096):
+                    reply += chunk
+            head, _, body = reply.partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 400") and b"application/json" in head, reply
+            assert "not valid HTTP/1.1" in json.loads(body)["error"]
+        assert httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200  # still serving
         for taken in (str(port), "99999"):  # in use; out of range
             refused = subprocess.run([command, "serve", "--run", str(run), "--port", taken],
                                      capture_output=True, text=True, timeout=60)
