@@ -268,7 +268,7 @@ class StudentConfig(StrictModel):
         "this power (0: the trained vectors; 1: cosine ranking), which lifts less popular "
         "items (mmgraph/distill/item_norms.py). auto: chosen on validation, the smallest that "
         "makes the student's top-K lists cover as much of the catalogue as the teacher's "
-        "within 1% of its accuracy; a sequential student serves its vectors as trained.")
+        "within 2% of its accuracy; a sequential student serves its vectors as trained.")
     optim: StudentOptimConfig = StudentOptimConfig()
 
     _version_1 = model_validator(mode="before")(

@@ -9,7 +9,7 @@ quickstart's student, log norm and log training count correlate at 0.90), so ran
 inner product, so the FAISS ``ip`` index, fold-in and "more like this" read them unchanged.
 :func:`choose_norm_exponent` picks γ on validation: the smallest one whose top-K lists cover
 as much of the catalogue as the teacher's, unless it costs more than
-:data:`ACCURACY_TOLERANCE` of validation accuracy.
+:data:`ACCURACY_TOLERANCE` (2%) of validation accuracy.
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ __all__ = ["NORM_EXPONENTS", "ACCURACY_TOLERANCE", "rescale_items", "choose_norm
 
 #: The exponents ``student.item_norm_exponent: auto`` tries, smallest first.
 NORM_EXPONENTS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5)
-#: The share of γ = 0's validation metric that ``auto`` may give up for coverage.
-ACCURACY_TOLERANCE = 0.01
+#: The share of γ = 0's validation metric that ``auto`` may give up for coverage: about the
+#: noise of validation NDCG@20 with one held-out item per user (ml-100k's temporal split).
+ACCURACY_TOLERANCE = 0.02
 
 
 def rescale_items(items: torch.Tensor, exponent: float) -> torch.Tensor:
@@ -40,23 +41,15 @@ def choose_norm_exponent(score: Callable[[float], tuple[float, float]], target_c
     """The exponent for the served item vectors and every tried one's scores.
 
     ``score(γ)`` gives ``(validation metric, coverage@K)`` of the student's lists with its
-    items rescaled by γ. Among the exponents of :data:`NORM_EXPONENTS` whose metric is within
+    items rescaled by γ; every exponent of :data:`NORM_EXPONENTS` is scored (validation is
+    noisy: accuracy need not fall monotonically with γ). Among those whose metric is within
     :data:`ACCURACY_TOLERANCE` of γ = 0's, the smallest whose coverage reaches
-    ``target_coverage`` (the teacher's); when none reaches it, the one covering the most.
-    Exponents are tried in order and the search stops at the first that reaches the target
-    or falls out of the tolerance (coverage grows and accuracy falls with γ)."""
-    scores: dict[str, dict[str, float]] = {}
-    floor = None
-    best = 0.0
-    for exponent in NORM_EXPONENTS:
-        metric, coverage = score(exponent)
-        scores[str(exponent)] = {"metric": metric, "coverage": coverage}
-        if floor is None:
-            floor = metric * (1 - ACCURACY_TOLERANCE)
-        if metric < floor:
-            break
-        if coverage > scores[str(best)]["coverage"]:
-            best = exponent
-        if coverage >= target_coverage:
-            return exponent, scores
-    return best, scores
+    ``target_coverage`` (the teacher's); when none reaches it, the one covering the most."""
+    scores = {str(exponent): dict(zip(("metric", "coverage"), score(exponent)))
+              for exponent in NORM_EXPONENTS}
+    floor = scores[str(NORM_EXPONENTS[0])]["metric"] * (1 - ACCURACY_TOLERANCE)
+    admissible = [g for g in NORM_EXPONENTS if scores[str(g)]["metric"] >= floor]
+    reaching = [g for g in admissible if scores[str(g)]["coverage"] >= target_coverage]
+    if reaching:
+        return reaching[0], scores
+    return max(admissible, key=lambda g: scores[str(g)]["coverage"]), scores
