@@ -114,6 +114,10 @@ def _table(run_dir: Path, table: pd.DataFrame | str | Path, what: str) -> Path:
     path = RunDir(run_dir).path(_SAVED_AS[what])
     try:
         write_parquet(path, table.reset_index(drop=True))
+    except OverflowError as exc:  # Python ints past int64 in an object column
+        raise DataError(f"The {what} frame given to mmgraph.fit holds an integer outside the "
+                        f"64-bit range ({exc}); ids must fit in int64: renumber them or give "
+                        f"them as strings.") from exc
     except (pa.ArrowException, ValueError, TypeError) as exc:  # e.g. a column of mixed types
         raise DataError(f"The {what} frame given to "
                         f"mmgraph.fit cannot be saved as a table ({exc}); give each column one "

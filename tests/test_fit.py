@@ -208,3 +208,57 @@ def test_evaluate_never_counts_an_item_added_since_as_trained_on(fitted, held_ou
     result = mmgraph.evaluate(recommender, pd.DataFrame({"user_id": [user_id],
                                                          "item_id": [10_000]}), ks=(10,))
     assert result["already_interacted"] == 0 and result["unknown_items"] == 0
+
+
+def _hostile_frames() -> dict[str, tuple[pd.DataFrame, list[str]]]:
+    """The command line's table probes (tests/test_cli_bad_input.py) as frames, and what only
+    a frame can hold: each with the fragments its error must name."""
+    rng = np.random.default_rng(0)
+    base = pd.DataFrame({"user_id": np.repeat(np.arange(12), 5),
+                         "item_id": rng.integers(0, 9, 60),
+                         "rating": rng.integers(1, 6, 60).astype(float),
+                         "timestamp": rng.integers(0, 10**6, 60)})
+    n = len(base)
+
+    def With(**columns) -> pd.DataFrame:
+        return base.assign(**columns)
+
+    nan_user = base.astype({"user_id": float})
+    nan_user.loc[3, "user_id"] = np.nan
+    named = base.set_axis([0, 1, 2, 3], axis=1)
+    return {
+        "empty": (base.iloc[:0], ["has no data rows"]),
+        "nan-user": (nan_user, ["'user_id' is empty in data row(s) 4"]),
+        "empty-string-user": (With(user_id=[""] + [f"u{u}" for u in base.user_id[1:]]),
+                              ["'user_id' is empty in data row(s) 1"]),
+        "float-ids": (With(user_id=base.user_id + 0.5), ["dtype float64", "all integers or"]),
+        "bool-ids": (With(user_id=base.user_id % 2 == 0), ["dtype bool"]),
+        "bytes-ids": (With(user_id=[b"u%d" % u for u in base.user_id]), ["(bytes)"]),
+        "list-ids": (With(item_id=[[i] for i in base.item_id]), ["'item_id'", "e.g. array("]),
+        "dict-ids": (With(item_id=[{"i": i} for i in base.item_id]), ["'item_id'", "e.g. {"]),
+        "ids-past-int64": (With(user_id=np.uint64(2**63) + base.user_id.to_numpy(np.uint64)),
+                           ["outside the 64-bit integer range", "e.g. 9223372036854775808"]),
+        "python-ints-past-int64": (With(user_id=[2**70] + list(base.user_id[1:])),
+                                   ["interactions frame", "outside the 64-bit range"]),
+        "padded-strings": (With(user_id=[f" u{u}" for u in base.user_id]), ["whitespace"]),
+        "mixed-ids": (With(user_id=["a"] + list(base.user_id[1:])), ["cannot be saved"]),
+        "duplicate-columns": (pd.concat([base, base[["user_id"]]], axis=1),
+                              ["Duplicate column names"]),
+        "unnamed-columns": (named, ["lacks column(s) 'user_id'", "'0', '1'"]),
+        "inf-rating": (With(rating=np.where(np.arange(n) == 2, np.inf, base.rating)),
+                       ["'rating'", "row(s) 3"]),
+        "text-rating": (With(rating=["good"] * n), ["'rating'", "non-numeric"]),
+        "complex-rating": (With(rating=base.rating.astype(complex)), ["cannot be saved"]),
+        "nan-timestamp": (With(timestamp=np.where(np.arange(n) == 1, np.nan, base.timestamp)),
+                          ["'timestamp'", "row(s) 2"]),
+    }
+
+
+@pytest.mark.parametrize("name", sorted(_hostile_frames()))
+def test_a_hostile_frame_is_refused_naming_the_column_and_rows(name, tmp_path):
+    frame, fragments = _hostile_frames()[name]
+    with pytest.raises(DataError) as raised:
+        mmgraph.fit(frame, config=TINY, run_dir=tmp_path / "hostile", progress=False)
+    for fragment in fragments:
+        assert fragment in str(raised.value), str(raised.value)
+    assert not RunDir(tmp_path / "hostile").path(layout.TEACHER_STATE).exists()  # none trained

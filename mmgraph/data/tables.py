@@ -71,6 +71,9 @@ def _bad_rows(mask: np.ndarray, limit: int = 5) -> str:
     return ", ".join(str(r) for r in rows) + more
 
 
+_INT64_LOW, _INT64_HIGH = int(np.iinfo(np.int64).min), int(np.iinfo(np.int64).max)
+
+
 def _checked_ids(frame: pd.DataFrame, path: Path, column: str) -> pd.Series:
     """The id column, every value an integer or every value a string (a categorical column
     as its values); anything else is a :class:`DataError` naming the file, column and row."""
@@ -93,10 +96,24 @@ def _checked_ids(frame: pd.DataFrame, path: Path, column: str) -> pd.Series:
         raise DataError(f"Table {path} column '{column}' has ids of dtype {ids.dtype} ({kind}) "
                         f"in data row(s) {_bad_rows(odd)} (1-based, header excluded), e.g. "
                         f"{example!r}; ids must be all integers or all strings.")
-    if kind == "integer" and ids.dtype == object:
+    if kind == "integer" and (ids.dtype == object or pd.api.types.is_unsigned_integer_dtype(
+            ids)):  # Python ints or uint64: any past int64's range is named, not wrapped
+        huge = (ids.to_numpy() > np.uint64(_INT64_HIGH)) if ids.dtype != object else \
+            ~ids.map(lambda v: _INT64_LOW <= v <= _INT64_HIGH).to_numpy(bool)
+        if huge.any():
+            raise DataError(f"Table {path} column '{column}' has ids outside the 64-bit "
+                            f"integer range in data row(s) {_bad_rows(huge)} (1-based, header "
+                            f"excluded), e.g. {int(ids[huge].iloc[0])}; ids must fit in int64 "
+                            f"({_INT64_LOW} to {_INT64_HIGH}): renumber them or give them as "
+                            f"strings.")
         ids = ids.astype(np.int64)
     if not pd.api.types.is_integer_dtype(ids):
         text = ids.astype(str)
+        empty = (text == "").to_numpy()
+        if empty.any():
+            raise DataError(f"Table {path} column '{column}' is empty in data row(s) "
+                            f"{_bad_rows(empty)} (1-based, header excluded). Every row needs "
+                            f"an id.")
         padded = (text != text.str.strip()).to_numpy()
         if padded.any():
             raise DataError(f"Table {path} column '{column}' has ids with leading or trailing "

@@ -18,10 +18,11 @@ __all__ = ["serve_forever"]
 
 def serve_forever(run: str | Path, host: str, port: int, quiet: bool = False,
                   threads: int = 1) -> None:
-    """Serve ``run`` on ``host:port`` until interrupted, FAISS on ``threads`` threads (serving
-    does not import torch): the app answers one request at a time, and a request of one user is microseconds
-    of work that OpenMP's thread team only slows (5x fewer requests/s at concurrency 32 on 2
-    busy cores with the default team; bench/serve.py --soak)."""
+    """Serve ``run`` on ``host:port`` until interrupted, FAISS on ``threads`` threads
+    (serving does not import torch): the app answers one request at a time, and a request of
+    one user is microseconds of work that OpenMP's thread team only slows (5x fewer
+    requests/s at concurrency 32 on 2 busy cores with the default team; bench/serve.py
+    --soak)."""
     if threads < 1:
         raise MmgraphError(f"mmgraph serve --threads {threads}: give 1 or more.")
     faiss.omp_set_num_threads(threads)
