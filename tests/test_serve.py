@@ -137,6 +137,51 @@ def test_a_swap_under_load_drops_no_request_and_metrics_count_them(client):
     assert 'mmgraph_request_seconds_count{endpoint="/recommend"} 160.0' in metrics
 
 
+def _assert_malformed_requests_get_json_errors(port: int) -> None:
+    """Requests the HTTP parser refuses before the app sees them get the JSON 400."""
+    import socket
+
+    for malformed in (b"Content-Length: -5\r\n", b"Content-Length: 1x\r\n",
+                      b"Bad Header\r\n"):
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+            raw.sendall(b"POST /recommend HTTP/1.1\r\nHost: x\r\n" + malformed + b"\r\n{}")
+            reply = b""
+            while chunk := raw.recv(4096):
+                reply += chunk
+        head, _, body = reply.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 400") and b"application/json" in head, reply
+        assert "not valid HTTP/1.1" in json.loads(body)["error"]
+
+
+def test_without_httptools_the_h11_protocol_answers_in_json_too(run, monkeypatch):
+    import socket
+    import sys
+    import time
+
+    import uvicorn
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    from mmgraph.serve.protocol import json_error_protocol
+
+    monkeypatch.setitem(sys.modules, "uvicorn.protocols.http.httptools_impl", None)
+    protocol = json_error_protocol()  # as where uvicorn's httptools extra is missing
+    assert issubclass(protocol, H11Protocol)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(create_app(run), http=protocol, log_level="warning",
+                                           lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        _assert_malformed_requests_get_json_errors(listener.getsockname()[1])
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
 def test_the_command_serves_over_http_and_refuses_a_bad_run(run, tmp_path):
     import socket
     import subprocess
@@ -168,17 +213,7 @@ def test_the_command_serves_over_http_and_refuses_a_bad_run(run, tmp_path):
         assert health is not None and health["status"] == "ok"
         answer = httpx.post(f"http://127.0.0.1:{port}/recommend", json={"users": [3], "k": 2})
         assert len(answer.json()["recommendations"][0]["items"]) == 2
-        for malformed in (b"Content-Length: -5\r\n", b"Content-Length: 1x\r\n",
-                          b"Bad Header\r\n"):  # refused by the HTTP parser, before the app
-            with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
-                raw.sendall(b"POST /recommend HTTP/1.1\r\nHost: x\r\n" + malformed
-                            + b"\r\n{}")
-                reply = b""
-                while chunk := raw.recv(4096):
-                    reply += chunk
-            head, _, body = reply.partition(b"\r\n\r\n")
-            assert head.startswith(b"HTTP/1.1 400") and b"application/json" in head, reply
-            assert "not valid HTTP/1.1" in json.loads(body)["error"]
+        _assert_malformed_requests_get_json_errors(port)
         assert httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200  # still serving
         for taken in (str(port), "99999"):  # in use; out of range
             refused = subprocess.run([command, "serve", "--run", str(run), "--port", taken],
