@@ -103,7 +103,8 @@ def grid_text(grid: dict[str, list]) -> str:
     return "; ".join(f"{k} in {v}" for k, v in grid.items())
 
 
-HALF_LIVES = (1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 40.0, float("inf"))  # inf: every training item weighs 1
+# inf: every training item weighs 1
+HALF_LIVES = (1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 40.0, float("inf"))
 GRIDS = {  # name → (peer function, grid); each tuned on valid NDCG@20, test scored once
     "EASE": (peer_models.ease, {"lam": [50, 100, 200, 300, 500, 800, 1200, 2000, 3000, 5000]}),
     "iALS (implicit)": (peer_models.ials, {"factors": [128, 256],

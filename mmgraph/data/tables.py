@@ -80,7 +80,7 @@ def _checked_ids(frame: pd.DataFrame, path: Path, column: str) -> pd.Series:
     ids = frame[column]
     if isinstance(ids.dtype, pd.CategoricalDtype):
         ids = ids.astype(ids.cat.categories.dtype)
-    missing = ids.isna().to_numpy()
+    missing = (ids.isna() | ids.eq("")).to_numpy(bool)  # a NaN, None or "" is no id
     if missing.any():
         raise DataError(f"Table {path} column '{column}' is empty in data row(s) "
                         f"{_bad_rows(missing)} (1-based, header excluded). Every row needs an id.")
@@ -109,11 +109,6 @@ def _checked_ids(frame: pd.DataFrame, path: Path, column: str) -> pd.Series:
         ids = ids.astype(np.int64)
     if not pd.api.types.is_integer_dtype(ids):
         text = ids.astype(str)
-        empty = (text == "").to_numpy()
-        if empty.any():
-            raise DataError(f"Table {path} column '{column}' is empty in data row(s) "
-                            f"{_bad_rows(empty)} (1-based, header excluded). Every row needs "
-                            f"an id.")
         padded = (text != text.str.strip()).to_numpy()
         if padded.any():
             raise DataError(f"Table {path} column '{column}' has ids with leading or trailing "

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 
 from mmgraph.config import RunConfig
 from mmgraph.lock import exclusive_writer
@@ -20,8 +19,6 @@ from mmgraph.runs import RunDir, resolved_config
 
 __all__ = ["STAGES", "run_all"]
 
-log = logging.getLogger(__name__)
-
 #: Stage name → stage, in pipeline order (the CLI's subcommands use these names).
 STAGES: dict[str, Stage] = {stage.__name__: Stage(stage.__name__, stage) for stage in (
     split, encode, graph, teacher, student, index, evaluate)}
@@ -34,8 +31,7 @@ def run_all(cfg: RunConfig, progress: bool = True) -> dict:
     run, is_main = ctx.run, ctx.dist.is_main
     with exclusive_writer(run.root) if is_main else contextlib.nullcontext():
         if is_main:
-            if removed := run.remove_stray_temp_files():
-                log.info("removed %d temporary file(s) left by an interrupted run", removed)
+            run.remove_stray_temp_files()
             run.write_config(resolved_config(cfg, run))
         for stage in STAGES.values():
             result = stage.work(ctx)

@@ -96,8 +96,7 @@ def update(run_dir: str | Path, interactions: str | Path, share: float = DEFAULT
                 "cache_dir": cfg.encoders.cache_dir or base.path(layout.FEATURE_CACHE)})})
     warm = None if cold else WarmStart(base)
     with exclusive_writer(target.root):
-        if removed := target.remove_stray_temp_files():  # a killed update's, resumed here
-            log.info("removed %d temporary file(s) left by an interrupted update", removed)
+        target.remove_stray_temp_files()  # a killed update's, resumed here
         write_json(target.path(layout.UPDATE_RECORD), {
             "family": family, "generation": number, "base": base.root.name,
             "interactions": str(source), "sha256": digest, "share": share, "cold": cold,

@@ -135,11 +135,15 @@ class RunDir:
         return written
 
     def remove_stray_temp_files(self) -> int:
-        """Delete temporary files that a killed process left (never a finished artifact: those
-        are renamed into place); returns how many."""
+        """Delete (and log) temporary files that a killed process left (never a finished
+        artifact: those are renamed into place); returns how many. Every writer of a run
+        (``mmgraph run``, ``mmgraph update``) calls it once it holds the folder's lock."""
         strays = list(self.root.rglob(f".*{TEMP_SUFFIX}")) if self.root.is_dir() else []
         for stray in strays:
             stray.unlink(missing_ok=True)
+        if strays:
+            log.info("removed %d temporary file(s) left by an interrupted run in %s",
+                     len(strays), self.root)
         return len(strays)
 
     def read_config(self) -> RunConfig | None:
