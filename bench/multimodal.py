@@ -12,8 +12,11 @@ interaction touches.
    (Recall@20/NDCG@20), next to random and a content-kNN baseline.
    The last ablation row is the demo's own teacher: all three modalities, blended with the
    closed-form graph filter (weight chosen on valid).
-2. The student distilled from that teacher, served through the FAISS index; the ID-only peers
-   of bench/peers.py (EASE, iALS, GF-CF), tuned on valid, on the same split.
+2. The student distilled from that teacher, served through the FAISS index, and the same two
+   rows with ``teacher: auto`` (the demo config without its teacher section); beside them the
+   peers of bench/peers.py's extended table (every one but the time-aware EASE: the demo has
+   no timestamps), each tuned on valid, on the same split; L3AE's item graph is built from all
+   three modalities' vectors (each L2-normalised, concatenated), the content the teacher sees.
 3. Pictures (docs/img/): a PCA of item embeddings coloured by true class, teacher vs student,
    with each model's 10-NN class agreement; a grid of example recommendations with images.
 
@@ -37,14 +40,15 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 from PIL import Image
+from scipy import stats
 
 from common import (KS, cold_metrics, content_knn_scores, random_cold_metrics, run_stages,
                     table)
-from peers import tuned_peers
+from peers import GRIDS, TIME_PEERS, ranked, served_top, tuned_peer
 from data_prep.fashion_demo import CLASSES, FashionDemoOptions, Preferences
 from mmgraph.config import RunConfig, load_config
 from mmgraph.data import UserItems
-from mmgraph.evaluation import evaluate_embeddings
+from mmgraph.evaluation import evaluate_embeddings, topk_items
 from mmgraph.io import read_json, read_tensors
 from mmgraph.runs import RunDir, load_split
 from mmgraph.recommender import Recommender
@@ -110,10 +114,12 @@ class NewArrivals:
 def teacher_row(run: RunDir, arrivals: NewArrivals) -> dict:
     data, state = load_split(run), read_json(run.path("teacher", "state.json"))
     emb = read_tensors(run.path("teacher", "embeddings.safetensors"))
-    warm = evaluate_embeddings(emb["users"], emb["items"], data.parts["test"],
-                               data.parts["train"], KS)
+    warm = ranked(topk_items(emb["users"], emb["items"], np.arange(len(data.users)), max(KS),
+                             data.parts["train"]), data, "test")
     cold = arrivals.metrics(emb["users"], emb["items"])
     return {"recall@20": warm["recall@20"], "ndcg@20": warm["ndcg@20"],
+            "per_user": warm["per_user"], "coverage@20": warm["coverage@20"],
+            "popularity@20": warm["popularity@20"],
             "new recall@20": cold["recall@20"], "new ndcg@20": cold["ndcg@20"],
             "s/epoch": read_json(run.path("timings.json"))["teacher"]["seconds_per_epoch"],
             "best epoch": state["best_epoch"]}
@@ -243,21 +249,34 @@ def main() -> None:
     for name, metrics in cold.items():
         rows[name] = {"new recall@20": metrics["recall@20"], "new ndcg@20": metrics["ndcg@20"]}
 
-    student_run = run_stages(config("student-all", args.runs, sizes),
-                             [*TEACHER_STAGES, "student", "index", "evaluate"])
-    served = read_tensors(student_run.path("student", "embeddings.safetensors"))
+    students = {"the demo's teacher": {}, "teacher: auto": {"teacher": "auto"}}
+    for name, sections in students.items():
+        slug = "student-all" if not sections else "student-auto"
+        run = run_stages(config(slug, args.runs, sizes, **sections),
+                         [*TEACHER_STAGES, "student", "index", "evaluate"])
+        served = read_tensors(run.path("student", "embeddings.safetensors"))
+        if sections:  # the demo's own teacher is already an ablation row
+            rows["teacher: auto (no teacher section), blended"] = {
+                **teacher_row(run, NewArrivals(run, data_dir)), "best epoch": ""}
+        new = NewArrivals(run, data_dir).metrics(served["users"], served["items"])
+        warm = ranked(served_top(run, load_split(run)), load_split(run), "test")
+        rows[f"student (32-d) from {name}, served via FAISS"] = {
+            "recall@20": warm["recall@20"], "ndcg@20": warm["ndcg@20"],
+            "per_user": warm["per_user"], "coverage@20": warm["coverage@20"],
+            "popularity@20": warm["popularity@20"], "new recall@20": new["recall@20"],
+            "new ndcg@20": new["ndcg@20"],
+            "s/epoch": read_json(run.path("timings.json"))["student"]["seconds_per_epoch"]}
+        if not sections:
+            student_run = run
     metrics = read_json(student_run.path("metrics.json"))
-    new = NewArrivals(student_run, data_dir).metrics(served["users"], served["items"])
-    rows["student (32-d) from the all-modality teacher, served via FAISS"] = {
-        "recall@20": metrics["student"]["test"]["recall@20"],
-        "ndcg@20": metrics["student"]["test"]["ndcg@20"], "new recall@20": new["recall@20"],
-        "new ndcg@20": new["ndcg@20"],
-        "s/epoch": read_json(student_run.path("timings.json"))["student"]["seconds_per_epoch"]}
     rows["popularity"] = {"recall@20": metrics["popularity"]["test"]["recall@20"],
                           "ndcg@20": metrics["popularity"]["test"]["ndcg@20"]}
-    peers = tuned_peers(load_split(student_run))  # ID-only: they cannot rank new arrivals
-    rows.update({f"peer: {name} ({row['setting']}, tuned on valid)": row
-                 for name, row in peers.items()})
+    split = load_split(student_run)  # the peers are ID-only but L3AE: no new-arrival column
+    for name in GRIDS:
+        if name not in TIME_PEERS and (row := tuned_peer(
+                name, split, content.numpy().astype(np.float64), {})) is not None:
+            label = name.replace("MiniLM text graph", "the three modalities' item graph")
+            rows[f"peer: {label} ({row['setting']}, tuned on valid)"] = row
     rows["oracle: the simulated preference model, noise-free (ceiling)"] = oracle_row(
         student_run, data_dir, arrivals, config("student-all", args.runs, sizes)
         .data.prepare_options)
@@ -275,13 +294,21 @@ def main() -> None:
           f"{len(data.users):,} users, {len(arrivals.items)} new arrivals chosen "
           f"{arrivals.num_choices:,} times by {len(arrivals.users):,} users; seed 2026; "
           f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}\n")
-    print(table(rows, ["recall@20", "ndcg@20", "new recall@20", "new ndcg@20", "s/epoch",
-                       "best epoch"]))
+    print(table(rows, ["recall@20", "ndcg@20", "coverage@20", "popularity@20", "new recall@20",
+                       "new ndcg@20", "s/epoch", "best epoch"]))
     best_id = rows["teacher, ID-only LightGCN (no content)"]["ndcg@20"]
     for name in ABLATIONS:
         if name.startswith("+"):
             print(f"teacher {name} vs ID-only, NDCG@20: "
                   f"{rows[f'teacher, {name}']['ndcg@20'] / best_id - 1:+.1%}")
+    peer_rows = {name: row for name, row in rows.items() if name.startswith("peer: ")}
+    best = max(peer_rows, key=lambda name: peer_rows[name]["ndcg@20"])
+    print(f"\nbest peer (test NDCG@20): {best}")
+    for name in ("teacher, " + list(ABLATIONS)[-1], *[n for n in rows if n.startswith((
+            "teacher: auto", "student ("))]):
+        p = stats.ttest_rel(rows[name]["per_user"], rows[best]["per_user"]).pvalue
+        print(f"{name}: {rows[name]['ndcg@20'] / rows[best]['ndcg@20']:.3f}x the best peer's "
+              f"NDCG@20, paired t-test over test users p = {p:.2g}")
     print("\n10-NN class agreement of item embeddings (chance 0.10): " +
           ", ".join(f"{k}: {v:.3f}" for k, v in agreement.items()))
     print(f"pictures: {args.pictures / 'multimodal-pca.png'}, "

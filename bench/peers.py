@@ -23,6 +23,8 @@ Usage:
     python bench/peers.py                                # one seed, every ablation row
     python bench/peers.py --protocol sparse --seeds 5   # the quickstart's rows, 5 seeds
     python bench/peers.py --pyg                          # + PyG's LightGCN
+    python bench/peers.py --protocol sparse --seeds 5 --rows ID-only
+                                    # + the ID-only teacher on each seed: what the text adds
     python bench/peers.py --protocol temporal --quickstart-only --sequential
                                     # leave-last-out by time: quickstart teacher/student, the
                                     # sequential student with and without a teacher, the peers
@@ -150,6 +152,18 @@ def tuned_peer(name: str, data: IndexedSplit, text: np.ndarray,
         return None
 
 
+def served_top(run: RunDir, data: IndexedSplit) -> np.ndarray:
+    """The served lists of ``run``: the FAISS top ``max(KS)`` of every test user, ``[U, K]``
+    item indices (-1 where a user has none)."""
+    path = run.path("recommendations.parquet")
+    recommendations = read_parquet(path)
+    top = np.full((len(data.users), max(KS)), -1, dtype=np.int64)
+    top[data.users.indices(recommendations["user_id"], str(path)),
+        recommendations["rank"].to_numpy() - 1] = data.items.indices(
+            recommendations["item_id"], str(path))
+    return top
+
+
 def pipeline_row(name: str, tables: tuple[Path, Path], runs: Path, overrides: dict,
                  model: str) -> dict:
     """One quickstart run with ``overrides``; the test metrics of its ``model``."""
@@ -165,14 +179,8 @@ def pipeline_row(name: str, tables: tuple[Path, Path], runs: Path, overrides: di
         STAGES[stage](cfg, run, progress=False)
     seconds = time.perf_counter() - started
     data = load_split(run)
-    if model == "student":  # the served lists: FAISS top 20 of every test user
-        path = run.path("recommendations.parquet")
-        recommendations = read_parquet(path)
-        top = np.full((len(data.users), max(KS)), -1, dtype=np.int64)
-        top[data.users.indices(recommendations["user_id"], str(path)),
-            recommendations["rank"].to_numpy() - 1] = data.items.indices(
-                recommendations["item_id"], str(path))
-        test = ranked(top, data, "test")
+    if model == "student":
+        test = ranked(served_top(run, data), data, "test")
         valid = read_json(run.path("metrics.json"))["student"]["valid"]["ndcg@20"]
     else:
         emb = read_tensors(run.path("teacher", "embeddings.safetensors"))
@@ -328,7 +336,7 @@ def main() -> None:
                         "(random, each user keeping 20%% of their training interactions)")
     parser.add_argument("--seeds", type=int, default=1, help="split seeds 2026, 2027, ...: "
                         "with more than one, only the quickstart's teacher and student among "
-                        "the mmgraph rows, and mean ± std with a paired t-test")
+                        "the mmgraph rows (unless --rows), and mean ± std with a paired t-test")
     parser.add_argument("--quickstart-only", action="store_true", help="only the quickstart's "
                         "teacher and student among the mmgraph rows (no ablation)")
     parser.add_argument("--sequential", action="store_true", help="also the sequential "
@@ -341,12 +349,12 @@ def main() -> None:
     if args.protocol != "random":
         args.runs = args.runs.with_name(f"{args.runs.name}-{args.protocol}")
     teachers, students = TEACHERS, STUDENTS
-    if args.quickstart_only or args.seeds > 1:
-        teachers, students = dict([list(TEACHERS.items())[-1]]), dict([list(STUDENTS.items())[-1]])
-    if args.rows:
+    if args.rows:  # the ablation rows asked for, on every seed
         teachers, students = ({name: row for i, (name, row) in enumerate(rows.items())
                                if i == len(rows) - 1 or any(t in name for t in args.rows)}
                               for rows in (teachers, students))
+    elif args.quickstart_only or args.seeds > 1:
+        teachers, students = dict([list(TEACHERS.items())[-1]]), dict([list(STUDENTS.items())[-1]])
     if args.sequential:
         students = {**SEQUENTIAL, **students}  # the quickstart's student stays last
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -371,6 +379,12 @@ def main() -> None:
     for name, verdict in verdicts.items():
         print(f"{name}: {verdict['ratio']:.3f}x the best peer's mean NDCG@20, paired t-test "
               f"over users and seeds p = {verdict['p']:.2g}")
+    for name in list(teachers)[:-1]:  # each ablation against the quickstart's teacher
+        pairs = [np.concatenate([r[n]["per_user"] for r in results]) for n in (name, ours[0])]
+        ratio = np.mean([r[name]["ndcg@20"] for r in results]) / np.mean(
+            [r[ours[0]]["ndcg@20"] for r in results])
+        print(f"{name}: {ratio:.3f}x the quickstart teacher's mean NDCG@20, paired t-test "
+              f"p = {stats.ttest_rel(*pairs).pvalue:.2g}")
     print("\nGrids (tuned on valid NDCG@20 on each seed's split):")
     for name, row in results[0].items():
         if "grid" in row:

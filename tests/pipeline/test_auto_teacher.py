@@ -13,7 +13,7 @@ from mmgraph.config import RunConfig, TeacherConfig, load_config
 from mmgraph.io import read_tensors
 from mmgraph.pipeline import run_all
 from mmgraph.runs import RunDir
-from mmgraph.pipeline.auto import auto_start, resolved_teacher
+from mmgraph.pipeline.auto import auto_start, fusion_levels, resolved_teacher
 
 
 def _tables(folder, timestamps: bool = True):
@@ -68,13 +68,14 @@ def test_auto_fills_only_what_the_section_leaves_unset():
 def test_the_resolved_teacher_keeps_the_components_with_weight():
     start = auto_start(TeacherConfig(auto=True), has_timestamps=True)
     fixed = resolved_teacher(start, {"lightgcn": 0.0, "filter": 0.3, "time_filter": 0.7},
-                             600.0, 25)
+                             600.0, 25, "feature")
     assert not fixed.auto and fixed.components == ("filter", "time_filter")
     assert fixed.blend == {"filter": 0.3, "time_filter": 0.7}
     assert fixed.time_scale == 600.0 and fixed.optim.epochs == 200  # no LightGCN: moot
     alone = resolved_teacher(start, {"lightgcn": 1.0, "filter": 0.0, "time_filter": 0.0},
-                             3600.0, 25)
+                             3600.0, 25, "model")
     assert (alone.components, alone.blend, alone.optim.epochs) == (("lightgcn",), "auto", 25)
+    assert alone.fusion_level == "model"
 
 
 def test_auto_records_its_search_and_writes_the_choice_into_config_yaml(auto_run):
@@ -121,3 +122,41 @@ def test_a_budget_spent_on_the_filters_leaves_lightgcn_out(tmp_path, caplog):
     assert "LightGCN is left out" in caplog.text
     written = yaml.safe_load(run.path("config.yaml").read_text())["teacher"]
     assert "lightgcn" not in written["components"] and written["auto"] is False
+
+
+def test_fusion_levels_tried_with_two_modalities_or_more():
+    free = TeacherConfig(auto=True)
+    assert fusion_levels(free, 3) == fusion_levels(free, 2) == ("model", "feature")
+    assert fusion_levels(free, 1) == ("feature",)  # one modality: fused (ml-100k's better)
+    assert fusion_levels(TeacherConfig(auto=True, fusion_level="decision"), 3) == ("decision",)
+    assert fusion_levels(TeacherConfig(auto=True, content="graph"), 3) == ("feature",)
+
+
+def test_auto_keeps_the_fusion_level_validation_ranks_best(tmp_path):
+    """Text and categorical content: both levels trained, the better one's model, state and
+    choice are the run's, whichever level was trained last."""
+    _tables(tmp_path)
+    genres = ["drama|war", "comedy", "drama", "horror|comedy", "war"]
+    pd.DataFrame({"item_id": np.arange(30), "title": [f"film {i}" for i in range(30)],
+                  "genre": [genres[i % 5] for i in range(30)]}).to_parquet(
+        tmp_path / "items.parquet")
+    (tmp_path / "levels.yaml").write_text(
+        f"name: levels\nruns_root: {tmp_path / 'runs'}\nseed: 1\n"
+        f"data: {{interactions: {tmp_path / 'inter.parquet'}, "
+        f"items: {tmp_path / 'items.parquet'}}}\n"
+        "encoders: {text: {template: '{title}'}, categorical: {columns: [genre]}}\n"
+        "teacher: {auto: true, components: [lightgcn, filter], dim: 8, "
+        "optim: {epochs: 6, eval_every: 2}}\ntune: {budget_s: 600}\n"
+        "student: {dim: 8, optim: {epochs: 2, eval_every: 2}}\n")
+    cfg = load_config(tmp_path / "levels.yaml")
+    run_all(cfg, progress=False)
+    run = RunDir(cfg.run_dir)
+    state = json.loads(run.path("teacher", "state.json").read_text())
+    by_level = state["valid_ndcg@20_by_fusion_level"]
+    assert set(by_level) == {"model", "feature"}
+    chosen = max(by_level, key=by_level.get)
+    assert run.read_config().teacher.fusion_level == chosen
+    assert state["config"]["fusion_level"] == chosen  # the kept fit's own state
+    assert state["valid_ndcg@20"] == pytest.approx(by_level[chosen])
+    architecture = json.loads(run.path("teacher", "model.json").read_text())
+    assert architecture["config"]["fusion_level"] == chosen

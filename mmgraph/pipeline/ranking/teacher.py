@@ -19,16 +19,18 @@ from mmgraph.data.tables import TIMESTAMP
 from mmgraph.errors import ConfigError
 from mmgraph.evaluation.ranking import evaluate_weighted_sums
 from mmgraph.graph.build import SIMILAR
-from mmgraph.io import read_json, write_json, write_tensors
+from mmgraph.io import atomic_path, read_json, write_json, write_tensors
 from mmgraph.models.blend import blend_embeddings, choose_blend, score_stds
 from mmgraph.models.filter_search import PLAIN, fixed_filter, setting_key, tuned_filter
+from mmgraph.models.reloadable import config_path
 from mmgraph.models.temporal import recency_history, time_weighted_cooccurrence
-from mmgraph.pipeline.auto import Budget, auto_start, resolved_teacher
+from mmgraph.pipeline.auto import Budget, auto_start, fusion_levels, resolved_teacher
+from mmgraph.pipeline.inputs import features as run_features
 from mmgraph.pipeline.inputs import has_timestamps, pairs_with_column
 from mmgraph.pipeline.lightgcn import TrainedLightGCN, train_lightgcn
 from mmgraph.pipeline.runner import StageContext
 from mmgraph.pipeline.warm import WarmStart
-from mmgraph.runs import IndexedSplit, auto_key, layout
+from mmgraph.runs import IndexedSplit, RunDir, auto_key, layout
 
 __all__ = ["train_teacher"]
 
@@ -125,6 +127,55 @@ def _blend_weights(start: TeacherConfig, parts: dict[str, Embeddings], stds: dic
     return {name: 1.0 for name in parts}, {}
 
 
+class _FitFiles:
+    """What a LightGCN fit wrote to ``run`` (weights, architecture, state, seconds per epoch),
+    held to put back when a candidate trained before the last one wins."""
+
+    def __init__(self, run: RunDir):
+        weights = run.path(layout.model_file("teacher", "model"))
+        self.files = {path: path.read_bytes() for path in (
+            weights, config_path(weights), run.path(layout.model_file("teacher", "state")))}
+        self.timing = read_json(run.path(layout.TIMINGS))["teacher"]
+
+    def restore(self, run: RunDir) -> None:
+        for path, content in self.files.items():
+            with atomic_path(path) as temporary:
+                temporary.write_bytes(content)
+        run.record_timing("teacher", **self.timing)
+
+
+def _auto_lightgcn(ctx: StageContext, levels: tuple[str, ...], data: IndexedSplit,
+                   built: HeteroData, fingerprint: str, valid_users: np.ndarray,
+                   budget: Budget, validation: Callable[[Embeddings], float]
+                   ) -> tuple[TrainedLightGCN | None, str, dict[str, float]]:
+    """``teacher: auto``'s LightGCN: trained at each fusion level of ``levels`` in turn while
+    ``budget`` is left, the best on validation kept (its files are the run's). Returns it
+    (``None`` when the filters spent the budget), its level and every level's validation."""
+    best, best_level, scores, kept = None, levels[0], {}, None
+    for position, level in enumerate(levels):
+        if budget.left() <= 0:
+            if best is None:
+                log.warning("teacher: auto's budget (tune.budget_s %gs) went to the filters; "
+                            "LightGCN is left out (raise tune.budget_s to train it)",
+                            budget.seconds)
+            break
+        trained = train_lightgcn(
+            ctx.with_sections(teacher=ctx.cfg.teacher.model_copy(update={"fusion_level": level})),
+            data, built, fingerprint if len(levels) == 1 else f"{fingerprint}:{level}",
+            valid_users, budget.deadline)
+        scores[level] = validation((trained.users, trained.items))
+        if best is None or scores[level] > scores[best_level]:
+            best, best_level = trained, level
+            kept = _FitFiles(ctx.run) if position < len(levels) - 1 else None
+        elif kept is not None:
+            kept.restore(ctx.run)
+            kept = None
+    if len(scores) > 1:
+        log.info("teacher: auto's LightGCN valid by fusion level %s: %s kept", scores,
+                 best_level)
+    return best, best_level, scores
+
+
 def train_teacher(ctx: StageContext, data: IndexedSplit, built: HeteroData, fingerprint: str,
                   filter_settings: dict[str, dict[str, float]] | None = None,
                   warm: WarmStart | None = None) -> None:
@@ -165,14 +216,13 @@ def train_teacher(ctx: StageContext, data: IndexedSplit, built: HeteroData, fing
         return
     filters, scores, extra_state, time_scale = _tuned_filters(
         ctx, start, data, built, validation, filter_settings, time_scales, budget)
+    fusion_level = start.fusion_level
     if "lightgcn" in start.components and budget is not None:
-        if budget.left() > 0:
-            trained = train_lightgcn(lightgcn_ctx, data, built, fingerprint, valid_users,
-                                     budget.deadline)
-        else:
-            log.warning("teacher: auto's budget (tune.budget_s %gs) went to the filters; "
-                        "LightGCN is left out (raise tune.budget_s to train it)",
-                        budget.seconds)
+        trained, fusion_level, by_level = _auto_lightgcn(
+            lightgcn_ctx, fusion_levels(tcfg, len(run_features(run))), data, built,
+            fingerprint, valid_users, budget, validation)
+        if len(by_level) > 1:
+            extra_state[f"valid_{metric}_by_fusion_level"] = by_level
     parts: dict[str, Embeddings] = {}
     if trained is not None:
         parts["lightgcn"] = (trained.users, trained.items)
@@ -190,7 +240,7 @@ def train_teacher(ctx: StageContext, data: IndexedSplit, built: HeteroData, fing
     users, items = blend_embeddings(parts, weights, stds)
     if budget is not None:
         resolved = resolved_teacher(start, weights, time_scale,
-                                    None if trained is None else trained.epochs)
+                                    None if trained is None else trained.epochs, fusion_level)
         search = {"auto_key": auto_key(cfg), "resolved_teacher": resolved.model_dump(
             mode="json"), "auto_seconds": {"budget": budget.seconds, "spent": budget.spent()}}
     write_tensors(run.path(layout.TEACHER_EMBEDDINGS), {"users": users, "items": items, **extra})
