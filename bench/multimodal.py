@@ -21,7 +21,7 @@ interaction touches.
    with each model's 10-NN class agreement; a grid of example recommendations with images.
 
 Usage:
-    python bench/multimodal.py          # about 20 min on 2 cores
+    python bench/multimodal.py          # about 30 min on 2 cores
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ from scipy import stats
 
 from common import (KS, cold_metrics, content_knn_scores, random_cold_metrics, run_stages,
                     table)
-from peers import GRIDS, TIME_PEERS, ranked, served_top, tuned_peer
+from peers import GRIDS, TIME_PEERS, blend_ablation, ranked, served_top, tuned_peer
 from data_prep.fashion_demo import CLASSES, FashionDemoOptions, Preferences
 from mmgraph.config import RunConfig, load_config
 from mmgraph.data import UserItems
@@ -268,6 +268,8 @@ def main() -> None:
             "s/epoch": read_json(run.path("timings.json"))["student"]["seconds_per_epoch"]}
         if not sections:
             student_run = run
+        print(f"Blend of {name} without each component (valid):\n" + blend_ablation(
+            [read_json(run.path("teacher", "state.json"))]) + "\n")
     metrics = read_json(student_run.path("metrics.json"))
     rows["popularity"] = {"recall@20": metrics["popularity"]["test"]["recall@20"],
                           "ndcg@20": metrics["popularity"]["test"]["ndcg@20"]}

@@ -262,7 +262,7 @@ def one_split(args, split: SplitConfig, seed: int, runs: Path, teachers: dict, s
     reference = RunDir(runs / reference)
     splits = {row.pop("split") for row in rows.values()}
     assert len(splits) == 1, "every row must use one split"
-    return {**peers(args, reference, seed, splits.pop()), **rows}
+    return rows if args.no_peers else {**peers(args, reference, seed, splits.pop()), **rows}
 
 
 def peers(args, reference: RunDir, seed: int, split: str) -> dict[str, dict]:
@@ -307,7 +307,7 @@ def summary(results: list[dict[str, dict]], ours: list[str]) -> tuple[str, dict]
     peers = [n for n in names if not n.startswith(("teacher", "student", "sequential"))
              and n != "popularity"]
     mean = {n: float(np.mean([r[n]["ndcg@20"] for r in results])) for n in names}
-    best = max(peers, key=mean.get)
+    best = max(peers, key=mean.get) if peers else None  # none: --no-peers
     lines = ["| model | ndcg@20 | recall@20 | coverage@20 | popularity@20 | × best peer | p |",
              "|---|---|---|---|---|---|---|"]
     verdicts = {}
@@ -318,13 +318,44 @@ def summary(results: list[dict[str, dict]], ours: list[str]) -> tuple[str, dict]
             digits = 1 if metric == "popularity@20" else 4
             cells.append(f"{np.mean(values):.{digits}f} ± {np.std(values):.{digits}f}"
                          if values else "")
+        if best is None:
+            lines.append(f"| {name} | " + " | ".join(cells) + " |  |  |")
+            continue
         ratio, p = mean[name] / mean[best], ""
         if name in ours:
             pairs = [np.concatenate([r[n]["per_user"] for r in results]) for n in (name, best)]
             p = f"{stats.ttest_rel(*pairs).pvalue:.2g}"
             verdicts[name] = {"ratio": ratio, "p": float(p)}
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {ratio:.3f}× | {p} |")
-    return "\n".join(lines) + f"\n\nbest peer (mean test NDCG@20): {best}", verdicts
+    return "\n".join(lines) + (f"\n\nbest peer (mean test NDCG@20): {best}" if best else ""
+                              ), verdicts
+
+
+def blend_without(state: dict) -> dict[str, float]:
+    """From a teacher's ``state.json``: the valid NDCG@20 of the best blend that gives each
+    component weight 0 (the teacher stage scores every weighting, so the blend without a
+    component is one of them), under ``"all"`` the best blend's."""
+    tried = state["valid_ndcg@20_by_blend"]
+    weights = {key: {name: float(w) for name, w in (p.split("=") for p in key.split(","))}
+               for key in tried}
+    without = {name: max(value for key, value in tried.items() if weights[key][name] == 0)
+               for name in state["components"]}
+    return {**without, "all": max(tried.values())}
+
+
+def blend_ablation(states: list[dict]) -> str:
+    """Every component of the blend against the blend without it, on valid, over the seeds'
+    teacher states: does each earn its weight?"""
+    scores = [blend_without(state) for state in states]
+    lines = ["| component left out | valid NDCG@20 without it | with every component | "
+             "without / with | seeds worse without |", "|---|---|---|---|---|"]
+    for name in states[0]["components"]:
+        without = np.array([s[name] for s in scores])
+        full = np.array([s["all"] for s in scores])
+        lines.append(f"| {name} | {without.mean():.4f} ± {without.std():.4f} | "
+                     f"{full.mean():.4f} | {without.mean() / full.mean():.3f}× | "
+                     f"{int((without < full).sum())} of {len(states)} |")
+    return "\n".join(lines)
 
 
 def main() -> None:
@@ -339,6 +370,8 @@ def main() -> None:
                         "the mmgraph rows (unless --rows), and mean ± std with a paired t-test")
     parser.add_argument("--quickstart-only", action="store_true", help="only the quickstart's "
                         "teacher and student among the mmgraph rows (no ablation)")
+    parser.add_argument("--no-peers", action="store_true", help="mmgraph's rows alone (the "
+                        "ablations), without tuning the peers")
     parser.add_argument("--sequential", action="store_true", help="also the sequential "
                         "student, with and without distillation (needs timestamps)")
     parser.add_argument("--rows", nargs="+", metavar="TEXT", help="only the mmgraph rows "
@@ -362,8 +395,9 @@ def main() -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     seeds = [2026 + i for i in range(args.seeds)]
     results = []
-    for seed in seeds:  # the first seed's runs stay where a one-seed run puts them
-        runs = args.runs if seed == seeds[0] else args.runs / f"seed-{seed}"
+    # the first seed's runs stay where a one-seed run puts them
+    seed_runs = [args.runs if seed == seeds[0] else args.runs / f"seed-{seed}" for seed in seeds]
+    for seed, runs in zip(seeds, seed_runs):
         results.append(one_split(args, split, seed, runs, teachers, students))
         logging.info("seed %d done", seed)
     protocol = split_description(split.kind, split.valid, split.test, seeds[0], split.train_share)
@@ -385,6 +419,9 @@ def main() -> None:
             [r[ours[0]]["ndcg@20"] for r in results])
         print(f"{name}: {ratio:.3f}x the quickstart teacher's mean NDCG@20, paired t-test "
               f"p = {stats.ttest_rel(*pairs).pvalue:.2g}")
+    print("\nThe quickstart teacher's blend without each component (valid):\n")
+    print(blend_ablation([read_json(runs / "teacher-quickstart" / "teacher" / "state.json")
+                          for runs in seed_runs]))
     print("\nGrids (tuned on valid NDCG@20 on each seed's split):")
     for name, row in results[0].items():
         if "grid" in row:
