@@ -48,7 +48,7 @@ from scipy import stats
 
 import peer_models
 from common import table
-from data_prep.movielens import prepare_ml100k
+from data_prep import DATASETS
 from mmgraph.config import SplitConfig, load_config
 from mmgraph.data import split_description
 from mmgraph.evaluation import list_metrics, per_user_metrics, popularity_scores, topk_items
@@ -248,7 +248,7 @@ def one_split(args, split: SplitConfig, seed: int, runs: Path, teachers: dict, s
               ) -> dict[str, dict]:
     """Every row on one seeded split: the peers tuned on valid (kept in ``runs/peers.json``,
     which a rerun reuses) and mmgraph's pipeline rows (whose finished stages a rerun skips)."""
-    tables = prepare_ml100k(runs / "data")
+    tables = DATASETS[args.dataset].preparer()(runs / "data")
     rows: dict[str, dict] = {}
     every = {"split": split.model_dump(), "seed": seed}
     reference = "teacher-quickstart"  # the last row; each ablation row is named by its place
@@ -361,6 +361,10 @@ def blend_ablation(states: list[dict]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "bench-peers")
+    parser.add_argument("--dataset", choices=list(DATASETS), default="ml-100k",
+                        help="the catalogue (data_prep's name), with configs/quickstart.yaml's "
+                        "settings otherwise as they ship: ml-latest-small tries them on a "
+                        "catalogue nobody tuned them on")
     parser.add_argument("--pyg", action="store_true", help="also PyG's LightGCN (~40 min)")
     parser.add_argument("--protocol", choices=list(PROTOCOLS), default="random",
                         help="the split: random 80/10/10, temporal leave-last-out, or sparse "
@@ -379,6 +383,8 @@ def main() -> None:
                         "student always run), e.g. --rows level (the fusion levels)")
     args = parser.parse_args()
     split = SplitConfig(**PROTOCOLS[args.protocol])
+    if args.dataset != "ml-100k":
+        args.runs = args.runs.with_name(f"{args.runs.name}-{args.dataset}")
     if args.protocol != "random":
         args.runs = args.runs.with_name(f"{args.runs.name}-{args.protocol}")
     teachers, students = TEACHERS, STUDENTS
@@ -401,7 +407,7 @@ def main() -> None:
         results.append(one_split(args, split, seed, runs, teachers, students))
         logging.info("seed %d done", seed)
     protocol = split_description(split.kind, split.valid, split.test, seeds[0], split.train_share)
-    print(f"ml-100k, {protocol}"
+    print(f"{args.dataset}, {protocol}"
           f"{f' (and seeds to {seeds[-1]})' if len(seeds) > 1 else ''}, test; "
           f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}\n")
     if len(seeds) == 1:

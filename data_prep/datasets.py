@@ -35,6 +35,7 @@ class Dataset:
 
 DATASETS: dict[str, Dataset] = {dataset.name: dataset for dataset in (
     Dataset("ml-100k", "data_prep.movielens", "prepare_ml100k"),
+    Dataset("ml-latest-small", "data_prep.movielens", "prepare_ml_latest_small"),
     Dataset("fashion-demo", "data_prep.fashion_demo", "prepare_fashion_demo",
             "FashionDemoOptions"),
 )}

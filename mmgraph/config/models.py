@@ -131,9 +131,11 @@ class FilterConfig(StrictModel):
         "(recency_history).")
     rank: int = Field(256, ge=1, description="Eigenpairs kept past dense_items items.")
     dense_items: int = Field(8192, ge=1, description="Up to this many items the item–item "
-                             "graph is decomposed densely and exactly; past it, the top rank "
-                             "eigenpairs by subspace iteration on the sparse graph (never a "
-                             "dense items × items).")
+                             "graph is decomposed densely and exactly; past it, exactly from "
+                             "the users' side when there are at most this many users (the "
+                             "co-occurrence graph without content: its rank is at most the "
+                             "users'), else the top rank eigenpairs by subspace iteration on "
+                             "the sparse graph (never a dense items × items).")
 
     _one_or_several = field_validator("degree_exponent", "user_exponent", "ridge",
                                       "ideal_rank", "ideal_weight", "content_weight",

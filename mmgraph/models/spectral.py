@@ -17,8 +17,10 @@ I)^{-1}` (EASE, Steck WWW 2019, without EASE's zero-diagonal constraint), and th
 exponent :math:`b` damps popular items as GF-CF's normalisation does. Scores factor into
 embeddings: users :math:`r_u D^{-b} V f(\Lambda)`, items :math:`D^{b} V`.
 
-Two solvers: up to ``dense_items`` items, :math:`G` is built densely (``[I, I]``) and fully
-decomposed (exact); past that, only the top ``rank`` eigenpairs are computed, by block subspace
+Three solvers: up to ``dense_items`` items, :math:`G` is built densely (``[I, I]``) and fully
+decomposed (exact); past that, with at most ``dense_items`` users, :math:`G` has rank at most
+:math:`U` and is decomposed exactly from the users' ``[U, U]`` Gram (the co-occurrence graph
+without content); otherwise only the top ``rank`` eigenpairs are computed, by block subspace
 iteration with Rayleigh–Ritz (:func:`top_eigenpairs`) on the operator
 :math:`X \mapsto \tilde R^\top(\tilde R X) + \beta\lambda_{\max}\tilde S X`, never
 materialising :math:`G` (cost linear in interactions per iteration). Eigen-directions with
@@ -175,6 +177,21 @@ class FilterBasis:
         return users, torch.from_numpy(np.ascontiguousarray(items, np.float32))
 
 
+def _gram_eigenpairs_from_users(operand: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+    r"""Every eigenpair of :math:`G = A^\top A` (``[I, I]``) with a nonzero eigenvalue, exactly,
+    from the users' side: :math:`A A^\top = W \Lambda W^\top` (``[U, U]``, dense) has the same
+    nonzero eigenvalues, with :math:`V = A^\top W \Lambda^{-1/2}`. A catalogue wider than
+    ``dense_items`` with fewer users than that has :math:`G` of rank at most :math:`U`: on
+    ml-latest-small (671 users, 9,066 items) the top-256 truncation had cost the filter 2.3% of
+    its valid NDCG@20 (0.2262 → 0.2313 exact), and the exact basis takes a 671 × 671 ``eigh``.
+
+    Returns values ``[k]`` (ascending, all positive) and vectors ``[I, k]``."""
+    values, user_vectors = np.linalg.eigh((operand @ operand.T).toarray())
+    positive = values > 1e-9 * max(float(values[-1]), 1e-300)
+    values, user_vectors = values[positive], user_vectors[:, positive]
+    return values, np.asarray(operand.T @ (user_vectors / np.sqrt(values)))
+
+
 def filter_basis(user_item: torch.Tensor, num_users: int, num_items: int,
                  degree_exponent: float = 0.2,
                  content_graph: tuple[torch.Tensor, torch.Tensor] | None = None,
@@ -211,6 +228,9 @@ def filter_basis(user_item: torch.Tensor, num_users: int, num_items: int,
         values, vectors = np.linalg.eigh(dense)
         if not blend:
             top = float(values[-1])
+    elif graph is None and not blend and num_users <= dense_items:
+        values, vectors = _gram_eigenpairs_from_users(operand)
+        top = float(values[-1])
     else:
         forward, backward = _torch_csr(operand), _torch_csr(operand.T)
         given = None if graph is None else _torch_csr(graph)

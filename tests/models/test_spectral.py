@@ -56,9 +56,22 @@ def test_without_degree_normalisation_it_is_ridge_regression_of_items_on_items()
 def test_truncated_path_equals_the_dense_one_when_it_keeps_every_direction():
     pairs = _graph(6, 30, seed=2)  # rank <= 6: 8 eigenpairs hold every non-zero direction
     dense = spectral_filter(pairs, 6, 30, ridge=0.05)
-    sparse = spectral_filter(pairs, 6, 30, ridge=0.05, rank=8, dense_items=10)
+    sparse = spectral_filter(pairs, 6, 30, ridge=0.05, rank=8, dense_items=5)
     np.testing.assert_allclose((sparse[0] @ sparse[1].T).numpy(),
                                (dense[0] @ dense[1].T).numpy(), atol=1e-4)
+
+
+@pytest.mark.parametrize("b, c, ideal", [(0.0, 0.0, (0, 0.0)), (0.3, 0.5, (2, 0.5))])
+def test_a_catalogue_wider_than_dense_items_is_decomposed_exactly_from_the_users_side(b, c, ideal):
+    """Past dense_items items but within it users, the basis comes from the [U, U] Gram: every
+    direction (rank 30 would have truncated nothing either, but rank 2 would), the formula's
+    scores."""
+    pairs = _graph(6, 30, seed=7)
+    basis = filter_basis(pairs, 6, 30, b, user_exponent=c, rank=2, dense_items=10)
+    assert len(basis.values) == 6  # every nonzero direction, whatever the rank
+    users, items = basis.embeddings(0.05, ideal_rank=ideal[0], ideal_weight=ideal[1])
+    np.testing.assert_allclose((users @ items.T).numpy(),
+                               _formula(pairs, 6, 30, b, 0.05, c=c, ideal=ideal), atol=1e-5)
 
 
 def test_content_graph_is_blended_into_the_item_graph():
