@@ -62,6 +62,7 @@ from mmgraph.runs import IndexedSplit, RunDir, load_split
 
 ROOT = Path(__file__).resolve().parents[1]
 KS = (10, 20)
+FIRST_SEED = 2026  # the quickstart's split seed
 METRICS = ["recall@20", "ndcg@20", "coverage@20", "popularity@20", "valid ndcg@20", "setting",
            "fit s"]
 
@@ -280,7 +281,8 @@ def peers(args, reference: RunDir, seed: int, split: str) -> dict[str, dict]:
     times = torch.tensor(train[TIMESTAMP].to_numpy(np.float64))
     histories = {half_life: recency_history(pairs, times, len(data.users), len(data.items),
                                             half_life) for half_life in HALF_LIVES}
-    wanted = [*GRIDS, "popularity"] + (["PyG LightGCN"] if args.pyg else [])
+    wanted = [name for name in [*GRIDS, "popularity"] + (["PyG LightGCN"] if args.pyg else [])
+              if not any(text in name for text in args.skip_peers)]
     for name in wanted:
         if name in rows and (name not in GRIDS
                              or rows[name]["grid"] == grid_text(GRIDS[name][1])):
@@ -372,12 +374,18 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=1, help="split seeds 2026, 2027, ...: "
                         "with more than one, only the quickstart's teacher and student among "
                         "the mmgraph rows (unless --rows), and mean ± std with a paired t-test")
+    parser.add_argument("--seed-offset", type=int, default=0, help="start at seed 2026 + this "
+                        "(each seed's runs are kept: several processes can run a few seeds "
+                        "each, and a last --seeds N run reads them all)")
     parser.add_argument("--quickstart-only", action="store_true", help="only the quickstart's "
                         "teacher and student among the mmgraph rows (no ablation)")
     parser.add_argument("--no-peers", action="store_true", help="mmgraph's rows alone (the "
                         "ablations), without tuning the peers")
     parser.add_argument("--sequential", action="store_true", help="also the sequential "
                         "student, with and without distillation (needs timestamps)")
+    parser.add_argument("--skip-peers", nargs="+", default=[], metavar="TEXT",
+                        help="leave out the peers whose names contain one of these (e.g. "
+                        "BSPM: 77 s per setting on ml-latest-small's 9,066 items)")
     parser.add_argument("--rows", nargs="+", metavar="TEXT", help="only the mmgraph rows "
                         "whose names contain one of these (the quickstart's teacher and "
                         "student always run), e.g. --rows level (the fusion levels)")
@@ -399,10 +407,10 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     for noisy in ("mmgraph", "httpx", "transformers"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    seeds = [2026 + i for i in range(args.seeds)]
+    seeds = [FIRST_SEED + args.seed_offset + i for i in range(args.seeds)]
     results = []
     # the first seed's runs stay where a one-seed run puts them
-    seed_runs = [args.runs if seed == seeds[0] else args.runs / f"seed-{seed}" for seed in seeds]
+    seed_runs = [args.runs if seed == FIRST_SEED else args.runs / f"seed-{seed}" for seed in seeds]
     for seed, runs in zip(seeds, seed_runs):
         results.append(one_split(args, split, seed, runs, teachers, students))
         logging.info("seed %d done", seed)
