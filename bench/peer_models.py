@@ -25,7 +25,51 @@ __all__ = ["ease", "ease_recent", "ials", "gf_cf", "item_knn", "rp3beta", "slim"
 
 def ease(train: sp.csr_matrix, lam: float) -> np.ndarray:
     """EASE (Steck, WWW 2019): ``B = I - P diag(1/diag P)``, ``P = (X^T X + lambda I)^-1``."""
-    return train @ _ease_weights((train.T @ train).toarray(), lam)
+    return _ease_scorer(train, lam)(train)
+
+
+def _wide(train: sp.csr_matrix) -> bool:
+    """Fewer users than half the items: the item–item ridge inverses go through the users'
+    side (:class:`_RidgeInverse`); elsewhere the dense inverse, as the ml-100k tables ran."""
+    return 2 * train.shape[0] < train.shape[1]
+
+
+def _dense(matrix) -> np.ndarray:
+    return matrix.toarray() if sp.issparse(matrix) else np.asarray(matrix)
+
+
+class _RidgeInverse:
+    r""":math:`P = (X^\top X + \lambda I)^{-1}` for ``rows`` :math:`X` ``[n, I]`` with
+    :math:`n < I`, never formed: by Woodbury :math:`P = (I - X^\top M X) / \lambda`, :math:`M =
+    (X X^\top + \lambda I)^{-1}` ``[n, n]``. Exact, and :math:`O(n^2 I)` instead of the dense
+    inverse's :math:`O(I^3)` (ml-latest-small: 671 users, 9,066 items; EASE 33 s → 2 s)."""
+
+    def __init__(self, rows, lam: float):
+        self.rows, self.lam = rows, lam
+        kernel = _dense(rows @ rows.T)
+        kernel[np.diag_indices_from(kernel)] += lam
+        self.middle = np.linalg.solve(kernel, _dense(rows))  # M X, [n, I]
+        self.diagonal = (1.0 - np.asarray(_column_sums(rows, self.middle))) / lam  # diag P
+
+    def right(self, a) -> np.ndarray:
+        """``a P`` for ``a [m, I]`` (dense or sparse), ``[m, I]``."""
+        return (_dense(a) - _dense(a @ self.rows.T) @ self.middle) / self.lam
+
+
+def _column_sums(a, b: np.ndarray) -> np.ndarray:
+    """Column sums of the elementwise product of ``a`` (dense or sparse) and dense ``b``."""
+    product = a.multiply(b) if sp.issparse(a) else a * b
+    return np.asarray(product.sum(0)).ravel()
+
+
+def _ease_scorer(train: sp.csr_matrix, lam: float):
+    """``rows → rows B``: EASE's item weights from ``train`` applied to user rows ``[m, I]``
+    (``B = I - P diag(1/diag P)``: dense weights, or :class:`_RidgeInverse` when wide)."""
+    if not _wide(train):
+        weights = _ease_weights((train.T @ train).toarray(), lam)
+        return lambda rows: rows @ weights
+    inverse = _RidgeInverse(train, lam)
+    return lambda rows: _dense(rows) - inverse.right(rows) / inverse.diagonal
 
 
 def ease_recent(train: sp.csr_matrix, histories: dict[float, sp.csr_matrix], lam: float,
@@ -35,15 +79,15 @@ def ease_recent(train: sp.csr_matrix, histories: dict[float, sp.csr_matrix], lam
     teacher's filters may choose, :func:`mmgraph.models.temporal.recency_history`): the
     time-aware linear peer, so that the teacher's use of timestamps is not what beats the
     others on a temporal split."""
-    last = _RECENT_WEIGHTS
+    last = _RECENT_SCORER
     if last.get("train") is not train or last.get("lam") != lam:  # half_life varies fastest
-        last.update(train=train, lam=lam, weights=_ease_weights((train.T @ train).toarray(), lam))
-    return histories[half_life] @ last["weights"]
+        last.update(train=train, lam=lam, score=_ease_scorer(train, lam))
+    return last["score"](histories[half_life])
 
 
-#: The last EASE weights :func:`ease_recent` computed, with the ``train`` matrix (held, so
-#: that identity cannot match a new matrix at a reused address) and λ they are for.
-_RECENT_WEIGHTS: dict[str, object] = {}
+#: The last EASE scorer :func:`ease_recent` built, with the ``train`` matrix (held, so that
+#: identity cannot match a new matrix at a reused address) and λ it is for.
+_RECENT_SCORER: dict[str, object] = {}
 
 
 def _ease_weights(gram: np.ndarray, lam: float) -> np.ndarray:
@@ -232,6 +276,8 @@ def l3ae(train: sp.csr_matrix, text: np.ndarray, reg_x: float, reg_f: float,
     then the closed form of :math:`\min_B \|X - XB\|^2 + \lambda_X\|B\|^2 +
     \lambda_E\|B - C\|^2`, :math:`\mathrm{diag}(B) = 0` (``reg_x``, ``reg_e``; ``reg_e = 0``
     is EASE)."""
+    if _wide(train):
+        return _l3ae_wide(train, text, reg_x, reg_f, reg_e)
     text_weights = _ease_weights(text @ text.T, reg_f)
     gram = (train.T @ train).toarray()
     gram[np.diag_indices_from(gram)] += reg_x + reg_e
@@ -240,3 +286,23 @@ def l3ae(train: sp.csr_matrix, text: np.ndarray, reg_x: float, reg_f: float,
     weights = reg_e * pulled - inverse * ((1 + reg_e * np.diag(pulled)) / np.diag(inverse))
     np.fill_diagonal(weights, 0.0)
     return train @ weights
+
+
+def _l3ae_wide(train: sp.csr_matrix, text: np.ndarray, reg_x: float, reg_f: float,
+               reg_e: float) -> np.ndarray:
+    r""":func:`l3ae`'s scores through the users' and the text's side (:class:`_RidgeInverse`
+    for :math:`P = (X^\top X + (\lambda_X + \lambda_E) I)^{-1}` and the text's
+    :math:`P_F`), never an ``[I, I]`` matrix. With :math:`C = I - P_F\,\mathrm{diag}(1/
+    \mathrm{diag} P_F)` and :math:`c = (1 + \lambda_E \mathrm{diag}(PC)) / \mathrm{diag} P`,
+    the weights are :math:`\lambda_E PC - P\,\mathrm{diag}(c)` off the diagonal and 0 on it
+    (where that expression is exactly -1), so the scores are :math:`\lambda_E XPC - XP\,
+    \mathrm{diag}(c) + X`."""
+    inverse, text_inverse = _RidgeInverse(train, reg_x + reg_e), _RidgeInverse(text.T, reg_f)
+    scored = inverse.right(train)  # X P
+    pulled = scored - text_inverse.right(scored) / text_inverse.diagonal  # X P C
+    # diag(P P_F) = (diag P_F - colsums(X * (M X) P_F)) / lambda, then diag(PC)
+    both = (text_inverse.diagonal - _column_sums(train, text_inverse.right(inverse.middle))
+            ) / inverse.lam
+    pulled_diagonal = inverse.diagonal - both / text_inverse.diagonal
+    scale = (1 + reg_e * pulled_diagonal) / inverse.diagonal
+    return reg_e * pulled - scored * scale + train.toarray()
