@@ -129,8 +129,8 @@ GRIDS = {  # name → (peer function, grid); each tuned on valid NDCG@20, test s
     "SANSA (sansa)": (peer_models.sansa, {"l2": [200, 500, 1000, 2000, 5000],
                                           "density": [0.2]}),
     "L3AE (EASE + MiniLM text graph)": (peer_models.l3ae, {
-        "reg_x": [100, 200, 400, 800, 1600, 3200], "reg_f": [10],
-        "reg_e": [0, 20, 50, 200]}),
+        "reg_x": [1, 10, 25, 50, 100, 200, 400, 800, 1600, 3200], "reg_f": [10],
+        "reg_e": [0, 20, 50, 200, 500, 1000, 2000]}),
     "EASE on recency-weighted history (timestamps)": (peer_models.ease_recent, {
         "lam": [100, 200, 500, 1200, 3000], "half_life": list(HALF_LIVES)}),
 }
@@ -212,6 +212,8 @@ TEACHERS = {  # ablation: each row one config change from configs/quickstart.yam
         {"teacher": {"fusion_level": "model"}},
     "teacher: + text in both filters (content_weight in 0, 0.001, 0.003, 0.01 on valid)":
         {"teacher": {"filter": {"content_weight": [0.0, 0.001, 0.003, 0.01]}}},
+    "teacher: auto (the quickstart without its teacher section; 60 s budget)":
+        {"teacher": "auto"},
     "teacher: LightGCN + text + filter + time filter (quickstart)": {},
 }
 STUDENTS = {
