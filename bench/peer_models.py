@@ -42,14 +42,14 @@ class _RidgeInverse:
     r""":math:`P = (X^\top X + \lambda I)^{-1}` for ``rows`` :math:`X` ``[n, I]`` with
     :math:`n < I`, never formed: by Woodbury :math:`P = (I - X^\top M X) / \lambda`, :math:`M =
     (X X^\top + \lambda I)^{-1}` ``[n, n]``. Exact, and :math:`O(n^2 I)` instead of the dense
-    inverse's :math:`O(I^3)` (ml-latest-small: 671 users, 9,066 items; EASE 33 s → 2 s)."""
+    inverse's :math:`O(I^3)` (ml-latest-small: 671 users, 9,066 items; EASE 33 s → 0.5–0.8 s)."""
 
     def __init__(self, rows, lam: float):
         self.rows, self.lam = rows, lam
         kernel = _dense(rows @ rows.T)
         kernel[np.diag_indices_from(kernel)] += lam
         self.middle = np.linalg.solve(kernel, _dense(rows))  # M X, [n, I]
-        self.diagonal = (1.0 - np.asarray(_column_sums(rows, self.middle))) / lam  # diag P
+        self.diagonal = (1.0 - _column_sums(rows, self.middle)) / lam  # diag P
 
     def right(self, a) -> np.ndarray:
         """``a P`` for ``a [m, I]`` (dense or sparse), ``[m, I]``."""
