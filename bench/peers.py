@@ -165,13 +165,14 @@ def served_top(run: RunDir, data: IndexedSplit) -> np.ndarray:
     return top
 
 
-def pipeline_row(name: str, tables: tuple[Path, Path], runs: Path, overrides: dict,
-                 model: str) -> dict:
-    """One quickstart run with ``overrides``; the test metrics of its ``model``."""
+def pipeline_row(name: str, dataset: str, tables: tuple[Path, Path], runs: Path,
+                 overrides: dict, model: str) -> dict:
+    """One quickstart run on ``dataset``'s ``tables`` with ``overrides``; the test metrics of
+    its ``model``."""
     cfg = load_config(ROOT / "configs" / "quickstart.yaml", overrides={
         "name": name, "runs_root": str(runs), **overrides,
         "encoders": {"cache_dir": str(runs / "cache")},  # each text is encoded once
-        "data": {"interactions": str(tables[0]), "items": str(tables[1])}})
+        "data": {"prepare": dataset, "interactions": str(tables[0]), "items": str(tables[1])}})
     run = RunDir(cfg.run_dir)
     run.write_config(cfg)
     started = time.perf_counter()
@@ -258,10 +259,11 @@ def one_split(args, split: SplitConfig, seed: int, runs: Path, teachers: dict, s
     for name, overrides in teachers.items():
         index = list(TEACHERS).index(name)
         rows[name] = pipeline_row(reference if index == len(TEACHERS) - 1 else f"teacher-{index}",
-                                  tables, runs, {**every, **overrides}, "teacher")
+                                  args.dataset, tables, runs, {**every, **overrides}, "teacher")
     # The students share the quickstart teacher's run (last above): only their stages rerun.
     for name, overrides in students.items():
-        rows[name] = pipeline_row(reference, tables, runs, {**every, **overrides}, "student")
+        rows[name] = pipeline_row(reference, args.dataset, tables, runs, {**every, **overrides},
+                                  "student")
     reference = RunDir(runs / reference)
     splits = {row.pop("split") for row in rows.values()}
     assert len(splits) == 1, "every row must use one split"
@@ -365,7 +367,7 @@ def blend_ablation(states: list[dict]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "bench-peers")
-    parser.add_argument("--dataset", choices=list(DATASETS), default="ml-100k",
+    parser.add_argument("--dataset", choices=["ml-100k", "ml-latest-small"], default="ml-100k",
                         help="the catalogue (data_prep's name), with configs/quickstart.yaml's "
                         "settings otherwise as they ship: ml-latest-small tries them on a "
                         "catalogue nobody tuned them on")
