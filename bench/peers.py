@@ -28,6 +28,9 @@ Usage:
     python bench/peers.py --protocol temporal --quickstart-only --sequential
                                     # leave-last-out by time: quickstart teacher/student, the
                                     # sequential student with and without a teacher, the peers
+    python bench/peers.py --dataset ml-latest-small --quickstart-only --skip-peers BSPM SLIM \
+        --seeds 5                   # the quickstart on a catalogue nobody tuned it for
+                                    # (pip install -e ".[datasets]" first)
 """
 
 from __future__ import annotations
