@@ -18,6 +18,9 @@ from mmgraph.strict import StrictModel, one_or_several
 __all__ = ["GraphConfig", "OptimConfig", "TeacherOptimConfig", "StudentOptimConfig",
            "FilterConfig", "TeacherConfig", "StudentConfig"]
 
+#: A positive number of the config.
+_Positive = Annotated[float, Field(gt=0)]
+
 
 class GraphConfig(StrictModel):
     knn_k: int = Field(10, ge=1, description="Neighbours per item in the item–item kNN graph.")
@@ -162,8 +165,10 @@ class TeacherConfig(StrictModel):
         "LightGCN's share against the filter (those two components only); a mapping: every "
         "component's weight (e.g. {lightgcn: 0.3, filter: 0.1, time_filter: 0.6}).")
     filter: FilterConfig = FilterConfig()
-    time_scale: float = Field(3600.0, gt=0, description="time_filter: tau in exp(-|t_a - t_b| "
-                              "/ tau), in the timestamps' unit (seconds for Unix time).")
+    time_scale: _Positive | Annotated[tuple[_Positive, ...], Field(min_length=1)] = Field(
+        3600.0, description="time_filter: tau in exp(-|t_a - t_b| / tau), in the timestamps' "
+        "unit (seconds for Unix time); a list: each tried, the best on validation kept (recorded "
+        "in teacher/state.json and kept by the refit).")
     time_window: int = Field(1000, ge=1, description="time_filter: pairs at most this many "
                              "interactions apart in a user's time order.")
     dim: int = Field(64, ge=1, description="LightGCN's embedding width.")
@@ -200,6 +205,11 @@ class TeacherConfig(StrictModel):
     item_layers: int = Field(1, ge=1, le=64, description="Propagation steps over the item–item "
                              "graph.")
     optim: TeacherOptimConfig = TeacherOptimConfig()
+
+    @property
+    def time_scales(self) -> tuple[float, ...]:
+        """``time_scale`` as the candidates it names (one or several)."""
+        return self.time_scale if isinstance(self.time_scale, tuple) else (self.time_scale,)
 
     _version_1 = model_validator(mode="before")(
         _optim_keys_moved("teacher", frozenset(TeacherOptimConfig.model_fields)))

@@ -23,7 +23,7 @@ import shutil
 
 import pandas as pd
 
-from mmgraph.config import RunConfig, section_hash
+from mmgraph.config import RunConfig, TeacherConfig, section_hash
 from mmgraph.data.tables import ITEM, USER
 from mmgraph.errors import ConfigError, RunDirError
 from mmgraph.io import atomic_path, read_json, write_parquet
@@ -62,7 +62,9 @@ def refit_config(cfg: RunConfig, run: RunDir) -> RunConfig:
         raise RunDirError(f"{run.path(layout.TEACHER_STATE)} should hold the blend weight of "
                           f"each of {cfg.teacher.components} ('weights'); it was edited. "
                           f"Rerun the teacher stage (`mmgraph teacher`).")
-    teacher = cfg.teacher.model_copy(update={"blend": dict(weights)})
+    teacher = cfg.teacher.model_copy(update={"blend": dict(weights),
+                                             "time_scale": _time_scale(run, teacher_state,
+                                                                       cfg.teacher)})
     if "lightgcn" in cfg.teacher.components:
         epochs = _best_epoch(run, layout.TEACHER_STATE, teacher_state, cfg.teacher.optim.epochs)
         teacher = teacher.model_copy(update={"optim": teacher.optim.model_copy(
@@ -75,6 +77,20 @@ def refit_config(cfg: RunConfig, run: RunDir) -> RunConfig:
             "item_norm_exponent": _item_norm_exponent(run, student_state)})
     return cfg.model_copy(update={"name": REFIT, "runs_root": run.root, "teacher": teacher,
                                   "student": student, "final_refit": False})
+
+
+def _time_scale(run: RunDir, state: dict, teacher: TeacherConfig
+                ) -> float | tuple[float, ...]:
+    """The time filter's scale ``run`` chose among ``teacher.time_scale``'s candidates (the
+    section's own value when it names one, or has no time filter)."""
+    if len(teacher.time_scales) == 1 or "time_filter" not in teacher.components:
+        return teacher.time_scale
+    chosen = state.get("time_scale")
+    if chosen not in teacher.time_scales:
+        raise RunDirError(f"{run.path(layout.TEACHER_STATE)} should hold the time scale the "
+                          f"teacher chose among {list(teacher.time_scales)} ('time_scale'); "
+                          f"it holds {chosen!r}. Rerun the teacher stage (`mmgraph teacher`).")
+    return float(chosen)
 
 
 def _item_norm_exponent(run: RunDir, state: dict) -> float:

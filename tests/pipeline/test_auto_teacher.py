@@ -13,7 +13,10 @@ from mmgraph.config import RunConfig, TeacherConfig, load_config
 from mmgraph.io import read_tensors
 from mmgraph.pipeline import run_all
 from mmgraph.runs import RunDir
+from mmgraph.errors import RunDirError
 from mmgraph.pipeline.auto import auto_start, fusion_levels, resolved_teacher
+from mmgraph.pipeline.refit import _time_scale as refit_time_scale
+from mmgraph.pipeline.refit import refit_config
 
 
 def _tables(folder, timestamps: bool = True):
@@ -160,3 +163,33 @@ def test_auto_keeps_the_fusion_level_validation_ranks_best(tmp_path):
     assert state["valid_ndcg@20"] == pytest.approx(by_level[chosen])
     architecture = json.loads(run.path("teacher", "model.json").read_text())
     assert architecture["config"]["fusion_level"] == chosen
+
+
+def test_a_fixed_teacher_chooses_among_the_time_scales_it_lists(tmp_path):
+    """``time_scale: [a, b]`` without ``auto``: both tried with no budget, the best on
+    validation recorded, and the refit trains that one scale (a state naming another is
+    refused, naming the file)."""
+    _tables(tmp_path)
+    cfg = _config(tmp_path, "scales", "{components: [filter, time_filter], "
+                  "time_scale: [100, 1000]}", "{budget_s: 0.000001}")
+    assert cfg.teacher.time_scales == (100.0, 1000.0)
+    run_all(cfg, progress=False)
+    run = RunDir(cfg.run_dir)
+    state = json.loads(run.path("teacher", "state.json").read_text())
+    by_scale = state["valid_ndcg@20_by_time_scale"]
+    assert set(by_scale) == {"100", "1000"}  # the tiny tune budget does not apply
+    assert state["time_scale"] == float(max(by_scale, key=by_scale.get))
+    assert run.read_config().teacher.time_scale == (100.0, 1000.0)  # the config as given
+    assert refit_config(cfg, run).teacher.time_scale == state["time_scale"]
+    with pytest.raises(RunDirError, match=r"state\.json.*time scale.*\[100\.0, 1000\.0\]"):
+        refit_time_scale(run, {**state, "time_scale": 50.0}, cfg.teacher)
+
+
+def test_one_time_scale_stays_a_number():
+    """A scalar ``time_scale`` is dumped as before (run fingerprints unchanged); an empty list
+    or a non-positive candidate is refused."""
+    assert TeacherConfig(time_scale=600).model_dump()["time_scale"] == 600.0
+    assert TeacherConfig(time_scale=[600]).time_scales == (600.0,)
+    for bad in ([], [600, 0], -1):
+        with pytest.raises(ValueError):
+            TeacherConfig(time_scale=bad)

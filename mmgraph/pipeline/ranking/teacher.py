@@ -46,8 +46,8 @@ def _tuned_filters(ctx: StageContext, start: TeacherConfig, data: IndexedSplit,
                    ) -> tuple[dict[str, Embeddings], dict[str, float], dict[str, object], float]:
     """The graph filters of ``start.components``, each at the setting validation ranks best
     (``filter_settings`` fixes it instead): over co-occurrence and over time-weighted
-    co-occurrence at each of ``time_scales`` (past the first, only while two thirds of
-    ``budget`` are left), searched as :mod:`mmgraph.models.filter_search` says (the
+    co-occurrence at each of ``time_scales`` (past the first, with a ``budget``, only while
+    two thirds of it are left), searched as :mod:`mmgraph.models.filter_search` says (the
     recency-weighted user rows only with timestamps). Returns their embeddings, best
     validation scores, the state to record and the chosen time scale."""
     cfg = ctx.cfg
@@ -55,7 +55,7 @@ def _tuned_filters(ctx: StageContext, start: TeacherConfig, data: IndexedSplit,
     content_graph = None
     if start.content != "none" and SIMILAR in built.edge_types:
         content_graph = (built[SIMILAR].edge_index, built[SIMILAR].edge_weight)
-    parts, scores, state, chosen_scale = {}, {}, {}, start.time_scale
+    parts, scores, state, chosen_scale = {}, {}, {}, time_scales[0]
     timed = has_timestamps(ctx.run)
 
     @functools.cache
@@ -108,6 +108,7 @@ def _tuned_filters(ctx: StageContext, start: TeacherConfig, data: IndexedSplit,
             if best is None or by_scale[f"{scale:g}"] > max(best[1].values()):
                 best, chosen_scale = found, scale
         record("time_filter", best)
+        state["time_scale"] = chosen_scale
         if len(time_scales) > 1:
             state[f"valid_{metric}_by_time_scale"] = by_scale
     return parts, scores, state, chosen_scale
@@ -193,8 +194,8 @@ def train_teacher(ctx: StageContext, data: IndexedSplit, built: HeteroData, fing
                           "set the teacher's numbers (a single-process run's config.yaml "
                           "holds the ones auto chose)")
     start = auto_start(tcfg, has_timestamps(run)) if tcfg.auto else tcfg
-    time_scales = (cfg.tune.time_scales if tcfg.auto and "time_scale"
-                   not in tcfg.model_fields_set else (start.time_scale,))
+    time_scales = (cfg.tune.time_scales if tcfg.auto and "time_scale" not in
+                   tcfg.model_fields_set else start.time_scales)
     lightgcn_ctx = ctx.with_sections(teacher=start)
     valid_users = data.validation_users(cfg.evaluation.valid_users, cfg.seed)
 
