@@ -86,6 +86,19 @@ def test_serving_imports_neither_the_pipeline_nor_torch_at_module_level():
         assert not {n for n in reached if n.startswith("mmgraph.pipeline")}, start
 
 
+def test_encoders_and_data_prep_use_only_the_foundation_of_mmgraph():
+    """encoders/ and data_prep/ sit below mmgraph's pipeline and config: of mmgraph they may
+    import only the foundation row of docs/architecture.md (mmgraph.config imports them)."""
+    modules = _modules()
+    foundation = {"mmgraph.errors", "mmgraph.io", "mmgraph.strict", "mmgraph.lazy",
+                  "mmgraph.lock", "mmgraph.runtime", "mmgraph.allocator", "mmgraph.runs.layout"}
+    above = {f"{name} imports {target}" for name, path in modules.items()
+             if name.startswith(("encoders", "data_prep"))
+             for target in _imports(path, name, set(modules))
+             if target.startswith("mmgraph") and target not in foundation}
+    assert not above, sorted(above)
+
+
 @pytest.mark.parametrize("suffix", [".safetensors", ".parquet", ".faiss"])
 def test_run_format_paths_live_in_the_layout(suffix):
     """A file name of the run format written anywhere but mmgraph/runs/layout.py would be a
