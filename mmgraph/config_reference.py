@@ -77,8 +77,10 @@ def _constraints(info: FieldInfo) -> str:
               if getattr(item, "pattern", None)]
     for arg in typing.get_args(info.annotation):
         if typing.get_origin(arg) is typing.Annotated:
-            for extra in typing.get_args(arg)[1:]:
-                parts += [f"each {bound}" for bound in
+            base, *extras = typing.get_args(arg)
+            subject = "list" if typing.get_origin(base) in (tuple, list) else "each"
+            for extra in extras:
+                parts += [f"{subject} {bound}" for bound in
                           _bounds(getattr(extra, "metadata", [extra]))]
     return ", ".join(parts).replace("|", "\\|")
 
