@@ -50,8 +50,9 @@ _REFIT_SECTIONS = ("split", "encoders", "graph", "teacher", "student", "evaluati
 def refit_config(cfg: RunConfig, run: RunDir) -> RunConfig:
     """``cfg`` with every choice the finished ``run`` made on validation fixed: the teacher's
     and the student's best epoch counts (no early stopping), the teacher's blend weights and
-    time scale (one of ``teacher.time_scale``'s candidates); the refit's folder is ``<run>/refit``. A ``teacher: auto`` config is first replaced by
-    what the run chose (:func:`mmgraph.runs.resolved_config`)."""
+    time scale (one of ``teacher.time_scale``'s candidates); the refit's folder is
+    ``<run>/refit``. A ``teacher: auto`` config is first replaced by what the run chose
+    (:func:`mmgraph.runs.resolved_config`)."""
     cfg = resolved_config(cfg, run)
     _require_same_settings(cfg, run)
     teacher_state = read_json(run.path(layout.TEACHER_STATE))
