@@ -17,9 +17,15 @@ on the initial block (tuned on its own random split). Then, after each block ``b
 Each is scored on block ``b + 1`` by ``mmgraph.evaluate`` (NDCG@20 and Recall@20 of the served
 lists, full ranking, every item the model knows the user chose left out), with its seconds.
 
+``--generated N`` replays ``bench/scale.py``'s generated catalogue of N interactions instead,
+with timestamps and tastes that drift over its 100 days (``generate(..., drift=True)``), its
+items' genre as the content (scale.py's setting: the attribute encoder, one decomposition per
+filter).
+
 Usage:
     python bench/incremental.py                 # data/ml-100k (make quickstart first)
     python bench/incremental.py --blocks 4 --initial 0.8
+    python bench/incremental.py --generated 1000000 --initial 0.95 --blocks 5   # 1% blocks
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ import yaml
 import mmgraph
 from mmgraph.config import validate_config
 from mmgraph.pipeline.update import update
+from scale import generate
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -44,6 +51,8 @@ ROOT = Path(__file__).resolve().parents[1]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=ROOT / "data" / "ml-100k")
+    parser.add_argument("--generated", type=int, metavar="N",
+                        help="replay N generated interactions with drifting tastes instead")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "bench-incremental")
     parser.add_argument("--initial", type=float, default=0.75)
     parser.add_argument("--blocks", type=int, default=5)
@@ -52,21 +61,27 @@ def main() -> None:
     parser.add_argument("--lr-scale", type=float, default=1.0,
                         help="an update's learning rates over the run's")
     args = parser.parse_args()
+    shutil.rmtree(args.out, ignore_errors=True)
+    raw = yaml.safe_load((ROOT / "configs" / "quickstart.yaml").read_text())
+    if args.generated:
+        args.data = args.out / "generated"
+        generate(args.generated, args.data, drift=True)
+        raw["encoders"] = {"text": None, "categorical": {"columns": ["genre"]}}
+        raw["teacher"]["filter"] = {"content_weight": 0.0}
     every = pd.read_parquet(args.data / "interactions.parquet")
     every = every.sort_values("timestamp", kind="stable").reset_index(drop=True)
     start = int(len(every) * args.initial)
     size = (len(every) - start) // args.blocks
     blocks = [every.iloc[start + b * size: start + (b + 1) * size] for b in range(args.blocks)]
-    shutil.rmtree(args.out, ignore_errors=True)
     (args.out / "tables").mkdir(parents=True)
     every.iloc[:start].to_parquet(args.out / "tables" / "initial.parquet", index=False)
     for number, block in enumerate(blocks, 1):
         block.to_parquet(args.out / "tables" / f"block{number}.parquet", index=False)
 
-    raw = yaml.safe_load((ROOT / "configs" / "quickstart.yaml").read_text())
     raw.update(name="replay", runs_root=str(args.out / "runs"))
     raw["data"] = {"interactions": str(args.out / "tables" / "initial.parquet"),
-                   "items": str(args.data / "items.parquet")}
+                   "items": str(args.data / "items.parquet"),
+                   **({"columns": {"rating": None}} if args.generated else {})}
     started = time.perf_counter()
     mmgraph.run(validate_config(raw, "the replay's config"), progress=False)
     print(f"initial run: {time.perf_counter() - started:.0f} s; {platform.machine()}, "

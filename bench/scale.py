@@ -8,7 +8,12 @@ popularity (duplicates dropped). The items table has a ``genre`` column: the ite
 70% of the items, a random one for the rest, encoded as a multi-hot attribute (the content
 graph). With ``--text`` it also has a ``title``: three words of the item's cluster vocabulary
 (12 generated words per cluster) for the same 70%, of a random cluster's otherwise, plus one
-word shared by all; encoded by the quickstart's MiniLM.
+word shared by all; encoded by the quickstart's MiniLM. With ``drift`` (``bench/incremental.py
+--generated``) every interaction also has a ``timestamp``, uniform over 100 days, and each user's
+taste drifts across them: a second Dirichlet(0.2) mixture is drawn per user, and an interaction
+at time share ``s`` of the period draws its cluster from the second mixture with probability
+``s`` (from the first otherwise), so what a user chose early predicts their later choices less
+and less.
 
 Each size runs ``mmgraph run``'s stages in a fresh process (configs/quickstart.yaml's teacher
 and student, or with ``--auto`` configs/auto.yaml's ``teacher: auto``; the generated tables;
@@ -48,8 +53,10 @@ SYLLABLES = ("ka", "lo", "mi", "ren", "sa", "tu", "vel", "do", "ni", "por", "qua
 
 
 def generate(num_interactions: int, folder: Path, seed: int = 0, clusters: int = 50,
-             num_items: int | None = None, text: bool = False) -> tuple[Path, Path]:
-    """Write ``interactions.parquet`` and ``items.parquet`` of the planted model above."""
+             num_items: int | None = None, text: bool = False, drift: bool = False
+             ) -> tuple[Path, Path]:
+    """Write ``interactions.parquet`` and ``items.parquet`` of the planted model above (the
+    same tables for the same arguments; ``drift`` adds timestamps and the drifting tastes)."""
     rng = np.random.default_rng(seed)
     num_users = max(num_interactions // 40, 100)
     num_items = num_items or max(num_interactions // 80, 50)
@@ -61,13 +68,22 @@ def generate(num_interactions: int, folder: Path, seed: int = 0, clusters: int =
     users = rng.choice(num_users, draws, p=activity / activity.sum())
     cumulative = np.cumsum(tastes, axis=1)
     chosen = (rng.random(draws)[:, None] > cumulative[users]).sum(1).clip(max=clusters - 1)
+    if drift:
+        share = rng.random(draws)  # each interaction's time, as a share of the period
+        later = np.cumsum(rng.dirichlet(np.full(clusters, 0.2), num_users), axis=1)
+        moved = rng.random(draws) < share
+        draw = rng.random(int(moved.sum()))[:, None] > later[users[moved]]
+        chosen[moved] = draw.sum(1).clip(max=clusters - 1)
     items = np.empty(draws, np.int64)
     for cluster in range(clusters):
         rows = np.flatnonzero(chosen == cluster)
         members = np.flatnonzero(item_cluster == cluster)
         weights = popularity[members] / popularity[members].sum()
         items[rows] = rng.choice(members, len(rows), p=weights)
-    frame = pd.DataFrame({"user_id": users, "item_id": items}).drop_duplicates()
+    frame = pd.DataFrame({"user_id": users, "item_id": items})
+    if drift:  # seconds from 2020-09-13, over 100 days
+        frame["timestamp"] = 1_600_000_000 + (share * 100 * 86_400).astype(np.int64)
+    frame = frame.drop_duplicates(["user_id", "item_id"])
     frame = frame.iloc[:num_interactions]
     genre = np.where(rng.random(num_items) < 0.7, item_cluster,
                      rng.integers(0, clusters, num_items))

@@ -50,14 +50,22 @@ def content_vectors(teacher_outputs: dict[str, torch.Tensor],
 def fit_coldstart_mapper(content: torch.Tensor, student_items: torch.Tensor,
                          warm: torch.Tensor, steps: int = 500, lr: float = 0.003,
                          weight_decay: float = 1e-4, seed: int = 0,
-                         max_items: int = 20_000) -> ColdStartMapper:
+                         max_items: int = 20_000, start: ColdStartMapper | None = None
+                         ) -> ColdStartMapper:
     """Fit the mapper on the ``warm [num_items]`` (bool) rows: ``content [I, d_c]`` →
     ``student_items [I, d_s]`` (frozen), full-batch AdamW for ``steps`` steps; past
-    ``max_items`` warm items, on a seeded sample of that many (each step stays bounded)."""
+    ``max_items`` warm items, on a seeded sample of that many (each step stays bounded).
+    ``start``: a fitted mapper of the same sizes to continue from (an update's, whose warm
+    items moved little), instead of a random one."""
     if not bool(warm.any()):
         raise ValueError("no warm items to fit the cold-start mapper on")
     torch.manual_seed(seed)
     mapper = ColdStartMapper(content.shape[1], student_items.shape[1]).to(content.device)
+    if start is not None:
+        if start.config != mapper.config:
+            raise ValueError(f"the mapper to continue from maps {start.config}, not "
+                             f"{mapper.config}")
+        mapper.load_state_dict(start.state_dict())
     optimizer = torch.optim.AdamW(mapper.parameters(), lr=lr, weight_decay=weight_decay)
     rows = torch.nonzero(warm.to(content.device)).squeeze(1)
     if len(rows) > max_items:

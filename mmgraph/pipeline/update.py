@@ -195,8 +195,10 @@ def _tuned(fixed: RunConfig) -> dict[str, dict[str, float]]:
     its refit config ``fixed``), and their learning rates. A generation carries them on in
     ``update.json``: its own training ran a share of them at a scaled rate, so reading them
     from it would shrink the budget generation after generation."""
-    return {model: {"epochs": getattr(fixed, model).optim.epochs,
-                    "lr": getattr(fixed, model).optim.lr} for model in ("teacher", "student")}
+    tuned = {model: {"epochs": getattr(fixed, model).optim.epochs,
+                     "lr": getattr(fixed, model).optim.lr} for model in ("teacher", "student")}
+    tuned["student"]["coldstart_steps"] = fixed.student.coldstart_steps
+    return tuned
 
 
 def _generation_config(fixed: RunConfig, base: RunDir, name: str, share: float,
@@ -204,7 +206,8 @@ def _generation_config(fixed: RunConfig, base: RunDir, name: str, share: float,
                        ) -> RunConfig:
     """``base``'s choices fixed (``fixed``, its refit config), the generation's name beside
     it, and LightGCN and the student trained for ``share`` of the ``tuned`` epochs at
-    ``lr_scale`` times their learning rates."""
+    ``lr_scale`` times their learning rates, the cold-start mapper for ``share`` of its steps
+    (it continues from the previous one's weights)."""
 
     def bounded(optim, model: str):
         epochs = max(1, math.ceil(tuned[model]["epochs"] * share))
@@ -213,8 +216,10 @@ def _generation_config(fixed: RunConfig, base: RunDir, name: str, share: float,
 
     teacher_cfg = fixed.teacher.model_copy(update={"optim": bounded(fixed.teacher.optim,
                                                                     "teacher")})
-    student_cfg = fixed.student.model_copy(update={"optim": bounded(fixed.student.optim,
-                                                                    "student")})
+    steps = tuned["student"].get("coldstart_steps", fixed.student.coldstart_steps)
+    student_cfg = fixed.student.model_copy(update={
+        "optim": bounded(fixed.student.optim, "student"),
+        "coldstart_steps": math.ceil(steps * share)})
     return fixed.model_copy(update={"name": name, "runs_root": base.root.parent,
                                     "teacher": teacher_cfg, "student": student_cfg})
 

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from mmgraph.data.ids import IdMap
+from mmgraph.distill.coldstart import ColdStartMapper
 from mmgraph.errors import ConfigError
 from mmgraph.io import read_tensors
 from mmgraph.runs import IndexedSplit, RunDir, layout
@@ -69,3 +70,9 @@ class WarmStart:
                                   f"it cannot start this one.")
         model.load_state_dict(state)
         return copied
+
+    def coldstart_mapper(self) -> ColdStartMapper | None:
+        """The source's fitted cold-start mapper (content → student), ``None`` when it has
+        none (no content, or ``student.coldstart_steps`` 0)."""
+        path = self.source.path(layout.COLDSTART_MAPPER)
+        return ColdStartMapper.from_pretrained(path) if path.is_file() else None

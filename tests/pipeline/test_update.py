@@ -237,6 +237,8 @@ def test_a_content_runs_new_items_are_encoded_and_served(tmp_path, tiny_interact
     recommender = Recommender.load(generation.root)
     assert {30, 31} <= set(recommender.index.item_ids.ids)
     assert len(recommender.similar_items(31, 3)) == 3  # 31 has no interaction: placed by content
+    # its mapper continued from the run's for a quarter of the run's 500 steps
+    assert generation.read_config().student.coldstart_steps == 125
     grown = sorted(p.name for p in run.path("features", "cache").rglob("*") if p.is_file())
     assert set(cached) <= set(grown)  # the shared cache only grew
     new_items.assign(item_id=[5, 32]).to_parquet(tmp_path / "known.parquet", index=False)

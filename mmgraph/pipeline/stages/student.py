@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from mmgraph.config import StudentConfig, section_hash
-from mmgraph.distill.coldstart import content_vectors, fit_coldstart_mapper
+from mmgraph.distill.coldstart import ColdStartMapper, content_vectors, fit_coldstart_mapper
 from mmgraph.io import read_tensors, write_tensors
 from mmgraph.pipeline.inputs import features
 from mmgraph.pipeline.runner import StageContext, reads, run_stage
@@ -41,7 +41,8 @@ def student(ctx: StageContext, warm: WarmStart | None = None) -> None:
         cold = data.parts["train"].item_counts == 0
 
         def place_cold(items: torch.Tensor) -> None:
-            _place_cold_items(run, items, frozen, cold, cfg.student, cfg.seed)
+            _place_cold_items(run, items, frozen, cold, cfg.student, cfg.seed,
+                              warm.coldstart_mapper() if warm else None)
 
         vectors = task_of(cfg).train_student(ctx, data, frozen, fingerprint, place_cold,
                                              warm)
@@ -53,16 +54,19 @@ def student(ctx: StageContext, warm: WarmStart | None = None) -> None:
 
 
 def _place_cold_items(run: RunDir, items: torch.Tensor, teacher_outputs: dict[str, torch.Tensor],
-                      cold: np.ndarray, scfg: StudentConfig, seed: int) -> None:
-    """Fit the cold-start mapper on the warm items and save it to
-    ``student/coldstart.safetensors`` (it also places items added later from their content:
-    :meth:`mmgraph.recommender.Recommender.add_items`); overwrite the rows of cold items in
-    ``items [I, d_s]`` with its output. No-op without content."""
+                      cold: np.ndarray, scfg: StudentConfig, seed: int,
+                      start: ColdStartMapper | None = None) -> None:
+    """Fit the cold-start mapper on the warm items (from ``start``, an update's previous
+    mapper, when given) and save it to ``student/coldstart.safetensors`` (it also places items
+    added later from their content: :meth:`mmgraph.recommender.Recommender.add_items`);
+    overwrite the rows of cold items in ``items [I, d_s]`` with its output. No-op without
+    content."""
     content = content_vectors({k: v.cpu() for k, v in teacher_outputs.items()}, features(run))
     cold_rows = torch.from_numpy(cold)
     if content is None or scfg.coldstart_steps == 0 or bool(cold_rows.all()):
         return
-    mapper = fit_coldstart_mapper(content, items, ~cold_rows, scfg.coldstart_steps, seed=seed)
+    mapper = fit_coldstart_mapper(content, items, ~cold_rows, scfg.coldstart_steps, seed=seed,
+                                  start=start)
     mapper.save_pretrained(run.path(layout.COLDSTART_MAPPER))
     if bool(cold_rows.any()):
         with torch.no_grad():
