@@ -25,12 +25,14 @@ filter).
 Usage:
     python bench/incremental.py                 # data/ml-100k (make quickstart first)
     python bench/incremental.py --blocks 4 --initial 0.8
-    python bench/incremental.py --generated 1000000 --initial 0.95 --blocks 5   # 1% blocks
+    python bench/incremental.py --generated 1000000 --initial 0.95 --blocks 5 \
+        --overrides '{"teacher": {...}}'   # 1% blocks; docs/benchmarks.md has the overrides
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import platform
 import shutil
 import time
@@ -43,7 +45,7 @@ import yaml
 import mmgraph
 from mmgraph.config import validate_config
 from mmgraph.pipeline.update import update
-from scale import generate
+from scale import _merge, generate
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -60,6 +62,8 @@ def main() -> None:
                         help="share of the tuned epochs an update trains")
     parser.add_argument("--lr-scale", type=float, default=1.0,
                         help="an update's learning rates over the run's")
+    parser.add_argument("--overrides", default="{}", help="JSON config sections merged over "
+                        "configs/quickstart.yaml's (as bench/scale.py's)")
     args = parser.parse_args()
     shutil.rmtree(args.out, ignore_errors=True)
     raw = yaml.safe_load((ROOT / "configs" / "quickstart.yaml").read_text())
@@ -78,6 +82,7 @@ def main() -> None:
     for number, block in enumerate(blocks, 1):
         block.to_parquet(args.out / "tables" / f"block{number}.parquet", index=False)
 
+    raw = _merge(raw, json.loads(args.overrides))
     raw.update(name="replay", runs_root=str(args.out / "runs"))
     raw["data"] = {"interactions": str(args.out / "tables" / "initial.parquet"),
                    "items": str(args.data / "items.parquet"),

@@ -144,10 +144,11 @@ def tuned_als(run_dir: Path, valid_users: np.ndarray | None) -> tuple[float, str
 
 
 def _merge(base: dict, extra: dict) -> dict:
-    """``base`` with ``extra``'s sections merged in (one level deep)."""
+    """``base`` with ``extra`` merged in, section by section at every depth (``{"teacher":
+    {"optim": {"lr": 0.02}}}`` changes that one key)."""
     merged = dict(base)
     for key, value in extra.items():
-        merged[key] = ({**merged[key], **value} if isinstance(value, dict)
+        merged[key] = (_merge(merged[key], value) if isinstance(value, dict)
                        and isinstance(merged.get(key), dict) else value)
     return merged
 

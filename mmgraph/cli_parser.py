@@ -89,8 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     update = commands.add_parser(
         "update", help="fold new interactions into a finished run: a new generation beside it",
         description="Writes RUN.1 (then .2, ...) beside the run: every interaction it knew "
-                    "plus the new ones, its filters recomputed, LightGCN and the student "
-                    "continued from its weights for a share of its epochs, a new index. The "
+                    "plus the new ones, its filters recomputed, LightGCN continued from its "
+                    "weights and the student distilled from the updated teacher, each for a "
+                    "share of the run's epochs, a new index. The "
                     "run itself is not changed; the same command again resumes.")
     update.add_argument("--run", type=Path, required=True, help="the finished run to continue")
     update.add_argument("--interactions", type=Path, required=True,

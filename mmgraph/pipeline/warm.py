@@ -1,6 +1,6 @@
-"""Warm starts: a finished run's trained teacher (LightGCN) and student start a new run's, so
-that an update continues from where the models were instead of from nothing
-(:mod:`mmgraph.pipeline.update`).
+"""Warm starts: a finished run's trained teacher (LightGCN), cold-start mapper and (with
+``student.init: random``) student start a new run's, so that an update continues from where
+the models were instead of from nothing (:mod:`mmgraph.pipeline.update`).
 
 Rows are matched by id: every user and item the source run knows starts from its trained row,
 new ones as the config's ``init`` says; every other weight (the content tower) is copied as

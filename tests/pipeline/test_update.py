@@ -60,18 +60,36 @@ def test_an_update_is_a_servable_generation_continued_from_the_run(base):
     assert config.teacher.optim.epochs == max(1, -(-tuned // 4))
     assert config.teacher.blend == json.loads(run.path("teacher", "state.json").read_text())[
         "weights"]
-    # Warm: the old users' student rows start from the run's and move little in a few steps.
-    served_then = read_tensors(run.path("student", "model.safetensors"))["user_embedding.weight"]
-    served_now = read_tensors(generation.path("student", "model.safetensors"))[
-        "user_embedding.weight"][:len(old.users)]
-    cosine = (served_then * served_now).sum(1) / (served_then.norm(dim=1)
-                                                 * served_now.norm(dim=1))
-    assert float(cosine.mean()) > 0.95  # started cold, the rows are unrelated (about -0.35)
+    # Warm: the old users' LightGCN rows start from the run's and move little in a few steps.
+    assert _row_cosine(run, generation, "teacher", len(old.users)) > 0.95
     recommender = Recommender.load(generation.root)
     answer = recommender.recommend([100, 0], k=5)
     assert set(answer["source"]) == {"model"}  # a new user is a user of the generation
     chosen = set(new.loc[new["user_id"] == 100, "item_id"])
     assert not chosen & set(answer.loc[answer["user_id"] == 100, "item_id"])
+
+
+def _row_cosine(run: RunDir, generation: RunDir, model: str, users: int) -> float:
+    """Mean cosine of the first ``users`` user rows of ``model``'s table in the run and in the
+    generation."""
+    then = read_tensors(run.path(model, "model.safetensors"))["user_embedding.weight"]
+    now = read_tensors(generation.path(model, "model.safetensors"))[
+        "user_embedding.weight"][:users]
+    return float(((then * now).sum(1) / (then.norm(dim=1) * now.norm(dim=1))).mean())
+
+
+@pytest.mark.parametrize("init", ["teacher", "random"])
+def test_the_student_restarts_from_the_updated_teacher_unless_it_starts_at_random(
+        tmp_path, init):
+    """``init: teacher``: the generation's student starts from the updated teacher's
+    factorisation, not the previous student (the replay scored it higher); ``init: random``:
+    it continues from the previous student's rows, which then move little."""
+    run, _ = finished_run(tmp_path, "shop", (40, 30), 0.35, "{dim: 8, optim: {epochs: 4}}",
+                          f"{{dim: 8, init: {init}, optim: {{epochs: 8, eval_every: 2}}}}")
+    pd.DataFrame({"user_id": [0, 1, 2], "item_id": [0, 1, 2]}).to_parquet(tmp_path / "d.parquet")
+    generation = update(run, tmp_path / "d.parquet", share=0.25, progress=False)
+    cosine = _row_cosine(RunDir(run), generation, "student", 40)
+    assert cosine > 0.95 if init == "random" else cosine < 0.9
 
 
 def test_the_same_update_again_resumes_and_the_next_one_continues(base):

@@ -39,8 +39,10 @@ def train_student(ctx: StageContext, data: IndexedSplit, frozen: Vectors, finger
                   place_cold: Callable[[torch.Tensor], None], warm: WarmStart | None = None
                   ) -> Vectors | None:
     """Distill the student of ``student.kind`` from the teacher's ``frozen`` users and items
-    (the ID student from ``warm``'s trained one where it knows the users and items, when
-    given); returns its served ``users [U, d_s]`` and ``items [I, d_s]`` with the cold items'
+    (an ID student with ``init: random`` from ``warm``'s trained one where it knows the users
+    and items, when given; with ``init: teacher`` from this teacher's factorisation, which an
+    update's replay scored higher than the previous student: ``mmgraph.pipeline.update``);
+    returns its served ``users [U, d_s]`` and ``items [I, d_s]`` with the cold items'
     rows placed by ``place_cold`` (in place; a sequential student's item table is that tensor,
     so its ``test_users``, read from sequences through valid, see the placed vectors too);
     ``None`` on ranks other than 0."""
@@ -92,7 +94,7 @@ def train_student(ctx: StageContext, data: IndexedSplit, frozen: Vectors, finger
         if scfg.init == "teacher":
             start_from_teacher(model, frozen["users"], frozen["items"],
                                None if unit is None else unit[1])
-        if warm is not None:
+        if warm is not None and scfg.init == "random":  # else the updated teacher's start
             warm.start(model, layout.STUDENT_MODEL, data)
 
         def served() -> tuple[torch.Tensor, torch.Tensor]:

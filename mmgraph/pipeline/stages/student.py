@@ -28,8 +28,8 @@ def student(ctx: StageContext, warm: WarmStart | None = None) -> None:
     """Distill the student (the task's; for ranking ``student.kind``: ID embeddings, or a
     sequential transformer over each user's latest items) from the frozen teacher; then place
     the cold items from their content. Writes the served vectors to
-    ``student/embeddings.safetensors``. ``warm`` (an update's previous run) starts the ID
-    student from its trained one."""
+    ``student/embeddings.safetensors``. ``warm`` (an update's previous run) starts the
+    cold-start mapper, and an ID student with ``init: random``, from its trained ones."""
     cfg, run = ctx.cfg, ctx.run
     fingerprint = section_hash(cfg.student, cfg.evaluation, cfg.seed, run.fingerprint("teacher"),
                                *([warm.fingerprint("student")] if warm else []))
