@@ -6,8 +6,8 @@ share) and ``--blocks`` equal blocks after it. A run with the quickstart's setti
 on the initial block (tuned on its own random split). Then, after each block ``b``:
 
 - **update**: ``mmgraph update`` of the previous generation with block ``b`` (filters
-  recomputed, LightGCN and the student continued from their weights for a quarter of the
-  epochs the run chose);
+  recomputed, LightGCN continued from its weights and the student distilled from the updated
+  teacher's start, each for a quarter of the epochs the run chose);
 - **retrain**: the same, but the models trained from nothing for all those epochs
   (``update(..., share=1, cold=True)``: the full retrain on everything so far with the run's
   settings);
