@@ -43,9 +43,9 @@ import torch
 import yaml
 
 import mmgraph
-from mmgraph.config import validate_config
+from mmgraph.config import merge_nested, validate_config
 from mmgraph.pipeline.update import update
-from scale import _merge, generate
+from scale import generate
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -82,7 +82,7 @@ def main() -> None:
     for number, block in enumerate(blocks, 1):
         block.to_parquet(args.out / "tables" / f"block{number}.parquet", index=False)
 
-    raw = _merge(raw, json.loads(args.overrides))
+    merge_nested(raw, json.loads(args.overrides))
     raw.update(name="replay", runs_root=str(args.out / "runs"))
     raw["data"] = {"interactions": str(args.out / "tables" / "initial.parquet"),
                    "items": str(args.data / "items.parquet"),

@@ -143,21 +143,11 @@ def tuned_als(run_dir: Path, valid_users: np.ndarray | None) -> tuple[float, str
     return test["ndcg@20"], f"{factors} factors, reg {reg}, alpha {alpha}", best[3]
 
 
-def _merge(base: dict, extra: dict) -> dict:
-    """``base`` with ``extra`` merged in, section by section at every depth (``{"teacher":
-    {"optim": {"lr": 0.02}}}`` changes that one key)."""
-    merged = dict(base)
-    for key, value in extra.items():
-        merged[key] = (_merge(merged[key], value) if isinstance(value, dict)
-                       and isinstance(merged.get(key), dict) else value)
-    return merged
-
-
 def worker(size: int, runs: Path, overrides: dict, num_items: int | None = None,
            text: bool = False, auto: bool = False) -> None:
     """One size, every stage, in this process; prints one JSON line."""
     started_worker = time.perf_counter()
-    from mmgraph.config import load_config
+    from mmgraph.config import load_config, merge_nested
     from mmgraph.io import read_json
     from mmgraph.pipeline import STAGES
     from mmgraph.runs import RunDir, load_split
@@ -167,16 +157,17 @@ def worker(size: int, runs: Path, overrides: dict, num_items: int | None = None,
     base = load_config(ROOT / "configs" / "quickstart.yaml")  # its MiniLM, resolved
     text_encoder = ({**base.encoders.text.model_dump(mode="json"), "template": "{title}"}
                     if text else None)
-    cfg = load_config(ROOT / "configs" / ("auto.yaml" if auto else "quickstart.yaml"),
-                      overrides=_merge({
+    settings = {
         "name": f"scale-{name}" + ("-auto" if auto else ""), "runs_root": str(runs),
         "data": {"prepare": None, "interactions": str(interactions), "items": str(items),
                  "columns": {"rating": None, "timestamp": None}},
         "encoders": {"text": text_encoder, "categorical": {"columns": ["genre"]}},
         # one decomposition per filter, as docs/scaling.md measured (the content-weight grid
         # would multiply the filters' time by its length)
-        "teacher": {"filter": {"content_weight": 0.0}, **({"auto": True} if auto else {})}},
-        overrides))
+        "teacher": {"filter": {"content_weight": 0.0}, **({"auto": True} if auto else {})}}
+    merge_nested(settings, overrides)  # at every depth: {"teacher": {"optim": {"lr": ...}}}
+    cfg = load_config(ROOT / "configs" / ("auto.yaml" if auto else "quickstart.yaml"),
+                      overrides=settings)
     run = RunDir(cfg.run_dir)
     run.write_config(cfg)
     seconds = {}
