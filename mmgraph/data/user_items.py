@@ -72,6 +72,24 @@ class UserItems:
         found = (self._codes[pos] == codes) if len(self._codes) else np.zeros(codes.shape, bool)
         return found & (items >= 0) & (items < self.num_items)
 
+    def seen_among(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """``[B, C]``: has ``users[b]`` seen ``items[c]``? The same answer as
+        ``contains(users[:, None], items[None, :])``, found from the users' side: each of the
+        batch's seen items is looked up among the ``C`` sorted candidates, ``O(nnz_B log C)``
+        instead of ``B * C`` searches over every interaction (at 1M interactions, a student
+        batch of ~450 users against 1,000 shared candidates: 15k lookups instead of 450k)."""
+        users = np.asarray(users, np.int64)
+        candidates, inverse = np.unique(np.asarray(items, np.int64), return_inverse=True)
+        starts, counts = self.indptr[users], self.counts[users]
+        rows = np.repeat(np.arange(len(users)), counts)
+        offsets = np.arange(len(rows)) - np.repeat(np.cumsum(counts) - counts, counts)
+        seen = self.indices[np.repeat(starts, counts) + offsets]
+        found = np.minimum(np.searchsorted(candidates, seen), max(len(candidates) - 1, 0))
+        hit = candidates[found] == seen if len(candidates) else np.zeros(len(seen), bool)
+        marked = np.zeros((len(users), len(candidates)), bool)
+        marked[rows[hit], found[hit]] = True
+        return marked[:, inverse.reshape(-1)]
+
     def nth_unseen(self, users: np.ndarray, ranks: np.ndarray) -> np.ndarray:
         """The ``ranks[b]``-th item (0-based, ascending) that ``users[b]`` has *not* seen.
 

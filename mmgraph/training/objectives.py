@@ -54,8 +54,8 @@ class ListwiseSoftLabels:
         ``top_logits [B, kd_topk]`` the student's scores of them, ``shared [C]`` the sampled
         items and ``shared_vec [C, d_s]`` the student's rows of them."""
         device, num_items = self.teacher_items.device, self.teacher_items.shape[0]
-        sampled_seen = torch.from_numpy(self.seen.contains(users.cpu().numpy()[:, None],
-                                                           shared.cpu().numpy()[None, :]))
+        sampled_seen = torch.from_numpy(self.seen.seen_among(users.cpu().numpy(),
+                                                             shared.cpu().numpy()))
         valid = torch.cat([top >= 0, ~sampled_seen.to(device) & ~_row_isin(shared, top)], dim=1)
         rest = max(num_items - top.shape[1], 1)
         log_weights = torch.cat([torch.zeros(top.shape[1], device=device),
@@ -211,12 +211,15 @@ def sequential_distillation(student: SequentialStudent, sequences: torch.Tensor,
 
 
 def _row_isin(shared: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
-    """``[B, C]``: is ``shared[c]`` among ``rows[b]`` (``rows [B, K]``)? A binary search of
-    each shared item in each sorted row, ``O(B C log K)`` (``torch.isin`` over per-row codes
-    took 1 s per 2,494-user batch at 10M interactions, a ``[B, K, C]`` comparison 0.18 s)."""
-    if rows.shape[1] == 0:
-        return torch.zeros(len(rows), len(shared), dtype=torch.bool, device=rows.device)
-    ordered = rows.sort(dim=1).values
-    queries = shared[None, :].expand(len(rows), -1).contiguous()
-    found = torch.searchsorted(ordered, queries).clamp(max=rows.shape[1] - 1)
-    return ordered.gather(1, found) == queries
+    """``[B, C]``: is ``shared[c]`` among ``rows[b]`` (``rows [B, K]``)? Each row entry is
+    looked up among the sorted distinct shared items, ``O(B K log C)`` (a binary search of
+    each shared item in each row, ``O(B C log K)``, was 1.3 ms a step for 1,000 shared items
+    at 1M interactions; ``torch.isin`` over per-row codes took 1 s per 2,494-user batch at
+    10M, a ``[B, K, C]`` comparison 0.18 s)."""
+    candidates, inverse = shared.unique(return_inverse=True)
+    marked = torch.zeros(len(rows), len(candidates) + 1, dtype=torch.bool, device=rows.device)
+    if rows.shape[1] and len(candidates):
+        found = torch.searchsorted(candidates, rows).clamp(max=len(candidates) - 1)
+        hit = candidates[found] == rows  # -1 pads never match: shared items are >= 0
+        marked.scatter_(1, torch.where(hit, found, len(candidates)), True)
+    return marked[:, inverse]

@@ -20,6 +20,19 @@ def test_rows_membership_and_masking():
     assert torch.isinf(scores).nonzero().tolist() == [[0, 0], [0, 4], [1, 1], [1, 3]]
 
 
+def test_seen_among_answers_as_contains_does_with_repeated_candidates():
+    generator = np.random.default_rng(0)
+    sets = UserItems(generator.integers(0, 40, 600), generator.integers(0, 30, 600), 40, 30)
+    users = np.array([0, 5, 5, 39, 17, 3])
+    items = generator.integers(0, 30, 25)  # drawn with replacement: repeats, as the student's
+    assert np.array_equal(sets.seen_among(users, items),
+                          sets.contains(users[:, None], items[None, :]))
+    empty = UserItems(np.array([1]), np.array([2]), 3, 4)  # users 0 and 2 have no items
+    assert empty.seen_among(np.array([0, 1, 2]), np.array([2, 2, 3])).tolist() == [
+        [False, False, False], [True, True, False], [False, False, False]]
+    assert empty.seen_among(np.array([1]), np.array([], np.int64)).shape == (1, 0)
+
+
 def test_id_map_reports_unknown_ids():
     ids = IdMap(["a", "b"], "item_id")
     assert ids.indices(np.array(["b", "a"]), "x").tolist() == [1, 0]
