@@ -25,16 +25,27 @@ Shapes: ``user_item [2, E]``; ``histories``: half-life → ``[U, I]`` sparse; em
 
 from __future__ import annotations
 
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Mapping, NamedTuple, Sequence
 
+import numpy as np
 import scipy.sparse as sp
 import torch
 
-from mmgraph.models.spectral import filter_basis
+from mmgraph.models.spectral import FilterBasis, filter_basis
 
-__all__ = ["PLAIN", "setting_key", "tuned_filter", "fixed_filter"]
+__all__ = ["PLAIN", "setting_key", "TunedFilter", "tuned_filter", "fixed_filter"]
 
 Embeddings = tuple[torch.Tensor, torch.Tensor]
+
+
+class TunedFilter(NamedTuple):
+    """The filter validation chose: its embeddings, every setting's score (keyed as
+    :func:`setting_key` writes it), the chosen setting and the decomposition behind it."""
+
+    embeddings: Embeddings
+    tried: dict[str, float]
+    setting: dict[str, float | None]
+    basis: FilterBasis
 #: The settings of a plain filter past its degree exponent and ridge (what older runs recorded
 #: nothing for).
 PLAIN: dict[str, float | None] = {"user_exponent": 0.0, "content_weight": 0.0, "ideal_rank": 0,
@@ -61,14 +72,13 @@ def tuned_filter(user_item: torch.Tensor, num_users: int, num_items: int,
                  ridges: Sequence[float], content_weights: Sequence[float] = (0.0,),
                  histories: Mapping[float, sp.spmatrix] | None = None,
                  user_exponents: Sequence[float] = (0.0,),
-                 ideals: Sequence[tuple[int, float]] = (), **options
-                 ) -> tuple[Embeddings, dict[str, float], dict[str, float | None]]:
+                 ideals: Sequence[tuple[int, float]] = (), **options) -> TunedFilter:
     """The filter at the setting ``score`` (a validation metric, higher is better) ranks best,
     searched as the module docstring says; ``ideals`` are ``(rank, weight)`` pairs tried beside
     no ideal pass, ``histories`` half-life → weighted user rows tried beside the plain ones.
-    Returns the embeddings, every setting's score keyed as :func:`setting_key` writes it, and the
-    chosen setting (``degree_exponent``, ``user_exponent``, ``content_weight``, ``ridge``,
-    ``ideal_rank``, ``ideal_weight``, ``history_half_life``: ``None`` for the plain rows).
+    The chosen setting has ``degree_exponent``, ``user_exponent``, ``content_weight``,
+    ``ridge``, ``ideal_rank``, ``ideal_weight`` and ``history_half_life`` (``None`` for the
+    plain rows).
     ``options`` (``content_graph``, ``cooccurrence`` among them) go to
     :func:`mmgraph.models.spectral.filter_basis`; without a content graph only the content
     weight 0 is tried, and over a given ``cooccurrence`` only the user exponent 0."""
@@ -105,18 +115,20 @@ def tuned_filter(user_item: torch.Tensor, num_users: int, num_items: int,
     for half_life, history in (histories or {}).items():
         consider(basis, basis.project_history(history),
                  {**chosen, "history_half_life": half_life})
-    return best[1], tried, best[2]
+    return TunedFilter(best[1], tried, best[2], best[3])
 
 
 def fixed_filter(user_item: torch.Tensor, num_users: int, num_items: int,
                  setting: Mapping[str, float | None], history: sp.spmatrix | None = None,
-                 **options) -> Embeddings:
+                 start: np.ndarray | None = None, **options) -> tuple[Embeddings, FilterBasis]:
     """The filter at one ``setting`` (every key :func:`tuned_filter` returns), e.g. a tuned
     run's for its refit: nothing is compared, so the refit keeps what validation chose.
-    ``history``: the weighted user rows of the setting's half-life, if it has one."""
+    ``history``: the weighted user rows of the setting's half-life, if it has one; ``start``:
+    where the decomposition's subspace iteration begins (an update's previous eigenvectors).
+    Returns the embeddings and the decomposition."""
     basis = filter_basis(user_item, num_users, num_items, setting["degree_exponent"],
                          content_weight=setting["content_weight"],
-                         user_exponent=setting["user_exponent"], **options)
+                         user_exponent=setting["user_exponent"], start=start, **options)
     projected = None if history is None else basis.project_history(history)
     return basis.embeddings(setting["ridge"], projected, int(setting["ideal_rank"]),
-                            setting["ideal_weight"])
+                            setting["ideal_weight"]), basis

@@ -90,8 +90,8 @@ def _gram_chunks(matrix: torch.Tensor, block: torch.Tensor, width: int = 64) -> 
 
 
 def top_eigenpairs(product: Callable[[torch.Tensor], torch.Tensor], size: int, rank: int,
-                   seed: int = 0, tolerance: float = 1e-4, max_iterations: int = 100
-                   ) -> tuple[np.ndarray, np.ndarray]:
+                   seed: int = 0, tolerance: float = 1e-4, max_iterations: int = 100,
+                   start: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     r"""The ``rank`` largest eigenpairs of a symmetric positive semi-definite ``[size, size]``
     operator known only by ``product(X) = G X`` for blocks ``X [size, b]``.
 
@@ -105,12 +105,21 @@ def top_eigenpairs(product: Callable[[torch.Tensor], torch.Tensor], size: int, r
     Lanczos (one matrix–vector product at a time, restarts re-orthogonalising 2 ``rank``
     vectors) at a fraction of its time.
 
+    ``start`` ``[size, m]``: vectors near the wanted ones (e.g. the eigenvectors of the graph
+    before a few interactions were added: :mod:`mmgraph.pipeline.update`) that take the place of
+    the first ``m`` random columns; the iteration then begins close to the answer and stops
+    after a few products instead of tens.
+
     Returns values ``[k]`` (descending) and vectors ``[size, k]`` (float64 arrays),
     ``k = min(rank, size)``.
     """
     width = min(size, rank + max(rank // 4, 8))
     generator = torch.Generator().manual_seed(seed)
-    basis = torch.linalg.qr(torch.randn(size, width, generator=generator)).Q
+    block = torch.randn(size, width, generator=generator)
+    if start is not None:
+        given = min(start.shape[1], width)
+        block[:, :given] = torch.from_numpy(np.asarray(start[:, :given], np.float32))
+    basis = torch.linalg.qr(block).Q
     previous = None
     for iteration in range(1, max_iterations + 1):
         image = product(basis)
@@ -133,7 +142,8 @@ class FilterBasis:
     """The decomposition behind the filter for one degree exponent: every ridge value reuses it.
 
     Shapes: ``normalised [U, I]`` (sparse :math:`R D^{-b}`), ``values [k]``, ``vectors [I, k]``,
-    ``scale [I]`` (:math:`D^{-b}`); ``top`` is the largest eigenvalue.
+    ``scale [I]`` (:math:`D^{-b}`); ``top`` is the largest eigenvalue. ``iterative``: the top
+    eigenpairs alone, by subspace iteration (whose ``vectors`` can start the next one's).
     """
 
     normalised: sp.csr_matrix
@@ -141,6 +151,7 @@ class FilterBasis:
     vectors: np.ndarray
     scale: np.ndarray
     top: float
+    iterative: bool = False
 
     @cached_property
     def projected(self) -> torch.Tensor:
@@ -198,14 +209,15 @@ def filter_basis(user_item: torch.Tensor, num_users: int, num_items: int,
                  content_graph: tuple[torch.Tensor, torch.Tensor] | None = None,
                  content_weight: float = 0.0, rank: int = 256, dense_items: int = 8192,
                  seed: int = 0, cooccurrence: sp.spmatrix | None = None,
-                 user_exponent: float = 0.0) -> FilterBasis:
+                 user_exponent: float = 0.0, start: np.ndarray | None = None) -> FilterBasis:
     r"""Decompose the item–item graph for ``degree_exponent``; see :func:`spectral_filter`.
     ``cooccurrence`` (``[I, I]``, e.g. :func:`mmgraph.models.temporal.
     time_weighted_cooccurrence`) replaces :math:`R^\top R` as the graph, normalised the same
     way; ``user_exponent`` :math:`c` builds it as :math:`D^{-b} R^\top D_U^{-2c} R D^{-b}`
     instead (each user's co-occurrences count less the more items the user has: GF-CF's
     normalisation at :math:`b = c = 1/2`; not with ``cooccurrence``). Users are still scored
-    from their rows of ``R``."""
+    from their rows of ``R``. ``start`` ``[I, m]``: where the subspace iteration begins (see
+    :func:`top_eigenpairs`; the exact solvers need none)."""
     if cooccurrence is not None and user_exponent > 0:
         raise ValueError("user_exponent weighs the users of R^T R; a given cooccurrence "
                          "graph has no users left to weigh")
@@ -249,11 +261,14 @@ def filter_basis(user_item: torch.Tensor, num_users: int, num_items: int,
             def product(block: torch.Tensor) -> torch.Tensor:
                 return gram(block) + content @ block
 
-        values, vectors = top_eigenpairs(product, num_items, min(rank, num_items), seed)
+        values, vectors = top_eigenpairs(product, num_items, min(rank, num_items), seed,
+                                         start=start)
         if not blend:
             top = float(values[0])
     keep = values > 1e-9 * max(top, 1e-300)
-    return FilterBasis(normalised, values[keep], vectors[:, keep], scale, top)
+    iterative = num_items > dense_items and not (graph is None and not blend
+                                                 and num_users <= dense_items)
+    return FilterBasis(normalised, values[keep], vectors[:, keep], scale, top, iterative)
 
 
 def spectral_filter(user_item: torch.Tensor, num_users: int, num_items: int,

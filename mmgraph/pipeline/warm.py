@@ -1,6 +1,7 @@
-"""Warm starts: a finished run's trained teacher (LightGCN), cold-start mapper and (with
-``student.init: random``) student start a new run's, so that an update continues from where
-the models were instead of from nothing (:mod:`mmgraph.pipeline.update`).
+"""Warm starts: a finished run's trained teacher (LightGCN), its filters' eigenvectors,
+cold-start mapper and (with ``student.init: random``) student start a new run's, so that an
+update continues from where the models were instead of from nothing
+(:mod:`mmgraph.pipeline.update`).
 
 Rows are matched by id: every user and item the source run knows starts from its trained row,
 new ones as the config's ``init`` says; every other weight (the content tower) is copied as
@@ -10,13 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
 
 from mmgraph.data.ids import IdMap
 from mmgraph.distill.coldstart import ColdStartMapper
 from mmgraph.errors import ConfigError
-from mmgraph.io import read_tensors
+from mmgraph.io import read_arrays, read_tensors
 from mmgraph.runs import IndexedSplit, RunDir, layout
 
 __all__ = ["WarmStart"]
@@ -70,6 +72,24 @@ class WarmStart:
                                   f"it cannot start this one.")
         model.load_state_dict(state)
         return copied
+
+    def filter_start(self, component: str, items: IdMap) -> np.ndarray | None:
+        """The source's eigenvectors of filter ``component`` (``[I, k]``, in ``items``' order:
+        rows matched by id, new items zero), where this run's subspace iteration begins;
+        ``None`` when the source decomposed it exactly (it saved none)."""
+        path = self.source.path(layout.TEACHER_FILTER_BASES)
+        vectors = read_arrays(path).get(component) if path.is_file() else None
+        if vectors is None:
+            return None
+        theirs = IdMap.load(self.source.path(layout.ITEM_IDS))
+        if len(vectors) != len(theirs):
+            raise ConfigError(f"{path}: {component} has {len(vectors)} rows for the run's "
+                              f"{len(theirs)} items; the run's files do not match.")
+        rows = items.positions(theirs.ids, str(self.source.path(layout.ITEM_IDS)))
+        known = rows >= 0
+        start = np.zeros((len(items), vectors.shape[1]), np.float32)
+        start[rows[known]] = vectors[known]
+        return start
 
     def coldstart_mapper(self) -> ColdStartMapper | None:
         """The source's fitted cold-start mapper (content → student), ``None`` when it has

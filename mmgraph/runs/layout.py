@@ -21,13 +21,14 @@ __all__ = ["Artifact", "RUN_FORMAT", "GRAPH_TENSORS_NAME", "GRAPH_META_NAME", "I
            "INPUT_INTERACTIONS", "INPUT_ITEMS", "METRICS", "REPORT", "UPDATE_RECORD",
            "RECOMMENDATIONS", "USER_IDS", "ITEM_IDS", "FEATURES", "FEATURE_MASKS", "FEATURE_CACHE",
            "GRAPH", "GRAPH_TENSORS", "GRAPH_META", "TEACHER_STATE", "TEACHER_MODEL",
-           "TEACHER_EMBEDDINGS", "STUDENT_STATE", "STUDENT_MODEL", "STUDENT_EMBEDDINGS",
-           "COLDSTART_MAPPER", "COLDSTART_MAPPER_CONFIG", "TEACHER_MODEL_CONFIG",
-           "STUDENT_MODEL_CONFIG", "INDEX", "INDEX_FAISS", "INDEX_ITEM_IDS", "INDEX_REMOVED",
-           "INDEX_MANIFEST", "FOLDIN", "SERVED_FILES_RECORD", "REFIT", "CHECKPOINT_FOLDER",
-           "CHECKPOINT_META", "checkpoint_tensors", "CHECKPOINT_TENSORS_GLOB", "EXPORT_MANIFEST",
-           "EXPORT_PARTIAL_MANIFEST", "export_rank_manifest", "EXPORT_RANK_MANIFEST_GLOB",
-           "export_shard_files", "PREPARED_STAMP"]
+           "TEACHER_EMBEDDINGS", "TEACHER_FILTER_BASES", "STUDENT_STATE", "STUDENT_MODEL",
+           "STUDENT_EMBEDDINGS", "COLDSTART_MAPPER", "COLDSTART_MAPPER_CONFIG",
+           "TEACHER_MODEL_CONFIG", "STUDENT_MODEL_CONFIG", "INDEX", "INDEX_FAISS",
+           "INDEX_ITEM_IDS", "INDEX_REMOVED", "INDEX_MANIFEST", "FOLDIN", "SERVED_FILES_RECORD",
+           "REFIT", "CHECKPOINT_FOLDER", "CHECKPOINT_META", "checkpoint_tensors",
+           "CHECKPOINT_TENSORS_GLOB", "EXPORT_MANIFEST", "EXPORT_PARTIAL_MANIFEST",
+           "export_rank_manifest", "EXPORT_RANK_MANIFEST_GLOB", "export_shard_files",
+           "PREPARED_STAMP"]
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,9 @@ TEACHER_STATE = Artifact("teacher/state.json", "teacher", "components, blend wei
                          "setting's validation score, auto's search")
 TEACHER_EMBEDDINGS = Artifact("teacher/embeddings.safetensors", "teacher", "blended users "
                               "[U, d] and items [I, d] (and content [I, d] for cold start)")
+TEACHER_FILTER_BASES = Artifact("teacher/filter_bases.safetensors", "teacher", "the top "
+                                "eigenvectors [I, k] of each filter decomposed by subspace "
+                                "iteration (past filter.dense_items): an update's start")
 STUDENT_MODEL = Artifact("student/model.safetensors", "student", "the distilled student's "
                          "weights")
 STUDENT_MODEL_CONFIG = Artifact("student/model.json", "student", "the student's class and "
@@ -132,8 +136,8 @@ REFIT = Artifact("refit", "refit", "a run of its own: the tuned choices refitted
 RUN_FORMAT: tuple[Artifact, ...] = (
     CONFIG, STAGES, OUTPUTS, TIMINGS, INPUT_INTERACTIONS, INPUT_ITEMS, USER_IDS, ITEM_IDS,
     *_SPLITS.values(), FEATURES, FEATURE_MASKS, FEATURE_CACHE, GRAPH_TENSORS, GRAPH_META,
-    TEACHER_MODEL, TEACHER_MODEL_CONFIG, TEACHER_STATE, TEACHER_EMBEDDINGS, STUDENT_MODEL,
-    STUDENT_MODEL_CONFIG, STUDENT_STATE, STUDENT_EMBEDDINGS, COLDSTART_MAPPER,
+    TEACHER_MODEL, TEACHER_MODEL_CONFIG, TEACHER_STATE, TEACHER_EMBEDDINGS, TEACHER_FILTER_BASES,
+    STUDENT_MODEL, STUDENT_MODEL_CONFIG, STUDENT_STATE, STUDENT_EMBEDDINGS, COLDSTART_MAPPER,
     COLDSTART_MAPPER_CONFIG, INDEX_FAISS, INDEX_ITEM_IDS, INDEX_REMOVED, INDEX_MANIFEST, FOLDIN,
     SERVED_FILES_RECORD, RECOMMENDATIONS, METRICS, REPORT, UPDATE_RECORD, REFIT)
 

@@ -18,8 +18,8 @@ def test_tuned_filter_keeps_the_setting_validation_ranks_best():
     def score(embeddings):  # closeness to the (b=0.5, rho=0.1) filter's scores
         return -float(((embeddings[0] @ embeddings[1].T) - target[0] @ target[1].T).abs().max())
 
-    (users, items), tried, chosen = tuned_filter(pairs, 9, 12, score, (0.0, 0.5),
-                                                 (0.01, 0.1, 1.0))
+    (users, items), tried, chosen, _ = tuned_filter(pairs, 9, 12, score, (0.0, 0.5),
+                                                    (0.01, 0.1, 1.0))
     assert list(tried) == [f"b={b},rho={r}" for b in (0.0, 0.5) for r in (0.01, 0.1, 1.0)]
     assert max(tried, key=tried.get) == "b=0.5,rho=0.1"
     assert chosen == {**PLAIN, "degree_exponent": 0.5, "ridge": 0.1}
@@ -39,11 +39,11 @@ def test_tuned_filter_chooses_the_content_weight_too():
     def score(embeddings):
         return -float(((embeddings[0] @ embeddings[1].T) - target[0] @ target[1].T).abs().max())
 
-    _, tried, chosen = tuned_filter(pairs, 9, 12, score, (0.2,), (0.1,), (0.0, 0.3, 1.0),
-                                    content_graph=content)
+    _, tried, chosen, _ = tuned_filter(pairs, 9, 12, score, (0.2,), (0.1,), (0.0, 0.3, 1.0),
+                                       content_graph=content)
     assert list(tried) == ["b=0.2,rho=0.1", "b=0.2,rho=0.1,beta=0.3", "b=0.2,rho=0.1,beta=1.0"]
     assert chosen == {**PLAIN, "degree_exponent": 0.2, "ridge": 0.1, "content_weight": 0.3}
-    _, tried, chosen = tuned_filter(pairs, 9, 12, score, (0.2,), (0.1,), (0.0, 0.3))
+    _, tried, chosen, _ = tuned_filter(pairs, 9, 12, score, (0.2,), (0.1,), (0.0, 0.3))
     assert list(tried) == ["b=0.2,rho=0.1"] and chosen["content_weight"] == 0.0
 
 
@@ -63,8 +63,8 @@ def test_tuned_filter_scores_users_from_the_history_validation_ranks_best():
     def score(embeddings):
         return -float(np.abs((embeddings[0] @ embeddings[1].T).numpy() - expected).max())
 
-    (users, items), tried, chosen = tuned_filter(pairs, 9, 12, score, (0.2,), (0.1,),
-                                                 histories=histories)
+    (users, items), tried, chosen, _ = tuned_filter(pairs, 9, 12, score, (0.2,), (0.1,),
+                                                    histories=histories)
     assert list(tried) == ["b=0.2,rho=0.1", "b=0.2,rho=0.1,h=1", "b=0.2,rho=0.1,h=3"]
     assert chosen["history_half_life"] == 3.0
     np.testing.assert_allclose((users @ items.T).numpy(), expected, atol=1e-4)
@@ -78,7 +78,7 @@ def test_the_user_exponent_and_the_ideal_pass_are_their_formula(dense_items):
     def score(embeddings):
         return -float(np.abs((embeddings[0] @ embeddings[1].T).numpy() - expected).max())
 
-    (users, items), tried, chosen = tuned_filter(
+    (users, items), tried, chosen, _ = tuned_filter(
         pairs, 9, 12, score, (0.3,), (0.05, 0.2), user_exponents=(0.0, 0.5),
         ideals=[(3, 0.7), (3, 2.0)], rank=12, dense_items=dense_items)
     assert chosen == {**PLAIN, "degree_exponent": 0.3, "user_exponent": 0.5, "ridge": 0.2,
@@ -89,13 +89,13 @@ def test_the_user_exponent_and_the_ideal_pass_are_their_formula(dense_items):
                            "b=0.3,rho=0.2,c=0.5", "b=0.3,rho=0.05,c=0.5,ideal=3x0.7",
                            "b=0.3,rho=0.2,c=0.5,ideal=3x0.7", "b=0.3,rho=0.05,c=0.5,ideal=3x2.0",
                            "b=0.3,rho=0.2,c=0.5,ideal=3x2.0"]
-    fixed = fixed_filter(pairs, 9, 12, chosen, rank=12, dense_items=dense_items)
+    fixed, _ = fixed_filter(pairs, 9, 12, chosen, rank=12, dense_items=dense_items)
     np.testing.assert_allclose((fixed[0] @ fixed[1].T).numpy(), expected, atol=1e-4)
 
 
 def test_a_given_cooccurrence_takes_no_user_exponent():
     pairs = _graph(6, 8, seed=1)
     plain = interaction_matrix(pairs, 6, 8)
-    _, tried, _ = tuned_filter(pairs, 6, 8, lambda e: 0.0, (0.2,), (0.1,),
-                               user_exponents=(0.0, 0.5), cooccurrence=plain.T @ plain)
+    _, tried, _, _ = tuned_filter(pairs, 6, 8, lambda e: 0.0, (0.2,), (0.1,),
+                                  user_exponents=(0.0, 0.5), cooccurrence=plain.T @ plain)
     assert list(tried) == ["b=0.2,rho=0.1"]

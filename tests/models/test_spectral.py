@@ -3,7 +3,8 @@ import pytest
 import torch
 
 from mmgraph.graph import knn_graph
-from mmgraph.models.spectral import filter_basis, interaction_matrix, spectral_filter
+from mmgraph.models.spectral import (filter_basis, interaction_matrix, spectral_filter,
+                                     top_eigenpairs)
 
 
 def _graph(num_users: int, num_items: int, seed: int = 0) -> torch.Tensor:
@@ -59,6 +60,31 @@ def test_truncated_path_equals_the_dense_one_when_it_keeps_every_direction():
     sparse = spectral_filter(pairs, 6, 30, ridge=0.05, rank=8, dense_items=5)
     np.testing.assert_allclose((sparse[0] @ sparse[1].T).numpy(),
                                (dense[0] @ dense[1].T).numpy(), atol=1e-4)
+
+
+def test_a_warm_start_reaches_the_same_eigenpairs_in_fewer_products():
+    """An update's decomposition starts from the eigenvectors before the new interactions: the
+    same top eigenpairs (to the iteration's tolerance) in fewer block products."""
+    rng = np.random.default_rng(3)
+    before = (rng.random((400, 120)) < 0.05) * rng.random(120) ** 3  # popularity: a spectral gap
+    after = before.copy()
+    after[rng.integers(0, 400, 40), rng.integers(0, 120, 40)] = 1.0  # 40 new interactions
+    products = []
+
+    def gram(matrix):
+        operator = torch.from_numpy(matrix.T @ matrix).float()
+        return lambda block: products.append(1) or operator @ block
+
+    _, previous = top_eigenpairs(gram(before), 120, 12, seed=0)
+    exact = np.linalg.eigh(after.T @ after)[0][::-1][:12]
+    cold = top_eigenpairs(gram(after), 120, 12, seed=1)
+    cold_products, products[:] = len(products), []
+    warm = top_eigenpairs(gram(after), 120, 12, seed=1, start=previous)
+    assert len(products) < cold_products
+    for values, _ in (cold, warm):
+        np.testing.assert_allclose(values, exact, rtol=0, atol=1e-3 * exact[0])
+    overlap = np.linalg.svd(cold[1][:, :6].T @ warm[1][:, :6], compute_uv=False)
+    assert overlap.min() > 0.999  # the same leading subspace
 
 
 @pytest.mark.parametrize("b, c, ideal", [(0.0, 0.0, (0, 0.0)), (0.3, 0.5, (2, 0.5))])

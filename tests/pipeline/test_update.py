@@ -92,6 +92,51 @@ def test_the_student_restarts_from_the_updated_teacher_unless_it_starts_at_rando
     assert cosine > 0.95 if init == "random" else cosine < 0.9
 
 
+def test_a_filter_decomposed_iteratively_starts_the_updates_from_its_eigenvectors(
+        tmp_path, monkeypatch):
+    """Past ``filter.dense_items`` the run saves its filter's top eigenvectors; the update's
+    decomposition starts from them (rows matched by item id, a new item's zero) and reaches
+    the eigenpairs a cold decomposition finds. A run decomposed exactly saves none."""
+    from mmgraph.models import spectral
+    from mmgraph.models.spectral import filter_basis
+    from mmgraph.pipeline.warm import WarmStart
+
+    run, frame = finished_run(tmp_path, "shop", (40, 30), 0.35,
+                              "{components: [lightgcn, filter], dim: 8, optim: {epochs: 2}, "
+                              "filter: {ridge: [0.05], rank: 6, dense_items: 10}}",
+                              "{dim: 8, optim: {epochs: 2}}")
+    bases = read_tensors(RunDir(run).path("teacher", "filter_bases.safetensors"))
+    assert list(bases) == ["filter"] and bases["filter"].shape == (30, 6)
+    pd.DataFrame({"user_id": [0, 1, 2], "item_id": [0, 1, 31]}).to_parquet(tmp_path / "d.parquet")
+    starts, found = [], []
+    solver = spectral.top_eigenpairs
+
+    def recorded(*args, start=None, **options):
+        starts.append(start)
+        found.append(solver(*args, start=start, **options))
+        return found[-1]
+
+    monkeypatch.setattr(spectral, "top_eigenpairs", recorded)
+    generation = update(run, tmp_path / "d.parquet", share=0.25, progress=False)
+    items = load_split(generation).items
+    expected = WarmStart(RunDir(run)).filter_start("filter", items)
+    assert len(starts) == 1 and np.array_equal(starts[0], expected)
+    assert not expected[items.positions(pd.Index([31]), "new")].any()  # the new item
+    np.testing.assert_allclose(expected[:30], bases["filter"].numpy())
+    monkeypatch.undo()
+    setting = json.loads(generation.path("teacher", "state.json").read_text())["filter_setting"]
+    data = load_split(generation)
+    cold = filter_basis(data.train_pairs, len(data.users), len(data.items),
+                        setting["degree_exponent"], user_exponent=setting["user_exponent"],
+                        rank=6, dense_items=10, seed=1)
+    np.testing.assert_allclose(found[0][0], cold.values, rtol=0, atol=1e-3 * cold.top)
+    assert generation.path("teacher", "filter_bases.safetensors").is_file()
+    (tmp_path / "exact").mkdir()
+    exact, _ = finished_run(tmp_path / "exact", "shop", (40, 30), 0.35,
+                            "{components: [filter], filter: {ridge: [0.05]}}", "{dim: 8}")
+    assert not RunDir(exact).path("teacher", "filter_bases.safetensors").exists()
+
+
 def test_the_same_update_again_resumes_and_the_next_one_continues(base):
     run, folder = base
     generation = update(run.root, folder / "day1.parquet", progress=False)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -39,23 +39,35 @@ log = logging.getLogger(__name__)
 Embeddings = tuple[torch.Tensor, torch.Tensor]
 
 
+class _Filters(NamedTuple):
+    """The teacher's graph filters: their embeddings, best validation scores, the state to
+    record, the eigenvectors of those decomposed iteratively (``[I, k]``, an update's start)
+    and the chosen time scale."""
+
+    parts: dict[str, Embeddings]
+    scores: dict[str, float]
+    state: dict[str, object]
+    bases: dict[str, torch.Tensor]
+    time_scale: float
+
+
 def _tuned_filters(ctx: StageContext, start: TeacherConfig, data: IndexedSplit,
                    built: HeteroData, validation: Callable[[Embeddings], float],
                    filter_settings: dict[str, dict[str, float]] | None,
-                   time_scales: tuple[float, ...], budget: Budget | None
-                   ) -> tuple[dict[str, Embeddings], dict[str, float], dict[str, object], float]:
+                   time_scales: tuple[float, ...], budget: Budget | None,
+                   warm: WarmStart | None = None) -> _Filters:
     """The graph filters of ``start.components``, each at the setting validation ranks best
-    (``filter_settings`` fixes it instead): over co-occurrence and over time-weighted
-    co-occurrence at each of ``time_scales`` (past the first, with a ``budget``, only while
-    two thirds of it are left), searched as :mod:`mmgraph.models.filter_search` says (the
-    recency-weighted user rows only with timestamps). Returns their embeddings, best
-    validation scores, the state to record and the chosen time scale."""
+    (``filter_settings`` fixes it instead, and ``warm``'s eigenvectors start its
+    decomposition): over co-occurrence and over time-weighted co-occurrence at each of
+    ``time_scales`` (past the first, with a ``budget``, only while two thirds of it are
+    left), searched as :mod:`mmgraph.models.filter_search` says (the recency-weighted user
+    rows only with timestamps)."""
     cfg = ctx.cfg
     metric = cfg.evaluation.early_stopping_metric
     content_graph = None
     if start.content != "none" and SIMILAR in built.edge_types:
         content_graph = (built[SIMILAR].edge_index, built[SIMILAR].edge_weight)
-    parts, scores, state, chosen_scale = {}, {}, {}, time_scales[0]
+    parts, scores, state, bases, chosen_scale = {}, {}, {}, {}, time_scales[0]
     timed = has_timestamps(ctx.run)
 
     @functools.cache
@@ -77,10 +89,11 @@ def _tuned_filters(ctx: StageContext, start: TeacherConfig, data: IndexedSplit,
         if filter_settings is not None:  # a tuned run's choice, e.g. for its refit
             setting = {**PLAIN, **filter_settings[name]}  # older runs: PLAIN's keys
             half_life = setting["history_half_life"]
-            embeddings = fixed_filter(data.train_pairs, len(data.users), len(data.items),
-                                      setting, None if half_life is None else history(half_life),
-                                      **shared)
-            return embeddings, {setting_key(setting): validation(embeddings)}, setting
+            embeddings, basis = fixed_filter(
+                data.train_pairs, len(data.users), len(data.items), setting,
+                None if half_life is None else history(half_life),
+                None if warm is None else warm.filter_start(name, data.items), **shared)
+            return embeddings, {setting_key(setting): validation(embeddings)}, setting, basis
         histories = {half_life: history(half_life) for half_life in grid.history_half_life
                      if timed}
         ideals = [(rank, weight) for rank in grid.ideal_rank for weight in grid.ideal_weight]
@@ -89,10 +102,12 @@ def _tuned_filters(ctx: StageContext, start: TeacherConfig, data: IndexedSplit,
                             grid.user_exponent, ideals, **shared)
 
     def record(name: str, found) -> None:
-        parts[name], settings, chosen = found
+        parts[name], settings, chosen, basis = found
         scores[name] = max(settings.values())  # already validated: the best kept
         state[f"valid_{metric}_by_{name}_setting"] = settings
         state[f"{name}_setting"] = chosen
+        if basis.iterative:  # an update's decomposition starts from it
+            bases[name] = torch.from_numpy(basis.vectors.astype(np.float32))
 
     if "filter" in start.components:
         record("filter", tuned("filter", None))  # None: R^T R
@@ -111,7 +126,7 @@ def _tuned_filters(ctx: StageContext, start: TeacherConfig, data: IndexedSplit,
         state["time_scale"] = chosen_scale
         if len(time_scales) > 1:
             state[f"valid_{metric}_by_time_scale"] = by_scale
-    return parts, scores, state, chosen_scale
+    return _Filters(parts, scores, state, bases, chosen_scale)
 
 
 def _blend_weights(start: TeacherConfig, parts: dict[str, Embeddings], stds: dict[str, float],
@@ -215,8 +230,8 @@ def train_teacher(ctx: StageContext, data: IndexedSplit, built: HeteroData, fing
             return
     if not ctx.dist.is_main:
         return
-    filters, scores, extra_state, time_scale = _tuned_filters(
-        ctx, start, data, built, validation, filter_settings, time_scales, budget)
+    filters, scores, extra_state, bases, time_scale = _tuned_filters(
+        ctx, start, data, built, validation, filter_settings, time_scales, budget, warm)
     fusion_level = start.fusion_level
     if "lightgcn" in start.components and budget is not None:
         trained, fusion_level, by_level = _auto_lightgcn(
@@ -245,6 +260,11 @@ def train_teacher(ctx: StageContext, data: IndexedSplit, built: HeteroData, fing
         search = {"auto_key": auto_key(cfg), "resolved_teacher": resolved.model_dump(
             mode="json"), "auto_seconds": {"budget": budget.seconds, "spent": budget.spent()}}
     write_tensors(run.path(layout.TEACHER_EMBEDDINGS), {"users": users, "items": items, **extra})
+    bases = {name: basis for name, basis in bases.items() if weights.get(name, 0) > 0}
+    if bases:
+        write_tensors(run.path(layout.TEACHER_FILTER_BASES), bases)
+    else:  # a stale one from an earlier attempt would start a later update
+        run.path(layout.TEACHER_FILTER_BASES).unlink(missing_ok=True)
     state_path = run.path(layout.TEACHER_STATE)
     state = read_json(state_path) if "lightgcn" in parts else {}
     write_json(state_path, {**state, **extra_state, **search, "components": list(parts),
