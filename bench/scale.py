@@ -163,8 +163,10 @@ def worker(size: int, runs: Path, overrides: dict, num_items: int | None = None,
                  "columns": {"rating": None, "timestamp": None}},
         "encoders": {"text": text_encoder, "categorical": {"columns": ["genre"]}},
         # one decomposition per filter, as docs/scaling.md measured (the content-weight grid
-        # would multiply the filters' time by its length)
-        "teacher": {"filter": {"content_weight": 0.0}, **({"auto": True} if auto else {})}}
+        # would multiply the filters' time by its length); the generated interactions have no
+        # timestamps, so the quickstart's time filter is left out (auto leaves it out itself)
+        "teacher": {"filter": {"content_weight": 0.0}, **({"auto": True} if auto else {
+            "components": [c for c in base.teacher.components if c != "time_filter"]})}}
     merge_nested(settings, overrides)  # at every depth: {"teacher": {"optim": {"lr": ...}}}
     cfg = load_config(ROOT / "configs" / ("auto.yaml" if auto else "quickstart.yaml"),
                       overrides=settings)
