@@ -50,9 +50,13 @@ from numpy.typing import DTypeLike
 from mmgraph.graph.adjacency import csr_tensor
 
 __all__ = ["spectral_filter", "filter_basis", "FilterBasis", "interaction_matrix",
-           "top_eigenpairs", "spectral_start"]
+           "top_eigenpairs", "spectral_start", "Reduce"]
 
 log = logging.getLogger(__name__)
+
+#: The sum of a tensor over the processes that share the users (an all-reduce), e.g.
+#: :func:`mmgraph.training.distributed.sum_over_ranks`.
+Reduce = Callable[[torch.Tensor], torch.Tensor]
 
 
 def interaction_matrix(user_item: torch.Tensor, num_users: int, num_items: int) -> sp.csr_matrix:
@@ -209,7 +213,8 @@ def filter_basis(user_item: torch.Tensor, num_users: int, num_items: int,
                  content_graph: tuple[torch.Tensor, torch.Tensor] | None = None,
                  content_weight: float = 0.0, rank: int = 256, dense_items: int = 8192,
                  seed: int = 0, cooccurrence: sp.spmatrix | None = None,
-                 user_exponent: float = 0.0, start: np.ndarray | None = None) -> FilterBasis:
+                 user_exponent: float = 0.0, start: np.ndarray | None = None,
+                 reduce: Reduce | None = None) -> FilterBasis:
     r"""Decompose the item–item graph for ``degree_exponent``; see :func:`spectral_filter`.
     ``cooccurrence`` (``[I, I]``, e.g. :func:`mmgraph.models.temporal.
     time_weighted_cooccurrence`) replaces :math:`R^\top R` as the graph, normalised the same
@@ -217,11 +222,24 @@ def filter_basis(user_item: torch.Tensor, num_users: int, num_items: int,
     instead (each user's co-occurrences count less the more items the user has: GF-CF's
     normalisation at :math:`b = c = 1/2`; not with ``cooccurrence``). Users are still scored
     from their rows of ``R``. ``start`` ``[I, m]``: where the subspace iteration begins (see
-    :func:`top_eigenpairs`; the exact solvers need none)."""
+    :func:`top_eigenpairs`; the exact solvers need none).
+
+    Sharded by users (``reduce`` given): ``user_item`` holds this process's users only
+    (numbered from 0, ``num_users`` of them) and ``cooccurrence`` their part of the graph.
+    Every graph here is a sum over users, :math:`G = \sum_r G_r`, so the item degrees, the
+    dense graph and each block product :math:`G X = \sum_r \tilde R_r^\top(\tilde R_r X)`
+    are summed over the processes (one all-reduce of ``[I, b]`` floats per product) and no
+    process holds another's interactions; every process then iterates on the same sums and
+    finds the same eigenpairs, and scores its own users. The users-side exact solver needs
+    every user, so past ``dense_items`` items the iteration is used."""
     if cooccurrence is not None and user_exponent > 0:
         raise ValueError("user_exponent weighs the users of R^T R; a given cooccurrence "
                          "graph has no users left to weigh")
-    degree = np.maximum(np.bincount(user_item[1].numpy(), minlength=num_items), 1)
+
+    def summed(array: np.ndarray) -> np.ndarray:
+        return array if reduce is None else reduce(torch.from_numpy(array)).numpy()
+
+    degree = np.maximum(summed(np.bincount(user_item[1].numpy(), minlength=num_items)), 1)
     scale = degree.astype(np.float64) ** -degree_exponent
     normalised = interaction_matrix(user_item, num_users, num_items) @ sp.diags(scale)
     normalised = normalised.tocsr()
@@ -234,14 +252,14 @@ def filter_basis(user_item: torch.Tensor, num_users: int, num_items: int,
     graph = None if cooccurrence is None else (sp.diags(scale) @ cooccurrence @ sp.diags(scale)
                                                ).tocsr()
     if num_items <= dense_items:
-        dense = (operand.T @ operand if graph is None else graph).toarray()
+        dense = summed((operand.T @ operand if graph is None else graph).toarray())
         if blend:
             top = float(np.linalg.eigvalsh(dense)[-1])
             dense += content_weight * top * _normalised(content_graph, num_items).toarray()
         values, vectors = np.linalg.eigh(dense)
         if not blend:
             top = float(values[-1])
-    elif graph is None and not blend and num_users <= dense_items:
+    elif graph is None and not blend and num_users <= dense_items and reduce is None:
         values, vectors = _gram_eigenpairs_from_users(operand)
         top = float(values[-1])
     else:
@@ -250,8 +268,10 @@ def filter_basis(user_item: torch.Tensor, num_users: int, num_items: int,
 
         def gram(block: torch.Tensor) -> torch.Tensor:
             if given is not None:
-                return _gram_chunks(given, block)
-            return _gram_chunks(backward, _gram_chunks(forward, block))
+                image = _gram_chunks(given, block)
+            else:
+                image = _gram_chunks(backward, _gram_chunks(forward, block))
+            return image if reduce is None else reduce(image)
 
         product = gram
         if blend:
@@ -267,7 +287,8 @@ def filter_basis(user_item: torch.Tensor, num_users: int, num_items: int,
             top = float(values[0])
     keep = values > 1e-9 * max(top, 1e-300)
     iterative = num_items > dense_items and not (graph is None and not blend
-                                                 and num_users <= dense_items)
+                                                 and num_users <= dense_items
+                                                 and reduce is None)
     return FilterBasis(normalised, values[keep], vectors[:, keep], scale, top, iterative)
 
 

@@ -25,7 +25,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DistributedSampler
 
 __all__ = ["Distributed", "distributed_context", "Batch", "rank_batches", "BatchLossModule",
-           "wrap_loss", "barrier"]
+           "wrap_loss", "barrier", "sum_over_ranks", "user_shard"]
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,27 @@ def barrier(ctx: Distributed) -> None:
     """Wait for every rank (no-op in a single process)."""
     if ctx.enabled:
         dist.barrier()
+
+
+def sum_over_ranks(ctx: Distributed) -> Callable[[torch.Tensor], torch.Tensor] | None:
+    """A function that sums a tensor over every rank (an all-reduce of a copy: the argument is
+    left as it is), the same result on each; ``None`` in a single process (nothing to sum)."""
+    if not ctx.enabled:
+        return None
+
+    def summed(tensor: torch.Tensor) -> torch.Tensor:
+        total = tensor.detach().clone().contiguous()
+        dist.all_reduce(total)
+        return total
+
+    return summed
+
+
+def user_shard(num_users: int, ctx: Distributed) -> range:
+    """This rank's users: a contiguous range, the ``num_users`` split as evenly as can be."""
+    share, extra = divmod(num_users, ctx.world_size)
+    start = ctx.rank * share + min(ctx.rank, extra)
+    return range(start, start + share + (ctx.rank < extra))
 
 
 #: The examples of one batch: their indices ``[B]``, or every example (``slice(None)``).

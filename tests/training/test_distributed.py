@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -11,9 +12,13 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
+from safetensors.torch import load_file
 
 from mmgraph.models.student import IDStudent
-from mmgraph.training.distributed import Distributed, rank_batches, wrap_loss
+from mmgraph.models.spectral import filter_basis
+from mmgraph.models.temporal import time_weighted_cooccurrence
+from mmgraph.training.distributed import (Distributed, rank_batches, sum_over_ranks, user_shard,
+                                         wrap_loss)
 
 
 def test_rank_batches_split_every_global_batch_over_the_ranks():
@@ -65,6 +70,69 @@ def test_ddp_gradient_equals_the_full_batch_gradient(tmp_path):
     for name, param in model.named_parameters():
         assert param.grad.is_sparse  # the ID tables' gradients stay sparse through DDP
         assert torch.allclose(ddp[name], param.grad.to_dense(), atol=1e-6), name
+
+
+def test_user_shards_cover_every_user_once():
+    shards = [user_shard(11, Distributed(r, 3)) for r in range(3)]
+    assert [len(s) for s in shards] == [4, 4, 3]
+    assert [u for s in shards for u in s] == list(range(11))
+    assert user_shard(5, Distributed()) == range(5)
+
+
+#: (options of filter_basis, with a time-weighted graph?): the dense solver, the subspace
+#: iteration, the iteration with a content graph blended in, a given (time-weighted) graph.
+_SHARDED_CASES = [({"dense_items": 100}, False), ({"dense_items": 10, "rank": 12}, False),
+                  ({"dense_items": 10, "rank": 12, "content_weight": 0.5}, False),
+                  ({"dense_items": 10, "rank": 12}, True), ({"dense_items": 100}, True)]
+
+
+def _graph_for_shards():
+    generator = torch.Generator().manual_seed(0)
+    dense = torch.rand(40, 24, generator=generator) < 0.3
+    dense[torch.arange(40), torch.arange(40) % 24] = True  # every user and item seen
+    pairs = dense.nonzero().T.contiguous()
+    times = torch.randint(0, 5_000, (pairs.shape[1],), generator=generator).double()
+    content = (torch.tensor([[i for i in range(24) for _ in range(2)],
+                             [(i + d) % 24 for i in range(24) for d in (1, 2)]]),
+               torch.ones(48))
+    return pairs, times, content
+
+
+def _filter_scores(pairs, times, content, num_users, options, timed, reduce=None):
+    """The filter's scores ``[num_users, 24]`` of the users in ``pairs`` (numbered from 0)."""
+    options = dict(options)
+    if "content_weight" in options:
+        options["content_graph"] = content
+    if timed:
+        options["cooccurrence"] = time_weighted_cooccurrence(pairs, times, 24, 600.0)
+    users, items = filter_basis(pairs, num_users, 24, 0.3, seed=5, reduce=reduce,
+                                **options).embeddings(0.1)
+    return users @ items.T
+
+
+def _sharded_filters(rank: int, store: str, out: str) -> None:
+    dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=2)
+    ctx = Distributed(rank, 2)
+    pairs, times, content = _graph_for_shards()
+    mine = user_shard(40, ctx)
+    local = (pairs[0] >= mine.start) & (pairs[0] < mine.stop)
+    shard = torch.stack([pairs[0][local] - mine.start, pairs[1][local]])
+    scores = [_filter_scores(shard, times[local], content, len(mine), options, timed,
+                             sum_over_ranks(ctx)) for options, timed in _SHARDED_CASES]
+    torch.save(scores, f"{out}.{rank}")
+    dist.destroy_process_group()
+
+
+def test_a_filter_sharded_by_users_scores_as_one_process(tmp_path):
+    """Issue 35: each rank holds half the users' interactions and sums the graph's products
+    over the ranks; the scores of every user equal one process's on the whole graph."""
+    mp.spawn(_sharded_filters, args=(str(tmp_path / "store"), str(tmp_path / "s")), nprocs=2)
+    pairs, times, content = _graph_for_shards()
+    shards = [torch.load(f"{tmp_path / 's'}.{rank}", weights_only=True) for rank in range(2)]
+    for case, (options, timed) in enumerate(_SHARDED_CASES):
+        whole = _filter_scores(pairs, times, content, 40, options, timed)
+        sharded = torch.cat([shards[0][case], shards[1][case]])
+        assert torch.allclose(sharded, whole, atol=2e-4 * float(whole.abs().max())), case
 
 
 def _torchrun(*args: str) -> subprocess.CompletedProcess:
@@ -124,3 +192,34 @@ def test_torchrun_encode_shards_items_over_ranks(tiny_interactions, tmp_path):
         assert mmgraph(command, "--config", str(config)).returncode == 0
     one = load_file(run / "features" / "features.safetensors")["text"]
     assert two.shape == (len(items), 384) and torch.allclose(one, two, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_torchrun_shards_the_filters_by_user_and_matches_one_process(ml100k_slice, tmp_path):
+    """The teacher's filters under `torchrun --nproc_per_node=2`: each rank decomposes from half
+    the users (their products summed over the ranks), rank 0 validates the grid; the settings
+    chosen and every user's scores equal one process's (issue 35)."""
+    from tests.test_cli import NARROW_FILTER, mmgraph, write_config
+
+    teacher = {"components": ["filter", "time_filter"], "time_scale": [600, 3600],
+               "filter": {**NARROW_FILTER, "ridge": [0.02, 0.2], "history_half_life": [10],
+                          "dense_items": 100, "rank": 24}}
+    config = write_config(tmp_path, ml100k_slice[0], None, encoders={"text": None},
+                          teacher=teacher)
+    for stage in ("split", "encode", "graph"):
+        assert (r := mmgraph(stage, "--config", str(config))).returncode == 0, r.stderr
+    runs = tmp_path / "runs"
+    shutil.copytree(runs / "e2e", tmp_path / "ddp" / "e2e")  # the same split and graph
+    (tmp_path / "ddp.yaml").write_text(config.read_text().replace(str(runs), str(tmp_path / "ddp")))
+    assert (r := mmgraph("teacher", "--config", str(config))).returncode == 0, r.stderr
+    assert (r := _torchrun("teacher", "--config", str(tmp_path / "ddp.yaml"))).returncode == 0, \
+        r.stderr[-3000:]
+    one, two = (json.loads((root / "e2e" / "teacher" / "state.json").read_text())
+                for root in (runs, tmp_path / "ddp"))
+    for key in ("filter_setting", "time_filter_setting", "time_scale", "weights"):
+        assert one[key] == two[key], key
+    scores = []
+    for root in (runs, tmp_path / "ddp"):
+        tables = load_file(root / "e2e" / "teacher" / "embeddings.safetensors")
+        scores.append(tables["users"] @ tables["items"].T)
+    assert torch.allclose(scores[0], scores[1], atol=1e-4 * float(scores[0].abs().max()))

@@ -29,6 +29,7 @@ from mmgraph.pipeline.inputs import features as run_features
 from mmgraph.pipeline.inputs import has_timestamps, pairs_with_column
 from mmgraph.pipeline.lightgcn import TrainedLightGCN, train_lightgcn
 from mmgraph.pipeline.runner import StageContext
+from mmgraph.pipeline.shards import UserShard
 from mmgraph.pipeline.warm import WarmStart
 from mmgraph.runs import IndexedSplit, RunDir, auto_key, layout
 
@@ -61,7 +62,9 @@ def _tuned_filters(ctx: StageContext, start: TeacherConfig, data: IndexedSplit,
     decomposition): over co-occurrence and over time-weighted co-occurrence at each of
     ``time_scales`` (past the first, with a ``budget``, only while two thirds of it are
     left), searched as :mod:`mmgraph.models.filter_search` says (the recency-weighted user
-    rows only with timestamps)."""
+    rows only with timestamps). Under torch.distributed every rank decomposes from its shard
+    of the users (:class:`~mmgraph.pipeline.shards.UserShard`) and rank 0 validates; the
+    embeddings returned hold every user."""
     cfg = ctx.cfg
     metric = cfg.evaluation.early_stopping_metric
     content_graph = None
@@ -69,40 +72,50 @@ def _tuned_filters(ctx: StageContext, start: TeacherConfig, data: IndexedSplit,
         content_graph = (built[SIMILAR].edge_index, built[SIMILAR].edge_weight)
     parts, scores, state, bases, chosen_scale = {}, {}, {}, {}, time_scales[0]
     timed = has_timestamps(ctx.run)
+    shard = UserShard.of(len(data.users), ctx.dist)
+    pairs = shard.local(data.train_pairs)[0]
+
+    def sharded_validation(embeddings: Embeddings) -> float:
+        """``validation`` of a filter whose user rows are this rank's: rank 0 scores every
+        user's, and every rank follows its verdict."""
+        users = shard.gather(embeddings[0])
+        return shard.agree(validation((users, embeddings[1])) if ctx.dist.is_main else 0.0)
 
     @functools.cache
     def timed_pairs() -> tuple[torch.Tensor, torch.Tensor]:
-        """The training pairs ``[2, E]`` and their timestamps ``[E]`` (read once, when needed;
-        the error that names the missing column without them)."""
-        pairs, train = pairs_with_column(ctx.run, data, TIMESTAMP, cfg.data.interactions,
+        """This rank's training pairs ``[2, E_r]`` and their timestamps ``[E_r]`` (read once,
+        when needed; the error that names the missing column without them)."""
+        every, train = pairs_with_column(ctx.run, data, TIMESTAMP, cfg.data.interactions,
                                          "teacher.components time_filter")
-        return pairs, torch.tensor(train[TIMESTAMP].to_numpy(np.float64))
+        return shard.local(every, torch.tensor(train[TIMESTAMP].to_numpy(np.float64)))
 
     @functools.cache
     def history(half_life: float) -> sp.csr_matrix:
-        return recency_history(*timed_pairs(), len(data.users), len(data.items), half_life)
+        return recency_history(*timed_pairs(), len(shard.users), len(data.items), half_life)
 
     def tuned(name: str, cooccurrence: sp.spmatrix | None):
         grid = start.filter
         shared = {"content_graph": content_graph, "seed": cfg.seed, "cooccurrence": cooccurrence,
-                  "rank": grid.rank, "dense_items": grid.dense_items}
+                  "rank": grid.rank, "dense_items": grid.dense_items, "reduce": shard.reduce}
         if filter_settings is not None:  # a tuned run's choice, e.g. for its refit
             setting = {**PLAIN, **filter_settings[name]}  # older runs: PLAIN's keys
             half_life = setting["history_half_life"]
             embeddings, basis = fixed_filter(
-                data.train_pairs, len(data.users), len(data.items), setting,
+                pairs, len(shard.users), len(data.items), setting,
                 None if half_life is None else history(half_life),
                 None if warm is None else warm.filter_start(name, data.items), **shared)
-            return embeddings, {setting_key(setting): validation(embeddings)}, setting, basis
+            return (embeddings, {setting_key(setting): sharded_validation(embeddings)}, setting,
+                    basis)
         histories = {half_life: history(half_life) for half_life in grid.history_half_life
                      if timed}
         ideals = [(rank, weight) for rank in grid.ideal_rank for weight in grid.ideal_weight]
-        return tuned_filter(data.train_pairs, len(data.users), len(data.items), validation,
+        return tuned_filter(pairs, len(shard.users), len(data.items), sharded_validation,
                             grid.degree_exponent, grid.ridge, grid.content_weight, histories,
                             grid.user_exponent, ideals, **shared)
 
     def record(name: str, found) -> None:
-        parts[name], settings, chosen, basis = found
+        (users, items), settings, chosen, basis = found
+        parts[name] = (shard.gather(users), items)
         scores[name] = max(settings.values())  # already validated: the best kept
         state[f"valid_{metric}_by_{name}_setting"] = settings
         state[f"{name}_setting"] = chosen
@@ -112,13 +125,13 @@ def _tuned_filters(ctx: StageContext, start: TeacherConfig, data: IndexedSplit,
     if "filter" in start.components:
         record("filter", tuned("filter", None))  # None: R^T R
     if "time_filter" in start.components:
-        pairs, times = timed_pairs()
+        time_pairs, times = timed_pairs()
         by_scale, best = {}, None
         for scale in time_scales:
             if best is not None and budget is not None and budget.left() < budget.seconds * 2 / 3:
                 break
             found = tuned("time_filter", time_weighted_cooccurrence(
-                pairs, times, len(data.items), scale, start.time_window))
+                time_pairs, times, len(data.items), scale, start.time_window))
             by_scale[f"{scale:g}"] = max(found[1].values())
             if best is None or by_scale[f"{scale:g}"] > max(best[1].values()):
                 best, chosen_scale = found, scale
@@ -223,15 +236,14 @@ def train_teacher(ctx: StageContext, data: IndexedSplit, built: HeteroData, fing
         return validations([embeddings], [[1.0]])[0]
 
     trained: TrainedLightGCN | None = None
-    if "lightgcn" in start.components and not tcfg.auto:  # every rank trains
+    if "lightgcn" in start.components and not tcfg.auto:  # every rank trains (None but on 0)
         trained = train_lightgcn(lightgcn_ctx, data, built, fingerprint, valid_users,
                                  warm=warm)
-        if trained is None:  # not rank 0: rank 0 builds the rest
-            return
-    if not ctx.dist.is_main:
-        return
+    # every rank decomposes the filters from its users; rank 0 builds the rest
     filters, scores, extra_state, bases, time_scale = _tuned_filters(
         ctx, start, data, built, validation, filter_settings, time_scales, budget, warm)
+    if not ctx.dist.is_main:
+        return
     fusion_level = start.fusion_level
     if "lightgcn" in start.components and budget is not None:
         trained, fusion_level, by_level = _auto_lightgcn(
