@@ -11,7 +11,9 @@ a new-items table and are encoded by the run's encoders), and its models continu
 previous ones:
 
 - the closed-form filters are recomputed on the grown data with the settings the run chose
-  (seconds), the blend keeps its weights (as :mod:`mmgraph.pipeline.refit` does);
+  (seconds; past ``filter.dense_items`` items their subspace iteration starts from the previous
+  generation's eigenvectors), the blend keeps its weights (as :mod:`mmgraph.pipeline.refit`
+  does);
 - LightGCN starts from the previous generation's trained weights
   (:class:`~mmgraph.pipeline.warm.WarmStart`: rows matched by id, new users as configured)
   and trains a bounded share of the epochs that run chose (``share``, default a quarter);
