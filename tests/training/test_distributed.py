@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -223,3 +227,73 @@ def test_torchrun_shards_the_filters_by_user_and_matches_one_process(ml100k_slic
         tables = load_file(root / "e2e" / "teacher" / "embeddings.safetensors")
         scores.append(tables["users"] @ tables["items"].T)
     assert torch.allclose(scores[0], scores[1], atol=1e-4 * float(scores[0].abs().max()))
+
+
+def _rank_pids(launcher: int) -> dict[int, int]:
+    """The worker processes under a torchrun ``launcher`` pid: RANK → pid (from /proc)."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            parent = int(stat.rsplit(")", 1)[1].split()[1])
+            environ = (entry / "environ").read_bytes().split(b"\0")
+        except (OSError, IndexError, ValueError):
+            continue  # gone, or not ours to read
+        rank = [v[5:] for v in environ if v.startswith(b"RANK=")]
+        if rank and parent in (launcher, *found.values()) and b"mmgraph.cli" in (
+                entry / "cmdline").read_bytes():
+            found[int(rank[0])] = int(entry.name)
+    return found
+
+
+@pytest.mark.slow
+def test_a_rank_killed_in_a_sharded_teacher_stops_the_job_and_the_stage_reruns(ml100k_slice,
+                                                                               tmp_path):
+    """Issue 36: SIGKILL rank 1 in the teacher stage, whose filters the ranks decompose
+    together (rank 0 needs rank 1's share of every all-reduce): the job exits
+    with an error naming the rank, the teacher stage is not recorded as done and leaves no
+    half-written file, and the same command again finishes the stage."""
+    from tests.test_cli import NARROW_FILTER, mmgraph, write_config
+
+    teacher = {"components": ["filter", "time_filter"], "time_scale": [600, 3600, 86400],
+               "filter": {**NARROW_FILTER, "ridge": [0.02, 0.2], "dense_items": 100,
+                          "rank": 24}}
+    config = write_config(tmp_path, ml100k_slice[0], None, encoders={"text": None},
+                          teacher=teacher)
+    for stage in ("split", "encode", "graph"):
+        assert (r := mmgraph(stage, "--config", str(config))).returncode == 0, r.stderr
+    run = tmp_path / "runs" / "e2e"
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    launcher = subprocess.Popen(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+         "-m", "mmgraph.cli", "teacher", "--config", str(config)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"})
+    seen = []
+    for line in launcher.stderr:  # the ranks' logs: wait until they are in the stage
+        seen.append(line)
+        if "teacher: running" in line:
+            break
+    ranks = _rank_pids(launcher.pid)
+    assert len(ranks) == 2 and launcher.poll() is None, "".join(seen)[-2000:]
+    # Both ranks are past the stage's opening barrier: rank 0 cannot finish the filters
+    # without rank 1's share of every all-reduce, whenever in the stage rank 1 dies.
+    os.kill(ranks[1], signal.SIGKILL)
+    stderr = launcher.communicate(timeout=300)[1]
+    assert launcher.returncode != 0
+    # torchrun's report: the root cause is rank 1, killed (rank 0 was stopped by the launcher)
+    assert re.search(r"Root Cause[^\n]*\n(.*\n){0,4}\s*rank\s*:\s*1\b", stderr) and \
+        "SIGKILL" in stderr, stderr[-2000:]
+    stages = json.loads((run / "stages.json").read_text())
+    assert "teacher" not in stages
+    after = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    assert not [p for p in after if p.name.endswith(".tmp")]
+    assert {p: b for p, b in after.items() if p in before} == before  # nothing earlier changed
+    again = _torchrun("teacher", "--config", str(config))
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "teacher" in json.loads((run / "stages.json").read_text())
+    state = json.loads((run / "teacher" / "state.json").read_text())
+    assert state["components"] == ["filter", "time_filter"] and state["time_scale"] in (
+        600, 3600, 86400)
