@@ -357,13 +357,16 @@ def blend_ablation(states: list[dict]) -> str:
     teacher states: does each earn its weight?"""
     scores = [blend_without(state) for state in states]
     lines = ["| component left out | valid NDCG@20 without it | with every component | "
-             "without / with | seeds worse without |", "|---|---|---|---|---|"]
+             "without / with | seeds worse without | seeds where validation gave it weight 0 |",
+             "|---|---|---|---|---|---|"]
     for name in states[0]["components"]:
         without = np.array([s[name] for s in scores])
         full = np.array([s["all"] for s in scores])
+        unweighted = sum(state.get("weights", {}).get(name, 0.0) == 0 for state in states)
         lines.append(f"| {name} | {without.mean():.4f} ± {without.std():.4f} | "
                      f"{full.mean():.4f} | {without.mean() / full.mean():.3f}× | "
-                     f"{int((without < full).sum())} of {len(states)} |")
+                     f"{int((without < full).sum())} of {len(states)} | "
+                     f"{unweighted} of {len(states)} |")
     return "\n".join(lines)
 
 
