@@ -27,6 +27,13 @@ Usage:
     python bench/scale.py --sizes 100000 1000000 10000000
     python bench/scale.py --overrides '{"teacher": {"components": ["filter"]}}'
     python bench/scale.py --sizes 100000 --items 10000 --text --auto   # issue 31's 5-min goal
+    python bench/scale.py --sizes 1000000 --world 2   # under torchrun: 2 ranks, gloo over
+                                                      # loopback (the multi-node code path)
+
+With ``--world N`` each size runs under ``torchrun --standalone --nproc_per_node=N`` (one
+thread per rank, torchrun's default): rank 0 generates the tables, every rank runs the stages
+(the graph filters sharded by user, the models' training data-parallel: docs/scaling.md), and
+the peak RSS reported is the largest rank's.
 """
 
 from __future__ import annotations
@@ -145,15 +152,25 @@ def tuned_als(run_dir: Path, valid_users: np.ndarray | None) -> tuple[float, str
 
 def worker(size: int, runs: Path, overrides: dict, num_items: int | None = None,
            text: bool = False, auto: bool = False) -> None:
-    """One size, every stage, in this process; prints one JSON line."""
+    """One size, every stage, in this process (a rank of it under torchrun); prints one JSON
+    line (rank 0)."""
     started_worker = time.perf_counter()
+    import torch
+    import torch.distributed as dist
+
     from mmgraph.config import load_config, merge_nested
     from mmgraph.io import read_json
     from mmgraph.pipeline import STAGES
     from mmgraph.runs import RunDir, load_split
+    from mmgraph.training.distributed import barrier, distributed_context
 
+    ranks = distributed_context()
     name = f"{size}" + (f"-{num_items}-items" if num_items else "") + ("-text" if text else "")
-    interactions, items = generate(size, runs / f"data-{name}", num_items=num_items, text=text)
+    folder = runs / f"data-{name}"
+    if ranks.is_main:
+        generate(size, folder, num_items=num_items, text=text)
+    barrier(ranks)
+    interactions, items = folder / "interactions.parquet", folder / "items.parquet"
     base = load_config(ROOT / "configs" / "quickstart.yaml")  # its MiniLM, resolved
     text_encoder = ({**base.encoders.text.model_dump(mode="json"), "template": "{title}"}
                     if text else None)
@@ -171,13 +188,20 @@ def worker(size: int, runs: Path, overrides: dict, num_items: int | None = None,
     cfg = load_config(ROOT / "configs" / ("auto.yaml" if auto else "quickstart.yaml"),
                       overrides=settings)
     run = RunDir(cfg.run_dir)
-    run.write_config(cfg)
+    if ranks.is_main:
+        run.write_config(cfg)
+    barrier(ranks)
     seconds = {}
     for name in STAGE_NAMES:
         started = time.perf_counter()
         STAGES[name](cfg, run, progress=False)
         seconds[name] = time.perf_counter() - started
         print(f"{size:,}: {name} {seconds[name]:.0f} s", file=sys.stderr, flush=True)
+    peak = torch.tensor([resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20])
+    if ranks.enabled:  # the largest rank's
+        dist.all_reduce(peak, op=dist.ReduceOp.MAX)
+    if not ranks.is_main:
+        return
     metrics = read_json(run.path("metrics.json"))
     valid_users = load_split(run).validation_users(cfg.evaluation.valid_users, cfg.seed)
     als, als_setting, als_seconds = tuned_als(run.root, valid_users)
@@ -187,7 +211,7 @@ def worker(size: int, runs: Path, overrides: dict, num_items: int | None = None,
         "process s": time.perf_counter() - started_worker,
         "teacher batch": teacher_state.get("batch_size"),
         "teacher epochs": len(teacher_state.get("history", [])),
-        "peak RSS GiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20,
+        "peak RSS GiB": float(peak[0]), "world": ranks.world_size,
         "ndcg@20": {"teacher": metrics["teacher"]["test"]["ndcg@20"],
                     "student": metrics["student"]["test"]["ndcg@20"], "ALS": als,
                     "popularity": metrics["popularity"]["test"]["ndcg@20"]},
@@ -203,22 +227,30 @@ def main() -> None:
     parser.add_argument("--items", type=int, help="catalogue size (default: E/80)")
     parser.add_argument("--text", action="store_true", help="item titles, encoded by MiniLM")
     parser.add_argument("--auto", action="store_true", help="configs/auto.yaml: teacher: auto")
+    parser.add_argument("--world", type=int, default=1, help="ranks under torchrun (gloo over "
+                        "loopback on one machine: the multi-node code path)")
     parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.world > 1 and args.auto:
+        parser.error("--auto times its search on one process; it does not run under torchrun")
     if args.worker:
         worker(args.worker, args.runs, json.loads(args.overrides), args.items, args.text,
                args.auto)
         return
     extra = ([f"--items={args.items}"] if args.items else []) + (
         ["--text"] if args.text else []) + (["--auto"] if args.auto else [])
-    print(f"{platform.machine()}, {os.cpu_count()} cores; one fresh process per size; "
+    launcher = [sys.executable] if args.world == 1 else [
+        sys.executable, "-m", "torch.distributed.run", "--standalone",
+        f"--nproc_per_node={args.world}"]
+    print(f"{platform.machine()}, {os.cpu_count()} cores; one fresh process per size"
+          f"{f' ({args.world} torchrun ranks)' if args.world > 1 else ''}; "
           f"overrides {args.overrides}\n")
     print("| interactions | " + " | ".join(f"{s} s" for s in STAGE_NAMES)
           + " | total s | process s | peak RSS GiB | teacher | student | ALS | ALS fit s | "
           "ALS setting |")
     print("|---" * (len(STAGE_NAMES) + 9) + "|")
     for size in args.sizes:
-        out = subprocess.run([sys.executable, __file__, "--worker", str(size), "--runs",
+        out = subprocess.run([*launcher, __file__, "--worker", str(size), "--runs",
                               str(args.runs), "--overrides", args.overrides, *extra],
                              stdout=subprocess.PIPE, text=True, check=True)
         r = json.loads(out.stdout.strip().splitlines()[-1])
