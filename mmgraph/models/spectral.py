@@ -251,6 +251,7 @@ def filter_basis(user_item: torch.Tensor, num_users: int, num_items: int,
     blend = content_graph is not None and content_weight > 0
     graph = None if cooccurrence is None else (sp.diags(scale) @ cooccurrence @ sp.diags(scale)
                                                ).tocsr()
+    iterative = False  # the top eigenpairs alone, by subspace iteration
     if num_items <= dense_items:
         dense = summed((operand.T @ operand if graph is None else graph).toarray())
         if blend:
@@ -263,6 +264,7 @@ def filter_basis(user_item: torch.Tensor, num_users: int, num_items: int,
         values, vectors = _gram_eigenpairs_from_users(operand)
         top = float(values[-1])
     else:
+        iterative = True
         forward, backward = _torch_csr(operand), _torch_csr(operand.T)
         given = None if graph is None else _torch_csr(graph)
 
@@ -286,9 +288,6 @@ def filter_basis(user_item: torch.Tensor, num_users: int, num_items: int,
         if not blend:
             top = float(values[0])
     keep = values > 1e-9 * max(top, 1e-300)
-    iterative = num_items > dense_items and not (graph is None and not blend
-                                                 and num_users <= dense_items
-                                                 and reduce is None)
     return FilterBasis(normalised, values[keep], vectors[:, keep], scale, top, iterative)
 
 
