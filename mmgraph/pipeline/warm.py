@@ -52,10 +52,9 @@ class WarmStart:
                                   f"that run, so it cannot start this one.")
             if name in _TABLES:
                 ours = data.users if _TABLES[name] is layout.USER_IDS else data.items
-                theirs = IdMap.load(self.source.path(_TABLES[name]))
-                rows = ours.positions(theirs.ids, str(self.source.path(_TABLES[name])))
+                count, rows = self._rows(_TABLES[name], ours)
                 known = rows >= 0
-                if tensor.shape[1:] != state[name].shape[1:] or len(tensor) != len(theirs):
+                if tensor.shape[1:] != state[name].shape[1:] or len(tensor) != count:
                     raise ConfigError(f"{self.source.path(weights)}: {name} is "
                                       f"{tuple(tensor.shape)}, this run's "
                                       f"{tuple(state[name].shape)}; the dimension changed, so "
@@ -81,15 +80,20 @@ class WarmStart:
         vectors = read_arrays(path).get(component) if path.is_file() else None
         if vectors is None:
             return None
-        theirs = IdMap.load(self.source.path(layout.ITEM_IDS))
-        if len(vectors) != len(theirs):
+        count, rows = self._rows(layout.ITEM_IDS, items)
+        if len(vectors) != count:
             raise ConfigError(f"{path}: {component} has {len(vectors)} rows for the run's "
-                              f"{len(theirs)} items; the run's files do not match.")
-        rows = items.positions(theirs.ids, str(self.source.path(layout.ITEM_IDS)))
+                              f"{count} items; the run's files do not match.")
         known = rows >= 0
         start = np.zeros((len(items), vectors.shape[1]), np.float32)
         start[rows[known]] = vectors[known]
         return start
+
+    def _rows(self, ids: layout.Artifact, ours: IdMap) -> tuple[int, np.ndarray]:
+        """How many rows the source's tables following its id map ``ids`` have, and each
+        one's row in ``ours`` (``-1``: an id this run does not have)."""
+        theirs = IdMap.load(self.source.path(ids))
+        return len(theirs), ours.positions(theirs.ids, str(self.source.path(ids)))
 
     def coldstart_mapper(self) -> ColdStartMapper | None:
         """The source's fitted cold-start mapper (content → student), ``None`` when it has
