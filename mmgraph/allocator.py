@@ -1,17 +1,29 @@
-"""The process's memory allocator: large blocks reused instead of fresh pages every time."""
+"""The process's memory allocator: large blocks reused instead of fresh pages every time, and
+freed pages handed back when a long-lived process drops a large object (a served run)."""
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import gc
 import logging
 import sys
 
-__all__ = ["keep_freed_memory"]
+__all__ = ["keep_freed_memory", "release_freed_memory"]
 
 log = logging.getLogger(__name__)
 
 _M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4  # glibc's mallopt parameters (malloc.h)
+
+
+def _libc() -> ctypes.CDLL | None:
+    """The C library, or None off Linux."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    except OSError:
+        return None
 
 
 def keep_freed_memory() -> bool:
@@ -24,13 +36,29 @@ def keep_freed_memory() -> bool:
     product of a ``[250k, 64]`` table took 41 ms that way and 24 ms from reused pages. Returns
     whether the setting was applied (Linux with glibc only; a no-op elsewhere). Called by the
     CLI; a program embedding mmgraph decides for itself."""
-    if not sys.platform.startswith("linux"):
+    libc = _libc()
+    if libc is None:
         return False
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         applied = bool(libc.mallopt(_M_MMAP_MAX, 0)) and bool(
             libc.mallopt(_M_TRIM_THRESHOLD, 2 ** 31 - 1))
-    except (OSError, AttributeError):  # not glibc (e.g. musl has no mallopt)
+    except AttributeError:  # not glibc (e.g. musl has no mallopt)
         return False
     log.debug("malloc keeps freed memory: %s", applied)
     return applied
+
+
+def release_freed_memory() -> bool:
+    """Collect unreachable objects, then hand every free page of glibc's heap back to the OS
+    (``malloc_trim(0)``, a few ms over a few hundred MiB), for a long-lived process that has
+    just dropped a large object. Returns whether it could (glibc only; a no-op elsewhere).
+
+    With :func:`keep_freed_memory` (the CLI, ``mmgraph serve`` included) the heap is never
+    trimmed on its own: in a 30-minute soak each ``/admin/swap`` to a run not loaded before left
+    the old run's pages in the heap (RSS +10% over two swaps, then flat)."""
+    gc.collect()
+    trim = getattr(_libc(), "malloc_trim", None)  # None off glibc (musl has none)
+    if trim is None:
+        return False
+    trim(0)
+    return True

@@ -1,4 +1,5 @@
-"""keep_freed_memory: large blocks come from the heap (no mmap), checked in a fresh process."""
+"""keep_freed_memory: large blocks come from the heap (no mmap); release_freed_memory: the heap's
+free pages go back to the OS. Each checked in a fresh process."""
 
 import subprocess
 import sys
@@ -30,3 +31,33 @@ def test_large_blocks_come_from_the_heap_once_asked(mode, mapped):
     out = subprocess.run([sys.executable, "-c", PROBE, mode], capture_output=True, text=True,
                          check=True).stdout.strip()
     assert out == mapped
+
+
+RELEASE_PROBE = """
+import sys
+import numpy as np
+from mmgraph.allocator import keep_freed_memory, release_freed_memory
+
+def rss_mib():
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS")) / 1024
+
+assert keep_freed_memory()
+blocks = [np.ones(2 ** 20, np.uint8) for _ in range(256)]  # 256 MiB on the heap
+pinned = np.ones(1024, np.uint8)  # above them: the heap's top cannot simply shrink
+before = rss_mib()
+del blocks
+if sys.argv[1] == "release":
+    assert release_freed_memory()
+print(round(before - rss_mib()))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc_trim")
+@pytest.mark.parametrize("mode, returned", [("keep", False), ("release", True)])
+def test_freed_heap_pages_go_back_to_the_system_once_asked(mode, returned):
+    """A served run swapped out frees its arrays into a heap that the CLI's allocator setting
+    never trims: RSS stays until :func:`release_freed_memory` hands the free pages back."""
+    out = subprocess.run([sys.executable, "-c", RELEASE_PROBE, mode], capture_output=True,
+                         text=True, check=True).stdout.strip()
+    assert (int(out) >= 200) == returned, f"RSS fell by {out} MiB"

@@ -116,8 +116,9 @@ def test_oversized_and_lengthless_bodies_are_refused(client):
     assert chunked.status_code == 411
 
 
-def test_a_swap_under_load_drops_no_request_and_metrics_count_them(client):
-    failures, answered = [], []
+def test_a_swap_under_load_drops_no_request_and_metrics_count_them(client, monkeypatch):
+    failures, answered, released = [], [], []
+    monkeypatch.setattr("mmgraph.serve.app.release_freed_memory", lambda: released.append(1))
 
     def load():
         for _ in range(40):
@@ -132,6 +133,7 @@ def test_a_swap_under_load_drops_no_request_and_metrics_count_them(client):
         worker.join()
     assert not failures and len(answered) == 160
     assert client.get("/health").json()["run"] == "other"
+    assert released == [1], "the old run's freed pages go back to the system after a swap"
     metrics = client.get("/metrics").text
     assert 'mmgraph_requests_total{endpoint="/recommend",status="200"} 160.0' in metrics
     assert 'mmgraph_request_seconds_count{endpoint="/recommend"} 160.0' in metrics

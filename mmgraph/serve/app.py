@@ -37,6 +37,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
 from prometheus_client import generate_latest
 
+from mmgraph.allocator import release_freed_memory
 from mmgraph.errors import DataError, MmgraphError
 from mmgraph.recommender import Recommender
 from mmgraph.serve.page import add_page
@@ -204,6 +205,7 @@ def create_app(run_dir: str | Path) -> FastAPI:
         loaded = Recommender.load(target)  # outside the lock: requests keep being answered
         with lock:
             served.update(run=target, recommender=loaded)
+        release_freed_memory()  # the old run's pages, which the allocator would keep
         return json_response({"serving": body.run})
 
     @app.get("/metrics")
