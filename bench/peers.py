@@ -23,6 +23,9 @@ Usage:
     python bench/peers.py                                # one seed, every ablation row
     python bench/peers.py --protocol sparse --seeds 5   # the quickstart's rows, 5 seeds
     python bench/peers.py --pyg                          # + PyG's LightGCN
+    python bench/peers.py --protocol sparse --seeds 5 --rows auto --peers GF-CF
+                                    # teacher: auto and its student beside the quickstart's,
+                                    # against one peer (the best of the full table)
     python bench/peers.py --protocol sparse --seeds 5 --rows ID-only
                                     # + the ID-only teacher on each seed: what the text adds
     python bench/peers.py --protocol temporal --quickstart-only --sequential
@@ -199,6 +202,7 @@ def pipeline_row(name: str, dataset: str, tables: tuple[Path, Path], runs: Path,
             "split": file_sha256(run.path("splits", "test.parquet"))}
 
 
+AUTO_TEACHER = "teacher: auto (the quickstart without its teacher section; 60 s budget)"
 TEACHERS = {  # ablation: each row one config change from configs/quickstart.yaml
     "teacher: graph filter alone": {"teacher": {"components": ["filter"]}},
     "teacher: time-weighted graph filter alone": {"teacher": {"components": ["time_filter"]}},
@@ -216,8 +220,7 @@ TEACHERS = {  # ablation: each row one config change from configs/quickstart.yam
         {"teacher": {"fusion_level": "model"}},
     "teacher: + text in both filters (content_weight in 0, 0.001, 0.003, 0.01 on valid)":
         {"teacher": {"filter": {"content_weight": [0.0, 0.001, 0.003, 0.01]}}},
-    "teacher: auto (the quickstart without its teacher section; 60 s budget)":
-        {"teacher": "auto"},
+    AUTO_TEACHER: {"teacher": "auto"},
     "teacher: LightGCN + text + filter + time filter (quickstart)": {},
 }
 STUDENTS = {
@@ -227,8 +230,12 @@ STUDENTS = {
     "student 32-d via FAISS: soft labels from a random start": {"student": {"init": "random"}},
     "student 32-d via FAISS: the teacher's rank-32 start alone (no training)": {"student": {
         "optim": {"epochs": 1, "eval_every": 1, "lr": 1e-9}}},
+    "student 32-d via FAISS: the quickstart's, distilled from teacher: auto": {},
     "student 32-d via FAISS: quickstart (soft labels from the teacher's start)": {},
 }
+#: Student rows distilled from another teacher row's run than the quickstart's: its name.
+ON_TEACHER = {"student 32-d via FAISS: the quickstart's, distilled from teacher: auto":
+              AUTO_TEACHER}
 SEQUENTIAL_OPTIM = {"lr": 0.001, "batch_size": 128}
 SEQUENTIAL = {  # the sequential student (SASRec-style), for the temporal splits
     "sequential student 32-d via FAISS: SASRec-style, no distillation": {"student": {
@@ -263,10 +270,13 @@ def one_split(args, split: SplitConfig, seed: int, runs: Path, teachers: dict, s
         index = list(TEACHERS).index(name)
         rows[name] = pipeline_row(reference if index == len(TEACHERS) - 1 else f"teacher-{index}",
                                   args.dataset, tables, runs, {**every, **overrides}, "teacher")
-    # The students share the quickstart teacher's run (last above): only their stages rerun.
+    # The students share the quickstart teacher's run (last above), or that of the teacher row
+    # ON_TEACHER names: only their stages rerun.
     for name, overrides in students.items():
-        rows[name] = pipeline_row(reference, args.dataset, tables, runs, {**every, **overrides},
-                                  "student")
+        teacher = ON_TEACHER.get(name)
+        run_name = reference if teacher is None else f"teacher-{list(TEACHERS).index(teacher)}"
+        rows[name] = pipeline_row(run_name, args.dataset, tables, runs,
+                                  {**every, **TEACHERS.get(teacher, {}), **overrides}, "student")
     reference = RunDir(runs / reference)
     splits = {row.pop("split") for row in rows.values()}
     assert len(splits) == 1, "every row must use one split"
@@ -289,7 +299,8 @@ def peers(args, reference: RunDir, seed: int, split: str) -> dict[str, dict]:
     histories = {half_life: recency_history(pairs, times, len(data.users), len(data.items),
                                             half_life) for half_life in HALF_LIVES}
     wanted = [name for name in [*GRIDS, "popularity"] + (["PyG LightGCN"] if args.pyg else [])
-              if not any(text in name for text in args.skip_peers)]
+              if not any(text in name for text in args.skip_peers)
+              and (args.peers is None or any(text in name for text in args.peers))]
     for name in wanted:
         if name in rows and (name not in GRIDS
                              or rows[name]["grid"] == grid_text(GRIDS[name][1])):
@@ -396,6 +407,8 @@ def main() -> None:
     parser.add_argument("--skip-peers", nargs="+", default=[], metavar="TEXT",
                         help="leave out the peers whose names contain one of these (e.g. "
                         "BSPM: 77 s per setting on ml-latest-small's 9,066 items)")
+    parser.add_argument("--peers", nargs="+", metavar="TEXT", help="only the peers whose "
+                        "names contain one of these (e.g. the best peer of an earlier run)")
     parser.add_argument("--rows", nargs="+", metavar="TEXT", help="only the mmgraph rows "
                         "whose names contain one of these (the quickstart's teacher and "
                         "student always run), e.g. --rows level (the fusion levels)")
@@ -432,6 +445,7 @@ def main() -> None:
         print(table(results[0], METRICS))
         print()
     ours = [list(teachers)[-1], list(students)[-1]]  # the quickstart's rows
+    ours += [name for name in students if name in ON_TEACHER]
     text, verdicts = summary(results, ours)
     print(text)
     for name, verdict in verdicts.items():
