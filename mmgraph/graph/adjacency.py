@@ -9,7 +9,7 @@ product: 12% of a product at 8M interactions).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
@@ -31,13 +31,19 @@ class BipartiteAdjacency:
     gathers range over both tables. ``workspace`` keeps the propagation's scratch tables from
     one call to the next (see :func:`lightgcn_propagate`).
 
+    Sharded by user (``torch.distributed``, issue 35): a rank holds the rows of its users only,
+    :math:`\hat R_r`, normalised by the items' degrees over every rank; ``sum_items`` sums a
+    table of item rows over the ranks in place (an all-reduce), so an item's propagated row
+    :math:`\sum_r \hat R_r^\top E_{U_r}` is whole on every rank. ``None``: one process.
+
     Shapes:
-        - ``user_item``: CSR :math:`\hat R` ``[U, I]``
-        - ``item_user``: CSR :math:`\hat R^\top` ``[I, U]``
+        - ``user_item``: CSR :math:`\hat R` ``[U, I]`` (``[U_r, I]`` sharded)
+        - ``item_user``: CSR :math:`\hat R^\top` ``[I, U]`` (``[I, U_r]``)
     """
 
     user_item: torch.Tensor
     item_user: torch.Tensor
+    sum_items: Callable[[torch.Tensor], None] | None = field(default=None, compare=False)
     workspace: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -45,7 +51,8 @@ class BipartiteAdjacency:
         return self.user_item.device
 
     def to(self, device: torch.device | str) -> "BipartiteAdjacency":
-        return BipartiteAdjacency(self.user_item.to(device), self.item_user.to(device))
+        return BipartiteAdjacency(self.user_item.to(device), self.item_user.to(device),
+                                  self.sum_items)
 
     def to_dense(self) -> torch.Tensor:
         r"""The whole :math:`\hat A`, ``[U + I, U + I]`` (for tests and small graphs)."""
@@ -70,13 +77,20 @@ class BipartiteAdjacency:
 
 
 def bipartite_adjacency(user_item: torch.Tensor, num_users: int, num_items: int,
-                        edge_weight: torch.Tensor | None = None) -> BipartiteAdjacency:
+                        edge_weight: torch.Tensor | None = None,
+                        sum_items: Callable[[torch.Tensor], None] | None = None
+                        ) -> BipartiteAdjacency:
     r"""LightGCN's normalised adjacency :math:`\hat A` (see :class:`BipartiteAdjacency`).
 
     Args:
         user_item: ``[2, E]`` (user index, item index), deduplicated.
         edge_weight: optional ``[E]`` weights (A holds them instead of ones).
+        sum_items: sharded by user: ``user_item`` holds this rank's ``num_users`` users only,
+            and this sums item rows over the ranks in place (the items' degrees here, their
+            propagated rows later).
     """
+    if sum_items is not None:
+        return _sharded_adjacency(user_item, num_users, num_items, edge_weight, sum_items)
     users, items = user_item[0], user_item[1] + num_users
     edge_index = torch.cat([torch.stack([users, items]), torch.stack([items, users])], dim=1)
     size = num_users + num_items
@@ -90,6 +104,25 @@ def bipartite_adjacency(user_item: torch.Tensor, num_users: int, num_items: int,
                    (num_users, num_items)),
         csr_tensor(crow[num_users:] - user_entries, col[user_entries:], values[user_entries:],
                    (num_items, num_users)))
+
+
+def _sharded_adjacency(user_item: torch.Tensor, num_users: int, num_items: int,
+                       edge_weight: torch.Tensor | None,
+                       sum_items: Callable[[torch.Tensor], None]) -> BipartiteAdjacency:
+    r""":func:`bipartite_adjacency` of one rank's users: :math:`w / \sqrt{d_u d_i}` with the
+    items' degrees summed over the ranks (gcn_norm's, for the blocks of one shard)."""
+    users, items = user_item[0], user_item[1]
+    weight = torch.ones(users.shape[0]) if edge_weight is None else edge_weight.float()
+    user_degree = torch.zeros(num_users).index_add_(0, users, weight)
+    item_degree = torch.zeros(num_items).index_add_(0, items, weight)
+    sum_items(item_degree)
+    scale = (user_degree[users] * item_degree[items]).rsqrt()
+    values = torch.where(torch.isinf(scale), 0.0, weight * scale)
+    forward = torch.sparse_coo_tensor(user_item, values, (num_users, num_items)).coalesce()
+    backward = torch.sparse_coo_tensor(user_item.flip(0), values, (num_items, num_users))
+    blocks = [block.coalesce().to_sparse_csr() for block in (forward, backward)]
+    return BipartiteAdjacency(*(csr_tensor(b.crow_indices(), b.col_indices(), b.values(),
+                                           b.shape) for b in blocks), sum_items)
 
 
 def item_adjacency(edge_index: torch.Tensor, edge_weight: torch.Tensor | None,
@@ -166,6 +199,8 @@ class _LightGCNPropagate(torch.autograd.Function):
         for _ in range(num_layers):  # E^(l+1) = Â E^(l), into the scratch pair not just read
             torch.addmm(a_users, adjacency.user_item, items, beta=0, out=a_users)
             torch.addmm(a_items, adjacency.item_user, users, beta=0, out=a_items)
+            if adjacency.sum_items is not None:  # the other ranks' users' share of each item
+                adjacency.sum_items(a_items)
             total_users += a_users
             total_items += a_items
             users, items = a_users, a_items
@@ -176,7 +211,10 @@ class _LightGCNPropagate(torch.autograd.Function):
     def backward(ctx: Any, grad_users: torch.Tensor, grad_items: torch.Tensor
                  ) -> tuple[None, None, torch.Tensor, torch.Tensor]:
         # d/dE^(0) of (1/(L+1)) sum_l Â^l E^(0) is (1/(L+1)) sum_l Â^l g (Â symmetric), by
-        # Horner's rule: h <- g + Â h, L times from h = g.
+        # Horner's rule: h <- g + Â h, L times from h = g. Sharded, the item rows of h are this
+        # rank's share of the gradient of every rank's copy of the (replicated) item tables: a
+        # user's row takes their sum, and the items' ego gradient stays a share (the caller sums
+        # the replicated parameters' gradients over the ranks).
         adjacency, layers = ctx.adjacency, ctx.num_layers
         grad_users, grad_items = grad_users / (layers + 1), grad_items / (layers + 1)
         if layers == 0:
@@ -187,6 +225,9 @@ class _LightGCNPropagate(torch.autograd.Function):
             last = layer == layers - 1  # the result is a fresh pair, not scratch
             out_users = torch.empty_like(grad_users) if last else a_users
             out_items = torch.empty_like(grad_items) if last else a_items
+            if adjacency.sum_items is not None:
+                items = items.clone()
+                adjacency.sum_items(items)
             torch.addmm(grad_users, adjacency.user_item, items, out=out_users)
             torch.addmm(grad_items, adjacency.item_user, users, out=out_items)
             users, items = out_users, out_items

@@ -79,6 +79,21 @@ class MultimodalTeacher(Reloadable):
             for table in self.user_towers.values():
                 nn.init.normal_(table.weight, std=0.1)
 
+    def user_tables(self) -> list[nn.Embedding]:
+        """The tables with a row per user: the ID table, then each modality tower's (model
+        level)."""
+        towers = self.user_towers.values() if hasattr(self, "user_towers") else []
+        return [self.user_embedding, *towers]
+
+    def replace_user_rows(self, weights: list[torch.Tensor]) -> None:
+        """New rows ``[U', dim]`` for the tables of :meth:`user_tables` (in their order): a
+        rank's shard of the users for training sharded by user, every user's again to save
+        (the optimiser must be built after)."""
+        for table, weight in zip(self.user_tables(), weights, strict=True):
+            table.weight = nn.Parameter(weight)
+            table.num_embeddings = len(weight)
+        self.num_users = self.config["num_users"] = len(weights[0])
+
     def item_ego(self, features: dict[str, torch.Tensor],
                  items: torch.Tensor | None = None) -> torch.Tensor:
         """Layer-0 embeddings of ``items [B]`` (default: all) in the ID graph: ID plus fused
@@ -143,21 +158,23 @@ class MultimodalTeacher(Reloadable):
         return torch.cat(user_parts, dim=1), torch.cat(item_parts, dim=1)
 
     def ego_norms(self, users: torch.Tensor | None, items: torch.Tensor | None,
-                  features: dict[str, torch.Tensor]) -> torch.Tensor:
+                  features: dict[str, torch.Tensor], item_share: float = 1.0) -> torch.Tensor:
         """Sum of squared layer-0 norms of a batch's ``users [B]`` and ``items [B']`` (LightGCN's
         L2 penalty; every tower's at the model level); ``None`` stands for every row, without
-        gathering it."""
+        gathering it. The items' norms count ``item_share`` times (sharded by user, each of N
+        ranks counts 1/N of every item's)."""
         user_rows = self.user_embedding.weight if users is None else self.user_embedding(users)
         if items is None:
             item_rows = self.item_ego(features)
         else:  # each distinct item's content projected once: a batch repeats popular items
             distinct, inverse = items.unique(return_inverse=True)
             item_rows = self.item_ego(features, distinct)[inverse]
-        total = user_rows.pow(2).sum() + item_rows.pow(2).sum()
+        user_total, item_total = user_rows.pow(2).sum(), item_rows.pow(2).sum()
         if self.fusion_level == "model":
             for m in self.modalities:
                 table = self.user_towers[m]
                 rows = table.weight if users is None else table(users)
                 content = features[m] if items is None else features[m][items]
-                total = total + rows.pow(2).sum() + self.projections[m](content).pow(2).sum()
-        return total
+                user_total = user_total + rows.pow(2).sum()
+                item_total = item_total + self.projections[m](content).pow(2).sum()
+        return user_total + item_share * item_total

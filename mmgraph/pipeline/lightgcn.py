@@ -7,8 +7,10 @@ from typing import NamedTuple
 
 import numpy as np
 import torch
+import torch.distributed as dist
 from torch_geometric.data import HeteroData
 
+from mmgraph.data.user_items import UserItems
 from mmgraph.evaluation.ranking import evaluate_embeddings
 from mmgraph.graph.adjacency import BipartiteAdjacency, bipartite_adjacency, item_adjacency
 from mmgraph.graph.build import INTERACTS, SIMILAR
@@ -17,9 +19,11 @@ from mmgraph.models.teacher import MultimodalTeacher
 from mmgraph.pipeline.fitting import fit_and_save
 from mmgraph.pipeline.inputs import features as run_features
 from mmgraph.pipeline.runner import StageContext
+from mmgraph.pipeline.shards import UserShard
 from mmgraph.pipeline.warm import WarmStart
 from mmgraph.runs import IndexedSplit, layout
 from mmgraph.runtime import seed_everything
+from mmgraph.training.distributed import Distributed, ShardedTraining
 from mmgraph.training.loop import batch_for_steps
 from mmgraph.training.teacher_objectives import teacher_ranking_loss, teacher_whole_data_loss
 
@@ -29,12 +33,13 @@ __all__ = ["LightGCNInputs", "lightgcn_inputs", "TrainedLightGCN", "train_lightg
 class LightGCNInputs(NamedTuple):
     """The teacher and what it propagates over: the user–item adjacency, the fused content
     features (``{}`` unless content is fused) and the item–item adjacency (``None`` without
-    one)."""
+    one); under torchrun the model's user rows and the adjacency are ``shard``'s users'."""
 
     model: MultimodalTeacher
     adjacency: BipartiteAdjacency
     features: dict[str, torch.Tensor]
     item_adjacency: torch.Tensor | None
+    shard: UserShard
 
 
 class TrainedLightGCN(NamedTuple):
@@ -48,16 +53,22 @@ class TrainedLightGCN(NamedTuple):
 
 
 def lightgcn_inputs(ctx: StageContext, data: IndexedSplit, built: HeteroData,
-                    warm: WarmStart | None = None) -> LightGCNInputs:
+                    warm: WarmStart | None = None, by_user: bool = True) -> LightGCNInputs:
     """The LightGCN teacher of ``ctx.cfg.teacher`` (spectrally started if so configured, then
     from ``warm``'s trained teacher where it knows the users and items) and its graphs, on
-    ``ctx.device``."""
+    ``ctx.device``. Under torchrun and ``by_user``, sharded by user: this rank's users'
+    interactions and user rows (of the same start as one process's), items whole; else every
+    rank holds the whole graph (data parallel)."""
     tcfg, device = ctx.cfg.teacher, ctx.device
     features = ({k: v.to(device) for k, v in run_features(ctx.run).items()}
                 if tcfg.content == "fused" else {})
-    adjacency = bipartite_adjacency(built[INTERACTS].edge_index, len(data.users),
-                                    len(data.items),
-                                    built[INTERACTS].get("edge_weight")).to(device)
+    shard = UserShard.of(len(data.users), ctx.dist if by_user else Distributed())
+    weight = built[INTERACTS].get("edge_weight")
+    pairs, *weights = shard.local(built[INTERACTS].edge_index,
+                                  *([] if weight is None else [weight]))
+    adjacency = bipartite_adjacency(pairs, len(shard.users), len(data.items),
+                                    weights[0] if weights else None,
+                                    dist.all_reduce if shard.ctx.enabled else None).to(device)
     item_adj = None
     if tcfg.item_graph and tcfg.content != "none" and SIMILAR in built.edge_types:
         item_adj = item_adjacency(built[SIMILAR].edge_index, built[SIMILAR].edge_weight,
@@ -73,7 +84,11 @@ def lightgcn_inputs(ctx: StageContext, data: IndexedSplit, built: HeteroData,
             model.item_embedding.weight.copy_(items)
     if warm is not None:
         warm.start(model, layout.TEACHER_MODEL, data)
-    return LightGCNInputs(model.to(device), adjacency, features, item_adj)
+    if shard.ctx.enabled:
+        rows = slice(shard.users.start, shard.users.stop)
+        model.replace_user_rows([table.weight.detach()[rows].clone()
+                                 for table in model.user_tables()])
+    return LightGCNInputs(model.to(device), adjacency, features, item_adj, shard)
 
 
 def train_lightgcn(ctx: StageContext, data: IndexedSplit, built: HeteroData, fingerprint: str,
@@ -85,35 +100,52 @@ def train_lightgcn(ctx: StageContext, data: IndexedSplit, built: HeteroData, fin
     cfg = ctx.cfg
     tcfg, metric = cfg.teacher, cfg.evaluation.early_stopping_metric
     seed_everything(cfg.seed)  # the same start whatever ran before it
-    model, adjacency, features, item_adj = lightgcn_inputs(ctx, data, built, warm)
+    model, adjacency, features, item_adj, shard = lightgcn_inputs(ctx, data, built, warm)
     generator = torch.Generator().manual_seed(cfg.seed + ctx.dist.rank)
 
-    def validate() -> dict[str, float]:
+    def embeddings() -> tuple[torch.Tensor, torch.Tensor]:
+        """Every user's and item's propagated rows (sharded: the users' gathered)."""
         with torch.no_grad():
             users, items = model(adjacency, features, item_adj)
-        return evaluate_embeddings(users.cpu(), items.cpu(), data.parts["valid"],
-                                   data.parts["train"], cfg.evaluation.ks,
-                                   cfg.evaluation.user_batch_size, valid_users)
+        return shard.gather(users.cpu()), items.cpu()
 
-    edges = data.train_pairs.shape[1]
+    def validate() -> dict[str, float]:  # sharded: every rank alike, on every user's rows
+        return evaluate_embeddings(*embeddings(), data.parts["valid"], data.parts["train"],
+                                   cfg.evaluation.ks, cfg.evaluation.user_batch_size,
+                                   valid_users)
+
+    pairs = shard.local(data.train_pairs)[0]
+    seen = (data.parts["train"] if not ctx.dist.enabled else
+            UserItems(pairs[0].numpy(), pairs[1].numpy(), len(shard.users), len(data.items)))
+    edges, replicas = data.train_pairs.shape[1], ctx.dist.world_size
     if tcfg.loss == "whole":  # one full-batch step per epoch
-        loss = teacher_whole_data_loss(model, adjacency, features, item_adj, edges,
-                                       tcfg.unobserved_weight, tcfg.optim.reg)
+        loss = teacher_whole_data_loss(model, adjacency, features, item_adj, pairs.shape[1],
+                                       tcfg.unobserved_weight, tcfg.optim.reg, edges, replicas)
         batch = edges
     else:
-        loss = teacher_ranking_loss(model, adjacency, features, item_adj, data.parts["train"],
-                                    tcfg.optim.reg, generator, tcfg.loss, tcfg.num_negatives,
-                                    tcfg.softmax_temperature)
+        loss = teacher_ranking_loss(model, adjacency, features, item_adj, seen, tcfg.optim.reg,
+                                    generator, tcfg.loss, tcfg.num_negatives,
+                                    tcfg.softmax_temperature, replicas)
         batch = batch_for_steps(edges, tcfg.optim.batch_size,
                                 tcfg.optim.propagations_per_epoch)
-    result = fit_and_save(ctx, "teacher", model, loss, tuple(data.train_pairs), validate,
+    trained: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+    def gather() -> None:  # sharded: the best weights' rows, then the model whole to save
+        trained.append(embeddings())
+        model.replace_user_rows([shard.gather(table.weight.detach())
+                                 for table in model.user_tables()])
+
+    user_rows = {id(table.weight) for table in model.user_tables()}
+    sharded = None if not ctx.dist.enabled else ShardedTraining(
+        ctx.dist, tuple(p for p in model.parameters() if id(p) not in user_rows), gather)
+    result = fit_and_save(ctx, "teacher", model, loss, tuple(pairs), validate,
                           tcfg.optim.model_copy(update={"batch_size": batch}), metric, generator,
                           fingerprint, {"modalities": sorted(features), "batch_size": batch},
-                          deadline=deadline)
+                          deadline=deadline, sharded=sharded)
     if result is None:
         return None
+    users, items = trained[0] if trained else embeddings()
     with torch.no_grad():
-        users, items = model(adjacency, features, item_adj)
         content = model.content_vector(features)
-    return TrainedLightGCN(users.cpu(), items.cpu(), None if content is None else content.cpu(),
+    return TrainedLightGCN(users, items, None if content is None else content.cpu(),
                            result.history[-1]["epoch"])

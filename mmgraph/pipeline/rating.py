@@ -77,7 +77,8 @@ def train_teacher(ctx: StageContext, data: IndexedSplit, built: HeteroData, fing
     cfg, run, device = ctx.cfg, ctx.run, ctx.device
     tcfg, metric = cfg.teacher, cfg.evaluation.early_stopping_metric
     optim = tcfg.optim
-    model, adjacency, features, item_adj = lightgcn_inputs(ctx, data, built)
+    # data parallel under torchrun: the rating loss is not sharded by user
+    model, adjacency, features, item_adj, _ = lightgcn_inputs(ctx, data, built, by_user=False)
     pairs, ratings = rated_pairs(run, data, "train")
     model.biases = Biases(len(data.users), len(data.items), float(ratings.mean())).to(device)
     valid_pairs, valid_ratings = rated_pairs(run, data, "valid")

@@ -49,6 +49,14 @@ class Checkpoint:
             if stale.name != tensors_name:
                 stale.unlink()
 
+    def epoch(self) -> int | None:
+        """The epoch of the matching checkpoint here (``None``: none), without loading it."""
+        meta_path = self.folder / layout.CHECKPOINT_META
+        if not meta_path.is_file():
+            return None
+        meta = read_json(meta_path)
+        return meta.get("epoch") if meta.get("fingerprint") == self.fingerprint else None
+
     def load(self, model: nn.Module, optimizer: torch.optim.Optimizer,
              generator: torch.Generator) -> tuple[dict[str, Any], dict | None] | None:
         """Restore into ``model``/``optimizer``/``generator``; returns ``(progress, best_state)``,

@@ -15,6 +15,7 @@ the same early-stopping decision everywhere); only rank 0 writes files.
 from __future__ import annotations
 
 import os
+import math
 from dataclasses import dataclass
 from typing import Callable, Iterator, Union
 
@@ -25,7 +26,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DistributedSampler
 
 __all__ = ["Distributed", "distributed_context", "Batch", "rank_batches", "BatchLossModule",
-           "wrap_loss", "barrier", "sum_over_ranks", "user_shard"]
+           "wrap_loss", "barrier", "sum_over_ranks", "user_shard", "ShardedTraining"]
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,54 @@ def rank_batches(num: int, batch_size: int, epoch: int, seed: int, ctx: Distribu
                                  shuffle=True, seed=seed)
     sampler.set_epoch(epoch)
     yield from torch.tensor(list(sampler)).split(max(batch_size // ctx.world_size, 1))
+
+
+@dataclass(frozen=True)
+class ShardedTraining:
+    """Training sharded by user (issue 35): each rank trains on its own users' examples, holds
+    their rows of the user tables and every row of the rest (``replicated``), and its loss is
+    its share of the global batch's. After each backward the replicated parameters' gradients
+    are summed over the ranks (the users' are whole where they are: the propagation's
+    all-reduces bring the other ranks' share); ``gather`` makes the model whole again on every
+    rank once trained (a collective)."""
+
+    ctx: Distributed
+    replicated: tuple[nn.Parameter, ...]
+    gather: Callable[[], None]
+
+    def sum_gradients(self) -> None:
+        for parameter in self.replicated:
+            if parameter.grad is None:  # every rank sums the same list, in the same order
+                parameter.grad = torch.zeros_like(parameter)
+            dist.all_reduce(parameter.grad)
+
+    def batches(self, num_examples: int, batch_size: int, generator: torch.Generator
+                ) -> Iterator[Batch]:
+        """One epoch of this rank's batches of its ``num_examples``: every example at once
+        when a global batch of ``batch_size`` holds every rank's, else the same number of
+        ``batch_size // world_size`` batches on every rank (enough for the rank with the
+        most), from a shuffled order that starts over when it runs out (a rank with fewer
+        examples repeats some)."""
+        total, most = torch.tensor([num_examples]), torch.tensor([num_examples])
+        dist.all_reduce(total)
+        dist.all_reduce(most, op=dist.ReduceOp.MAX)
+        if batch_size >= int(total[0]):
+            yield slice(None)
+            return
+        size = max(batch_size // self.ctx.world_size, 1)
+        steps = math.ceil(int(most[0]) / size)
+        order = torch.randperm(num_examples, generator=generator)
+        while len(order) < steps * size:
+            order = torch.cat([order, torch.randperm(num_examples, generator=generator)])
+        yield from order[:steps * size].split(size)
+
+    def same_epoch(self, epoch: int | None) -> bool:
+        """Whether every rank's checkpoint is at ``epoch`` (a kill between two ranks' saves
+        leaves them apart: then none resumes)."""
+        mine = -1 if epoch is None else epoch
+        bounds = torch.tensor([mine, -mine])  # the max of both: the largest and the smallest
+        dist.all_reduce(bounds, op=dist.ReduceOp.MAX)
+        return epoch is not None and int(bounds[0]) == -int(bounds[1])
 
 
 class BatchLossModule(nn.Module):

@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 from mmgraph.config import OptimConfig
 from mmgraph.errors import TrainingDivergedError
 from mmgraph.training.checkpoint import Checkpoint
-from mmgraph.training.distributed import Distributed, rank_batches, wrap_loss
+from mmgraph.training.distributed import Distributed, ShardedTraining, rank_batches, wrap_loss
 from mmgraph.training.optim import make_optimizer
 
 __all__ = ["fit", "FitResult", "batch_for_steps"]
@@ -51,7 +51,8 @@ def fit(model: nn.Module, batch_loss: BatchLoss, examples: tuple[torch.Tensor, .
         evaluate: Callable[[], dict[str, float]], cfg: OptimConfig, metric: str,
         generator: torch.Generator, desc: str, progress: bool = True,
         checkpoint: Checkpoint | None = None, ctx: Distributed = Distributed(),
-        seed: int = 0, maximize: bool = True, deadline: float | None = None) -> FitResult:
+        seed: int = 0, maximize: bool = True, deadline: float | None = None,
+        sharded: ShardedTraining | None = None) -> FitResult:
     """Train ``model`` on ``examples`` (columns ``[N]`` each: an epoch is one shuffled pass over
     the N examples in ``cfg.batch_size`` batches); restore the best validated weights.
 
@@ -63,16 +64,21 @@ def fit(model: nn.Module, batch_loss: BatchLoss, examples: tuple[torch.Tensor, .
     False: the validation ``metric`` is an error (lower is better). ``deadline`` (a
     ``time.monotonic()`` value): training ends at the first validation past it, so the epochs
     run are a multiple of ``cfg.eval_every`` and a rerun with ``epochs`` set to them is exact.
+    ``sharded``: training sharded by user instead (no DDP; ``examples`` and ``batch_loss`` are
+    this rank's, ``checkpoint`` this rank's own, saved by every rank).
     """
     sign = 1.0 if maximize else -1.0  # compares scores as gains
     optimizer = make_optimizer(model, cfg.lr)
-    step_loss = wrap_loss(model, batch_loss, ctx)
+    step_loss = batch_loss if sharded is not None else wrap_loss(model, batch_loss, ctx)
     progress = progress and ctx.is_main
+    saves = ctx.is_main or sharded is not None
     num_examples = len(examples[0])
     best = FitResult(best_epoch=0, best_score=-sign * math.inf)
     best_state, stale, train_seconds, epochs_run, finished = None, 0, 0.0, 0, False
     reference = -sign * math.inf  # the score of the last improvement that reset patience
-    restored = checkpoint.load(model, optimizer, generator) if checkpoint else None
+    resumable = checkpoint is not None and (
+        sharded is None or sharded.same_epoch(checkpoint.epoch()))
+    restored = checkpoint.load(model, optimizer, generator) if resumable else None
     if restored is not None:
         state, best_state = restored
         best.best_epoch, best.best_score, best.history = (state["best_epoch"], state["best_score"],
@@ -87,7 +93,9 @@ def fit(model: nn.Module, batch_loss: BatchLoss, examples: tuple[torch.Tensor, .
     for epoch in bar:
         model.train()
         started, total, count = time.perf_counter(), 0.0, 0
-        for batch in rank_batches(num_examples, cfg.batch_size, epoch, seed, ctx, generator):
+        batches = (sharded.batches(num_examples, cfg.batch_size, generator) if sharded
+                   else rank_batches(num_examples, cfg.batch_size, epoch, seed, ctx, generator))
+        for batch in batches:
             columns = [column[batch] for column in examples]
             loss = step_loss(*columns)
             value = loss.item()
@@ -99,6 +107,8 @@ def fit(model: nn.Module, batch_loss: BatchLoss, examples: tuple[torch.Tensor, .
                     f"rating such as 1e30 overflows float32 once squared.")
             optimizer.zero_grad()
             loss.backward()
+            if sharded is not None:
+                sharded.sum_gradients()
             optimizer.step()
             total, count = total + value * len(columns[0]), count + len(columns[0])
         train_seconds += time.perf_counter() - started
@@ -121,7 +131,7 @@ def fit(model: nn.Module, batch_loss: BatchLoss, examples: tuple[torch.Tensor, .
         best.history.append(record)
         out_of_time = deadline is not None and metric in record and time.monotonic() > deadline
         finished = stale >= cfg.patience or epoch == cfg.epochs or out_of_time
-        if checkpoint is not None and metric in record and ctx.is_main:
+        if checkpoint is not None and metric in record and saves:
             checkpoint.save(model, optimizer, best_state, generator, {
                 "epoch": epoch, "best_epoch": best.best_epoch, "best_score": best.best_score,
                 "stale": stale, "reference": reference, "train_seconds": train_seconds,

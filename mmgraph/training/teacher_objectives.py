@@ -77,11 +77,14 @@ class _PairScores(torch.autograd.Function):
 def teacher_ranking_loss(model: MultimodalTeacher, adjacency: BipartiteAdjacency,
                          features: dict[str, torch.Tensor], item_adjacency: torch.Tensor | None,
                          seen: UserItems, reg: float, generator: torch.Generator,
-                         loss: str = "bpr", num_negatives: int = 1, temperature: float = 1.0
+                         loss: str = "bpr", num_negatives: int = 1, temperature: float = 1.0,
+                         replicas: int = 1
                          ) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
     """The teacher's ranking loss on full-graph propagated embeddings plus L2 on the batch's
     ego embeddings: BPR against one unseen negative, or sampled softmax (``loss="softmax"``)
-    against ``num_negatives`` unseen negatives per user at ``temperature``."""
+    against ``num_negatives`` unseen negatives per user at ``temperature``. Sharded by user
+    over ``replicas`` ranks (each a ``1 / replicas`` share of the global batch): this rank's
+    share of the global batch's loss."""
     count = 1 if loss == "bpr" else num_negatives
 
     def batch_loss(users: torch.Tensor, positives: torch.Tensor) -> torch.Tensor:
@@ -94,7 +97,7 @@ def teacher_ranking_loss(model: MultimodalTeacher, adjacency: BipartiteAdjacency
         ranking = (bpr_loss(positive, negative[:, 0]) if loss == "bpr"
                    else sampled_softmax_loss(positive, negative, temperature))
         penalty = model.ego_norms(users, torch.cat([positives, negatives[:, 0]]), features)
-        return ranking + reg * penalty / (2 * len(users))
+        return (ranking + reg * penalty / (2 * len(users))) / replicas
 
     return batch_loss
 
@@ -102,7 +105,8 @@ def teacher_ranking_loss(model: MultimodalTeacher, adjacency: BipartiteAdjacency
 def teacher_whole_data_loss(model: MultimodalTeacher, adjacency: BipartiteAdjacency,
                             features: dict[str, torch.Tensor],
                             item_adjacency: torch.Tensor | None, num_interactions: int,
-                            unobserved_weight: float, reg: float
+                            unobserved_weight: float, reg: float,
+                            total_interactions: int | None = None, replicas: int = 1
                             ) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
     r"""iALS's whole-data loss on the propagated embeddings, without sampling any negative.
 
@@ -120,7 +124,14 @@ def teacher_whole_data_loss(model: MultimodalTeacher, adjacency: BipartiteAdjace
     batch is every interaction) sees the whole catalogue. A batch of interactions ``[B]``
     averages its squared errors; the whole-data and L2 terms are the batch's share of
     :math:`L` either way.
+
+    Sharded by user over ``replicas`` ranks: ``num_interactions`` are this rank's and
+    ``total_interactions`` every rank's (:math:`E`); the rank's loss is its share of
+    :math:`L`: its users' errors, their pairs with every item (:math:`\langle P_r^\top P_r,
+    Q^\top Q\rangle`: the shares sum to the whole), its users' L2 and ``1 / replicas`` of the
+    items'.
     """
+    total = num_interactions if total_interactions is None else total_interactions
 
     whole: list[_Pattern] = []  # the full batch's pattern: the same pairs every epoch
 
@@ -138,9 +149,11 @@ def teacher_whole_data_loss(model: MultimodalTeacher, adjacency: BipartiteAdjace
         user_out, item_out = model(adjacency, features, item_adjacency)
         pattern = pattern_of(users, positives)
         scores = _PairScores.apply(user_out, item_out, pattern)
-        observed = (pattern.counts * (scores - 1) ** 2).sum() / len(users)
+        full = len(users) == num_interactions  # sharded: a global batch's share otherwise
+        observed = (pattern.counts * (scores - 1) ** 2).sum() / (
+            total if full else len(users) * replicas)
         all_pairs = ((user_out.T @ user_out) * (item_out.T @ item_out)).sum()
-        every_row = model.ego_norms(None, None, features)
-        return observed + (unobserved_weight * all_pairs + reg * every_row) / num_interactions
+        every_row = model.ego_norms(None, None, features, 1 / replicas)
+        return observed + (unobserved_weight * all_pairs + reg * every_row) / total
 
     return batch_loss

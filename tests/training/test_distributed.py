@@ -18,6 +18,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from safetensors.torch import load_file
 
+from mmgraph.graph.adjacency import bipartite_adjacency, lightgcn_propagate
 from mmgraph.models.student import IDStudent
 from mmgraph.models.spectral import filter_basis
 from mmgraph.models.temporal import time_weighted_cooccurrence
@@ -139,6 +140,58 @@ def test_a_filter_sharded_by_users_scores_as_one_process(tmp_path):
         assert torch.allclose(sharded, whole, atol=2e-4 * float(whole.abs().max())), case
 
 
+def _propagated(pairs, weight, num_users, users, items, out_users, out_items, sum_items=None):
+    """LightGCN's 3-layer mean from ego ``users``/``items`` (leaves, gradients kept) and the
+    loss ``<users', out_users> + <items', out_items>``, backpropagated."""
+    adjacency = bipartite_adjacency(pairs, num_users, 24, weight, sum_items)
+    users_out, items_out = lightgcn_propagate(adjacency, users, items, 3)
+    ((users_out * out_users).sum() + (items_out * out_items).sum()).backward()
+    return users_out.detach(), items_out.detach()
+
+
+def _propagation_case():
+    pairs, _, _ = _graph_for_shards()
+    generator = torch.Generator().manual_seed(1)
+    weight = torch.rand(pairs.shape[1], generator=generator) + 0.5
+    return pairs, weight, *(torch.randn(n, 8, generator=generator) for n in (40, 24, 40, 24))
+
+
+def _sharded_propagation(rank: int, store: str, out: str) -> None:
+    dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=2)
+    ctx = Distributed(rank, 2)
+    pairs, weight, users, items, out_users, out_items = _propagation_case()
+    mine = user_shard(40, ctx)
+    local = (pairs[0] >= mine.start) & (pairs[0] < mine.stop)
+    shard = torch.stack([pairs[0][local] - mine.start, pairs[1][local]])
+    users = users[mine.start:mine.stop].clone().requires_grad_()
+    items = items.clone().requires_grad_()
+    # each rank's loss: its users' rows, and half the items' term (the ranks' losses sum to one)
+    users_out, items_out = _propagated(shard, weight[local], len(mine), users, items,
+                                       out_users[mine.start:mine.stop], out_items / 2,
+                                       dist.all_reduce)
+    torch.save([users_out, items_out, users.grad, sum_over_ranks(ctx)(items.grad)],
+               f"{out}.{rank}")
+    dist.destroy_process_group()
+
+
+def test_lightgcn_sharded_by_users_propagates_and_backpropagates_as_one_process(tmp_path):
+    """Issue 35: each rank holds half the users' interactions and their ego rows, items are
+    replicated and their propagated rows summed over the ranks (one all-reduce per layer, one
+    per layer of the backward); the users' and items' outputs, the users' gradients and the
+    items' gradients summed over the ranks equal one process's on the whole graph."""
+    mp.spawn(_sharded_propagation, args=(str(tmp_path / "store"), str(tmp_path / "p")),
+             nprocs=2)
+    pairs, weight, users, items, out_users, out_items = _propagation_case()
+    users.requires_grad_(), items.requires_grad_()
+    whole_users, whole_items = _propagated(pairs, weight, 40, users, items, out_users, out_items)
+    shards = [torch.load(f"{tmp_path / 'p'}.{rank}", weights_only=True) for rank in range(2)]
+    assert torch.allclose(torch.cat([s[0] for s in shards]), whole_users, atol=1e-5)
+    assert torch.allclose(torch.cat([s[2] for s in shards]), users.grad, atol=1e-5)
+    for rank in range(2):
+        assert torch.allclose(shards[rank][1], whole_items, atol=1e-5)
+        assert torch.allclose(shards[rank][3], items.grad, atol=1e-5)
+
+
 def _torchrun(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
                            "--nproc_per_node=2", "-m", "mmgraph.cli", "-q", *args],
@@ -148,8 +201,9 @@ def _torchrun(*args: str) -> subprocess.CompletedProcess:
 
 @pytest.mark.slow
 def test_torchrun_two_processes_match_one_within_tolerance(ml100k_slice, tmp_path):
-    """The whole pipeline under `torchrun --nproc_per_node=2` (teacher and student trained with
-    DDP) against one process: test NDCG@20 within 0.02 absolute (docs/scaling.md)."""
+    """The whole pipeline under `torchrun --nproc_per_node=2` (LightGCN sharded by user, the
+    student trained with DDP) against one process: test NDCG@20 within 0.02 absolute
+    (docs/scaling.md)."""
     from tests.test_cli import mmgraph, write_config
 
     config = write_config(tmp_path, *ml100k_slice, encoders={"text": None},
@@ -227,6 +281,42 @@ def test_torchrun_shards_the_filters_by_user_and_matches_one_process(ml100k_slic
         tables = load_file(root / "e2e" / "teacher" / "embeddings.safetensors")
         scores.append(tables["users"] @ tables["items"].T)
     assert torch.allclose(scores[0], scores[1], atol=1e-4 * float(scores[0].abs().max()))
+
+
+@pytest.mark.slow
+def test_torchrun_shards_lightgcn_by_user_and_trains_as_one_process(ml100k_slice, tmp_path):
+    """LightGCN under `torchrun --nproc_per_node=2`, sharded by user (issue 35): each rank
+    holds half the users' interactions and user rows, item rows are summed over the ranks at
+    every layer and their gradients after every step. With the whole-data loss (full batch,
+    nothing sampled) every step is one process's step: the same epochs, the same embeddings to
+    float tolerance, and the saved model holds every user again; no checkpoint is left."""
+    from tests.test_cli import mmgraph, write_config
+
+    teacher = {"components": ["lightgcn"], "content": "none", "dim": 16, "loss": "whole",
+               "optim": {"epochs": 6, "eval_every": 3, "lr": 0.01}}
+    config = write_config(tmp_path, ml100k_slice[0], None, encoders={"text": None},
+                          teacher=teacher)
+    for stage in ("split", "encode", "graph"):
+        assert (r := mmgraph(stage, "--config", str(config))).returncode == 0, r.stderr
+    runs = tmp_path / "runs"
+    shutil.copytree(runs / "e2e", tmp_path / "ddp" / "e2e")  # the same split and graph
+    (tmp_path / "ddp.yaml").write_text(config.read_text().replace(str(runs), str(tmp_path / "ddp")))
+    assert (r := mmgraph("teacher", "--config", str(config))).returncode == 0, r.stderr
+    assert (r := _torchrun("teacher", "--config", str(tmp_path / "ddp.yaml"))).returncode == 0, \
+        r.stderr[-3000:]
+    one, two = (json.loads((root / "e2e" / "teacher" / "state.json").read_text())
+                for root in (runs, tmp_path / "ddp"))
+    assert one["best_epoch"] == two["best_epoch"]
+    tables = [load_file(root / "e2e" / "teacher" / "embeddings.safetensors")
+              for root in (runs, tmp_path / "ddp")]
+    scores = [t["users"] @ t["items"].T for t in tables]
+    assert torch.allclose(scores[0], scores[1], atol=1e-3 * float(scores[0].abs().max()))
+    models = [load_file(root / "e2e" / "teacher" / "model.safetensors")
+              for root in (runs, tmp_path / "ddp")]
+    assert models[1]["user_embedding.weight"].shape == models[0]["user_embedding.weight"].shape
+    assert torch.allclose(models[0]["user_embedding.weight"], models[1]["user_embedding.weight"],
+                          atol=1e-3)
+    assert not (tmp_path / "ddp" / "e2e" / "teacher" / "checkpoint").exists()
 
 
 def _rank_pids(launcher: int) -> dict[int, int]:
