@@ -387,3 +387,62 @@ def test_a_rank_killed_in_a_sharded_teacher_stops_the_job_and_the_stage_reruns(m
     state = json.loads((run / "teacher" / "state.json").read_text())
     assert state["components"] == ["filter", "time_filter"] and state["time_scale"] in (
         600, 3600, 86400)
+
+
+@pytest.mark.slow
+def test_a_rank_killed_in_sharded_lightgcn_resumes_from_every_ranks_checkpoint(ml100k_slice,
+                                                                               tmp_path):
+    """Issue 36 on issue 35's sharded LightGCN: SIGKILL rank 1 once both ranks have saved a
+    checkpoint (each its own users' rows); the job stops, the stage is not done; the same
+    command resumes where both ranks' checkpoints agree (from scratch where a kill between the
+    two saves left them apart) and ends with what an unbroken job trains."""
+    from tests.test_cli import mmgraph, write_config
+
+    teacher = {"components": ["lightgcn"], "content": "none", "dim": 16, "loss": "whole",
+               "optim": {"epochs": 400, "eval_every": 5, "lr": 0.01, "patience": 100}}
+    config = write_config(tmp_path, ml100k_slice[0], None, encoders={"text": None},
+                          teacher=teacher)
+    for stage in ("split", "encode", "graph"):
+        assert (r := mmgraph(stage, "--config", str(config))).returncode == 0, r.stderr
+    runs = tmp_path / "runs"
+    shutil.copytree(runs / "e2e", tmp_path / "clean" / "e2e")
+    (tmp_path / "clean.yaml").write_text(
+        config.read_text().replace(str(runs), str(tmp_path / "clean")))
+    launcher = subprocess.Popen(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+         "-m", "mmgraph.cli", "-q", "teacher", "--config", str(config)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"})
+    folder = runs / "e2e" / "teacher" / "checkpoint"
+
+    def epochs() -> list[int]:
+        found = []
+        for meta in folder.glob("rank-*-of-2/checkpoint.json"):
+            try:
+                found.append(json.loads(meta.read_text())["epoch"])
+            except (OSError, ValueError):
+                pass  # being replaced
+        return found
+
+    deadline = time.monotonic() + 120
+    while not (len(found := epochs()) == 2 and min(found) >= 10):
+        assert launcher.poll() is None and time.monotonic() < deadline, "no checkpoints"
+        time.sleep(0.01)
+    os.kill(_rank_pids(launcher.pid)[1], signal.SIGKILL)
+    launcher.communicate(timeout=300)
+    assert launcher.returncode != 0
+    assert "teacher" not in json.loads((runs / "e2e" / "stages.json").read_text())
+    at_kill = epochs()
+    again = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+         "-m", "mmgraph.cli", "teacher", "--config", str(config)],
+        capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert again.returncode == 0, again.stderr[-3000:]
+    if len(set(at_kill)) == 1:  # both ranks' checkpoints at one epoch: both resume there
+        assert again.stderr.count("resumed from") == 2, again.stderr[-3000:]
+    assert (r := _torchrun("teacher", "--config", str(tmp_path / "clean.yaml"))).returncode == 0
+    tables = [load_file(root / "e2e" / "teacher" / "embeddings.safetensors")
+              for root in (runs, tmp_path / "clean")]
+    for name in ("users", "items"):
+        assert torch.allclose(tables[0][name], tables[1][name], atol=1e-5), name
+    assert not folder.exists()
