@@ -445,7 +445,8 @@ def main() -> None:
         print(table(results[0], METRICS))
         print()
     ours = [list(teachers)[-1], list(students)[-1]]  # the quickstart's rows
-    ours += [name for name in students if name in ON_TEACHER]
+    ours += [name for name in [*teachers, *students]
+             if name == AUTO_TEACHER or name in ON_TEACHER]
     text, verdicts = summary(results, ours)
     print(text)
     for name, verdict in verdicts.items():
