@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, TypeVar
 
+import torch
 from torch import nn
 
 from mmgraph.errors import RunDirError
@@ -32,6 +33,20 @@ class Reloadable(nn.Module):
     :meth:`from_pretrained` round-trip it through two files."""
 
     config: dict[str, Any]
+
+    def user_tables(self) -> list[nn.Embedding]:
+        """The tables with a row per user (none here): what training sharded by user splits
+        over the ranks."""
+        return []
+
+    def replace_user_rows(self, weights: list[torch.Tensor]) -> None:
+        """New rows ``[U', dim]`` for the tables of :meth:`user_tables` (in their order): a
+        rank's shard of the users for training sharded by user, every user's again to save
+        (the optimiser must be built after)."""
+        for table, weight in zip(self.user_tables(), weights, strict=True):
+            table.weight = nn.Parameter(weight)
+            table.num_embeddings = len(weight)
+        self.config["num_users"] = len(weights[0])
 
     def save_pretrained(self, weights: str | Path) -> None:
         """Write the weights to ``weights`` (safetensors) and the class and ``config`` beside

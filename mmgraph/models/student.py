@@ -34,6 +34,9 @@ class IDStudent(Reloadable):
         nn.init.normal_(self.user_embedding.weight, std=0.1)
         nn.init.normal_(self.item_embedding.weight, std=0.1)
 
+    def user_tables(self) -> list[nn.Embedding]:
+        return [self.user_embedding]
+
     @torch.no_grad()
     def start_from(self, users: torch.Tensor, items: torch.Tensor) -> None:
         """Copy factors ``users [U, r]`` and ``items [I, r]`` (``r <= dim``) into the first

@@ -80,19 +80,13 @@ class MultimodalTeacher(Reloadable):
                 nn.init.normal_(table.weight, std=0.1)
 
     def user_tables(self) -> list[nn.Embedding]:
-        """The tables with a row per user: the ID table, then each modality tower's (model
-        level)."""
+        """The ID table, then each modality tower's (model level)."""
         towers = self.user_towers.values() if hasattr(self, "user_towers") else []
         return [self.user_embedding, *towers]
 
     def replace_user_rows(self, weights: list[torch.Tensor]) -> None:
-        """New rows ``[U', dim]`` for the tables of :meth:`user_tables` (in their order): a
-        rank's shard of the users for training sharded by user, every user's again to save
-        (the optimiser must be built after)."""
-        for table, weight in zip(self.user_tables(), weights, strict=True):
-            table.weight = nn.Parameter(weight)
-            table.num_embeddings = len(weight)
-        self.num_users = self.config["num_users"] = len(weights[0])
+        super().replace_user_rows(weights)
+        self.num_users = len(weights[0])
 
     def item_ego(self, features: dict[str, torch.Tensor],
                  items: torch.Tensor | None = None) -> torch.Tensor:

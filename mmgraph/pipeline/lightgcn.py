@@ -10,7 +10,6 @@ import torch
 import torch.distributed as dist
 from torch_geometric.data import HeteroData
 
-from mmgraph.data.user_items import UserItems
 from mmgraph.evaluation.ranking import evaluate_embeddings
 from mmgraph.graph.adjacency import BipartiteAdjacency, bipartite_adjacency, item_adjacency
 from mmgraph.graph.build import INTERACTS, SIMILAR
@@ -115,8 +114,7 @@ def train_lightgcn(ctx: StageContext, data: IndexedSplit, built: HeteroData, fin
                                    valid_users)
 
     pairs = shard.local(data.train_pairs)[0]
-    seen = (data.parts["train"] if not ctx.dist.enabled else
-            UserItems(pairs[0].numpy(), pairs[1].numpy(), len(shard.users), len(data.items)))
+    seen = data.parts["train"] if not shard.ctx.enabled else shard.user_items(data)
     edges, replicas = data.train_pairs.shape[1], ctx.dist.world_size
     if tcfg.loss == "whole":  # one full-batch step per epoch
         loss = teacher_whole_data_loss(model, adjacency, features, item_adj, pairs.shape[1],
@@ -136,7 +134,7 @@ def train_lightgcn(ctx: StageContext, data: IndexedSplit, built: HeteroData, fin
                                  for table in model.user_tables()])
 
     user_rows = {id(table.weight) for table in model.user_tables()}
-    sharded = None if not ctx.dist.enabled else ShardedTraining(
+    sharded = None if not shard.ctx.enabled else ShardedTraining(
         ctx.dist, tuple(p for p in model.parameters() if id(p) not in user_rows), gather)
     result = fit_and_save(ctx, "teacher", model, loss, tuple(pairs), validate,
                           tcfg.optim.model_copy(update={"batch_size": batch}), metric, generator,

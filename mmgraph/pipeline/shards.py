@@ -15,7 +15,9 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from mmgraph.data.user_items import UserItems
 from mmgraph.models.spectral import Reduce
+from mmgraph.runs import IndexedSplit
 from mmgraph.training.distributed import Distributed, sum_over_ranks, user_shard
 
 __all__ = ["UserShard"]
@@ -48,6 +50,11 @@ class UserShard:
         mine = (pairs[0] >= self.users.start) & (pairs[0] < self.users.stop)
         shard = torch.stack([pairs[0][mine] - self.users.start, pairs[1][mine]])
         return (shard, *(column[mine] for column in columns))
+
+    def user_items(self, data: IndexedSplit) -> UserItems:
+        """The training items of this rank's users (numbered from 0)."""
+        pairs = self.local(data.train_pairs)[0]
+        return UserItems(pairs[0].numpy(), pairs[1].numpy(), len(self.users), len(data.items))
 
     def gather(self, users: torch.Tensor) -> torch.Tensor:
         """Every rank's user rows ``[U_r, k]``, in user order, ``[U, k]`` on every rank."""

@@ -124,10 +124,18 @@ class ShardedTraining:
     gather: Callable[[], None]
 
     def sum_gradients(self) -> None:
+        """Sum the replicated parameters' gradients over the ranks, in place. A parameter
+        without one (a part no loss term uses) has none on every rank and is left out; a
+        sparse gradient (an ID table's rows) is summed dense and made row-sparse again."""
         for parameter in self.replicated:
-            if parameter.grad is None:  # every rank sums the same list, in the same order
-                parameter.grad = torch.zeros_like(parameter)
-            dist.all_reduce(parameter.grad)
+            if parameter.grad is None:
+                continue
+            if parameter.grad.is_sparse:
+                total = parameter.grad.to_dense()
+                dist.all_reduce(total)
+                parameter.grad = total.to_sparse(sparse_dim=1)
+            else:
+                dist.all_reduce(parameter.grad)
 
     def batches(self, num_examples: int, batch_size: int, generator: torch.Generator
                 ) -> Iterator[Batch]:

@@ -22,8 +22,8 @@ from mmgraph.graph.adjacency import bipartite_adjacency, lightgcn_propagate
 from mmgraph.models.student import IDStudent
 from mmgraph.models.spectral import filter_basis
 from mmgraph.models.temporal import time_weighted_cooccurrence
-from mmgraph.training.distributed import (Distributed, rank_batches, sum_over_ranks, user_shard,
-                                         wrap_loss)
+from mmgraph.training.distributed import (Distributed, ShardedTraining, rank_batches,
+                                         sum_over_ranks, user_shard, wrap_loss)
 
 
 def test_rank_batches_split_every_global_batch_over_the_ranks():
@@ -75,6 +75,41 @@ def test_ddp_gradient_equals_the_full_batch_gradient(tmp_path):
     for name, param in model.named_parameters():
         assert param.grad.is_sparse  # the ID tables' gradients stay sparse through DDP
         assert torch.allclose(ddp[name], param.grad.to_dense(), atol=1e-6), name
+
+
+def _sharded_student_gradients(rank: int, store: str, users, items, out: str) -> None:
+    dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=2)
+    torch.manual_seed(0)
+    model = IDStudent(6, 8, dim=4)
+    mine = user_shard(6, Distributed(rank, 2))
+    model.replace_user_rows([model.user_embedding.weight.detach()[mine.start:mine.stop].clone()])
+    sharded = ShardedTraining(Distributed(rank, 2), (model.item_embedding.weight,), lambda: None)
+    local = (users >= mine.start) & (users < mine.stop)
+    # this rank's share of the mean over every example: its examples' sum / all examples
+    (_mf_loss(model)(users[local] - mine.start, items[local]) * local.sum() / len(users)
+     ).backward()
+    sharded.sum_gradients()
+    assert model.item_embedding.weight.grad.is_sparse  # for SparseAdam
+    torch.save({k: p.grad.to_dense() for k, p in model.named_parameters()}, f"{out}.{rank}")
+    dist.destroy_process_group()
+
+
+def test_sharded_student_gradients_equal_one_process(tmp_path):
+    """Issue 35, the student sharded by user: each rank's user rows get their gradient from its
+    own examples, the (sparse) item table's is summed over the ranks; both equal one process's,
+    and the item gradient stays row-sparse for SparseAdam."""
+    users, items = torch.tensor([0, 1, 2, 3, 4, 5, 0, 4]), torch.tensor([1, 2, 3, 4, 5, 6, 7, 0])
+    mp.spawn(_sharded_student_gradients, args=(str(tmp_path / "store"), users, items,
+                                               str(tmp_path / "g")), nprocs=2)
+    torch.manual_seed(0)
+    model = IDStudent(6, 8, dim=4)
+    _mf_loss(model)(users, items).backward()
+    shards = [torch.load(f"{tmp_path / 'g'}.{rank}", weights_only=True) for rank in range(2)]
+    assert torch.allclose(torch.cat([s["user_embedding.weight"] for s in shards]),
+                          model.user_embedding.weight.grad.to_dense(), atol=1e-6)
+    for shard in shards:
+        assert torch.allclose(shard["item_embedding.weight"],
+                              model.item_embedding.weight.grad.to_dense(), atol=1e-6)
 
 
 def test_user_shards_cover_every_user_once():

@@ -23,8 +23,10 @@ from mmgraph.models.student import IDStudent, low_rank_factors
 from mmgraph.pipeline.fitting import fit_and_save
 from mmgraph.pipeline.inputs import pairs_with_column
 from mmgraph.pipeline.runner import StageContext
+from mmgraph.pipeline.shards import UserShard
 from mmgraph.pipeline.warm import WarmStart
 from mmgraph.runs import IndexedSplit, layout
+from mmgraph.training.distributed import Distributed, ShardedTraining
 from mmgraph.training.loop import batch_for_steps
 from mmgraph.training.objectives import sequential_distillation, student_distillation
 
@@ -49,14 +51,18 @@ def train_student(ctx: StageContext, data: IndexedSplit, frozen: Vectors, finger
     cfg, device = ctx.cfg, ctx.device
     scfg, metric = cfg.student, cfg.evaluation.early_stopping_metric
     generator = torch.Generator().manual_seed(cfg.seed + ctx.dist.rank)
+    # under torchrun the ID student is sharded by user: each rank its users' soft labels,
+    # interactions and rows (the sequential student has no user table: data parallel)
+    shard = UserShard.of(len(data.users), ctx.dist if scfg.kind == "id" else Distributed())
+    mine = slice(shard.users.start, shard.users.stop)
     teacher_topk = None
     depth = max(scfg.kd_topk if scfg.kd_weight > 0 else 0,
                 scfg.rd_topk if scfg.rd_weight > 0 else 0)
     if depth > 0:  # the teacher's top unseen items: soft-label candidates, RD targets
-        top = topk_items(frozen["users"], frozen["items"], np.arange(len(data.users)),
+        top = topk_items(frozen["users"], frozen["items"], np.arange(len(data.users))[mine],
                          depth, data.parts["train"], cfg.evaluation.user_batch_size)
         teacher_topk = torch.from_numpy(top).to(device)
-    teacher_users, teacher_items = frozen["users"].to(device), frozen["items"].to(device)
+    teacher_users, teacher_items = frozen["users"][mine].to(device), frozen["items"].to(device)
     unit = None  # each user's soft-label unit, once for the start and the loss
     if teacher_topk is not None and scfg.kd_weight > 0 and scfg.kd_topk > 0:
         unit = teacher_top_scores(teacher_users, teacher_items, teacher_topk[:, :scfg.kd_topk])
@@ -91,32 +97,50 @@ def train_student(ctx: StageContext, data: IndexedSplit, frozen: Vectors, finger
     else:
         teacher_dim = frozen["items"].shape[1] if scfg.needs_projection else None
         model = IDStudent(len(data.users), len(data.items), scfg.dim, teacher_dim).to(device)
-        if scfg.init == "teacher":
+        if scfg.init == "teacher":  # every user's start, as in one process
             start_from_teacher(model, frozen["users"], frozen["items"],
-                               None if unit is None else unit[1])
+                               None if unit is None else shard.gather(unit[1]))
         if warm is not None and scfg.init == "random":  # else the updated teacher's start
             warm.start(model, layout.STUDENT_MODEL, data)
+        if shard.ctx.enabled:
+            model.replace_user_rows([model.user_embedding.weight.detach()[mine].clone()])
 
         def served() -> tuple[torch.Tensor, torch.Tensor]:
-            return tuple(t.detach().cpu() for t in model())
+            users, items = (t.detach().cpu() for t in model())
+            return shard.gather(users), items
 
-        loss = student_distillation(model, teacher_users, teacher_items, data.parts["train"],
-                                    scfg, generator, teacher_topk, unit)
+        seen = data.parts["train"] if not shard.ctx.enabled else shard.user_items(data)
+        distillation = student_distillation(model, teacher_users, teacher_items, seen, scfg,
+                                            generator, teacher_topk, unit)
+
+        def loss(users: torch.Tensor) -> torch.Tensor:  # this rank's share of the batch's
+            return distillation(users) / shard.ctx.world_size
 
     def validate() -> dict[str, float]:
         return evaluate_embeddings(*served(), data.parts["valid"], data.parts["train"],
                                    cfg.evaluation.ks, cfg.evaluation.user_batch_size,
                                    valid_users)
 
-    train_users = torch.from_numpy(data.parts["train"].users_with_items())
+    every_user = data.parts["train"].users_with_items()
+    train_users = torch.from_numpy(every_user[(every_user >= mine.start)
+                                              & (every_user < mine.stop)] - mine.start)
     optim = scfg.optim
-    batch = batch_for_steps(len(train_users), optim.batch_size, optim.steps_per_epoch)
+    batch = batch_for_steps(len(every_user), optim.batch_size, optim.steps_per_epoch)
+    trained: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+    def gather() -> None:  # sharded: the best weights' rows, then the model whole to save
+        trained.append(served())
+        model.replace_user_rows([trained[0][0]])
+
+    sharded = None if not shard.ctx.enabled else ShardedTraining(
+        shard.ctx, tuple(p for p in model.parameters() if p is not model.user_embedding.weight),
+        gather)
     fit_and_save(ctx, "student", model, loss, (train_users,), validate,
                  optim.model_copy(update={"batch_size": batch}), metric, generator, fingerprint,
-                 {"batch_size": batch})
+                 {"batch_size": batch}, sharded=sharded)
     if not ctx.dist.is_main:
         return None
-    users, items = served()
+    users, items = trained[0] if trained else served()
     if scfg.kind == "id":
         items = _rescaled_items(ctx, data, users, items, frozen, valid_users)
     place_cold(items)
