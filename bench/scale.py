@@ -32,7 +32,7 @@ Usage:
 
 With ``--world N`` each size runs under ``torchrun --standalone --nproc_per_node=N`` (one
 thread per rank, torchrun's default): rank 0 generates the tables, every rank runs the stages
-(the graph filters sharded by user, the models' training data-parallel: docs/scaling.md), and
+(the graph filters, LightGCN and the ID student sharded by user: docs/scaling.md), and
 the peak RSS reported is the largest rank's.
 """
 
