@@ -133,7 +133,11 @@ class ShardedTraining:
             if parameter.grad.is_sparse:
                 total = parameter.grad.to_dense()
                 dist.all_reduce(total)
-                parameter.grad = total.to_sparse(sparse_dim=1)
+                # the rows any rank touched (Tensor.to_sparse(sparse_dim=1) took 0.4 s here
+                # on a [12500, 64] table: 150x the all-reduce)
+                rows = total.ne(0).any(dim=1).nonzero().T
+                parameter.grad = torch.sparse_coo_tensor(rows, total[rows[0]], total.shape,
+                                                         is_coalesced=True)
             else:
                 dist.all_reduce(parameter.grad)
 
