@@ -1,9 +1,11 @@
 """Multi-process training on ``torch.distributed``: the process group that ``torchrun`` (or any
-launcher that sets ``RANK``/``WORLD_SIZE``/``MASTER_ADDR``) describes, a distributed sampler over
-training examples (interactions for the teacher, users for the student), and a
-DistributedDataParallel wrapper for our batch losses.
+launcher that sets ``RANK``/``WORLD_SIZE``/``MASTER_ADDR``) describes, and two ways to train on
+it: sharded by user (:class:`ShardedTraining`: LightGCN and the ID student, each rank its
+users' examples and rows, replicated parameters' gradients summed) and data parallel (a
+distributed sampler over training examples and a DistributedDataParallel wrapper for our batch
+losses: the rating teacher and the sequential student).
 
-Semantics: every global batch of ``batch_size`` examples is split over the ranks
+Data-parallel semantics: every global batch of ``batch_size`` examples is split over the ranks
 (``batch_size / world_size`` each); DDP averages the ranks' gradients, which is the gradient of
 the global batch's mean loss, so the optimiser sees what one process with the same batch size
 sees. The permutation of examples is shared (``DistributedSampler`` with the run's seed);
