@@ -424,31 +424,19 @@ def test_a_rank_killed_in_a_sharded_teacher_stops_the_job_and_the_stage_reruns(m
         600, 3600, 86400)
 
 
-@pytest.mark.slow
-def test_a_rank_killed_in_sharded_lightgcn_resumes_from_every_ranks_checkpoint(ml100k_slice,
-                                                                               tmp_path):
-    """Issue 36 on issue 35's sharded LightGCN: SIGKILL rank 1 once both ranks have saved a
-    checkpoint (each its own users' rows); the job stops, the stage is not done; the same
-    command resumes where both ranks' checkpoints agree (from scratch where a kill between the
-    two saves left them apart) and ends with what an unbroken job trains."""
-    from tests.test_cli import mmgraph, write_config
-
-    teacher = {"components": ["lightgcn"], "content": "none", "dim": 16, "loss": "whole",
-               "optim": {"epochs": 400, "eval_every": 5, "lr": 0.01, "patience": 100}}
-    config = write_config(tmp_path, ml100k_slice[0], None, encoders={"text": None},
-                          teacher=teacher)
-    for stage in ("split", "encode", "graph"):
-        assert (r := mmgraph(stage, "--config", str(config))).returncode == 0, r.stderr
-    runs = tmp_path / "runs"
-    shutil.copytree(runs / "e2e", tmp_path / "clean" / "e2e")
-    (tmp_path / "clean.yaml").write_text(
-        config.read_text().replace(str(runs), str(tmp_path / "clean")))
+def _kill_and_resume(config: Path, clean: Path, stage: str) -> Path:
+    """Run ``stage`` under torchrun on ``config``'s run, SIGKILL rank 1 once both ranks have
+    saved a checkpoint at epoch ≥ 10, check the job failed and left the stage undone, run the
+    same command again (both ranks must resume where their checkpoints agree), then the stage
+    unbroken on ``clean`` (a copy of the run before the stage); returns the stage folder of the
+    resumed run, whose checkpoints must be gone."""
+    run = config.parent / "runs" / "e2e"
     launcher = subprocess.Popen(
         [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-         "-m", "mmgraph.cli", "-q", "teacher", "--config", str(config)],
+         "-m", "mmgraph.cli", "-q", stage, "--config", str(config)],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "OMP_NUM_THREADS": "1"})
-    folder = runs / "e2e" / "teacher" / "checkpoint"
+    folder = run / stage / "checkpoint"
 
     def epochs() -> list[int]:
         found = []
@@ -466,18 +454,60 @@ def test_a_rank_killed_in_sharded_lightgcn_resumes_from_every_ranks_checkpoint(m
     os.kill(_rank_pids(launcher.pid)[1], signal.SIGKILL)
     launcher.communicate(timeout=300)
     assert launcher.returncode != 0
-    assert "teacher" not in json.loads((runs / "e2e" / "stages.json").read_text())
+    assert stage not in json.loads((run / "stages.json").read_text())
     at_kill = epochs()
     again = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-         "-m", "mmgraph.cli", "teacher", "--config", str(config)],
+         "-m", "mmgraph.cli", stage, "--config", str(config)],
         capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert again.returncode == 0, again.stderr[-3000:]
     if len(set(at_kill)) == 1:  # both ranks' checkpoints at one epoch: both resume there
         assert again.stderr.count("resumed from") == 2, again.stderr[-3000:]
-    assert (r := _torchrun("teacher", "--config", str(tmp_path / "clean.yaml"))).returncode == 0
-    tables = [load_file(root / "e2e" / "teacher" / "embeddings.safetensors")
-              for root in (runs, tmp_path / "clean")]
-    for name in ("users", "items"):
-        assert torch.allclose(tables[0][name], tables[1][name], atol=1e-5), name
+    assert (r := _torchrun(stage, "--config", str(clean))).returncode == 0, r.stderr[-3000:]
     assert not folder.exists()
+    return run / stage
+
+
+def _copy_for_a_clean_run(config: Path) -> Path:
+    """A copy of ``config``'s run as it is now, and a config pointing at it."""
+    runs, clean = config.parent / "runs", config.parent / "clean"
+    shutil.copytree(runs / "e2e", clean / "e2e")
+    (config.parent / "clean.yaml").write_text(config.read_text().replace(str(runs), str(clean)))
+    return config.parent / "clean.yaml"
+
+
+#: (stage killed, config sections, the file it writes and the tensors compared): LightGCN on
+#: the whole-data loss; the ID student from a filter teacher.
+_SHARDED_KILLS = [
+    ("teacher", {"teacher": {"components": ["lightgcn"], "content": "none", "dim": 16,
+                             "loss": "whole", "optim": {"epochs": 400, "eval_every": 5,
+                                                        "lr": 0.01, "patience": 100}}},
+     "embeddings.safetensors", ("users", "items")),
+    ("student", {"teacher": {"components": ["filter"]},
+                 "student": {"dim": 8, "optim": {"epochs": 300, "eval_every": 5,
+                                                 "patience": 100}}},
+     "model.safetensors", ("user_embedding.weight", "item_embedding.weight")),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stage, sections, written, names", _SHARDED_KILLS)
+def test_a_rank_killed_in_a_model_sharded_by_user_resumes_from_every_ranks_checkpoint(
+        ml100k_slice, tmp_path, stage, sections, written, names):
+    """Issue 36 on issue 35's models sharded by user (LightGCN, the ID student): SIGKILL rank
+    1 once both ranks have saved a checkpoint (each its own users' rows, optimiser state and
+    sampler); the job stops, the stage is not done; the same command resumes where both ranks'
+    checkpoints agree (from scratch where a kill between the two saves left them apart) and
+    ends with what an unbroken job trains."""
+    from tests.test_cli import mmgraph, write_config
+
+    config = write_config(tmp_path, ml100k_slice[0], None, encoders={"text": None}, **sections)
+    before = ["split", "encode", "graph", "teacher"][:3 if stage == "teacher" else 4]
+    for step in before:
+        assert (r := mmgraph(step, "--config", str(config))).returncode == 0, r.stderr
+    clean = _copy_for_a_clean_run(config)
+    resumed = _kill_and_resume(config, clean, stage)
+    tables = [load_file(folder / written)
+              for folder in (resumed, clean.parent / "clean" / "e2e" / stage)]
+    for name in names:
+        assert torch.allclose(tables[0][name], tables[1][name], atol=1e-5), name
