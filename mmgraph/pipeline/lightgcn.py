@@ -22,7 +22,7 @@ from mmgraph.pipeline.shards import UserShard
 from mmgraph.pipeline.warm import WarmStart
 from mmgraph.runs import IndexedSplit, layout
 from mmgraph.runtime import seed_everything
-from mmgraph.training.distributed import Distributed, ShardedTraining
+from mmgraph.training.distributed import Distributed
 from mmgraph.training.loop import batch_for_steps
 from mmgraph.training.teacher_objectives import teacher_ranking_loss, teacher_whole_data_loss
 
@@ -83,10 +83,7 @@ def lightgcn_inputs(ctx: StageContext, data: IndexedSplit, built: HeteroData,
             model.item_embedding.weight.copy_(items)
     if warm is not None:
         warm.start(model, layout.TEACHER_MODEL, data)
-    if shard.ctx.enabled:
-        rows = slice(shard.users.start, shard.users.stop)
-        model.replace_user_rows([table.weight.detach()[rows].clone()
-                                 for table in model.user_tables()])
+    shard.own_rows(model)
     return LightGCNInputs(model.to(device), adjacency, features, item_adj, shard)
 
 
@@ -114,7 +111,7 @@ def train_lightgcn(ctx: StageContext, data: IndexedSplit, built: HeteroData, fin
                                    valid_users)
 
     pairs = shard.local(data.train_pairs)[0]
-    seen = data.parts["train"] if not shard.ctx.enabled else shard.user_items(data)
+    seen = shard.user_items(data)
     edges, replicas = data.train_pairs.shape[1], ctx.dist.world_size
     if tcfg.loss == "whole":  # one full-batch step per epoch
         loss = teacher_whole_data_loss(model, adjacency, features, item_adj, pairs.shape[1],
@@ -126,23 +123,14 @@ def train_lightgcn(ctx: StageContext, data: IndexedSplit, built: HeteroData, fin
                                     tcfg.softmax_temperature, replicas)
         batch = batch_for_steps(edges, tcfg.optim.batch_size,
                                 tcfg.optim.propagations_per_epoch)
-    trained: list[tuple[torch.Tensor, torch.Tensor]] = []
-
-    def gather() -> None:  # sharded: the best weights' rows, then the model whole to save
-        trained.append(embeddings())
-        model.replace_user_rows([shard.gather(table.weight.detach())
-                                 for table in model.user_tables()])
-
-    user_rows = {id(table.weight) for table in model.user_tables()}
-    sharded = None if not shard.ctx.enabled else ShardedTraining(
-        ctx.dist, tuple(p for p in model.parameters() if id(p) not in user_rows), gather)
+    sharded, trained = shard.training(model, embeddings)
     result = fit_and_save(ctx, "teacher", model, loss, tuple(pairs), validate,
                           tcfg.optim.model_copy(update={"batch_size": batch}), metric, generator,
                           fingerprint, {"modalities": sorted(features), "batch_size": batch},
                           deadline=deadline, sharded=sharded)
     if result is None:
         return None
-    users, items = trained[0] if trained else embeddings()
+    users, items = trained()
     with torch.no_grad():
         content = model.content_vector(features)
     return TrainedLightGCN(users, items, None if content is None else content.cpu(),

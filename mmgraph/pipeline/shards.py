@@ -11,16 +11,21 @@ numbered from 0; users ``[U_r, k]`` → ``[U, k]``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable, TypeVar
 
 import torch
 import torch.distributed as dist
 
 from mmgraph.data.user_items import UserItems
+from mmgraph.models.reloadable import Reloadable
 from mmgraph.models.spectral import Reduce
 from mmgraph.runs import IndexedSplit
-from mmgraph.training.distributed import Distributed, sum_over_ranks, user_shard
+from mmgraph.training.distributed import (Distributed, ShardedTraining, sum_over_ranks,
+                                         user_shard)
 
 __all__ = ["UserShard"]
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -52,9 +57,38 @@ class UserShard:
         return (shard, *(column[mine] for column in columns))
 
     def user_items(self, data: IndexedSplit) -> UserItems:
-        """The training items of this rank's users (numbered from 0)."""
+        """The training items of this rank's users (numbered from 0): every user's in one
+        process."""
+        if not self.ctx.enabled:
+            return data.parts["train"]
         pairs = self.local(data.train_pairs)[0]
         return UserItems(pairs[0].numpy(), pairs[1].numpy(), len(self.users), len(data.items))
+
+    def own_rows(self, model: Reloadable) -> None:
+        """Keep only this rank's rows of ``model``'s user tables (none dropped in one
+        process), before its optimiser is built."""
+        if self.ctx.enabled:
+            model.replace_user_rows([table.weight.detach()[self.users.start:self.users.stop]
+                                     .clone() for table in model.user_tables()])
+
+    def training(self, model: Reloadable, outputs: Callable[[], T]
+                 ) -> tuple[ShardedTraining | None, Callable[[], T]]:
+        """Training of ``model`` (its user tables this rank's rows, :meth:`own_rows`) sharded
+        by user: the :class:`ShardedTraining` (``None`` in one process), whose ``gather``
+        records ``outputs()`` of the trained model and then makes it whole again for saving,
+        and a function giving those outputs afterwards (computed then in one process)."""
+        if not self.ctx.enabled:
+            return None, outputs
+        trained: list[T] = []
+
+        def gather() -> None:
+            trained.append(outputs())
+            model.replace_user_rows([self.gather(table.weight.detach())
+                                     for table in model.user_tables()])
+
+        user_rows = {id(table.weight) for table in model.user_tables()}
+        replicated = tuple(p for p in model.parameters() if id(p) not in user_rows)
+        return ShardedTraining(self.ctx, replicated, gather), lambda: trained[0]
 
     def gather(self, users: torch.Tensor) -> torch.Tensor:
         """Every rank's user rows ``[U_r, k]``, in user order, ``[U, k]`` on every rank."""

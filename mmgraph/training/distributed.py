@@ -16,8 +16,8 @@ the same early-stopping decision everywhere); only rank 0 writes files.
 
 from __future__ import annotations
 
-import os
 import math
+import os
 from dataclasses import dataclass
 from typing import Callable, Iterator, Union
 

@@ -287,32 +287,48 @@ def test_torchrun_encode_shards_items_over_ranks(tiny_interactions, tmp_path):
     assert two.shape == (len(items), 384) and torch.allclose(one, two, atol=1e-5)
 
 
+def _copy_run(config: Path, name: str) -> Path:
+    """A copy of ``config``'s run as it is now under ``name/`` beside it, and a config
+    (``name.yaml``) pointing at it."""
+    runs, copy = config.parent / "runs", config.parent / name
+    shutil.copytree(runs / "e2e", copy / "e2e")
+    (config.parent / f"{name}.yaml").write_text(config.read_text().replace(str(runs), str(copy)))
+    return config.parent / f"{name}.yaml"
+
+
+def _teacher_in_one_process_and_under_torchrun(ml100k_slice, tmp_path: Path, teacher: dict
+                                               ) -> tuple[Path, Path]:
+    """The teacher section ``teacher`` on ml100k_slice: split, encode and graph once, then
+    the teacher stage in one process and, on a copy, under torchrun; the two runs roots."""
+    from tests.test_cli import mmgraph, write_config
+
+    config = write_config(tmp_path, ml100k_slice[0], None, encoders={"text": None},
+                          teacher=teacher)
+    for stage in ("split", "encode", "graph"):
+        assert (r := mmgraph(stage, "--config", str(config))).returncode == 0, r.stderr
+    copy = _copy_run(config, "ddp")  # the same split and graph
+    assert (r := mmgraph("teacher", "--config", str(config))).returncode == 0, r.stderr
+    assert (r := _torchrun("teacher", "--config", str(copy))).returncode == 0, r.stderr[-3000:]
+    return tmp_path / "runs", tmp_path / "ddp"
+
+
 @pytest.mark.slow
 def test_torchrun_shards_the_filters_by_user_and_matches_one_process(ml100k_slice, tmp_path):
     """The teacher's filters under `torchrun --nproc_per_node=2`: each rank decomposes from half
     the users (their products summed over the ranks), rank 0 validates the grid; the settings
     chosen and every user's scores equal one process's (issue 35)."""
-    from tests.test_cli import NARROW_FILTER, mmgraph, write_config
+    from tests.test_cli import NARROW_FILTER
 
     teacher = {"components": ["filter", "time_filter"], "time_scale": [600, 3600],
                "filter": {**NARROW_FILTER, "ridge": [0.02, 0.2], "history_half_life": [10],
                           "dense_items": 100, "rank": 24}}
-    config = write_config(tmp_path, ml100k_slice[0], None, encoders={"text": None},
-                          teacher=teacher)
-    for stage in ("split", "encode", "graph"):
-        assert (r := mmgraph(stage, "--config", str(config))).returncode == 0, r.stderr
-    runs = tmp_path / "runs"
-    shutil.copytree(runs / "e2e", tmp_path / "ddp" / "e2e")  # the same split and graph
-    (tmp_path / "ddp.yaml").write_text(config.read_text().replace(str(runs), str(tmp_path / "ddp")))
-    assert (r := mmgraph("teacher", "--config", str(config))).returncode == 0, r.stderr
-    assert (r := _torchrun("teacher", "--config", str(tmp_path / "ddp.yaml"))).returncode == 0, \
-        r.stderr[-3000:]
+    runs = _teacher_in_one_process_and_under_torchrun(ml100k_slice, tmp_path, teacher)
     one, two = (json.loads((root / "e2e" / "teacher" / "state.json").read_text())
-                for root in (runs, tmp_path / "ddp"))
+                for root in runs)
     for key in ("filter_setting", "time_filter_setting", "time_scale", "weights"):
         assert one[key] == two[key], key
     scores = []
-    for root in (runs, tmp_path / "ddp"):
+    for root in runs:
         tables = load_file(root / "e2e" / "teacher" / "embeddings.safetensors")
         scores.append(tables["users"] @ tables["items"].T)
     assert torch.allclose(scores[0], scores[1], atol=1e-4 * float(scores[0].abs().max()))
@@ -325,33 +341,22 @@ def test_torchrun_shards_lightgcn_by_user_and_trains_as_one_process(ml100k_slice
     every layer and their gradients after every step. With the whole-data loss (full batch,
     nothing sampled) every step is one process's step: the same epochs, the same embeddings to
     float tolerance, and the saved model holds every user again; no checkpoint is left."""
-    from tests.test_cli import mmgraph, write_config
-
     teacher = {"components": ["lightgcn"], "content": "none", "dim": 16, "loss": "whole",
                "optim": {"epochs": 6, "eval_every": 3, "lr": 0.01}}
-    config = write_config(tmp_path, ml100k_slice[0], None, encoders={"text": None},
-                          teacher=teacher)
-    for stage in ("split", "encode", "graph"):
-        assert (r := mmgraph(stage, "--config", str(config))).returncode == 0, r.stderr
-    runs = tmp_path / "runs"
-    shutil.copytree(runs / "e2e", tmp_path / "ddp" / "e2e")  # the same split and graph
-    (tmp_path / "ddp.yaml").write_text(config.read_text().replace(str(runs), str(tmp_path / "ddp")))
-    assert (r := mmgraph("teacher", "--config", str(config))).returncode == 0, r.stderr
-    assert (r := _torchrun("teacher", "--config", str(tmp_path / "ddp.yaml"))).returncode == 0, \
-        r.stderr[-3000:]
+    runs = _teacher_in_one_process_and_under_torchrun(ml100k_slice, tmp_path, teacher)
     one, two = (json.loads((root / "e2e" / "teacher" / "state.json").read_text())
-                for root in (runs, tmp_path / "ddp"))
+                for root in runs)
     assert one["best_epoch"] == two["best_epoch"]
     tables = [load_file(root / "e2e" / "teacher" / "embeddings.safetensors")
-              for root in (runs, tmp_path / "ddp")]
+              for root in runs]
     scores = [t["users"] @ t["items"].T for t in tables]
     assert torch.allclose(scores[0], scores[1], atol=1e-3 * float(scores[0].abs().max()))
     models = [load_file(root / "e2e" / "teacher" / "model.safetensors")
-              for root in (runs, tmp_path / "ddp")]
+              for root in runs]
     assert models[1]["user_embedding.weight"].shape == models[0]["user_embedding.weight"].shape
     assert torch.allclose(models[0]["user_embedding.weight"], models[1]["user_embedding.weight"],
                           atol=1e-3)
-    assert not (tmp_path / "ddp" / "e2e" / "teacher" / "checkpoint").exists()
+    assert not (runs[1] / "e2e" / "teacher" / "checkpoint").exists()
 
 
 def _rank_pids(launcher: int) -> dict[int, int]:
@@ -468,12 +473,6 @@ def _kill_and_resume(config: Path, clean: Path, stage: str) -> Path:
     return run / stage
 
 
-def _copy_for_a_clean_run(config: Path) -> Path:
-    """A copy of ``config``'s run as it is now, and a config pointing at it."""
-    runs, clean = config.parent / "runs", config.parent / "clean"
-    shutil.copytree(runs / "e2e", clean / "e2e")
-    (config.parent / "clean.yaml").write_text(config.read_text().replace(str(runs), str(clean)))
-    return config.parent / "clean.yaml"
 
 
 #: (stage killed, config sections, the file it writes and the tensors compared): LightGCN on
@@ -505,7 +504,7 @@ def test_a_rank_killed_in_a_model_sharded_by_user_resumes_from_every_ranks_check
     before = ["split", "encode", "graph", "teacher"][:3 if stage == "teacher" else 4]
     for step in before:
         assert (r := mmgraph(step, "--config", str(config))).returncode == 0, r.stderr
-    clean = _copy_for_a_clean_run(config)
+    clean = _copy_run(config, "clean")
     resumed = _kill_and_resume(config, clean, stage)
     tables = [load_file(folder / written)
               for folder in (resumed, clean.parent / "clean" / "e2e" / stage)]

@@ -26,7 +26,7 @@ from mmgraph.pipeline.runner import StageContext
 from mmgraph.pipeline.shards import UserShard
 from mmgraph.pipeline.warm import WarmStart
 from mmgraph.runs import IndexedSplit, layout
-from mmgraph.training.distributed import Distributed, ShardedTraining
+from mmgraph.training.distributed import Distributed
 from mmgraph.training.loop import batch_for_steps
 from mmgraph.training.objectives import sequential_distillation, student_distillation
 
@@ -54,7 +54,7 @@ def train_student(ctx: StageContext, data: IndexedSplit, frozen: Vectors, finger
     # under torchrun the ID student is sharded by user: each rank its users' soft labels,
     # interactions and rows (the sequential student has no user table: data parallel)
     shard = UserShard.of(len(data.users), ctx.dist if scfg.kind == "id" else Distributed())
-    mine = slice(shard.users.start, shard.users.stop)
+    mine, seen = slice(shard.users.start, shard.users.stop), shard.user_items(data)
     teacher_topk = None
     depth = max(scfg.kd_topk if scfg.kd_weight > 0 else 0,
                 scfg.rd_topk if scfg.rd_weight > 0 else 0)
@@ -102,14 +102,12 @@ def train_student(ctx: StageContext, data: IndexedSplit, frozen: Vectors, finger
                                None if unit is None else shard.gather(unit[1]))
         if warm is not None and scfg.init == "random":  # else the updated teacher's start
             warm.start(model, layout.STUDENT_MODEL, data)
-        if shard.ctx.enabled:
-            model.replace_user_rows([model.user_embedding.weight.detach()[mine].clone()])
+        shard.own_rows(model)
 
         def served() -> tuple[torch.Tensor, torch.Tensor]:
             users, items = (t.detach().cpu() for t in model())
             return shard.gather(users), items
 
-        seen = data.parts["train"] if not shard.ctx.enabled else shard.user_items(data)
         distillation = student_distillation(model, teacher_users, teacher_items, seen, scfg,
                                             generator, teacher_topk, unit)
 
@@ -121,26 +119,17 @@ def train_student(ctx: StageContext, data: IndexedSplit, frozen: Vectors, finger
                                    cfg.evaluation.ks, cfg.evaluation.user_batch_size,
                                    valid_users)
 
-    every_user = data.parts["train"].users_with_items()
-    train_users = torch.from_numpy(every_user[(every_user >= mine.start)
-                                              & (every_user < mine.stop)] - mine.start)
+    train_users = torch.from_numpy(seen.users_with_items())
     optim = scfg.optim
-    batch = batch_for_steps(len(every_user), optim.batch_size, optim.steps_per_epoch)
-    trained: list[tuple[torch.Tensor, torch.Tensor]] = []
-
-    def gather() -> None:  # sharded: the best weights' rows, then the model whole to save
-        trained.append(served())
-        model.replace_user_rows([trained[0][0]])
-
-    sharded = None if not shard.ctx.enabled else ShardedTraining(
-        shard.ctx, tuple(p for p in model.parameters() if p is not model.user_embedding.weight),
-        gather)
+    batch = batch_for_steps(len(data.parts["train"].users_with_items()), optim.batch_size,
+                            optim.steps_per_epoch)
+    sharded, trained = shard.training(model, served)
     fit_and_save(ctx, "student", model, loss, (train_users,), validate,
                  optim.model_copy(update={"batch_size": batch}), metric, generator, fingerprint,
                  {"batch_size": batch}, sharded=sharded)
     if not ctx.dist.is_main:
         return None
-    users, items = trained[0] if trained else served()
+    users, items = trained()
     if scfg.kind == "id":
         items = _rescaled_items(ctx, data, users, items, frozen, valid_users)
     place_cold(items)
