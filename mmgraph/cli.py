@@ -222,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     except MmgraphError as exc:
         if args.debug:
             raise
-        print(f"error: {exc}", file=sys.stderr)  # unwrapped: paths and ids stay whole
+        print(f"{_error_label()} {exc}", file=sys.stderr)  # unwrapped: paths, ids stay whole
         return 2
     except KeyboardInterrupt:
         if args.debug:
@@ -233,18 +233,45 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug or exc.errno not in _ENVIRONMENT_ERRNOS:
             raise
         where = exc.filename2 or exc.filename or "a file"  # a rename: its target, not the temp
-        print(f"error: {exc.strerror} ({where}): {_ENVIRONMENT_ERRNOS[exc.errno]}",
+        print(f"{_error_label()} {exc.strerror} ({where}): {_ENVIRONMENT_ERRNOS[exc.errno]}",
               file=sys.stderr)
         return 2
     except (MemoryError, RuntimeError) as exc:
-        if args.debug or not _out_of_memory(exc):
+        if args.debug or not (_peer_lost(exc) or _out_of_memory(exc)):
             raise
-        reason = " ".join(str(exc).split()[-12:]) or type(exc).__name__
-        print(f"error: out of memory ({reason}): lower the sizes in the config (teacher.dim, "
-              f"student.dim, batch sizes, graph.knn_k, kd_topk) or free memory, and rerun the "
-              f"same command: finished stages are kept.", file=sys.stderr)
+        if _peer_lost(exc):
+            print(f"{_error_label()} another process of the job stopped while this one "
+                  f"waited on it: its error is above (or it was killed). Fix that and rerun the "
+                  f"same command: finished stages are kept.", file=sys.stderr)
+            return 2
+        print(f"{_error_label()} out of memory ({_last_words(exc)}): lower the sizes in the "
+              f"config (teacher.dim, student.dim, batch sizes, graph.knn_k, kd_topk) or free "
+              f"memory, and rerun the same command: finished stages are kept.", file=sys.stderr)
         return 2
     return 0
+
+
+def _error_label() -> str:
+    """``error:``, naming the rank in a job of several processes (torchrun's ``RANK`` and
+    ``WORLD_SIZE``): each rank reports its own error, and one rank may fail alone."""
+    world = os.environ.get("WORLD_SIZE", "1")
+    if world.isdigit() and int(world) > 1:
+        return f"error (rank {os.environ.get('RANK', '?')} of {world}):"
+    return "error:"
+
+
+def _last_words(exc: BaseException) -> str:
+    """The end of ``exc``'s message (where torch puts the reason), or its type's name."""
+    return " ".join(str(exc).split()[-12:]) or type(exc).__name__
+
+
+def _peer_lost(exc: BaseException) -> bool:
+    """A collective that failed because another rank of the job is gone (it raised an error
+    of its own, or was killed): gloo's "closed/reset by peer", torch's DistError."""
+    torch = sys.modules.get("torch")
+    if os.environ.get("WORLD_SIZE", "1") in ("", "1") or torch is None:
+        return False
+    return isinstance(exc, torch.distributed.DistError) or "by peer" in str(exc)
 
 
 def _out_of_memory(exc: BaseException) -> bool:

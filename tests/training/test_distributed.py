@@ -287,6 +287,39 @@ def test_torchrun_encode_shards_items_over_ranks(tiny_interactions, tmp_path):
     assert two.shape == (len(items), 384) and torch.allclose(one, two, atol=1e-5)
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("bad", ["table", "config"])
+def test_bad_input_under_torchrun_is_a_clear_error_from_each_rank(tiny_interactions, tmp_path,
+                                                                   bad):
+    """A table with a non-numeric rating, or a config with an unknown key, under `torchrun
+    --nproc_per_node=2` (issue 36): the job fails with mmgraph's one-line error naming the
+    file and the row or key, labelled with the rank that raised it, no traceback of mmgraph's
+    own, and nothing of the run written past its config."""
+    from tests.test_cli import write_config
+
+    table = tiny_interactions.astype({"rating": object})
+    if bad == "table":
+        table.loc[7, "rating"] = "five"
+    table.to_csv(tmp_path / "inter.csv", index=False)
+    config = write_config(tmp_path, tmp_path / "inter.csv", None, encoders={"text": None})
+    if bad == "config":
+        config.write_text(config.read_text().replace("dim: 32", "dimm: 32"))
+    result = _torchrun("run", "--config", str(config))
+    assert result.returncode != 0
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error (rank ")]
+    assert errors, result.stderr[-3000:]
+    names = ((str(tmp_path / "inter.csv"), "'rating'", "data row(s) 8 ") if bad == "table"
+             else (str(config), "teacher.dimm"))
+    named = [line for line in errors if all(name in line for name in names)]
+    assert named, errors
+    for line in errors:  # each rank: the error itself, or that the rank raising it stopped
+        assert re.fullmatch(r"error \(rank [01] of 2\): .+", line)
+        assert line in named or "another process of the job stopped" in line, line
+    assert not re.search(r'File "[^"]*/mmgraph/', result.stderr)  # only torchrun's own report
+    run = tmp_path / "runs" / "e2e"
+    assert not run.exists() or {p.name for p in run.iterdir()} <= {"config.yaml", ".mmgraph.lock"}
+
+
 def _copy_run(config: Path, name: str) -> Path:
     """A copy of ``config``'s run as it is now under ``name/`` beside it, and a config
     (``name.yaml``) pointing at it."""
