@@ -43,7 +43,7 @@ import pyarrow.parquet as pq
 
 from mmgraph.config import RunConfig, section_hash
 from mmgraph.data.ids import IdMap
-from mmgraph.data.tables import ITEM, RATING, USER, load_interactions, load_items
+from mmgraph.data.tables import ITEM, RATING, TIMESTAMP, USER, load_interactions, load_items
 from mmgraph.errors import ConfigError, DataError, RunDirError
 from mmgraph.io import file_sha256, read_json, write_json, write_parquet
 from mmgraph.lock import exclusive_writer
@@ -235,10 +235,13 @@ def _generation_config(fixed: RunConfig, base: RunDir, name: str, share: float,
 def _write_grown_split(base: RunDir, target: RunDir, new: pd.DataFrame,
                        new_items: np.ndarray | None = None) -> None:
     """Every interaction ``base`` knew (train, valid, test) plus ``new``, all training (an
-    interaction given twice once), with the user map grown by the new users (and an ID-only
-    run's item map by the new items)."""
+    interaction given twice once, at its latest timestamp when there are timestamps: new rows
+    may come out of time order or repeat a known one with an older time), with the user map
+    grown by the new users (and an ID-only run's item map by the new items)."""
     parts = [pd.read_parquet(base.path(layout.split_part(name))) for name in layout.SPLIT_PARTS]
     every = pd.concat([*parts, new], ignore_index=True)
+    if TIMESTAMP in every.columns:  # stable: equal times keep the given order (the new last)
+        every = every.sort_values(TIMESTAMP, kind="stable")
     every = every.drop_duplicates([USER, ITEM], keep="last")
     users = IdMap.load(base.path(layout.USER_IDS))
     fresh = pd.Index(new[USER].unique())

@@ -325,3 +325,25 @@ def test_new_interactions_whose_ids_clash_in_type_are_named(base):
         folder / "strings.parquet")
     with pytest.raises(DataError, match="user_id ids here are integers, but '1' is not"):
         update(run.root, folder / "strings.parquet", progress=False)
+
+
+def test_repeated_and_out_of_order_interactions_are_trained_once_at_their_latest_time(base):
+    """Issue 36 (bad input on the new surfaces): a new interaction given twice out of time
+    order, and one the run knows given again with an older timestamp: each (user, item) is
+    trained on once, at the latest time it was seen (the time filter weighs by it)."""
+    run, folder = base
+    parts = pd.concat([pd.read_parquet(run.path("splits", f"{part}.parquet"))
+                       for part in ("train", "valid", "test")])
+    known = parts.sort_values(["user_id", "item_id"]).iloc[0]
+    seen = set(zip(parts["user_id"], parts["item_id"]))
+    unseen = next((7, item) for item in range(30) if (7, item) not in seen)
+    pd.DataFrame({"user_id": [7, int(known["user_id"]), 7],
+                  "item_id": [unseen[1], int(known["item_id"]), unseen[1]],
+                  "timestamp": [30_005, int(known["timestamp"]) - 100, 30_001]}
+                 ).to_parquet(folder / "repeated.parquet")
+    generation = update(run.root, folder / "repeated.parquet", progress=False)
+    train = pd.read_parquet(generation.path("splits", "train.parquet")).set_index(
+        ["user_id", "item_id"])["timestamp"]
+    assert train.index.is_unique
+    assert train[unseen] == 30_005
+    assert train[(int(known["user_id"]), int(known["item_id"]))] == int(known["timestamp"])
