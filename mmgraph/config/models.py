@@ -281,6 +281,12 @@ class StudentConfig(StrictModel):
         "items (mmgraph/distill/item_norms.py). auto: chosen on validation, the smallest that "
         "makes the student's top-K lists cover as much of the catalogue as the teacher's "
         "within 2% of its accuracy; a sequential student serves its vectors as trained.")
+    match_teacher_exposure: bool | Literal["auto"] = Field(
+        "auto", description="ID student: scale each served item vector so that the item "
+        "appears in about as many users' top-K lists as in the teacher's, before the norm "
+        "exponent (mmgraph/distill/item_norms.py). auto: only when item_norm_exponent is auto "
+        "and no exponent alone covers as much of the catalogue as the teacher within 2% of "
+        "the accuracy, and then chosen on validation like the exponent.")
     optim: StudentOptimConfig = StudentOptimConfig()
 
     _version_1 = model_validator(mode="before")(
@@ -293,9 +299,10 @@ class StudentConfig(StrictModel):
     @model_validator(mode="after")
     def _sequential_terms(self) -> "StudentConfig":
         if self.kind == "sequential":
-            if self.item_norm_exponent not in ("auto", 0):
-                raise ValueError("student.item_norm_exponent rescales an ID student's items; "
-                                 "a sequential student serves them as trained: leave it out")
+            if self.item_norm_exponent not in ("auto", 0) or self.match_teacher_exposure is True:
+                raise ValueError("student.item_norm_exponent and match_teacher_exposure rescale "
+                                 "an ID student's items; a sequential student serves them as "
+                                 "trained: leave them out")
             if self.needs_projection or self.rd_weight > 0:
                 raise ValueError("student.kind sequential learns from next items and soft "
                                  "labels only: set rd_weight, contrastive_weight and "

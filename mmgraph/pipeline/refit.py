@@ -75,7 +75,8 @@ def refit_config(cfg: RunConfig, run: RunDir) -> RunConfig:
         update={"epochs": epochs, "eval_every": epochs})})
     if cfg.student.kind == "id":
         student = student.model_copy(update={
-            "item_norm_exponent": _item_norm_exponent(run, student_state)})
+            "item_norm_exponent": _item_norm_exponent(run, student_state),
+            "match_teacher_exposure": _exposure_matched(run, student_state)})
     return cfg.model_copy(update={"name": REFIT, "runs_root": run.root, "teacher": teacher,
                                   "student": student, "final_refit": False})
 
@@ -104,6 +105,18 @@ def _item_norm_exponent(run: RunDir, state: dict) -> float:
                           f"{exponent!r} should be a number from 0 to 1; it was edited. Rerun "
                           f"the student stage (`mmgraph student`).")
     return float(exponent)
+
+
+def _exposure_matched(run: RunDir, state: dict) -> bool:
+    """Whether ``run``'s ID student served its items matched to the teacher's exposure (no for
+    a run made before students recorded it); a :class:`RunDirError` when the record is not a
+    yes or no."""
+    matched = state.get("match_teacher_exposure", False)
+    if not isinstance(matched, bool):
+        raise RunDirError(f"{run.path(layout.STUDENT_STATE)}: match_teacher_exposure "
+                          f"{matched!r} should be true or false; it was edited. Rerun the "
+                          f"student stage (`mmgraph student`).")
+    return matched
 
 
 def _require_same_settings(cfg: RunConfig, run: RunDir) -> None:

@@ -49,10 +49,11 @@ class IndexedSplit:
         return UserItems(users, np.concatenate([p.indices for p in parts]), len(self.users),
                          len(self.items))
 
-    def validation_users(self, limit: int, seed: int) -> np.ndarray | None:
-        """Users ranked by validation during training: every user with valid items (``None``),
-        or a seeded sample of ``limit`` of them (sorted) when there are more."""
-        users = self.parts["valid"].users_with_items()
+    def validation_users(self, limit: int, seed: int, part: str = "valid"
+                         ) -> np.ndarray | None:
+        """Users ranked by validation during training: every user with items in ``part``
+        (``None``), or a seeded sample of ``limit`` of them (sorted) when there are more."""
+        users = self.parts[part].users_with_items()
         if len(users) <= limit:
             return None
         return np.sort(np.random.default_rng(seed).choice(users, limit, replace=False))

@@ -11,7 +11,8 @@ import pandas as pd
 import torch
 
 from mmgraph.data.tables import TIMESTAMP
-from mmgraph.distill.item_norms import choose_norm_exponent, rescale_items
+from mmgraph.distill.item_norms import (choose_item_scaling, exposure, match_exposure,
+                                        rescale_items)
 from mmgraph.distill.soft_labels import teacher_top_scores
 from mmgraph.distill.warm_start import start_from_teacher
 from mmgraph.evaluation.ranking import evaluate_embeddings, topk_items
@@ -143,38 +144,58 @@ def train_student(ctx: StageContext, data: IndexedSplit, frozen: Vectors, finger
 def _rescaled_items(ctx: StageContext, data: IndexedSplit, users: torch.Tensor,
                     items: torch.Tensor, frozen: Vectors, valid_users: np.ndarray | None
                     ) -> torch.Tensor:
-    """The trained ``items [I, d_s]`` divided by their norms to ``student.item_norm_exponent``
-    (:mod:`mmgraph.distill.item_norms`; ``auto``: chosen on the validation users against the
-    teacher's coverage of the catalogue), the exponent and its search added to
-    ``student/state.json``."""
-    ev, train, valid = ctx.cfg.evaluation, data.parts["train"], data.parts["valid"]
-    exponent = ctx.cfg.student.item_norm_exponent
-    record: dict = {}
-    scored = valid.users_with_items() if valid_users is None else valid_users
+    """The trained ``items [I, d_s]`` as served (:mod:`mmgraph.distill.item_norms`): scaled to
+    the teacher's exposure when ``student.match_teacher_exposure`` says so, then divided by
+    their norms to ``student.item_norm_exponent`` (``auto``: both chosen on the validation
+    users against the teacher's coverage of the catalogue); the choice and its search added
+    to ``student/state.json``."""
+    scfg, ev, train = ctx.cfg.student, ctx.cfg.evaluation, data.parts["train"]
+    k, batch = max(ev.ks), ev.user_batch_size
+    exponent, matching = scfg.item_norm_exponent, scfg.match_teacher_exposure
+    scored = data.parts["valid"].users_with_items() if valid_users is None else valid_users
     if exponent == "auto" and not len(scored):
         exponent = 0.0  # nothing to choose on
-    elif exponent == "auto":
-        k, name = max(ev.ks), f"coverage@{max(ev.ks)}"
+    matched = None  # the exposure-matched items, fitted on first use
+
+    def exposure_matched() -> torch.Tensor:
+        nonlocal matched
+        if matched is None:  # on training users: a refit, which has no valid, matches alike
+            sample = data.validation_users(ev.valid_users, ctx.cfg.seed, "train")
+            among = train.users_with_items() if sample is None else sample
+            teacher = topk_items(frozen["users"], frozen["items"], among, k, train, batch)
+            matched = match_exposure(items, lambda table: topk_items(
+                users, table, among, k, train, batch), exposure(teacher, len(items)))
+        return matched
+
+    record: dict = {}
+    if exponent == "auto":
+        name = f"coverage@{k}"
 
         def lists(user_table: torch.Tensor, item_table: torch.Tensor) -> np.ndarray:
-            return topk_items(user_table, item_table, scored, k, train, ev.user_batch_size)
+            return topk_items(user_table, item_table, scored, k, train, batch)
 
         target = list_metrics(lists(frozen["users"], frozen["items"]), train.item_counts,
                               k)[name]
 
-        def score(candidate: float) -> tuple[float, float]:
-            top = lists(users, rescale_items(items, candidate))
-            return (ranking_metrics(top, scored, valid, ev.ks)[ev.early_stopping_metric],
+        def score(candidate: float, matched: bool) -> tuple[float, float]:
+            top = lists(users, rescale_items(exposure_matched() if matched else items,
+                                             candidate))
+            return (ranking_metrics(top, scored, data.parts["valid"],
+                                    ev.ks)[ev.early_stopping_metric],
                     list_metrics(top, train.item_counts, k)[name])
 
-        exponent, scores = choose_norm_exponent(score, target)
+        exponent, matching, scores = choose_item_scaling(score, target, matching is not False)
         record["item_norm_search"] = {f"teacher_valid_{name}": target,
                                       f"valid_{ev.early_stopping_metric}_and_{name}": scores}
-        log.info("student: item norm exponent %s (valid %s %.4f against the teacher's %.4f)",
-                 exponent, name, scores[str(exponent)]["coverage"], target)
+        chosen = scores[f"matched+{exponent}" if matching else str(exponent)]
+        log.info("student: item norm exponent %s%s (valid %s %.4f against the teacher's %.4f)",
+                 exponent, ", exposure matched" if matching else "", name,
+                 chosen["coverage"], target)
+    matching = matching is True
     path = ctx.run.path(layout.STUDENT_STATE)
-    write_json(path, {**read_json(path), "item_norm_exponent": exponent, **record})
-    return rescale_items(items, exponent)
+    write_json(path, {**read_json(path), "item_norm_exponent": exponent,
+                      "match_teacher_exposure": matching, **record})
+    return rescale_items(exposure_matched() if matching else items, exponent)
 
 
 def _sequences_through_valid(ctx: StageContext, data: IndexedSplit, train_pairs: torch.Tensor,
