@@ -219,6 +219,10 @@ def main(argv: list[str] | None = None) -> int:
         from rich.console import Console
 
         _dispatch(args, Console())
+        if "torch.distributed" in sys.modules:  # a torchrun job: every rank leaves together
+            from mmgraph.training.distributed import leave_process_group
+
+            leave_process_group()
     except MmgraphError as exc:
         if args.debug:
             raise

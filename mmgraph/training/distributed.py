@@ -28,7 +28,8 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DistributedSampler
 
 __all__ = ["Distributed", "distributed_context", "Batch", "rank_batches", "BatchLossModule",
-           "wrap_loss", "barrier", "sum_over_ranks", "user_shard", "ShardedTraining"]
+           "wrap_loss", "barrier", "leave_process_group", "sum_over_ranks", "user_shard",
+           "ShardedTraining"]
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,16 @@ def distributed_context(device: torch.device | None = None) -> Distributed:
         cuda = device is not None and device.type == "cuda"
         dist.init_process_group("nccl" if cuda else "gloo")
     return Distributed(dist.get_rank(), dist.get_world_size())
+
+
+def leave_process_group() -> None:
+    """Wait for every rank, then leave the process group (when this process joined one),
+    before the process exits: left to the interpreter's exit, gloo's threads are torn down
+    while another rank may still be writing, and a rank aborted now and then under load
+    ("terminate called without an active exception", SIGABRT)."""
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 def barrier(ctx: Distributed) -> None:
