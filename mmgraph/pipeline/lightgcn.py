@@ -7,7 +7,6 @@ from typing import NamedTuple
 
 import numpy as np
 import torch
-import torch.distributed as dist
 from torch_geometric.data import HeteroData
 
 from mmgraph.evaluation.ranking import evaluate_embeddings
@@ -22,7 +21,7 @@ from mmgraph.pipeline.shards import UserShard
 from mmgraph.pipeline.warm import WarmStart
 from mmgraph.runs import IndexedSplit, layout
 from mmgraph.runtime import seed_everything
-from mmgraph.training.distributed import Distributed
+from mmgraph.training.distributed import Distributed, all_reduce
 from mmgraph.training.loop import batch_for_steps
 from mmgraph.training.teacher_objectives import teacher_ranking_loss, teacher_whole_data_loss
 
@@ -67,7 +66,7 @@ def lightgcn_inputs(ctx: StageContext, data: IndexedSplit, built: HeteroData,
                                   *([] if weight is None else [weight]))
     adjacency = bipartite_adjacency(pairs, len(shard.users), len(data.items),
                                     weights[0] if weights else None,
-                                    dist.all_reduce if shard.ctx.enabled else None).to(device)
+                                    all_reduce if shard.ctx.enabled else None).to(device)
     item_adj = None
     if tcfg.item_graph and tcfg.content != "none" and SIMILAR in built.edge_types:
         item_adj = item_adjacency(built[SIMILAR].edge_index, built[SIMILAR].edge_weight,

@@ -14,14 +14,13 @@ from dataclasses import dataclass
 from typing import Callable, TypeVar
 
 import torch
-import torch.distributed as dist
 
 from mmgraph.data.user_items import UserItems
 from mmgraph.models.reloadable import Reloadable
 from mmgraph.models.spectral import Reduce
 from mmgraph.runs import IndexedSplit
-from mmgraph.training.distributed import (Distributed, ShardedTraining, sum_over_ranks,
-                                         user_shard)
+from mmgraph.training.distributed import (Distributed, ShardedTraining, all_gather,
+                                         broadcast, sum_over_ranks, user_shard)
 
 __all__ = ["UserShard"]
 
@@ -99,7 +98,7 @@ class UserShard:
         padded = users.new_zeros(max(sizes), *users.shape[1:])
         padded[:len(users)] = users
         parts = [torch.empty_like(padded) for _ in range(world)]
-        dist.all_gather(parts, padded)
+        all_gather(parts, padded)
         return torch.cat([part[:size] for part, size in zip(parts, sizes)])
 
     def agree(self, value: float) -> float:
@@ -107,5 +106,5 @@ class UserShard:
         if not self.ctx.enabled:
             return value
         holder = torch.tensor([value], dtype=torch.float64)
-        dist.broadcast(holder, src=0)
+        broadcast(holder, src=0)
         return float(holder[0])

@@ -29,7 +29,7 @@ from torch.utils.data import DistributedSampler
 
 __all__ = ["Distributed", "distributed_context", "Batch", "rank_batches", "BatchLossModule",
            "wrap_loss", "barrier", "leave_process_group", "sum_over_ranks", "user_shard",
-           "ShardedTraining"]
+           "ShardedTraining", "Traffic", "TRAFFIC", "all_reduce", "all_gather", "broadcast"]
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,48 @@ def distributed_context(device: torch.device | None = None) -> Distributed:
     return Distributed(dist.get_rank(), dist.get_world_size())
 
 
+@dataclass
+class Traffic:
+    """The bytes this process handed to torch.distributed's collectives through
+    :func:`all_reduce`, :func:`all_gather` and :func:`broadcast` (each call's tensor once:
+    the payload; a ring all-reduce sends about 2(N-1)/N of it over each rank's link).
+    DistributedDataParallel's own all-reduces (the data-parallel models) are not counted."""
+
+    payload: int = 0
+
+    def count(self, tensor: torch.Tensor) -> None:
+        self.payload += tensor.numel() * tensor.element_size()
+
+    def take(self) -> int:
+        """The bytes counted since the last take."""
+        taken, self.payload = self.payload, 0
+        return taken
+
+
+#: This process's :class:`Traffic` (training records it per epoch: ``payload_mb``).
+TRAFFIC = Traffic()
+
+
+def all_reduce(tensor: torch.Tensor, op: dist.ReduceOp = dist.ReduceOp.SUM) -> None:
+    """``torch.distributed.all_reduce`` of ``tensor`` in place, counted in :data:`TRAFFIC`."""
+    TRAFFIC.count(tensor)
+    dist.all_reduce(tensor, op=op)
+
+
+def all_gather(parts: list[torch.Tensor], tensor: torch.Tensor) -> None:
+    """``torch.distributed.all_gather`` of this rank's ``tensor`` into ``parts``, counted in
+    :data:`TRAFFIC`."""
+    TRAFFIC.count(tensor)
+    dist.all_gather(parts, tensor)
+
+
+def broadcast(tensor: torch.Tensor, src: int) -> None:
+    """``torch.distributed.broadcast`` of rank ``src``'s ``tensor``, counted in
+    :data:`TRAFFIC`."""
+    TRAFFIC.count(tensor)
+    dist.broadcast(tensor, src=src)
+
+
 def leave_process_group() -> None:
     """Wait for every rank, then leave the process group (when this process joined one),
     before the process exits: left to the interpreter's exit, gloo's threads are torn down
@@ -83,7 +125,7 @@ def sum_over_ranks(ctx: Distributed) -> Callable[[torch.Tensor], torch.Tensor] |
 
     def summed(tensor: torch.Tensor) -> torch.Tensor:
         total = tensor.detach().clone().contiguous()
-        dist.all_reduce(total)
+        all_reduce(total)
         return total
 
     return summed
@@ -145,14 +187,14 @@ class ShardedTraining:
                 continue
             if parameter.grad.is_sparse:
                 total = parameter.grad.to_dense()
-                dist.all_reduce(total)
+                all_reduce(total)
                 # the rows any rank touched (Tensor.to_sparse(sparse_dim=1) took 0.4 s here
                 # on a [12500, 64] table: 150x the all-reduce)
                 rows = total.ne(0).any(dim=1).nonzero().T
                 parameter.grad = torch.sparse_coo_tensor(rows, total[rows[0]], total.shape,
                                                          is_coalesced=True)
             else:
-                dist.all_reduce(parameter.grad)
+                all_reduce(parameter.grad)
 
     def batches(self, num_examples: int, batch_size: int, generator: torch.Generator
                 ) -> Iterator[Batch]:
@@ -162,8 +204,8 @@ class ShardedTraining:
         most), from a shuffled order that starts over when it runs out (a rank with fewer
         examples repeats some)."""
         total, most = torch.tensor([num_examples]), torch.tensor([num_examples])
-        dist.all_reduce(total)
-        dist.all_reduce(most, op=dist.ReduceOp.MAX)
+        all_reduce(total)
+        all_reduce(most, op=dist.ReduceOp.MAX)
         if batch_size >= int(total[0]):
             yield slice(None)
             return
@@ -179,7 +221,7 @@ class ShardedTraining:
         leaves them apart: then none resumes)."""
         mine = -1 if epoch is None else epoch
         bounds = torch.tensor([mine, -mine])  # the max of both: the largest and the smallest
-        dist.all_reduce(bounds, op=dist.ReduceOp.MAX)
+        all_reduce(bounds, op=dist.ReduceOp.MAX)
         return epoch is not None and int(bounds[0]) == -int(bounds[1])
 
 

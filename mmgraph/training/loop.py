@@ -20,7 +20,8 @@ from tqdm.auto import tqdm
 from mmgraph.config import OptimConfig
 from mmgraph.errors import TrainingDivergedError
 from mmgraph.training.checkpoint import Checkpoint
-from mmgraph.training.distributed import Distributed, ShardedTraining, rank_batches, wrap_loss
+from mmgraph.training.distributed import (TRAFFIC, Distributed, ShardedTraining, rank_batches,
+                                         wrap_loss)
 from mmgraph.training.optim import make_optimizer
 
 __all__ = ["fit", "FitResult", "batch_for_steps"]
@@ -93,6 +94,7 @@ def fit(model: nn.Module, batch_loss: BatchLoss, examples: tuple[torch.Tensor, .
     for epoch in bar:
         model.train()
         started, total, count = time.perf_counter(), 0.0, 0
+        TRAFFIC.take()  # from here: this epoch's training steps
         batches = (sharded.batches(num_examples, cfg.batch_size, generator) if sharded
                    else rank_batches(num_examples, cfg.batch_size, epoch, seed, ctx, generator))
         for batch in batches:
@@ -114,6 +116,8 @@ def fit(model: nn.Module, batch_loss: BatchLoss, examples: tuple[torch.Tensor, .
         train_seconds += time.perf_counter() - started
         epochs_run = epoch
         record = {"epoch": epoch, "loss": total / max(count, 1)}  # this rank's share
+        if sharded is not None:  # what this rank handed to the collectives to train the epoch
+            record["payload_bytes"] = TRAFFIC.take()
         if epoch % cfg.eval_every == 0 or epoch == cfg.epochs:
             model.eval()
             record.update(evaluate())

@@ -390,6 +390,13 @@ def test_torchrun_shards_lightgcn_by_user_and_trains_as_one_process(ml100k_slice
     assert torch.allclose(models[0]["user_embedding.weight"], models[1]["user_embedding.weight"],
                           atol=1e-3)
     assert not (runs[1] / "e2e" / "teacher" / "checkpoint").exists()
+    # what each epoch handed to the collectives (issue 35's communication model): per layer
+    # one [I, d] float32 all-reduce forward and one backward, the item table's gradient, and
+    # the two int64 counts of the epoch's batches; one process records none
+    items, dim, layers = models[0]["item_embedding.weight"].shape + (3,)
+    model = (2 * layers + 1) * items * dim * 4 + 2 * 8
+    assert [r["payload_bytes"] for r in two["history"]] == [model] * len(two["history"])
+    assert all("payload_bytes" not in r for r in one["history"])
 
 
 def _rank_pids(launcher: int) -> dict[int, int]:
