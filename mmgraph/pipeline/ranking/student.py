@@ -177,8 +177,8 @@ def _rescaled_items(ctx: StageContext, data: IndexedSplit, users: torch.Tensor,
         target = list_metrics(lists(frozen["users"], frozen["items"]), train.item_counts,
                               k)[name]
 
-        def score(candidate: float, matched: bool) -> tuple[float, float]:
-            top = lists(users, rescale_items(exposure_matched() if matched else items,
+        def score(candidate: float, is_matched: bool) -> tuple[float, float]:
+            top = lists(users, rescale_items(exposure_matched() if is_matched else items,
                                              candidate))
             return (ranking_metrics(top, scored, data.parts["valid"],
                                     ev.ks)[ev.early_stopping_metric],
