@@ -241,9 +241,10 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     except (MemoryError, RuntimeError) as exc:
-        if args.debug or not (_peer_lost(exc) or _out_of_memory(exc)):
+        peer_lost = _peer_lost(exc)
+        if args.debug or not (peer_lost or _out_of_memory(exc)):
             raise
-        if _peer_lost(exc):
+        if peer_lost:
             print(f"{_error_label()} another process of the job stopped while this one "
                   f"waited on it: its error is above (or it was killed). Fix that and rerun the "
                   f"same command: finished stages are kept.", file=sys.stderr)
@@ -255,12 +256,17 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _error_label() -> str:
-    """``error:``, naming the rank in a job of several processes (torchrun's ``RANK`` and
-    ``WORLD_SIZE``): each rank reports its own error, and one rank may fail alone."""
+def _world_size() -> int:
+    """The processes of this job (torchrun's ``WORLD_SIZE``; 1 when unset or not a number)."""
     world = os.environ.get("WORLD_SIZE", "1")
-    if world.isdigit() and int(world) > 1:
-        return f"error (rank {os.environ.get('RANK', '?')} of {world}):"
+    return int(world) if world.isdigit() else 1
+
+
+def _error_label() -> str:
+    """``error:``, naming the rank in a job of several processes (torchrun's ``RANK``): each
+    rank reports its own error, and one rank may fail alone."""
+    if _world_size() > 1:
+        return f"error (rank {os.environ.get('RANK', '?')} of {_world_size()}):"
     return "error:"
 
 
@@ -273,7 +279,7 @@ def _peer_lost(exc: BaseException) -> bool:
     """A collective that failed because another rank of the job is gone (it raised an error
     of its own, or was killed): gloo's "closed/reset by peer", torch's DistError."""
     torch = sys.modules.get("torch")
-    if os.environ.get("WORLD_SIZE", "1") in ("", "1") or torch is None:
+    if _world_size() <= 1 or torch is None:
         return False
     return isinstance(exc, torch.distributed.DistError) or "by peer" in str(exc)
 

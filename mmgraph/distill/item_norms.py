@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 __all__ = ["NORM_EXPONENTS", "ACCURACY_TOLERANCE", "EXPOSURE_STEPS", "EXPOSURE_RATE",
-           "rescale_items", "exposure", "match_exposure", "choose_item_scaling"]
+           "rescale_items", "exposure", "match_exposure", "scaling_name", "choose_item_scaling"]
 
 #: The exponents ``student.item_norm_exponent: auto`` tries, smallest first.
 NORM_EXPONENTS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5)
@@ -73,6 +73,12 @@ def match_exposure(items: torch.Tensor, lists: Callable[[torch.Tensor], np.ndarr
 Scores = dict[str, dict[str, float]]
 
 
+def scaling_name(exponent: float, matched: bool) -> str:
+    """A candidate's key among :func:`choose_item_scaling`'s scores: ``"γ"`` or
+    ``"matched+γ"``."""
+    return f"matched+{exponent}" if matched else str(exponent)
+
+
 def choose_item_scaling(score: Callable[[float, bool], tuple[float, float]],
                         target_coverage: float, may_match: bool
                         ) -> tuple[float, bool, Scores]:
@@ -92,7 +98,7 @@ def choose_item_scaling(score: Callable[[float, bool], tuple[float, float]],
 
     def tried(matched: bool) -> list[str]:
         for gamma in NORM_EXPONENTS:
-            name = f"matched+{gamma}" if matched else str(gamma)
+            name = scaling_name(gamma, matched)
             scores[name] = dict(zip(("metric", "coverage"), score(gamma, matched)))
             candidates[name] = (gamma, matched)
         return [name for name, (_, m) in candidates.items() if m == matched]

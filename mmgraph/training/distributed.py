@@ -77,7 +77,7 @@ class Traffic:
         return taken
 
 
-#: This process's :class:`Traffic` (training records it per epoch: ``payload_mb``).
+#: This process's :class:`Traffic` (training records it per epoch: ``payload_bytes``).
 TRAFFIC = Traffic()
 
 

@@ -128,3 +128,28 @@ def test_refit_refuses_what_it_would_train_on_unchecked(finished, tmp_path, caps
     test_split = tuned.path("splits", "test.parquet")
     test_split.write_bytes(b"garbage")
     assert "test.parquet changed since the split stage" in _refit_error(copy, capsys)
+
+
+def test_exposure_matching_set_in_the_config_is_served_and_carried_into_the_refit(
+        tmp_path):
+    """``student.match_teacher_exposure: true`` with a fixed exponent: the served items are
+    the trained ones scaled row by row before the exponent (not the trained ones rescaled
+    alone), the choice is recorded, and the refit serves its own student matched alike."""
+    import torch
+
+    from mmgraph.distill.item_norms import rescale_items
+    from mmgraph.io import read_tensors
+
+    run, _ = finished_run(tmp_path, "matched", (60, 80), 0.2,  # top 20 of ~64 unseen items
+                          "{components: [filter], filter: {ridge: [0.2]}}",
+                          "{dim: 8, item_norm_exponent: 0.1, match_teacher_exposure: true, "
+                          "optim: {epochs: 4, eval_every: 2}}", extra="final_refit: true\n")
+    for folder in (RunDir(run), RunDir(run / "refit")):
+        state = _state(folder, "student")
+        assert state["match_teacher_exposure"] is True and state["item_norm_exponent"] == 0.1
+        trained = read_tensors(folder.path("student", "model.safetensors"))
+        served = read_tensors(folder.path("student", "embeddings.safetensors"))["items"]
+        plain = rescale_items(trained["item_embedding.weight"], 0.1)
+        assert not torch.allclose(served, plain, atol=1e-4)
+        assert torch.allclose(torch.nn.functional.normalize(served),
+                              torch.nn.functional.normalize(plain), atol=1e-4)

@@ -3,6 +3,7 @@ items) distilled from the frozen teacher's embeddings."""
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Callable
 
@@ -12,7 +13,7 @@ import torch
 
 from mmgraph.data.tables import TIMESTAMP
 from mmgraph.distill.item_norms import (choose_item_scaling, exposure, match_exposure,
-                                        rescale_items)
+                                        rescale_items, scaling_name)
 from mmgraph.distill.soft_labels import teacher_top_scores
 from mmgraph.distill.warm_start import start_from_teacher
 from mmgraph.evaluation.ranking import evaluate_embeddings, topk_items
@@ -155,17 +156,18 @@ def _rescaled_items(ctx: StageContext, data: IndexedSplit, users: torch.Tensor,
     scored = data.parts["valid"].users_with_items() if valid_users is None else valid_users
     if exponent == "auto" and not len(scored):
         exponent = 0.0  # nothing to choose on
-    matched = None  # the exposure-matched items, fitted on first use
-
+    @functools.cache
     def exposure_matched() -> torch.Tensor:
-        nonlocal matched
-        if matched is None:  # on training users: a refit, which has no valid, matches alike
-            sample = data.validation_users(ev.valid_users, ctx.cfg.seed, "train")
-            among = train.users_with_items() if sample is None else sample
-            teacher = topk_items(frozen["users"], frozen["items"], among, k, train, batch)
-            matched = match_exposure(items, lambda table: topk_items(
-                users, table, among, k, train, batch), exposure(teacher, len(items)))
-        return matched
+        """``items`` matched to the teacher's exposure, fitted on first use on training users
+        (a refit, which has no valid, matches alike)."""
+        sample = data.validation_users(ev.valid_users, ctx.cfg.seed, "train")
+        among = train.users_with_items() if sample is None else sample
+
+        def student_lists(table: torch.Tensor) -> np.ndarray:
+            return topk_items(users, table, among, k, train, batch)
+
+        teacher = topk_items(frozen["users"], frozen["items"], among, k, train, batch)
+        return match_exposure(items, student_lists, exposure(teacher, len(items)))
 
     record: dict = {}
     if exponent == "auto":
@@ -187,7 +189,7 @@ def _rescaled_items(ctx: StageContext, data: IndexedSplit, users: torch.Tensor,
         exponent, matching, scores = choose_item_scaling(score, target, matching is not False)
         record["item_norm_search"] = {f"teacher_valid_{name}": target,
                                       f"valid_{ev.early_stopping_metric}_and_{name}": scores}
-        chosen = scores[f"matched+{exponent}" if matching else str(exponent)]
+        chosen = scores[scaling_name(exponent, matching)]
         log.info("student: item norm exponent %s%s (valid %s %.4f against the teacher's %.4f)",
                  exponent, ", exposure matched" if matching else "", name,
                  chosen["coverage"], target)
