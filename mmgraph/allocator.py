@@ -1,5 +1,6 @@
 """The process's memory allocator: large blocks reused instead of fresh pages every time, and
-freed pages handed back when a long-lived process drops a large object (a served run)."""
+freed pages handed back when a long-lived process drops a large object (a served run), from
+one heap that every thread and pyarrow share."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ import gc
 import logging
 import sys
 
-__all__ = ["keep_freed_memory", "release_freed_memory"]
+import pyarrow
+
+__all__ = ["keep_freed_memory", "release_freed_memory", "share_one_heap"]
 
 log = logging.getLogger(__name__)
 
-_M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4  # glibc's mallopt parameters (malloc.h)
+_M_TRIM_THRESHOLD, _M_MMAP_MAX, _M_ARENA_MAX = -1, -4, -8  # glibc's mallopt (malloc.h)
 
 
 def _libc() -> ctypes.CDLL | None:
@@ -45,6 +48,28 @@ def keep_freed_memory() -> bool:
     except AttributeError:  # not glibc (e.g. musl has no mallopt)
         return False
     log.debug("malloc keeps freed memory: %s", applied)
+    return applied
+
+
+def share_one_heap() -> bool:
+    """Serve every thread's blocks from one glibc heap (``mallopt(M_ARENA_MAX, 1)``) and
+    pyarrow's from the same (its system pool instead of its own mimalloc), for a long-lived
+    server, so that :func:`release_freed_memory` reaches every page a swapped-out run freed.
+
+    Without it a swap under load left pages behind where ``malloc_trim`` does not reach: in
+    the heap of the thread that loaded the new run (glibc gives each thread its own, grown and
+    never shrunk) and in mimalloc's 1 GiB reservation (the run's Parquet tables): a swap every
+    30 s under bench/serve.py's mixed traffic grew RSS 251 → 260 MiB over eight swaps (those
+    two mappings +5.0 and +5.6 MiB in ``/proc/PID/smaps``), 232 → 237 with one heap; the
+    30-minute soak +1.0% (docs/reliability.md). Must run before the threads it covers
+    allocate. Returns whether glibc took the setting (pyarrow's pool is set either way)."""
+    pyarrow.set_memory_pool(pyarrow.system_memory_pool())
+    libc = _libc()
+    try:
+        applied = libc is not None and bool(libc.mallopt(_M_ARENA_MAX, 1))
+    except AttributeError:  # not glibc
+        applied = False
+    log.debug("one malloc heap for every thread: %s", applied)
     return applied
 
 

@@ -61,3 +61,40 @@ def test_freed_heap_pages_go_back_to_the_system_once_asked(mode, returned):
     out = subprocess.run([sys.executable, "-c", RELEASE_PROBE, mode], capture_output=True,
                          text=True, check=True).stdout.strip()
     assert (int(out) >= 200) == returned, f"RSS fell by {out} MiB"
+
+
+SHARED_HEAP_PROBE = """
+import ctypes, sys, threading
+import numpy as np
+import pyarrow as pa
+from mmgraph.allocator import keep_freed_memory, share_one_heap
+
+assert keep_freed_memory()
+if sys.argv[1] == "share":
+    assert share_one_heap()
+libc = ctypes.CDLL("libc.so.6")
+libc.malloc_stats()  # each arena's bytes, on stderr
+sys.stderr.write("THEN\\n")
+sys.stderr.flush()
+# A thread like the one that loads a swapped-in run: its blocks, and a Parquet-sized table.
+worker = threading.Thread(target=lambda: [np.ones(2 ** 16, np.uint8) for _ in range(64)])
+worker.start()
+worker.join()
+table = pa.table({"ids": np.arange(2 ** 20)})
+libc.malloc_stats()
+print(pa.default_memory_pool().backend_name)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
+@pytest.mark.parametrize("mode, new_arenas, pool", [("default", 1, "mimalloc"),
+                                                    ("share", 0, "system")])
+def test_every_thread_and_pyarrow_share_one_heap_once_asked(mode, new_arenas, pool):
+    """A server's threads each get a glibc heap of their own, and pyarrow a mimalloc one:
+    pages freed there are out of :func:`release_freed_memory`'s reach until
+    :func:`share_one_heap`."""
+    done = subprocess.run([sys.executable, "-c", SHARED_HEAP_PROBE, mode], capture_output=True,
+                          text=True, check=True)
+    before, after = done.stderr.split("THEN\n")
+    assert after.count("Arena ") - before.count("Arena ") == new_arenas, done.stderr
+    assert done.stdout.strip() == pool

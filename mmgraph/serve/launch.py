@@ -9,6 +9,7 @@ from pathlib import Path
 import faiss
 import uvicorn
 
+from mmgraph.allocator import share_one_heap
 from mmgraph.errors import MmgraphError
 from mmgraph.serve.app import create_app
 from mmgraph.serve.protocol import json_error_protocol
@@ -26,6 +27,7 @@ def serve_forever(run: str | Path, host: str, port: int, quiet: bool = False,
     if threads < 1:
         raise MmgraphError(f"mmgraph serve --threads {threads}: give 1 or more.")
     faiss.omp_set_num_threads(threads)
+    share_one_heap()  # before the app loads the run and uvicorn starts its threads
     app = create_app(run)  # a bad run is reported before the port opens
     listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
