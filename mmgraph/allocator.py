@@ -10,8 +10,6 @@ import gc
 import logging
 import sys
 
-import pyarrow
-
 __all__ = ["keep_freed_memory", "release_freed_memory", "share_one_heap"]
 
 log = logging.getLogger(__name__)
@@ -63,6 +61,8 @@ def share_one_heap() -> bool:
     two mappings +5.0 and +5.6 MiB in ``/proc/PID/smaps``), 232 → 237 with one heap; the
     30-minute soak +1.0% (docs/reliability.md). Must run before the threads it covers
     allocate. Returns whether glibc took the setting (pyarrow's pool is set either way)."""
+    import pyarrow  # here, not at the top: every CLI command imports this module at its start
+
     pyarrow.set_memory_pool(pyarrow.system_memory_pool())
     libc = _libc()
     try:
